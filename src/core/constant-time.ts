@@ -1,0 +1,40 @@
+/**
+ * Constant-time comparison of secrets. Web Crypto has no `timingSafeEqual`, so both values are hashed with SHA-256
+ * and the fixed-length digests compared without an early exit: the time taken depends neither on where the values
+ * first differ nor on their lengths.
+ *
+ * @module
+ */
+
+const encoder = new TextEncoder()
+
+/**
+ * Compares two byte arrays of the same length without an early exit.
+ *
+ * @returns `false` at once when the lengths differ (lengths are not secret for fixed-length digests)
+ */
+export function equalDigests(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  let difference = 0
+  for (let i = 0; i < a.length; i++) difference |= (a[i] as number) ^ (b[i] as number)
+  return difference === 0
+}
+
+/** The SHA-256 digest of the UTF-8 bytes of `value`. */
+export async function sha256(value: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(value)))
+}
+
+/**
+ * Compares a presented secret with the expected one in constant time. Use it for client secrets, codes, PKCE
+ * verifiers and any other value an attacker could guess byte by byte.
+ *
+ * @example
+ * ```ts
+ * if (!(await timingSafeEqual(presentedSecret, client.secret))) return undefined
+ * ```
+ */
+export async function timingSafeEqual(presented: string, expected: string): Promise<boolean> {
+  const [a, b] = await Promise.all([sha256(presented), sha256(expected)])
+  return equalDigests(a, b)
+}

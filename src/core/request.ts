@@ -1,0 +1,295 @@
+/**
+ * The request model: `(uri, httpMethod, body, headers)` parsed once into an immutable {@link OAuth2Request}.
+ *
+ * @module
+ */
+import { InvalidRequestError } from './errors.js'
+
+/** A request body as an application may hold it: raw form text, decoded pairs, or a plain object. */
+export type RequestBody = string | URLSearchParams | Readonly<Record<string, string | readonly string[] | undefined>>
+
+/** Request headers: a `Headers` object, a plain object (names in any case), or name/value pairs. */
+export type RequestHeaders =
+  | Headers
+  | Readonly<Record<string, string | readonly string[] | undefined>>
+  | Iterable<readonly [string, string]>
+
+/** Where an endpoint reads its OAuth parameters from. */
+export type ParameterSource = 'body' | 'query'
+
+/**
+ * Client credentials presented with the request: HTTP Basic (`client_secret_basic`) or the form body
+ * (`client_secret_post`).
+ *
+ * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1 | RFC 6749 §2.3.1}
+ */
+export interface ClientCredentials {
+  readonly clientId: string
+  readonly clientSecret: string
+  readonly method: 'client_secret_basic' | 'client_secret_post'
+}
+
+const REDACTED = '[redacted]'
+// Parameters that carry secrets: never printed, logged or serialized (oauthlib's list misses client_secret and code).
+const SECRET_PARAMETERS = new Set([
+  'client_secret',
+  'code',
+  'code_verifier',
+  'password',
+  'access_token',
+  'refresh_token',
+  'token',
+  'assertion',
+  'client_assertion',
+])
+const SECRET_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization'])
+
+const brand = Symbol('OAuth2Request')
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * An OAuth 2.0 request, parsed once on entry to an endpoint. Only {@link parseRequest} creates one, so a grant can
+ * trust that parameters were decoded per RFC 6749 Appendix B, empty ones dropped (§3.1, §3.2) and repeated ones
+ * set aside (a grant that recognizes a repeated parameter answers `invalid_request`).
+ *
+ * Everything is read-only except {@link OAuth2Request.claims}, which a validator may fill with extra claims for a
+ * signed token, as in oauthlib.
+ */
+export class OAuth2Request {
+  /** The request URI. */
+  readonly uri: URL
+  /** The HTTP method, upper-cased. */
+  readonly httpMethod: string
+  /** Request headers, names lower-cased. */
+  readonly headers: ReadonlyMap<string, string>
+  /** OAuth parameters from the endpoint's source, each sent once and with a value. */
+  readonly params: ReadonlyMap<string, string>
+  /** Names of parameters sent more than once; their values are not in {@link OAuth2Request.params}. */
+  readonly repeated: ReadonlySet<string>
+  /** Client credentials from `Authorization: Basic` or from the body, if any were sent. */
+  readonly clientCredentials: ClientCredentials | undefined
+  /** Extra data the application passed to the create call (oauthlib's `credentials`), e.g. the user's IP address. */
+  readonly credentials: Readonly<Record<string, unknown>>
+  /**
+   * Extra claims for a signed access token. A validator hook may add to this object; the signed token generator
+   * copies them into the JWT, without letting them replace the claims it sets itself.
+   */
+  readonly claims: Record<string, unknown> = {}
+
+  /** @internal Use {@link parseRequest}. */
+  constructor(
+    key: typeof brand,
+    init: {
+      uri: URL
+      httpMethod: string
+      headers: Map<string, string>
+      params: Map<string, string>
+      repeated: Set<string>
+      clientCredentials: ClientCredentials | undefined
+      credentials: Readonly<Record<string, unknown>>
+    },
+  ) {
+    if (key !== brand) throw new TypeError('OAuth2Request is created by parseRequest only')
+    this.uri = init.uri
+    this.httpMethod = init.httpMethod
+    this.headers = init.headers
+    this.params = init.params
+    this.repeated = init.repeated
+    this.clientCredentials = init.clientCredentials
+    this.credentials = init.credentials
+  }
+
+  /** `grant_type` (RFC 6749 §4). */
+  get grantType(): string | undefined {
+    return this.params.get('grant_type')
+  }
+  /** `client_id` from the parameters, or from HTTP Basic when the client authenticated that way. */
+  get clientId(): string | undefined {
+    return this.clientCredentials?.clientId ?? this.params.get('client_id')
+  }
+  /** The raw `scope` parameter; grants parse it with `parseScope`. */
+  get scope(): string | undefined {
+    return this.params.get('scope')
+  }
+
+  /** A copy safe to log: secrets in parameters and headers are replaced by `[redacted]`. */
+  toJSON(): Record<string, unknown> {
+    const redact = (names: Set<string>, entries: Iterable<[string, string]>) =>
+      Object.fromEntries([...entries].map(([name, value]) => [name, names.has(name) ? REDACTED : value]))
+    return {
+      uri: `${this.uri.origin}${this.uri.pathname}`,
+      httpMethod: this.httpMethod,
+      headers: redact(SECRET_HEADERS, this.headers),
+      params: redact(SECRET_PARAMETERS, this.params),
+      repeated: [...this.repeated],
+      clientId: this.clientId,
+      clientAuthenticationMethod: this.clientCredentials?.method,
+    }
+  }
+
+  /** Node's `util.inspect` shows the redacted form too. */
+  [Symbol.for('nodejs.util.inspect.custom')](): Record<string, unknown> {
+    return this.toJSON()
+  }
+}
+
+/**
+ * Parses an HTTP request into an {@link OAuth2Request}.
+ *
+ * - `source: 'body'` reads parameters from the `application/x-www-form-urlencoded` body only (token, revocation and
+ *   introspection endpoints: credentials never come from the URI, RFC 6749 §2.3.1); `'query'` from the URI's query.
+ * - A parameter sent without a value is treated as omitted (RFC 6749 §3.1, §3.2).
+ * - A parameter sent more than once is kept out of `params` and listed in `repeated`.
+ * - `Authorization: Basic` is decoded per RFC 6749 §2.3.1: base64 of `id:secret`, each part form-urlencoded.
+ *
+ * @throws {@link InvalidRequestError} when the URI, the body's content type, a header or the Basic credentials are
+ *   malformed, when the client credentials are repeated, or when the client uses Basic and `client_secret` at once
+ */
+export function parseRequest(
+  uri: string,
+  httpMethod: string,
+  body: RequestBody | undefined,
+  headers: RequestHeaders | undefined,
+  options: { source: ParameterSource; credentials?: Readonly<Record<string, unknown>> | undefined },
+): OAuth2Request {
+  let url: URL
+  try {
+    url = new URL(uri)
+  } catch {
+    throw new InvalidRequestError('The request URI is not an absolute URI')
+  }
+  const headerMap = normalizeHeaders(headers)
+  const pairs = options.source === 'query' ? [...url.searchParams] : bodyPairs(body, headerMap.get('content-type'))
+  const params = new Map<string, string>()
+  const repeated = new Set<string>()
+  const seen = new Set<string>()
+  for (const [name, value] of pairs) {
+    if (seen.has(name)) {
+      repeated.add(name)
+      params.delete(name)
+      continue
+    }
+    seen.add(name)
+    // RFC 6749 §3.1, §3.2: parameters sent without a value are treated as if they were omitted.
+    if (value !== '') params.set(name, value)
+  }
+  for (const name of ['client_id', 'client_secret']) {
+    if (repeated.has(name)) throw new InvalidRequestError(`${name} is repeated (RFC 6749 section 3.2)`)
+  }
+  const clientCredentials = readClientCredentials(headerMap.get('authorization'), options.source === 'body' ? params : undefined)
+  return new OAuth2Request(brand, {
+    uri: url,
+    httpMethod: httpMethod.toUpperCase(),
+    headers: headerMap,
+    params,
+    repeated,
+    clientCredentials,
+    credentials: Object.freeze({ ...options.credentials }),
+  })
+}
+
+function normalizeHeaders(headers: RequestHeaders | undefined): Map<string, string> {
+  const map = new Map<string, string>()
+  if (headers === undefined) return map
+  const entries: Iterable<readonly [string, string | readonly string[] | undefined]> =
+    typeof Headers !== 'undefined' && headers instanceof Headers
+      ? headers.entries()
+      : Symbol.iterator in headers
+        ? (headers as Iterable<readonly [string, string]>)
+        : Object.entries(headers as Record<string, string | readonly string[] | undefined>)
+  for (const [rawName, rawValue] of entries) {
+    if (rawValue === undefined) continue
+    const name = rawName.toLowerCase()
+    const values = typeof rawValue === 'string' ? [rawValue] : rawValue
+    if (values.length === 0) continue
+    // One value per header for the headers OAuth reads; a second Authorization or Content-Type is ambiguous.
+    if (map.has(name) || values.length > 1) {
+      if (name === 'authorization' || name === 'content-type') {
+        throw new InvalidRequestError(`The ${name} header is repeated`)
+      }
+      map.set(name, [map.get(name), ...values].filter((v) => v !== undefined).join(', '))
+      continue
+    }
+    map.set(name, values[0] as string)
+  }
+  return map
+}
+
+function bodyPairs(body: RequestBody | undefined, contentType: string | undefined): Array<[string, string]> {
+  if (body === undefined) return []
+  if (typeof body === 'string') {
+    if (body === '') return []
+    // RFC 6749 §4.1.3, §4.3.2, §4.4.2, §6: the token request body is application/x-www-form-urlencoded.
+    const mediaType = contentType?.split(';', 1)[0]?.trim().toLowerCase()
+    if (mediaType !== undefined && mediaType !== 'application/x-www-form-urlencoded') {
+      throw new InvalidRequestError('The request body must be application/x-www-form-urlencoded')
+    }
+    return [...new URLSearchParams(body)]
+  }
+  if (body instanceof URLSearchParams) return [...body]
+  const pairs: Array<[string, string]> = []
+  for (const [name, value] of Object.entries(body)) {
+    if (value === undefined) continue
+    if (typeof value === 'string') pairs.push([name, value])
+    else if (Array.isArray(value)) for (const item of value) pairs.push([name, String(item)])
+    else throw new InvalidRequestError(`Parameter ${safeName(name)} is not a string`)
+  }
+  return pairs
+}
+
+function readClientCredentials(
+  authorization: string | undefined,
+  bodyParams: ReadonlyMap<string, string> | undefined,
+): ClientCredentials | undefined {
+  const basic = authorization === undefined ? undefined : decodeBasic(authorization)
+  const postSecret = bodyParams?.get('client_secret')
+  if (basic !== undefined) {
+    // RFC 6749 §2.3.1: the client MUST NOT use more than one authentication method in each request.
+    if (postSecret !== undefined) {
+      throw new InvalidRequestError('Use one client authentication method: HTTP Basic or client_secret, not both')
+    }
+    const bodyClientId = bodyParams?.get('client_id')
+    if (bodyClientId !== undefined && bodyClientId !== basic.clientId) {
+      throw new InvalidRequestError('client_id in the body differs from the client in the Authorization header')
+    }
+    return basic
+  }
+  if (postSecret === undefined) return undefined
+  const clientId = bodyParams?.get('client_id')
+  if (clientId === undefined) throw new InvalidRequestError('client_secret was sent without client_id')
+  return { clientId, clientSecret: postSecret, method: 'client_secret_post' }
+}
+
+function decodeBasic(authorization: string): ClientCredentials | undefined {
+  const match = /^basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(authorization)
+  if (match === null) {
+    if (/^basic(\s|$)/i.test(authorization)) throw new InvalidRequestError('The Basic credentials are malformed')
+    return undefined // another scheme (e.g. Bearer): not client credentials
+  }
+  let decoded: string
+  try {
+    decoded = utf8.decode(Uint8Array.from(atob(match[1] as string), (c) => c.charCodeAt(0)))
+  } catch {
+    throw new InvalidRequestError('The Basic credentials are not base64 of UTF-8 text')
+  }
+  const colon = decoded.indexOf(':')
+  if (colon < 0) throw new InvalidRequestError('The Basic credentials have no colon between client_id and secret')
+  // RFC 6749 §2.3.1: client_id and client_secret are form-urlencoded before Basic encoding.
+  const clientId = formDecode(decoded.slice(0, colon))
+  const clientSecret = formDecode(decoded.slice(colon + 1))
+  if (clientId === '') throw new InvalidRequestError('The Basic credentials have an empty client_id')
+  return { clientId, clientSecret, method: 'client_secret_basic' }
+}
+
+function formDecode(value: string): string {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, ' '))
+  } catch {
+    throw new InvalidRequestError('The Basic credentials are not correctly form-urlencoded')
+  }
+}
+
+/** A parameter name fit to quote in an error description (RFC 6749 §5.2 character set), or a placeholder. */
+function safeName(name: string): string {
+  return /^[\x20-\x21\x23-\x5B\x5D-\x7E]{1,64}$/.test(name) ? name : '(unprintable)'
+}

@@ -1,0 +1,52 @@
+/**
+ * What every endpoint shares: the error hook and the rule that a create-style call never rejects.
+ *
+ * @module
+ */
+import { OAuth2Error, ServerError } from '../core/errors.js'
+import { type OAuth2Request } from '../core/request.js'
+import { errorResponse, type OAuth2Response } from '../core/response.js'
+
+/**
+ * Receives every error an endpoint answers with a 5xx status (`server_error`, `temporarily_unavailable`), with the
+ * original exception, for logging and alerting. `request` is absent when the request could not be parsed. The
+ * default writes to `console.error`. An exception thrown by the hook is ignored.
+ */
+export type ErrorHook = (error: unknown, request: OAuth2Request | undefined) => void
+
+/** Options every endpoint accepts. */
+export interface EndpointOptions {
+  /** Receives unexpected errors; see {@link ErrorHook}. */
+  readonly onError?: ErrorHook | undefined
+}
+
+const defaultErrorHook: ErrorHook = (error) => {
+  console.error('oauthkit: request failed with a server error', error)
+}
+
+/**
+ * Runs a create-style call and turns every exception into an RFC error response: an `OAuth2Error` into its own
+ * response, anything else (a validator failure, a bug) into a generic `server_error`. 5xx errors go to `onError`.
+ * The returned promise never rejects.
+ */
+export async function respondWithErrors(
+  onError: ErrorHook | undefined,
+  handle: (setRequest: (request: OAuth2Request) => void) => Promise<OAuth2Response>,
+): Promise<OAuth2Response> {
+  let request: OAuth2Request | undefined
+  try {
+    return await handle((parsed) => {
+      request = parsed
+    })
+  } catch (caught) {
+    const error = caught instanceof OAuth2Error ? caught : new ServerError({ cause: caught })
+    if (error.status >= 500) {
+      try {
+        ;(onError ?? defaultErrorHook)(caught, request)
+      } catch {
+        // The hook's own failure must not turn an error response into a rejection.
+      }
+    }
+    return errorResponse(error)
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The steps every grant shares, written once: repeated-parameter checks, client authentication, the grant-type
+ * check, scope resolution and token issuance.
+ *
+ * @module
+ */
+import { InvalidClientError, InvalidRequestError, InvalidScopeError, UnauthorizedClientError } from '../core/errors.js'
+import { type OAuth2Request } from '../core/request.js'
+import { noStoreJsonResponse, type OAuth2Response } from '../core/response.js'
+import { parseScope, sameScopes } from '../core/scope.js'
+import { type BearerToken } from '../tokens/bearer-token.js'
+import { type Client, type RequestValidator, type TokenContext } from '../validator.js'
+
+/** The challenge of every 401 `invalid_client`, as RFC 6749 §5.2 and RFC 7235 §3.1 require. */
+const BASIC_CHALLENGE = 'Basic realm="oauth", charset="UTF-8"'
+
+// Parameters every token request may carry (RFC 6749 §2.3.1, §4.1.3): a repeat of any of them is invalid_request.
+const COMMON_PARAMETERS = ['grant_type', 'client_id', 'client_secret'] as const
+
+/** A token request that passed every check, ready for tokens. */
+export interface ValidatedTokenRequest extends TokenContext {
+  /** The scopes the request named, when it named any; `scope` goes in the response when they differ (§5.1). */
+  readonly requestedScopes: readonly string[] | undefined
+}
+
+/**
+ * A grant type of the token endpoint. Implementations: `AuthorizationCodeGrant`, `PasswordGrant`,
+ * `ClientCredentialsGrant`, `RefreshTokenGrant`; an application may add its own (e.g. a device grant).
+ */
+export interface TokenGrantType {
+  /** The `grant_type` value this grant handles. */
+  readonly grantType: string
+  /**
+   * Validates the request and issues tokens.
+   *
+   * @returns the RFC 6749 §5.1 response
+   * @throws an `OAuth2Error` for every protocol failure
+   */
+  createTokenResponse(request: OAuth2Request, bearerToken: BearerToken): Promise<OAuth2Response>
+}
+
+/**
+ * The base of the built-in grants. Subclasses name their parameters and implement `validateTokenRequest`.
+ */
+export abstract class GrantTypeBase implements TokenGrantType {
+  abstract readonly grantType: string
+  /** The RFC parameters this grant reads, besides `grant_type` and client authentication. */
+  protected abstract readonly parameters: readonly string[]
+
+  constructor(protected readonly requestValidator: RequestValidator) {}
+
+  /**
+   * Checks the request against the grant's section of RFC 6749 and returns who and what tokens are for.
+   *
+   * @throws an `OAuth2Error` for every protocol failure
+   */
+  abstract validateTokenRequest(request: OAuth2Request): Promise<ValidatedTokenRequest>
+
+  abstract createTokenResponse(request: OAuth2Request, bearerToken: BearerToken): Promise<OAuth2Response>
+
+  /**
+   * RFC 6749 §3.2: request parameters MUST NOT be included more than once. Only the parameters this grant reads are
+   * checked; the others are ignored, as §3.2 requires for unrecognized parameters.
+   *
+   * @throws {@link InvalidRequestError} naming the repeated parameter
+   */
+  protected rejectRepeatedParameters(request: OAuth2Request): void {
+    for (const name of [...COMMON_PARAMETERS, ...this.parameters]) {
+      if (request.repeated.has(name)) throw new InvalidRequestError(`${name} is repeated (RFC 6749 section 3.2)`)
+    }
+  }
+
+  /**
+   * Authenticates the client (RFC 6749 §3.2.1): with its credentials when it sent any, else, when `allowPublic` and
+   * the validator says authentication is not required, by its `client_id` alone.
+   *
+   * @throws {@link InvalidClientError} (401 with `WWW-Authenticate`) when authentication fails or is missing
+   */
+  protected async authenticateClient(request: OAuth2Request, allowPublic: boolean): Promise<Client> {
+    const credentials = request.clientCredentials
+    if (credentials !== undefined) {
+      const client = await this.requestValidator.authenticateClient(request)
+      // The identity check guards against a validator that answers for another client than the one presented.
+      if (client === undefined || client.clientId !== credentials.clientId) throw invalidClient('Client authentication failed')
+      return client
+    }
+    const clientId = request.params.get('client_id')
+    if (clientId === undefined) throw invalidClient('Client authentication is required')
+    if (!allowPublic || (await this.requestValidator.clientAuthenticationRequired(request))) {
+      throw invalidClient('Client authentication is required')
+    }
+    const client = await this.requestValidator.authenticateClientId(clientId, request)
+    if (client === undefined || client.clientId !== clientId) throw invalidClient('Client authentication failed')
+    return client
+  }
+
+  /**
+   * @throws {@link UnauthorizedClientError} when the client may not use this grant type
+   */
+  protected async checkGrantType(client: Client, request: OAuth2Request): Promise<void> {
+    if (!(await this.requestValidator.validateGrantType(client.clientId, this.grantType, client, request))) {
+      throw new UnauthorizedClientError(`The client is not allowed to use the ${this.grantType} grant type`)
+    }
+  }
+
+  /**
+   * The scopes requested, or the client's default scopes when none were (RFC 6749 §3.3), checked by the validator.
+   *
+   * @throws {@link InvalidScopeError} when the scope is malformed, empty or not allowed for the client
+   */
+  protected async resolveScopes(client: Client, request: OAuth2Request): Promise<{ scopes: readonly string[]; requestedScopes: readonly string[] | undefined }> {
+    const requestedScopes = request.scope === undefined ? undefined : parseScope(request.scope)
+    const scopes = requestedScopes ?? (await this.requestValidator.getDefaultScopes(client.clientId, request))
+    if (scopes.length === 0) throw new InvalidScopeError('scope is required: the client has no default scope')
+    if (!(await this.requestValidator.validateScopes(client.clientId, scopes, client, request))) {
+      throw new InvalidScopeError('The requested scope is invalid, unknown or not allowed for this client')
+    }
+    return { scopes, requestedScopes }
+  }
+
+  /**
+   * Creates, saves and returns the token response; `scope` is included when the granted scope differs from the
+   * requested one (RFC 6749 §5.1).
+   */
+  protected async issueToken(request: OAuth2Request, bearerToken: BearerToken, validated: ValidatedTokenRequest, refreshToken: boolean): Promise<OAuth2Response> {
+    const { requestedScopes, ...context } = validated
+    const token = await bearerToken.createToken(request, {
+      context,
+      refreshToken,
+      includeScope: requestedScopes === undefined || !sameScopes(requestedScopes, context.scopes),
+    })
+    return noStoreJsonResponse(200, token)
+  }
+}
+
+/** A 401 `invalid_client` with the `WWW-Authenticate` challenge RFC 6749 §5.2 and RFC 7235 §3.1 require. */
+export function invalidClient(description: string): InvalidClientError {
+  return new InvalidClientError(description, { headers: { 'WWW-Authenticate': BASIC_CHALLENGE } })
+}

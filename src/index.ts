@@ -1,0 +1,56 @@
+/**
+ * oauthkit: a framework-agnostic OAuth 2.0 authorization-server core.
+ *
+ * @module
+ */
+export {
+  AccessDeniedError,
+  InsufficientScopeError,
+  InvalidClientError,
+  InvalidGrantError,
+  InvalidRequestError,
+  InvalidScopeError,
+  InvalidTokenError,
+  OAuth2Error,
+  ServerError,
+  TemporarilyUnavailableError,
+  UnauthorizedClientError,
+  UnsupportedGrantTypeError,
+  UnsupportedResponseTypeError,
+  UnsupportedTokenTypeError,
+  ValidatorNotImplementedError,
+  type OAuth2ErrorCode,
+  type OAuth2ErrorOptions,
+} from './core/errors.js'
+export { OAuth2Request, parseRequest, type ClientCredentials, type ParameterSource, type RequestBody, type RequestHeaders } from './core/request.js'
+export { errorResponse, type OAuth2Response } from './core/response.js'
+export { parseScope, scopeToString } from './core/scope.js'
+export { timingSafeEqual } from './core/constant-time.js'
+export { isWellFormedVerifier, verifyCodeChallenge, type CodeChallengeMethod } from './core/pkce.js'
+export {
+  RequestValidator,
+  type AuthorizationCode,
+  type BearerTokenResponse,
+  type Client,
+  type RefreshTokenRecord,
+  type TokenContext,
+  type User,
+} from './validator.js'
+export { BearerToken, type CreateTokenOptions } from './tokens/bearer-token.js'
+export { DEFAULT_EXPIRES_IN, defaultExpiresIn, type ExpiresIn } from './tokens/expiry.js'
+export { type TokenGenerationContext, type TokenGenerator } from './tokens/generator.js'
+export { generateToken, randomTokenGenerator } from './tokens/random-token.js'
+export { signedTokenGenerator, type SignedTokenOptions, type SigningAlgorithm } from './tokens/signed-token.js'
+export { GrantTypeBase, type TokenGrantType, type ValidatedTokenRequest } from './grants/base.js'
+export { AuthorizationCodeGrant, type AuthorizationCodeGrantOptions } from './grants/authorization-code.js'
+export { ClientCredentialsGrant, type ClientCredentialsGrantOptions } from './grants/client-credentials.js'
+export { PasswordGrant, type PasswordGrantOptions } from './grants/password.js'
+export { RefreshTokenGrant } from './grants/refresh-token.js'
+export { TokenEndpoint, type TokenEndpointOptions } from './endpoints/token.js'
+export { type EndpointOptions, type ErrorHook } from './endpoints/base.js'
+export {
+  BackendApplicationServer,
+  LegacyApplicationServer,
+  type BackendApplicationServerOptions,
+  type ServerOptions,
+} from './servers.js'

@@ -1,0 +1,26 @@
+/**
+ * Opaque random tokens.
+ *
+ * @module
+ */
+import { base64url } from 'jose'
+import { type TokenGenerator } from './generator.js'
+
+/** Bytes of randomness in a token: 256 bits, past any guessing (RFC 6749 §10.10, RFC 6819 §5.1.4.2.2). */
+const TOKEN_BYTES = 32
+
+/**
+ * A base64url string of 256 random bits from Web Crypto. Fit for access tokens, refresh tokens, codes and client
+ * secrets.
+ */
+export function generateToken(): string {
+  return base64url.encode(crypto.getRandomValues(new Uint8Array(TOKEN_BYTES)))
+}
+
+/**
+ * The default generator for access and refresh tokens: opaque strings of 256 random bits, base64url-encoded
+ * (43 characters).
+ *
+ * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-10.10 | RFC 6749 §10.10}
+ */
+export const randomTokenGenerator: TokenGenerator = () => generateToken()

@@ -1,0 +1,84 @@
+/**
+ * Signed JWT access tokens (RFC 9068), made with `jose`.
+ *
+ * @module
+ */
+import { importPKCS8, SignJWT, type KeyInput } from 'jose'
+import { scopeToString } from '../core/scope.js'
+import { generateToken } from './random-token.js'
+import { type TokenGenerationContext, type TokenGenerator } from './generator.js'
+
+/** The signature algorithms a signed access token may use. */
+export type SigningAlgorithm = 'RS256' | 'ES256' | 'EdDSA'
+
+/** Options of {@link signedTokenGenerator}. */
+export interface SignedTokenOptions {
+  /** The authorization server's issuer identifier, written as `iss`. */
+  readonly issuer: string
+  /** The signature algorithm; it must fit the key. */
+  readonly alg: SigningAlgorithm
+  /**
+   * The resource server(s) the token is for, written as `aud` (RFC 9068 §2.2 requires one). When absent, `aud` is
+   * taken from `request.claims.aud` if a validator set it, else it is the issuer.
+   */
+  readonly audience?: string | readonly string[] | ((context: TokenGenerationContext) => string | readonly string[])
+  /** A key identifier written as `kid` in the header, so that verifiers can pick the key from a JWKS. */
+  readonly kid?: string
+}
+
+// Claims the generator sets itself; a validator's request.claims cannot replace them.
+const REGISTERED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope'])
+
+/**
+ * A generator of JWT access tokens (RFC 9068): header `typ: at+jwt`, claims `iss`, `sub` (the user, or the client
+ * for `client_credentials`), `aud`, `client_id`, `scope`, `iat`, `exp` and `jti`, plus the custom claims a validator
+ * put on `request.claims` (which may add claims but not replace those above, except `aud` when no `audience` is set).
+ *
+ * @param privateKey - a `CryptoKey`, a private JWK, a Node `KeyObject`, or a PKCS#8 PEM string
+ * @see {@link https://www.rfc-editor.org/rfc/rfc9068#section-2.2 | RFC 9068 §2.2}
+ * @throws TypeError when the issuer is empty or the algorithm unsupported
+ * @example
+ * ```ts
+ * const server = new BackendApplicationServer(validator, {
+ *   tokenGenerator: signedTokenGenerator(privateKey, { issuer: 'https://as.example.com', alg: 'ES256' }),
+ * })
+ * ```
+ */
+export function signedTokenGenerator(privateKey: KeyInput | string, options: SignedTokenOptions): TokenGenerator {
+  if (typeof options.issuer !== 'string' || options.issuer === '') {
+    throw new TypeError('signedTokenGenerator needs an issuer')
+  }
+  if (!['RS256', 'ES256', 'EdDSA'].includes(options.alg)) {
+    throw new TypeError(`signedTokenGenerator does not support alg ${String(options.alg)}: use RS256, ES256 or EdDSA`)
+  }
+  let key: Promise<KeyInput> | KeyInput = privateKey as KeyInput
+  if (typeof privateKey === 'string') {
+    const imported = importPKCS8(privateKey, options.alg)
+    imported.catch(() => {}) // reported when the first token is signed, not as an unhandled rejection
+    key = imported
+  }
+  return async (context) => {
+    const custom = Object.fromEntries(Object.entries(context.request.claims).filter(([name]) => !REGISTERED.has(name)))
+    const audience = resolveAudience(options, context)
+    const jwt = new SignJWT({ ...custom, client_id: context.client.clientId, scope: scopeToString(context.scopes) })
+      .setProtectedHeader(options.kid === undefined ? { alg: options.alg, typ: 'at+jwt' } : { alg: options.alg, typ: 'at+jwt', kid: options.kid })
+      .setIssuer(options.issuer)
+      .setSubject(context.user?.userId ?? context.client.clientId)
+      .setAudience(typeof audience === 'string' ? audience : [...audience])
+      .setIssuedAt(context.issuedAt)
+      .setExpirationTime(context.issuedAt + context.expiresIn)
+      .setJti(generateToken())
+    return jwt.sign(await key)
+  }
+}
+
+function resolveAudience(options: SignedTokenOptions, context: TokenGenerationContext): string | readonly string[] {
+  const { audience } = options
+  if (typeof audience === 'function') return audience(context)
+  if (audience !== undefined) return audience
+  const claimed = context.request.claims.aud
+  if (typeof claimed === 'string' || (Array.isArray(claimed) && claimed.every((a) => typeof a === 'string'))) {
+    return claimed as string | string[]
+  }
+  return options.issuer
+}

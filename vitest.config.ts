@@ -1,0 +1,9 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Fail loudly on an unhandled rejection anywhere in a test run.
+    dangerouslyIgnoreUnhandledErrors: false,
+  },
+})
