@@ -31,6 +31,8 @@ export {
   RequestValidator,
   type AuthorizationCode,
   type BearerTokenResponse,
+  type IssuedAuthorizationCode,
+  type StoredToken,
   type Client,
   type RefreshTokenRecord,
   type TokenContext,
@@ -49,8 +51,23 @@ export { RefreshTokenGrant } from './grants/refresh-token.js'
 export { TokenEndpoint, type TokenEndpointOptions } from './endpoints/token.js'
 export { type EndpointOptions, type ErrorHook } from './endpoints/base.js'
 export {
+  AuthorizationEndpoint,
+  type AuthorizationEndpointOptions,
+  type AuthorizationRequestCredentials,
+  type AuthorizationResponseType,
+  type ValidatedAuthorizationRequest,
+} from './endpoints/authorization.js'
+export { ImplicitGrant } from './grants/implicit.js'
+export { isValidRedirectUri, matchRedirectUri } from './core/redirect-uri.js'
+export { type ResponseMode } from './core/response-mode.js'
+export {
   BackendApplicationServer,
   LegacyApplicationServer,
+  MobileApplicationServer,
+  Server,
+  WebApplicationServer,
+  type AuthorizationServerOptions,
   type BackendApplicationServerOptions,
+  type FullServerOptions,
   type ServerOptions,
 } from './servers.js'

@@ -3,10 +3,18 @@
  *
  * @module
  */
+import { type OAuth2Error } from './core/errors.js'
+import {
+  AuthorizationEndpoint,
+  type AuthorizationResponseType,
+  type ValidatedAuthorizationRequest,
+} from './endpoints/authorization.js'
 import { type ErrorHook } from './endpoints/base.js'
 import { TokenEndpoint } from './endpoints/token.js'
+import { AuthorizationCodeGrant } from './grants/authorization-code.js'
 import { type TokenGrantType } from './grants/base.js'
 import { ClientCredentialsGrant } from './grants/client-credentials.js'
+import { ImplicitGrant } from './grants/implicit.js'
 import { PasswordGrant } from './grants/password.js'
 import { RefreshTokenGrant } from './grants/refresh-token.js'
 import { type RequestBody, type RequestHeaders } from './core/request.js'
@@ -14,7 +22,7 @@ import { type OAuth2Response } from './core/response.js'
 import { BearerToken } from './tokens/bearer-token.js'
 import { type ExpiresIn } from './tokens/expiry.js'
 import { type TokenGenerator } from './tokens/generator.js'
-import { type RequestValidator } from './validator.js'
+import { type RequestValidator, type User } from './validator.js'
 
 /** Options of every pre-configured server (oauthlib's `token_expires_in`, `token_generator`, …). */
 export interface ServerOptions {
@@ -30,6 +38,22 @@ export interface ServerOptions {
   readonly onError?: ErrorHook | undefined
 }
 
+/** Options of servers with an authorization endpoint. */
+export interface AuthorizationServerOptions extends ServerOptions {
+  /** The issuer identifier sent as `iss` (RFC 9207); default the origin of the request URI. */
+  readonly issuer?: string | undefined
+  /** Lifetime of authorization codes in seconds; default 60. */
+  readonly codeExpiresIn?: number | undefined
+  /** Accept the `plain` PKCE method; default `false` (RFC 9700 §2.1.1). */
+  readonly allowPlainCodeChallenge?: boolean | undefined
+}
+
+/** Options of {@link Server}. */
+export interface FullServerOptions extends AuthorizationServerOptions, BackendApplicationServerOptions {
+  /** Serve the implicit grant (`response_type=token`). Default `false`: RFC 9700 §2.1.2 advises against it. */
+  readonly enableImplicitGrant?: boolean | undefined
+}
+
 /** Options of {@link BackendApplicationServer}. */
 export interface BackendApplicationServerOptions extends ServerOptions {
   /** Issue refresh tokens with client credentials tokens. Default `false` (RFC 6749 §4.4.3). */
@@ -42,12 +66,7 @@ abstract class TokenServer {
   readonly tokenEndpoint: TokenEndpoint
 
   protected constructor(requestValidator: RequestValidator, options: ServerOptions, grantTypes: readonly TokenGrantType[]) {
-    this.tokenEndpoint = new TokenEndpoint({
-      grantTypes,
-      bearerToken: new BearerToken(requestValidator, options.tokenGenerator, options.tokenExpiresIn, options.refreshTokenGenerator),
-      allowInsecureTransport: options.allowInsecureTransport,
-      onError: options.onError,
-    })
+    this.tokenEndpoint = tokenEndpointOf(options, grantTypes, bearerTokenOf(requestValidator, options))
   }
 
   /**
@@ -91,4 +110,149 @@ export class LegacyApplicationServer extends TokenServer {
   constructor(requestValidator: RequestValidator, options: ServerOptions = {}) {
     super(requestValidator, options, [new PasswordGrant(requestValidator), new RefreshTokenGrant(requestValidator)])
   }
+}
+
+/** The authorization endpoint of a pre-configured server, with oauthlib's three calls. */
+abstract class AuthorizationServer {
+  /** The authorization endpoint, for use on its own. */
+  readonly authorizationEndpoint: AuthorizationEndpoint
+
+  protected constructor(
+    requestValidator: RequestValidator,
+    options: AuthorizationServerOptions,
+    responseTypes: readonly AuthorizationResponseType[],
+    bearerToken: BearerToken,
+  ) {
+    this.authorizationEndpoint = new AuthorizationEndpoint({
+      requestValidator,
+      responseTypes,
+      bearerToken,
+      issuer: options.issuer,
+      onError: options.onError,
+    })
+  }
+
+  /** See {@link AuthorizationEndpoint.validateAuthorizationRequest}. */
+  validateAuthorizationRequest(uri: string, httpMethod?: string, body?: RequestBody, headers?: RequestHeaders): Promise<ValidatedAuthorizationRequest> {
+    return this.authorizationEndpoint.validateAuthorizationRequest(uri, httpMethod, body, headers)
+  }
+
+  /** See {@link AuthorizationEndpoint.createAuthorizationResponse}. Never rejects. */
+  createAuthorizationResponse(
+    uri: string,
+    httpMethod: string,
+    body: RequestBody | undefined,
+    headers: RequestHeaders | undefined,
+    scopes: readonly string[] | undefined,
+    user: User,
+  ): Promise<OAuth2Response> {
+    return this.authorizationEndpoint.createAuthorizationResponse(uri, httpMethod, body, headers, scopes, user)
+  }
+
+  /** See {@link AuthorizationEndpoint.createAuthorizationErrorResponse}. Never rejects. */
+  createAuthorizationErrorResponse(
+    uri: string,
+    httpMethod: string,
+    body: RequestBody | undefined,
+    headers: RequestHeaders | undefined,
+    error: OAuth2Error,
+  ): Promise<OAuth2Response> {
+    return this.authorizationEndpoint.createAuthorizationErrorResponse(uri, httpMethod, body, headers, error)
+  }
+}
+
+/** A server with an authorization endpoint and a token endpoint. */
+abstract class AuthorizationAndTokenServer extends AuthorizationServer {
+  /** The token endpoint, for use on its own. */
+  readonly tokenEndpoint: TokenEndpoint
+
+  protected constructor(
+    requestValidator: RequestValidator,
+    options: AuthorizationServerOptions,
+    responseTypes: readonly AuthorizationResponseType[],
+    grantTypes: readonly TokenGrantType[],
+    bearerToken: BearerToken,
+  ) {
+    super(requestValidator, options, responseTypes, bearerToken)
+    this.tokenEndpoint = tokenEndpointOf(options, grantTypes, bearerToken)
+  }
+
+  /** See {@link TokenEndpoint.createTokenResponse}. Never rejects. */
+  createTokenResponse(
+    uri: string,
+    httpMethod?: string,
+    body?: RequestBody,
+    headers?: RequestHeaders,
+    credentials?: Readonly<Record<string, unknown>>,
+  ): Promise<OAuth2Response> {
+    return this.tokenEndpoint.createTokenResponse(uri, httpMethod, body, headers, credentials)
+  }
+}
+
+/**
+ * A server for web applications: the authorization code grant with PKCE (RFC 6749 §4.1, RFC 7636) and the refresh
+ * token grant (§6).
+ *
+ * @example
+ * ```ts
+ * const server = new WebApplicationServer(validator, { issuer: 'https://as.example.com' })
+ * const { scopes, credentials } = await server.validateAuthorizationRequest(uri, 'GET')
+ * // …the user allows…
+ * const { status, headers } = await server.createAuthorizationResponse(uri, 'GET', undefined, {}, scopes, { userId: 'alice' })
+ * ```
+ */
+export class WebApplicationServer extends AuthorizationAndTokenServer {
+  constructor(requestValidator: RequestValidator, options: AuthorizationServerOptions = {}) {
+    const bearerToken = bearerTokenOf(requestValidator, options)
+    const code = authorizationCodeGrantOf(requestValidator, options)
+    super(requestValidator, options, [code], [code, new RefreshTokenGrant(requestValidator)], bearerToken)
+  }
+}
+
+/**
+ * A server for clients that run in the browser and cannot be changed to the code flow: the implicit grant
+ * (RFC 6749 §4.2). Not recommended (RFC 9700 §2.1.2); see {@link ImplicitGrant}.
+ */
+export class MobileApplicationServer extends AuthorizationServer {
+  constructor(requestValidator: RequestValidator, options: AuthorizationServerOptions = {}) {
+    super(requestValidator, options, [new ImplicitGrant()], bearerTokenOf(requestValidator, options))
+  }
+}
+
+/**
+ * A server with every grant: authorization code with PKCE, password, client credentials and refresh token, plus the
+ * implicit grant when `enableImplicitGrant` is set.
+ */
+export class Server extends AuthorizationAndTokenServer {
+  constructor(requestValidator: RequestValidator, options: FullServerOptions = {}) {
+    const bearerToken = bearerTokenOf(requestValidator, options)
+    const code = authorizationCodeGrantOf(requestValidator, options)
+    super(
+      requestValidator,
+      options,
+      options.enableImplicitGrant === true ? [code, new ImplicitGrant()] : [code],
+      [
+        code,
+        new PasswordGrant(requestValidator),
+        new ClientCredentialsGrant(requestValidator, { refreshToken: options.refreshTokenForClientCredentials ?? false }),
+        new RefreshTokenGrant(requestValidator),
+      ],
+      bearerToken,
+    )
+  }
+}
+
+function bearerTokenOf(requestValidator: RequestValidator, options: ServerOptions): BearerToken {
+  return new BearerToken(requestValidator, options.tokenGenerator, options.tokenExpiresIn, options.refreshTokenGenerator)
+}
+
+function tokenEndpointOf(options: ServerOptions, grantTypes: readonly TokenGrantType[], bearerToken: BearerToken): TokenEndpoint {
+  return new TokenEndpoint({ grantTypes, bearerToken, allowInsecureTransport: options.allowInsecureTransport, onError: options.onError })
+}
+
+function authorizationCodeGrantOf(requestValidator: RequestValidator, options: AuthorizationServerOptions): AuthorizationCodeGrant {
+  return new AuthorizationCodeGrant(requestValidator, {
+    ...(options.codeExpiresIn === undefined ? {} : { codeExpiresIn: options.codeExpiresIn }),
+    ...(options.allowPlainCodeChallenge === undefined ? {} : { allowPlainCodeChallenge: options.allowPlainCodeChallenge }),
+  })
 }

@@ -39,6 +39,8 @@ export interface AuthorizationCode<U extends User = User> {
   readonly codeChallenge?: string | undefined
   /** The PKCE `code_challenge_method`, `S256` or `plain`; `plain` when a challenge was sent without one. */
   readonly codeChallengeMethod?: 'S256' | 'plain' | undefined
+  /** Expiry in seconds since the epoch; when given, the grant refuses the code after it. */
+  readonly expiresAt?: number | undefined
 }
 
 /** A refresh token as the application stored it when it was issued. */
@@ -49,6 +51,42 @@ export interface RefreshTokenRecord<U extends User = User> {
   readonly user?: U | undefined
   /** The scopes granted with the refresh token; a refresh may only narrow them (RFC 6749 §6). */
   readonly scopes: readonly string[]
+  /** Expiry in seconds since the epoch; when given, the grant refuses the refresh token after it. */
+  readonly expiresAt?: number | undefined
+}
+
+/** An authorization code being issued, as passed to {@link RequestValidator.saveAuthorizationCode}. */
+export interface IssuedAuthorizationCode<U extends User = User> extends AuthorizationCode<U> {
+  /** When the code expires, in seconds since the epoch. Codes live minutes at most (RFC 6749 §4.1.2). */
+  readonly expiresAt: number
+}
+
+/** Whether a stored expiry (seconds since the epoch) has passed; no expiry means none was set. */
+export function isExpired(expiresAt: number | undefined, now = Date.now() / 1000): boolean {
+  return expiresAt !== undefined && now >= expiresAt
+}
+
+/**
+ * An access or refresh token as the application stored it, answered by {@link RequestValidator.validateBearerToken}
+ * and {@link RequestValidator.introspectToken}.
+ */
+export interface StoredToken<U extends User = User> {
+  /** Which kind of token this is. */
+  readonly tokenType: 'access_token' | 'refresh_token'
+  /** The client the token was issued to. */
+  readonly clientId: string
+  /** The resource owner, absent for `client_credentials` tokens. */
+  readonly user?: U | undefined
+  /** A human-readable identifier of the resource owner, for introspection's `username` (RFC 7662 §2.2). */
+  readonly username?: string | undefined
+  /** The scopes of the token. */
+  readonly scopes: readonly string[]
+  /** Expiry, in seconds since the epoch; a token past it is treated as invalid whatever the validator says. */
+  readonly expiresAt?: number | undefined
+  /** Issue time, in seconds since the epoch. */
+  readonly issuedAt?: number | undefined
+  /** The resource servers the token is meant for (`aud`, RFC 8707). */
+  readonly audience?: readonly string[] | undefined
 }
 
 /**
@@ -94,8 +132,8 @@ export interface BearerTokenResponse {
  * throws {@link ValidatorNotImplementedError}: the endpoint answers `server_error` and reports it through `onError`,
  * so a missing hook denies, never allows.
  *
- * Hooks may throw `TemporarilyUnavailableError` when their database is unreachable; any other exception becomes
- * `server_error`.
+ * A hook may throw an `OAuth2Error`, which is answered as it is (e.g. `TemporarilyUnavailableError` when its database
+ * is unreachable); any other exception becomes `server_error` and goes to the `onError` hook.
  *
  * @typeParam C - the application's client type
  * @typeParam U - the application's user type
@@ -273,5 +311,112 @@ export class RequestValidator<C extends Client = Client, U extends User = User> 
   async saveBearerToken(token: BearerTokenResponse, context: TokenContext<C, U>, request: OAuth2Request): Promise<void> {
     void [token, context, request]
     throw new ValidatorNotImplementedError('saveBearerToken')
+  }
+
+  /**
+   * Identifies the client of an authorization request by its `client_id`. Until it answers, nothing about the
+   * request is redirected: an unknown client is shown an error, never sent anywhere (RFC 6749 §4.1.2.1).
+   *
+   * @returns the client, or `undefined` (an error shown to the user, not redirected)
+   *
+   * Used by: authorization endpoint (code and implicit).
+   * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-3.1 | RFC 6749 §3.1}
+   */
+  async validateClientId(clientId: string, request: OAuth2Request): Promise<C | undefined> {
+    void [clientId, request]
+    throw new ValidatorNotImplementedError('validateClientId')
+  }
+
+  /**
+   * The redirect URIs registered for the client. oauthkit matches the presented `redirect_uri` against them itself,
+   * exactly (RFC 9700 §4.1.3, with the loopback port exception of RFC 8252 §7.3), instead of asking the application
+   * to compare as oauthlib's `validate_redirect_uri` does; a client with one registered URI may omit `redirect_uri`.
+   *
+   * Used by: authorization endpoint (code and implicit).
+   * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-3.1.2 | RFC 6749 §3.1.2}
+   */
+  async getRedirectUris(clientId: string, client: C, request: OAuth2Request): Promise<readonly string[]> {
+    void [clientId, client, request]
+    throw new ValidatorNotImplementedError('getRedirectUris')
+  }
+
+  /**
+   * Whether the client may use this response type (`code` or `token`).
+   *
+   * @returns `false` to answer `unauthorized_client`
+   *
+   * Used by: authorization endpoint (code and implicit).
+   */
+  async validateResponseType(clientId: string, responseType: string, client: C, request: OAuth2Request): Promise<boolean> {
+    void [clientId, responseType, client, request]
+    throw new ValidatorNotImplementedError('validateResponseType')
+  }
+
+  /**
+   * Whether the client must send a PKCE `code_challenge`. RFC 9700 §2.1.1: public clients MUST use PKCE, and it is
+   * recommended for confidential clients too.
+   *
+   * Default: `true` for every client. Override to return `false` for a confidential client that cannot do PKCE.
+   *
+   * Used by: authorization endpoint (code).
+   * @see {@link https://www.rfc-editor.org/rfc/rfc7636#section-4.4.1 | RFC 7636 §4.4.1}
+   */
+  async isPkceRequired(clientId: string, client: C, request: OAuth2Request): Promise<boolean> {
+    void [clientId, client, request]
+    return true
+  }
+
+  /**
+   * Stores an authorization code being issued, with what `validateCode` must later answer. Store a digest of the code
+   * value, not the value.
+   *
+   * Used by: authorization endpoint (code).
+   * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2 | RFC 6749 §4.1.2}
+   */
+  async saveAuthorizationCode(code: string, issued: IssuedAuthorizationCode<U>, request: OAuth2Request): Promise<void> {
+    void [code, issued, request]
+    throw new ValidatorNotImplementedError('saveAuthorizationCode')
+  }
+
+  /**
+   * Looks up an access token presented to a protected resource. Return it only if it exists and was not revoked;
+   * oauthkit itself checks its expiry and its scopes against `scopes` (answering `insufficient_scope`).
+   *
+   * @param scopes - the scopes the resource requires, for validators that want them
+   * @returns the stored token, or `undefined` (`invalid_token`)
+   *
+   * Used by: resource endpoint.
+   * @see {@link https://www.rfc-editor.org/rfc/rfc6750#section-3 | RFC 6750 §3}
+   */
+  async validateBearerToken(token: string, scopes: readonly string[], request: OAuth2Request): Promise<StoredToken<U> | undefined> {
+    void [token, scopes, request]
+    throw new ValidatorNotImplementedError('validateBearerToken')
+  }
+
+  /**
+   * Looks up an access or refresh token by its value, trying the kind named by `tokenTypeHint` first (the hint is
+   * advice, not a filter: RFC 7009 §2.1). Return it only if it exists and was not revoked; oauthkit checks expiry
+   * and which client it belongs to.
+   *
+   * @returns the stored token, or `undefined` (`active: false`, or a silent 200 at revocation)
+   *
+   * Used by: introspection endpoint, revocation endpoint.
+   * @see {@link https://www.rfc-editor.org/rfc/rfc7662#section-2.1 | RFC 7662 §2.1}
+   */
+  async introspectToken(token: string, tokenTypeHint: string | undefined, request: OAuth2Request): Promise<StoredToken<U> | undefined> {
+    void [token, tokenTypeHint, request]
+    throw new ValidatorNotImplementedError('introspectToken')
+  }
+
+  /**
+   * Revokes a token that {@link RequestValidator.introspectToken} found and that belongs to `client`. Revoking a
+   * refresh token must also revoke the access tokens issued from it (RFC 7009 §2.1). Must be idempotent.
+   *
+   * Used by: revocation endpoint.
+   * @see {@link https://www.rfc-editor.org/rfc/rfc7009#section-2.1 | RFC 7009 §2.1}
+   */
+  async revokeToken(token: string, tokenType: StoredToken['tokenType'], client: C, request: OAuth2Request): Promise<void> {
+    void [token, tokenType, client, request]
+    throw new ValidatorNotImplementedError('revokeToken')
   }
 }

@@ -121,14 +121,23 @@ export class InvalidRequestError extends OAuth2Error {
 }
 
 /**
- * Client authentication failed: unknown client, no authentication, or an unsupported method. Status 401.
+ * Client authentication failed: unknown client, no authentication, or an unsupported method. Status 401, with a
+ * `WWW-Authenticate: Basic` challenge unless `options.headers` replaces it.
  *
  * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-5.2 | RFC 6749 §5.2}
  */
 export class InvalidClientError extends OAuth2Error {
   readonly error = 'invalid_client'
   static override readonly defaultStatus: number = 401
+
+  /** Adds the `WWW-Authenticate: Basic` challenge that RFC 6749 §5.2 and RFC 7235 §3.1 require on a 401. */
+  constructor(description: string, options: OAuth2ErrorOptions = {}) {
+    super(description, { ...options, headers: { 'WWW-Authenticate': BASIC_CHALLENGE, ...options.headers } })
+  }
 }
+
+/** The challenge of every 401 `invalid_client`. */
+const BASIC_CHALLENGE = 'Basic realm="oauth", charset="UTF-8"'
 
 /**
  * The authorization grant or refresh token is invalid, expired, revoked, already used, bound to another redirect URI

@@ -5,11 +5,14 @@
  */
 import { InvalidRequestError } from './errors.js'
 
-/** A request body as an application may hold it: raw form text, decoded pairs, or a plain object. */
-export type RequestBody = string | URLSearchParams | Readonly<Record<string, string | readonly string[] | undefined>>
+/**
+ * A request body as an application may hold it: raw form text, decoded pairs, or a plain object; `null` for none.
+ */
+export type RequestBody = string | URLSearchParams | Readonly<Record<string, string | readonly string[] | undefined>> | null
 
-/** Request headers: a `Headers` object, a plain object (names in any case), or name/value pairs. */
+/** Request headers: a `Headers` object, a plain object (names in any case), or name/value pairs; `null` for none. */
 export type RequestHeaders =
+  | null
   | Headers
   | Readonly<Record<string, string | readonly string[] | undefined>>
   | Iterable<readonly [string, string]>
@@ -190,7 +193,7 @@ export function parseRequest(
 
 function normalizeHeaders(headers: RequestHeaders | undefined): Map<string, string> {
   const map = new Map<string, string>()
-  if (headers === undefined) return map
+  if (headers === undefined || headers === null) return map
   const entries: Iterable<readonly [string, string | readonly string[] | undefined]> =
     typeof Headers !== 'undefined' && headers instanceof Headers
       ? headers.entries()
@@ -216,23 +219,23 @@ function normalizeHeaders(headers: RequestHeaders | undefined): Map<string, stri
 }
 
 function bodyPairs(body: RequestBody | undefined, contentType: string | undefined): Array<[string, string]> {
-  if (body === undefined) return []
-  if (typeof body === 'string') {
-    if (body === '') return []
-    // RFC 6749 §4.1.3, §4.3.2, §4.4.2, §6: the token request body is application/x-www-form-urlencoded.
-    const mediaType = contentType?.split(';', 1)[0]?.trim().toLowerCase()
-    if (mediaType !== undefined && mediaType !== 'application/x-www-form-urlencoded') {
-      throw new InvalidRequestError('The request body must be application/x-www-form-urlencoded')
-    }
-    return [...new URLSearchParams(body)]
+  if (body === undefined || body === null || body === '') return []
+  // RFC 6749 §4.1.3, §4.3.2, §4.4.2, §6: the body is application/x-www-form-urlencoded. A body an adapter already
+  // decoded from JSON is refused too, by the Content-Type it came with.
+  const mediaType = contentType?.split(';', 1)[0]?.trim().toLowerCase()
+  if (mediaType !== undefined && mediaType !== 'application/x-www-form-urlencoded') {
+    throw new InvalidRequestError('The request body must be application/x-www-form-urlencoded')
   }
+  if (typeof body === 'string') return [...new URLSearchParams(body)]
   if (body instanceof URLSearchParams) return [...body]
   const pairs: Array<[string, string]> = []
   for (const [name, value] of Object.entries(body)) {
     if (value === undefined) continue
-    if (typeof value === 'string') pairs.push([name, value])
-    else if (Array.isArray(value)) for (const item of value) pairs.push([name, String(item)])
-    else throw new InvalidRequestError(`Parameter ${safeName(name)} is not a string`)
+    const values: readonly unknown[] = Array.isArray(value) ? value : [value]
+    for (const item of values) {
+      if (typeof item !== 'string') throw new InvalidRequestError(`Parameter ${safeName(name)} is not a string`)
+      pairs.push([name, item])
+    }
   }
   return pairs
 }

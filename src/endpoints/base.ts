@@ -40,13 +40,16 @@ export async function respondWithErrors(
     })
   } catch (caught) {
     const error = caught instanceof OAuth2Error ? caught : new ServerError({ cause: caught })
-    if (error.status >= 500) {
-      try {
-        ;(onError ?? defaultErrorHook)(caught, request)
-      } catch {
-        // The hook's own failure must not turn an error response into a rejection.
-      }
-    }
+    if (error.status >= 500) reportError(onError, caught, request)
     return errorResponse(error)
+  }
+}
+
+/** Passes an unexpected error to the `onError` hook (default `console.error`); the hook's own failure is ignored. */
+export function reportError(onError: ErrorHook | undefined, error: unknown, request: OAuth2Request | undefined): void {
+  try {
+    ;(onError ?? defaultErrorHook)(error, request)
+  } catch {
+    // The hook's own failure must not turn an error response into a rejection.
   }
 }

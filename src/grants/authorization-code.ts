@@ -4,18 +4,31 @@
  * @module
  */
 import { InvalidGrantError, InvalidRequestError } from '../core/errors.js'
-import { isWellFormedVerifier, verifyCodeChallenge } from '../core/pkce.js'
+import { isWellFormedVerifier, verifyCodeChallenge, type CodeChallengeMethod } from '../core/pkce.js'
 import { type OAuth2Request } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
+import { type ResponseMode } from '../core/response-mode.js'
+import { type AuthorizationRequestCredentials, type AuthorizationResponseType } from '../endpoints/authorization.js'
+import { generateToken } from '../tokens/random-token.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
-import { type AuthorizationCode, type RequestValidator } from '../validator.js'
+import { isExpired, type AuthorizationCode, type Client, type RequestValidator, type User } from '../validator.js'
 import { GrantTypeBase, type ValidatedTokenRequest } from './base.js'
 
 /** Options of {@link AuthorizationCodeGrant}. */
 export interface AuthorizationCodeGrantOptions {
   /** Issue a refresh token with the access token. Default `true` (RFC 6749 §4.1.4). */
   readonly refreshToken?: boolean
+  /** Lifetime of an authorization code in seconds. Default 60; RFC 6749 §4.1.2 sets 10 minutes as the maximum. */
+  readonly codeExpiresIn?: number
+  /**
+   * Accept the `plain` PKCE method. Default `false`: RFC 9700 §2.1.1 asks for `S256`, since a `plain` challenge
+   * leaked with the authorization request is the verifier itself.
+   */
+  readonly allowPlainCodeChallenge?: boolean
 }
+
+/** RFC 6749 §4.1.2: a maximum authorization code lifetime of 10 minutes is recommended. */
+const MAX_CODE_EXPIRES_IN = 600
 
 /** A validated code exchange: the tokens' context plus the code to consume. */
 interface ValidatedCodeRequest extends ValidatedTokenRequest {
@@ -28,14 +41,84 @@ interface ValidatedCodeRequest extends ValidatedTokenRequest {
  * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-4.1.3 | RFC 6749 §4.1.3}
  * @see {@link https://www.rfc-editor.org/rfc/rfc7636#section-4.6 | RFC 7636 §4.6}
  */
-export class AuthorizationCodeGrant extends GrantTypeBase {
+export class AuthorizationCodeGrant extends GrantTypeBase implements AuthorizationResponseType {
   readonly grantType = 'authorization_code'
+  readonly responseType = 'code'
+  readonly defaultResponseMode = 'query'
+  readonly responseModes: readonly ResponseMode[] = ['query', 'fragment', 'form_post']
+  readonly authorizationParameters = ['code_challenge', 'code_challenge_method'] as const
   protected readonly parameters = ['code', 'redirect_uri', 'code_verifier'] as const
   private readonly refreshToken: boolean
+  private readonly codeExpiresIn: number
+  /** The PKCE methods accepted, for metadata (`code_challenge_methods_supported`). */
+  readonly codeChallengeMethods: readonly CodeChallengeMethod[]
 
+  /** @throws TypeError when `codeExpiresIn` is not a whole number of seconds from 1 to 600 */
   constructor(requestValidator: RequestValidator, options: AuthorizationCodeGrantOptions = {}) {
     super(requestValidator)
     this.refreshToken = options.refreshToken ?? true
+    this.codeExpiresIn = options.codeExpiresIn ?? 60
+    if (!Number.isSafeInteger(this.codeExpiresIn) || this.codeExpiresIn <= 0 || this.codeExpiresIn > MAX_CODE_EXPIRES_IN) {
+      throw new TypeError('codeExpiresIn must be a whole number of seconds from 1 to 600 (RFC 6749 section 4.1.2)')
+    }
+    this.codeChallengeMethods = options.allowPlainCodeChallenge === true ? ['S256', 'plain'] : ['S256']
+  }
+
+  /**
+   * Checks the PKCE parameters of an authorization request: a challenge is required when the validator's
+   * `isPkceRequired` says so (by default always), must be well formed, and its method must be enabled.
+   *
+   * @see {@link https://www.rfc-editor.org/rfc/rfc7636#section-4.4.1 | RFC 7636 §4.4.1}
+   * @throws {@link InvalidRequestError} for a missing, malformed or unsupported challenge
+   */
+  async validateAuthorizationRequest(request: OAuth2Request, client: Client): Promise<void> {
+    const challenge = request.params.get('code_challenge')
+    const method = request.params.get('code_challenge_method')
+    if (challenge === undefined) {
+      if (method !== undefined) throw new InvalidRequestError('code_challenge_method was sent without code_challenge')
+      if (await this.requestValidator.isPkceRequired(client.clientId, client, request)) {
+        throw new InvalidRequestError('code_challenge is required (PKCE, RFC 7636)')
+      }
+      return
+    }
+    // RFC 7636 §4.3: a challenge without a method is plain.
+    const effective = method ?? 'plain'
+    if (!this.codeChallengeMethods.some((allowed) => allowed === effective)) {
+      throw new InvalidRequestError(`code_challenge_method must be ${this.codeChallengeMethods.join(' or ')}`)
+    }
+    if (!isWellFormedVerifier(challenge)) {
+      throw new InvalidRequestError('code_challenge must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 section 4.2)')
+    }
+  }
+
+  /**
+   * Issues an authorization code: 256 random bits, saved through `saveAuthorizationCode` with the client, user,
+   * scopes, redirect URI and PKCE challenge it is bound to.
+   *
+   * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2 | RFC 6749 §4.1.2}
+   */
+  async createAuthorizationResponseParameters(
+    credentials: AuthorizationRequestCredentials,
+    scopes: readonly string[],
+    user: User,
+  ): Promise<Record<string, string>> {
+    const { request } = credentials
+    const code = generateToken()
+    const challenge = request.params.get('code_challenge')
+    await this.requestValidator.saveAuthorizationCode(
+      code,
+      {
+        clientId: credentials.client.clientId,
+        user,
+        scopes,
+        redirectUri: credentials.redirectUriIncluded ? credentials.redirectUri : undefined,
+        codeChallenge: challenge,
+        codeChallengeMethod: challenge === undefined ? undefined : ((request.params.get('code_challenge_method') ?? 'plain') as CodeChallengeMethod),
+        expiresAt: Math.floor(Date.now() / 1000) + this.codeExpiresIn,
+      },
+      request,
+    )
+    return { code }
   }
 
   /**
@@ -54,7 +137,7 @@ export class AuthorizationCodeGrant extends GrantTypeBase {
     const code = request.params.get('code')
     if (code === undefined) throw new InvalidRequestError('code is required')
     const stored = await this.requestValidator.validateCode(client.clientId, code, client, request)
-    if (stored === undefined) throw new InvalidGrantError('The authorization code is invalid, expired or already used')
+    if (stored === undefined || isExpired(stored.expiresAt)) throw new InvalidGrantError('The authorization code is invalid, expired or already used')
     // RFC 6749 §4.1.3: the code must have been issued to the authenticated client.
     if (stored.clientId !== client.clientId) throw new InvalidGrantError('The authorization code was issued to another client')
     // RFC 6749 §4.1.3: redirect_uri is required and must be identical when the authorization request carried one.

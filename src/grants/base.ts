@@ -4,15 +4,13 @@
  *
  * @module
  */
-import { InvalidClientError, InvalidRequestError, InvalidScopeError, UnauthorizedClientError } from '../core/errors.js'
+import { InvalidRequestError, InvalidScopeError, UnauthorizedClientError } from '../core/errors.js'
 import { type OAuth2Request } from '../core/request.js'
 import { noStoreJsonResponse, type OAuth2Response } from '../core/response.js'
 import { parseScope, sameScopes } from '../core/scope.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
 import { type Client, type RequestValidator, type TokenContext } from '../validator.js'
-
-/** The challenge of every 401 `invalid_client`, as RFC 6749 §5.2 and RFC 7235 §3.1 require. */
-const BASIC_CHALLENGE = 'Basic realm="oauth", charset="UTF-8"'
+import { authenticateClient } from './client-authentication.js'
 
 // Parameters every token request may carry (RFC 6749 §2.3.1, §4.1.3): a repeat of any of them is invalid_request.
 const COMMON_PARAMETERS = ['grant_type', 'client_id', 'client_secret'] as const
@@ -71,27 +69,12 @@ export abstract class GrantTypeBase implements TokenGrantType {
   }
 
   /**
-   * Authenticates the client (RFC 6749 §3.2.1): with its credentials when it sent any, else, when `allowPublic` and
-   * the validator says authentication is not required, by its `client_id` alone.
+   * Authenticates the client (RFC 6749 §3.2.1); see {@link authenticateClient}.
    *
    * @throws {@link InvalidClientError} (401 with `WWW-Authenticate`) when authentication fails or is missing
    */
-  protected async authenticateClient(request: OAuth2Request, allowPublic: boolean): Promise<Client> {
-    const credentials = request.clientCredentials
-    if (credentials !== undefined) {
-      const client = await this.requestValidator.authenticateClient(request)
-      // The identity check guards against a validator that answers for another client than the one presented.
-      if (client === undefined || client.clientId !== credentials.clientId) throw invalidClient('Client authentication failed')
-      return client
-    }
-    const clientId = request.params.get('client_id')
-    if (clientId === undefined) throw invalidClient('Client authentication is required')
-    if (!allowPublic || (await this.requestValidator.clientAuthenticationRequired(request))) {
-      throw invalidClient('Client authentication is required')
-    }
-    const client = await this.requestValidator.authenticateClientId(clientId, request)
-    if (client === undefined || client.clientId !== clientId) throw invalidClient('Client authentication failed')
-    return client
+  protected authenticateClient(request: OAuth2Request, allowPublic: boolean): Promise<Client> {
+    return authenticateClient(this.requestValidator, request, allowPublic)
   }
 
   /**
@@ -131,9 +114,4 @@ export abstract class GrantTypeBase implements TokenGrantType {
     })
     return noStoreJsonResponse(200, token)
   }
-}
-
-/** A 401 `invalid_client` with the `WWW-Authenticate` challenge RFC 6749 §5.2 and RFC 7235 §3.1 require. */
-export function invalidClient(description: string): InvalidClientError {
-  return new InvalidClientError(description, { headers: { 'WWW-Authenticate': BASIC_CHALLENGE } })
 }

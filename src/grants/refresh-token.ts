@@ -8,6 +8,7 @@ import { type OAuth2Request } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
 import { isSubsetOf, parseScope } from '../core/scope.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
+import { isExpired } from '../validator.js'
 import { GrantTypeBase, type ValidatedTokenRequest } from './base.js'
 
 /** A validated refresh: the tokens' context plus the refresh token presented. */
@@ -41,7 +42,7 @@ export class RefreshTokenGrant extends GrantTypeBase {
     const refreshToken = request.params.get('refresh_token')
     if (refreshToken === undefined) throw new InvalidRequestError('refresh_token is required')
     const stored = await this.requestValidator.validateRefreshToken(refreshToken, client, request)
-    if (stored === undefined) throw new InvalidGrantError('The refresh token is invalid, expired or revoked')
+    if (stored === undefined || isExpired(stored.expiresAt)) throw new InvalidGrantError('The refresh token is invalid, expired or revoked')
     // RFC 6749 §6: the refresh token must have been issued to the authenticated client.
     if (stored.clientId !== client.clientId) throw new InvalidGrantError('The refresh token was issued to another client')
     const requestedScopes = request.scope === undefined ? undefined : parseScope(request.scope)

@@ -51,6 +51,10 @@ export function signedTokenGenerator(privateKey: KeyInput | string, options: Sig
   if (!['RS256', 'ES256', 'EdDSA'].includes(options.alg)) {
     throw new TypeError(`signedTokenGenerator does not support alg ${String(options.alg)}: use RS256, ES256 or EdDSA`)
   }
+  const { audience } = options
+  if (audience !== undefined && typeof audience !== 'function' && (audience.length === 0 || (typeof audience !== 'string' && audience.some((a) => a === '')))) {
+    throw new TypeError('signedTokenGenerator audience must not be empty (RFC 9068 section 2.2 requires aud)')
+  }
   let key: Promise<KeyInput> | KeyInput = privateKey as KeyInput
   if (typeof privateKey === 'string') {
     const imported = importPKCS8(privateKey, options.alg)
@@ -77,7 +81,8 @@ function resolveAudience(options: SignedTokenOptions, context: TokenGenerationCo
   if (typeof audience === 'function') return audience(context)
   if (audience !== undefined) return audience
   const claimed = context.request.claims.aud
-  if (typeof claimed === 'string' || (Array.isArray(claimed) && claimed.every((a) => typeof a === 'string'))) {
+  // RFC 9068 §2.2 requires aud: an empty value falls back to the issuer rather than producing an unusable token.
+  if ((typeof claimed === 'string' && claimed !== '') || (Array.isArray(claimed) && claimed.length > 0 && claimed.every((a) => typeof a === 'string' && a !== ''))) {
     return claimed as string | string[]
   }
   return options.issuer

@@ -8,6 +8,8 @@ import {
   type AuthorizationCode,
   type BearerTokenResponse,
   type Client,
+  type IssuedAuthorizationCode,
+  type StoredToken,
   type OAuth2Request,
   type RefreshTokenRecord,
   type TokenContext,
@@ -16,6 +18,10 @@ import {
 
 export interface TestClient extends Client {
   readonly secret?: string
+  readonly redirectUris: readonly string[]
+  readonly responseTypes: readonly string[]
+  /** Default true; a confidential client may be exempted from PKCE. */
+  readonly pkceRequired: boolean
   readonly grantTypes: readonly string[]
   readonly scopes: readonly string[]
   readonly defaultScopes: readonly string[]
@@ -34,6 +40,13 @@ interface StoredRefreshToken extends RefreshTokenRecord<TestUser> {
   revoked: boolean
 }
 
+/** An access or refresh token as saved, with the refresh token it was issued with (its family). */
+interface StoredTokenEntry extends StoredToken<TestUser> {
+  revoked: boolean
+  /** For an access token: the refresh token issued with it or used to obtain it. */
+  readonly refreshToken?: string | undefined
+}
+
 export interface SavedToken {
   readonly token: BearerTokenResponse
   readonly context: TokenContext<TestClient, TestUser>
@@ -44,10 +57,15 @@ export class MemoryValidator extends RequestValidator<TestClient, TestUser> {
   readonly users = new Map<string, TestUser>()
   readonly codes = new Map<string, StoredCode>()
   readonly refreshTokens = new Map<string, StoredRefreshToken>()
+  /** Every access and refresh token saved, by value. */
+  readonly tokens = new Map<string, StoredTokenEntry>()
   readonly saved: SavedToken[] = []
 
   addClient(client: Partial<TestClient> & { clientId: string }): TestClient {
     const full: TestClient = {
+      redirectUris: ['https://client.example.com/cb'],
+      responseTypes: ['code'],
+      pkceRequired: true,
       grantTypes: ['authorization_code', 'password', 'client_credentials', 'refresh_token'],
       scopes: ['read', 'write'],
       defaultScopes: ['read'],
@@ -130,14 +148,66 @@ export class MemoryValidator extends RequestValidator<TestClient, TestUser> {
     return true
   }
 
-  override async saveBearerToken(token: BearerTokenResponse, context: TokenContext<TestClient, TestUser>): Promise<void> {
+  override async saveBearerToken(token: BearerTokenResponse, context: TokenContext<TestClient, TestUser>, request: OAuth2Request): Promise<void> {
     this.saved.push({ token, context })
+    const now = Math.floor(Date.now() / 1000)
+    const owner = { clientId: context.client.clientId, user: context.user, username: context.user?.username }
+    // The family: a new refresh token, or the one presented to a refresh without rotation.
+    const family = token.refresh_token ?? (context.grantType === 'refresh_token' ? request.params.get('refresh_token') : undefined)
+    this.tokens.set(token.access_token, {
+      ...owner,
+      tokenType: 'access_token',
+      scopes: context.scopes,
+      issuedAt: now,
+      expiresAt: now + token.expires_in,
+      revoked: false,
+      refreshToken: family,
+    })
     if (token.refresh_token !== undefined) {
-      this.addRefreshToken(token.refresh_token, {
-        clientId: context.client.clientId,
-        user: context.user,
-        scopes: context.refreshTokenScopes,
-      })
+      this.addRefreshToken(token.refresh_token, { clientId: context.client.clientId, user: context.user, scopes: context.refreshTokenScopes })
+      this.tokens.set(token.refresh_token, { ...owner, tokenType: 'refresh_token', scopes: context.refreshTokenScopes, issuedAt: now, revoked: false })
+    }
+  }
+
+  override async validateClientId(clientId: string): Promise<TestClient | undefined> {
+    return this.clients.get(clientId)
+  }
+
+  override async getRedirectUris(_clientId: string, client: TestClient): Promise<readonly string[]> {
+    return client.redirectUris
+  }
+
+  override async validateResponseType(_clientId: string, responseType: string, client: TestClient): Promise<boolean> {
+    return client.responseTypes.includes(responseType)
+  }
+
+  override async isPkceRequired(_clientId: string, client: TestClient): Promise<boolean> {
+    return client.pkceRequired
+  }
+
+  override async saveAuthorizationCode(code: string, issued: IssuedAuthorizationCode<TestUser>): Promise<void> {
+    this.addCode(code, issued)
+  }
+
+  override async validateBearerToken(token: string): Promise<StoredToken<TestUser> | undefined> {
+    const stored = this.tokens.get(token)
+    return stored === undefined || stored.revoked || stored.tokenType !== 'access_token' ? undefined : stored
+  }
+
+  override async introspectToken(token: string): Promise<StoredToken<TestUser> | undefined> {
+    const stored = this.tokens.get(token)
+    return stored === undefined || stored.revoked ? undefined : stored
+  }
+
+  override async revokeToken(token: string, tokenType: StoredToken['tokenType']): Promise<void> {
+    const stored = this.tokens.get(token)
+    if (stored === undefined) return
+    stored.revoked = true
+    if (tokenType === 'refresh_token') {
+      const refresh = this.refreshTokens.get(token)
+      if (refresh !== undefined) refresh.revoked = true
+      // RFC 7009 §2.1: revoking a refresh token revokes the access tokens issued with it.
+      for (const entry of this.tokens.values()) if (entry.refreshToken === token) entry.revoked = true
     }
   }
 }

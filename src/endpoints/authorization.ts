@@ -1,0 +1,334 @@
+/**
+ * The authorization endpoint (RFC 6749 §3.1): response types `code` and `token`, delivered by query, fragment or
+ * form post, with the issuer in every response (RFC 9207).
+ *
+ * @module
+ */
+import {
+  InvalidRequestError,
+  InvalidScopeError,
+  OAuth2Error,
+  ServerError,
+  UnauthorizedClientError,
+  UnsupportedResponseTypeError,
+} from '../core/errors.js'
+import { isValidRedirectUri, matchRedirectUri } from '../core/redirect-uri.js'
+import { parseRequest, type OAuth2Request, type RequestBody, type RequestHeaders } from '../core/request.js'
+import { errorResponse, type OAuth2Response } from '../core/response.js'
+import { deliverToRedirectUri, RESPONSE_MODES, type ResponseMode } from '../core/response-mode.js'
+import { parseScope } from '../core/scope.js'
+import { type BearerToken } from '../tokens/bearer-token.js'
+import { type Client, type RequestValidator, type User } from '../validator.js'
+import { reportError, respondWithErrors, type EndpointOptions } from './base.js'
+
+/** A verified authorization request: what a consent page shows and what the response is built from. */
+export interface AuthorizationRequestCredentials {
+  /** The client, identified by `validateClientId`. */
+  readonly client: Client
+  /** The redirect URI the response goes to, verified against the registered ones. */
+  readonly redirectUri: string
+  /** Whether the request carried `redirect_uri` (the token request must then repeat it, RFC 6749 §4.1.3). */
+  readonly redirectUriIncluded: boolean
+  /** `code` or `token`. */
+  readonly responseType: string
+  /** How the response travels to the client. */
+  readonly responseMode: ResponseMode
+  /** The client's `state`, echoed in the response. */
+  readonly state: string | undefined
+  /** The parsed request. */
+  readonly request: OAuth2Request
+}
+
+/** What `validateAuthorizationRequest` returns: the requested scopes and the verified request. */
+export interface ValidatedAuthorizationRequest {
+  /** The scopes requested, or the client's defaults; show them on the consent page. */
+  readonly scopes: readonly string[]
+  /** The verified request. */
+  readonly credentials: AuthorizationRequestCredentials
+}
+
+/**
+ * A response type of the authorization endpoint. Implementations: `AuthorizationCodeGrant` (`code`) and
+ * `ImplicitGrant` (`token`).
+ */
+export interface AuthorizationResponseType {
+  /** The `response_type` value this handler serves. */
+  readonly responseType: string
+  /** The response mode used when the request names none (RFC 6749 §3.1.1: `query` for code, `fragment` for token). */
+  readonly defaultResponseMode: ResponseMode
+  /** The response modes this response type may use; tokens never travel in a query. */
+  readonly responseModes: readonly ResponseMode[]
+  /** The request parameters it reads besides the common ones, checked for repeats. */
+  readonly authorizationParameters: readonly string[]
+  /**
+   * Checks what is specific to this response type (e.g. PKCE) after the client and redirect URI were verified.
+   *
+   * @throws an `OAuth2Error`, redirected to the client
+   */
+  validateAuthorizationRequest(request: OAuth2Request, client: Client): Promise<void>
+  /**
+   * Issues the code or token and returns the parameters to deliver (without `state` and `iss`, which the endpoint
+   * adds).
+   */
+  createAuthorizationResponseParameters(
+    credentials: AuthorizationRequestCredentials,
+    scopes: readonly string[],
+    user: User,
+    bearerToken: BearerToken,
+  ): Promise<Record<string, string>>
+}
+
+/** Options of {@link AuthorizationEndpoint}. */
+export interface AuthorizationEndpointOptions extends EndpointOptions {
+  readonly requestValidator: RequestValidator
+  /** The response types served; any other `response_type` gets `unsupported_response_type`. */
+  readonly responseTypes: readonly AuthorizationResponseType[]
+  /** Makes tokens for the implicit grant. */
+  readonly bearerToken: BearerToken
+  /**
+   * The authorization server's issuer identifier, sent as `iss` in every authorization response, errors included,
+   * so that a client talking to several servers can tell them apart (RFC 9207 §2, mix-up defence). Default: the
+   * origin of the request URI, which is right when the issuer is that origin; set it when the server lives under a
+   * path or behind a proxy that rewrites the host.
+   */
+  readonly issuer?: string | undefined
+}
+
+// Parameters common to every response type; client_id and redirect_uri repeats are fatal (not redirected).
+const COMMON_PARAMETERS = ['response_type', 'scope', 'state', 'response_mode'] as const
+
+/**
+ * The authorization endpoint: verifies an authorization request for the application's consent page, then issues the
+ * code or token the user allowed and redirects back to the client.
+ *
+ * Errors found before the client and its redirect URI are verified (unknown `client_id`, unregistered or missing
+ * `redirect_uri`) are never sent to the redirect URI (RFC 6749 §4.1.2.1): `validateAuthorizationRequest` throws them
+ * with `redirectable: false`, and the create calls answer them with a 400 the application shows to the user.
+ *
+ * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-3.1 | RFC 6749 §3.1}
+ * @see {@link https://www.rfc-editor.org/rfc/rfc9207#section-2 | RFC 9207 §2}
+ */
+export class AuthorizationEndpoint {
+  private readonly responseTypes: ReadonlyMap<string, AuthorizationResponseType>
+  private readonly options: AuthorizationEndpointOptions
+
+  constructor(options: AuthorizationEndpointOptions) {
+    if (options.responseTypes.length === 0) throw new TypeError('AuthorizationEndpoint needs at least one response type')
+    if (options.issuer !== undefined && !/^https?:\/\/[^?#]+$/.test(options.issuer)) {
+      throw new TypeError('AuthorizationEndpoint issuer must be an http(s) URL without query or fragment (RFC 8414 section 2)')
+    }
+    this.responseTypes = new Map(options.responseTypes.map((type) => [type.responseType, type]))
+    this.options = options
+  }
+
+  /** The response types this endpoint serves, e.g. for metadata (`response_types_supported`). */
+  get responseTypesSupported(): readonly string[] {
+    return [...this.responseTypes.keys()]
+  }
+
+  /**
+   * Verifies an authorization request before the application asks the user for consent.
+   *
+   * @param uri - the request URI (its query holds the parameters of a GET request)
+   * @param httpMethod - `GET`, or `POST` with the parameters in a form body (RFC 6749 §3.1)
+   * @returns the requested scopes and the verified request, for the consent page
+   * @throws an {@link OAuth2Error}: with `redirectable: false` when the client or redirect URI could not be verified;
+   *   otherwise pass it to {@link AuthorizationEndpoint.createAuthorizationErrorResponse} to send it to the client
+   */
+  async validateAuthorizationRequest(uri: string, httpMethod = 'GET', body?: RequestBody, headers?: RequestHeaders): Promise<ValidatedAuthorizationRequest> {
+    const request = this.parse(uri, httpMethod, body, headers)
+    const verified = await this.verifyClientAndRedirectUri(request)
+    return this.validateVerified(request, verified)
+  }
+
+  /**
+   * Issues the code (or token) the user allowed and redirects to the client with it, `state` and `iss`. The request
+   * is verified again in full, so pass the same request the consent page was shown for. Never rejects.
+   *
+   * @param scopes - the scopes the user granted; default the requested ones
+   * @param user - the user who allowed the request
+   * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2 | RFC 6749 §4.1.2}
+   * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-4.2.2 | RFC 6749 §4.2.2}
+   */
+  async createAuthorizationResponse(
+    uri: string,
+    httpMethod = 'GET',
+    body: RequestBody | undefined,
+    headers: RequestHeaders | undefined,
+    scopes: readonly string[] | undefined,
+    user: User,
+  ): Promise<OAuth2Response> {
+    return this.respond(uri, httpMethod, body, headers, async (request, verified) => {
+      if (typeof user?.userId !== 'string') throw new TypeError('createAuthorizationResponse needs the user who allowed the request')
+      const { scopes: requested, credentials } = await this.validateVerified(request, verified)
+      const granted = scopes ?? requested
+      if (granted !== requested && !(await this.options.requestValidator.validateScopes(credentials.client.clientId, granted, credentials.client, request))) {
+        throw new TypeError('createAuthorizationResponse was given scopes the client may not have')
+      }
+      const handler = this.responseTypes.get(credentials.responseType) as AuthorizationResponseType
+      const params = await handler.createAuthorizationResponseParameters(credentials, granted, user, this.options.bearerToken)
+      return deliverToRedirectUri(credentials.redirectUri, credentials.responseMode, this.withStateAndIssuer(params, credentials.state, request))
+    })
+  }
+
+  /**
+   * Sends an error to the client's redirect URI, e.g. `access_denied` when the user refused, or an error thrown by
+   * {@link AuthorizationEndpoint.validateAuthorizationRequest}. When the client or redirect URI cannot be verified,
+   * or the error is not redirectable, answers 400 with the error as JSON for the application to show instead. Never
+   * rejects.
+   *
+   * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1 | RFC 6749 §4.1.2.1}
+   */
+  async createAuthorizationErrorResponse(
+    uri: string,
+    httpMethod: string,
+    body: RequestBody | undefined,
+    headers: RequestHeaders | undefined,
+    error: OAuth2Error,
+  ): Promise<OAuth2Response> {
+    return this.respond(uri, httpMethod, body, headers, async () => {
+      throw error
+    })
+  }
+
+  /** Runs a create call: redirectable errors go to the verified redirect URI, all others become a 400/5xx page. */
+  private async respond(
+    uri: string,
+    httpMethod: string,
+    body: RequestBody | undefined,
+    headers: RequestHeaders | undefined,
+    create: (request: OAuth2Request, verified: VerifiedClient) => Promise<OAuth2Response>,
+  ): Promise<OAuth2Response> {
+    return respondWithErrors(this.options.onError, async (setRequest) => {
+      const request = this.parse(uri, httpMethod, body, headers)
+      setRequest(request)
+      const verified = await this.verifyClientAndRedirectUri(request)
+      try {
+        return await create(request, verified)
+      } catch (caught) {
+        // From here the redirect URI is verified: errors go to the client, server errors included, since a 5xx
+        // cannot reach it through a redirect (RFC 6749 §4.1.2.1).
+        const error = caught instanceof OAuth2Error ? caught : new ServerError({ cause: caught })
+        if (!error.redirectable) throw caught
+        if (error.status >= 500) reportError(this.options.onError, caught, request)
+        return this.redirectError(error, verified, request)
+      }
+    })
+  }
+
+  private redirectError(error: OAuth2Error, verified: VerifiedClient, request: OAuth2Request): OAuth2Response {
+    const state = request.repeated.has('state') ? undefined : request.params.get('state')
+    return deliverToRedirectUri(verified.redirectUri, this.responseModeOrDefault(request, verified), this.withStateAndIssuer(error.toResponseBody(), state, request))
+  }
+
+  private parse(uri: string, httpMethod: string, body: RequestBody | undefined, headers: RequestHeaders | undefined): OAuth2Request {
+    const method = httpMethod.toUpperCase()
+    if (method !== 'GET' && method !== 'POST') {
+      throw new InvalidRequestError('The authorization endpoint accepts GET and POST only', { status: 405, headers: { Allow: 'GET, POST' }, redirectable: false })
+    }
+    try {
+      return parseRequest(uri, method, method === 'GET' ? undefined : body, headers, { source: method === 'GET' ? 'query' : 'body' })
+    } catch (caught) {
+      if (caught instanceof InvalidRequestError) throw new InvalidRequestError(caught.description, { redirectable: false })
+      throw caught
+    }
+  }
+
+  /**
+   * Verifies `client_id` and `redirect_uri`. Every error from here is not redirectable (RFC 6749 §4.1.2.1).
+   */
+  private async verifyClientAndRedirectUri(request: OAuth2Request): Promise<VerifiedClient> {
+    const fatal = (description: string) => new InvalidRequestError(description, { redirectable: false })
+    for (const name of ['client_id', 'redirect_uri']) {
+      if (request.repeated.has(name)) throw fatal(`${name} is repeated (RFC 6749 section 3.1)`)
+    }
+    const clientId = request.params.get('client_id')
+    if (clientId === undefined) throw fatal('client_id is required')
+    const validator = this.options.requestValidator
+    const client = await validator.validateClientId(clientId, request)
+    if (client === undefined || client.clientId !== clientId) throw fatal('The client_id is unknown')
+    const registered = await validator.getRedirectUris(clientId, client, request)
+    const presented = request.params.get('redirect_uri')
+    let redirectUri: string | undefined
+    if (presented === undefined) {
+      // RFC 6749 §3.1.2.3: redirect_uri may be omitted only when exactly one is registered.
+      if (registered.length !== 1) throw fatal('redirect_uri is required: the client has more than one registered')
+      redirectUri = registered[0]
+    } else {
+      if (!isValidRedirectUri(presented)) throw fatal('redirect_uri must be an absolute URI without a fragment')
+      redirectUri = matchRedirectUri(presented, registered) === undefined ? undefined : presented
+    }
+    if (redirectUri === undefined || !isValidRedirectUri(redirectUri)) throw fatal('The redirect_uri is not registered for this client')
+    const handler = this.responseTypes.get(request.params.get('response_type') ?? '')
+    return {
+      client,
+      redirectUri,
+      redirectUriIncluded: presented !== undefined,
+      defaultMode: handler?.defaultResponseMode ?? 'query',
+      responseModes: handler?.responseModes ?? RESPONSE_MODES,
+    }
+  }
+
+  /** The checks after the client and redirect URI are verified; their errors are redirected. */
+  private async validateVerified(request: OAuth2Request, verified: VerifiedClient): Promise<ValidatedAuthorizationRequest> {
+    const responseTypeValue = request.params.get('response_type')
+    const handler = responseTypeValue === undefined ? undefined : this.responseTypes.get(responseTypeValue)
+    for (const name of [...COMMON_PARAMETERS, ...(handler?.authorizationParameters ?? [])]) {
+      if (request.repeated.has(name)) throw new InvalidRequestError(`${name} is repeated (RFC 6749 section 3.1)`)
+    }
+    if (responseTypeValue === undefined) throw new InvalidRequestError('response_type is required')
+    if (handler === undefined) throw new UnsupportedResponseTypeError('The response_type is not supported by this server')
+    const requestedMode = request.params.get('response_mode')
+    if (requestedMode !== undefined && !RESPONSE_MODES.some((mode) => mode === requestedMode)) {
+      throw new InvalidRequestError('response_mode is not supported: use query, fragment or form_post')
+    }
+    const responseMode = this.responseModeOrDefault(request, verified)
+    if (!handler.responseModes.includes(responseMode)) {
+      throw new InvalidRequestError(`response_mode ${responseMode} cannot be used with response_type ${handler.responseType}`)
+    }
+    const { client } = verified
+    const validator = this.options.requestValidator
+    if (!(await validator.validateResponseType(client.clientId, handler.responseType, client, request))) {
+      throw new UnauthorizedClientError(`The client is not allowed to use response_type ${handler.responseType}`)
+    }
+    const scope = request.params.get('scope')
+    const scopes = scope === undefined ? await validator.getDefaultScopes(client.clientId, request) : parseScope(scope)
+    if (scopes.length === 0) throw new InvalidScopeError('scope is required: the client has no default scope')
+    if (!(await validator.validateScopes(client.clientId, scopes, client, request))) {
+      throw new InvalidScopeError('The requested scope is invalid, unknown or not allowed for this client')
+    }
+    await handler.validateAuthorizationRequest(request, client)
+    return {
+      scopes,
+      credentials: {
+        client,
+        redirectUri: verified.redirectUri,
+        redirectUriIncluded: verified.redirectUriIncluded,
+        responseType: handler.responseType,
+        responseMode,
+        state: request.params.get('state'),
+        request,
+      },
+    }
+  }
+
+  /** The requested response mode if the response type allows it, else the response type's default. */
+  private responseModeOrDefault(request: OAuth2Request, verified: VerifiedClient): ResponseMode {
+    const requested = request.repeated.has('response_mode') ? undefined : request.params.get('response_mode')
+    return verified.responseModes.find((mode) => mode === requested) ?? verified.defaultMode
+  }
+
+  private withStateAndIssuer(params: Record<string, string>, state: string | undefined, request: OAuth2Request): Record<string, string> {
+    return { ...params, ...(state === undefined ? {} : { state }), iss: this.options.issuer ?? request.uri.origin }
+  }
+}
+
+/** The client and redirect URI of a request, verified. */
+interface VerifiedClient {
+  readonly client: Client
+  readonly redirectUri: string
+  readonly redirectUriIncluded: boolean
+  /** The response mode of the requested response type, used for errors when the request names none it allows. */
+  readonly defaultMode: ResponseMode
+  readonly responseModes: readonly ResponseMode[]
+}

@@ -1,0 +1,269 @@
+import { createHash } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import {
+  AuthorizationCodeGrant,
+  BearerToken,
+  isWellFormedVerifier,
+  TokenEndpoint,
+  verifyCodeChallenge,
+  type CodeChallengeMethod,
+  type OAuth2Response,
+} from '../../src/index.js'
+import { expectErrorResponse, expectTokenResponse } from '../support/expect-response.js'
+import { FORM, MemoryValidator, TOKEN_URI } from '../support/memory-validator.js'
+
+// RFC 7636 Appendix B.
+const APPENDIX_B_VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk'
+const APPENDIX_B_CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM'
+
+const REDIRECT_URI = 'com.example.app:/oauth2redirect'
+const CLIENT_ID = 'native-app'
+const UNRESERVED = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~'
+const OTHER_VERIFIER = 'Xo2cY7qv_lKj3oUe8A-rT9mZpQw4sNbVhGf6dC1xE5yL'
+
+/** The S256 challenge computed independently of the code under test: BASE64URL(SHA256(ASCII(verifier))). */
+function s256(verifier: string): string {
+  return createHash('sha256').update(verifier, 'utf8').digest('base64url')
+}
+
+/** A verifier of `length` characters cycling through the whole unreserved alphabet. */
+function verifierOfLength(length: number): string {
+  return Array.from({ length }, (_, i) => UNRESERVED[i % UNRESERVED.length]).join('')
+}
+
+/** A token endpoint serving the authorization code grant to a public client, with the codes it stores. */
+function setup() {
+  const validator = new MemoryValidator()
+  validator.addClient({ clientId: CLIENT_ID, grantTypes: ['authorization_code'] })
+  const user = validator.addUser('alice', 'wonderland')
+  const endpoint = new TokenEndpoint({ grantTypes: [new AuthorizationCodeGrant(validator)], bearerToken: new BearerToken(validator) })
+  let issued = 0
+  const issueCode = (pkce: { codeChallenge?: string; codeChallengeMethod?: CodeChallengeMethod } = {}): string => {
+    const code = `code-${++issued}`
+    validator.addCode(code, { clientId: CLIENT_ID, user, scopes: ['read'], redirectUri: REDIRECT_URI, ...pkce })
+    return code
+  }
+  const redeem = (code: string, verifier?: string): Promise<OAuth2Response> => {
+    const form = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, client_id: CLIENT_ID })
+    if (verifier !== undefined) form.set('code_verifier', verifier)
+    return endpoint.createTokenResponse(TOKEN_URI, 'POST', form.toString(), FORM)
+  }
+  return { validator, endpoint, issueCode, redeem }
+}
+
+function expectIssued(response: OAuth2Response): void {
+  const body = expectTokenResponse(response)
+  expect(body).toEqual({
+    access_token: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+    token_type: 'Bearer',
+    expires_in: 3600,
+    refresh_token: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+    scope: 'read',
+  })
+}
+
+describe('RFC 7636 Appendix B Example for the S256 code_challenge_method', () => {
+  it('derives the Appendix B code_challenge from the Appendix B code_verifier', async () => {
+    expect(await verifyCodeChallenge(APPENDIX_B_VERIFIER, APPENDIX_B_CHALLENGE, 'S256')).toBe(true)
+    expect(isWellFormedVerifier(APPENDIX_B_VERIFIER)).toBe(true)
+  })
+
+  it('redeems a code issued with the Appendix B challenge and S256 when the Appendix B verifier is sent', async () => {
+    const { issueCode, redeem } = setup()
+    const code = issueCode({ codeChallenge: APPENDIX_B_CHALLENGE, codeChallengeMethod: 'S256' })
+    expectIssued(await redeem(code, APPENDIX_B_VERIFIER))
+  })
+
+  it('refuses the Appendix B challenge itself presented as the verifier of that S256 code', async () => {
+    const { issueCode, redeem } = setup()
+    const code = issueCode({ codeChallenge: APPENDIX_B_CHALLENGE, codeChallengeMethod: 'S256' })
+    expectErrorResponse(await redeem(code, APPENDIX_B_CHALLENGE), 400, 'invalid_grant', /code_verifier/)
+  })
+})
+
+describe('RFC 7636 §4.1 Client Creates a Code Verifier', () => {
+  // code-verifier = 43*128unreserved; unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"
+  const wellFormed: Array<[string, string]> = [
+    ['43 characters, the minimum', verifierOfLength(43)],
+    ['128 characters, the maximum', verifierOfLength(128)],
+    ['every unreserved character', UNRESERVED],
+  ]
+  const malformed: Array<[string, string]> = [
+    ['42 characters, one too few', verifierOfLength(42)],
+    ['129 characters, one too many', verifierOfLength(129)],
+    ['a "+"', `${verifierOfLength(42)}+`],
+    ['a "/"', `${verifierOfLength(42)}/`],
+    ['a space', `${verifierOfLength(21)} ${verifierOfLength(21)}`],
+    ['a "=" padding character', `${verifierOfLength(42)}=`],
+    ['a "%"', `${verifierOfLength(42)}%`],
+    ['a trailing newline', `${verifierOfLength(43)}\n`],
+    ['a non-ASCII letter', `${verifierOfLength(42)}é`],
+  ]
+
+  it.each(wellFormed)('isWellFormedVerifier accepts %s', (_, verifier) => {
+    expect(isWellFormedVerifier(verifier)).toBe(true)
+  })
+
+  it.each(malformed)('isWellFormedVerifier rejects %s', (_, verifier) => {
+    expect(isWellFormedVerifier(verifier)).toBe(false)
+  })
+
+  it.each(wellFormed)('redeems a code with a verifier of %s', async (_, verifier) => {
+    const { issueCode, redeem } = setup()
+    const code = issueCode({ codeChallenge: s256(verifier), codeChallengeMethod: 'S256' })
+    expectIssued(await redeem(code, verifier))
+  })
+
+  // The challenge is the S256 of the malformed verifier, so syntax is the only reason left to refuse it.
+  it.each(malformed)('refuses a verifier with %s as invalid_request, though it matches the S256 challenge', async (_, verifier) => {
+    const { issueCode, redeem } = setup()
+    const code = issueCode({ codeChallenge: s256(verifier), codeChallengeMethod: 'S256' })
+    expectErrorResponse(await redeem(code, verifier), 400, 'invalid_request', /code_verifier/)
+  })
+
+  it.each(malformed)('refuses a verifier with %s as invalid_request under plain, though it equals the challenge', async (_, verifier) => {
+    const { issueCode, redeem } = setup()
+    const code = issueCode({ codeChallenge: verifier, codeChallengeMethod: 'plain' })
+    expectErrorResponse(await redeem(code, verifier), 400, 'invalid_request', /code_verifier/)
+  })
+})
+
+describe('RFC 7636 §4.2 Client Creates the Code Challenge', () => {
+  it('verifies S256 as BASE64URL(SHA256(ASCII(code_verifier))) without padding', async () => {
+    const verifier = verifierOfLength(128)
+    expect(await verifyCodeChallenge(verifier, s256(verifier), 'S256')).toBe(true)
+    expect(await verifyCodeChallenge(verifier, `${s256(verifier)}=`, 'S256')).toBe(false)
+  })
+
+  it('verifies plain as code_challenge = code_verifier', async () => {
+    expect(await verifyCodeChallenge(APPENDIX_B_VERIFIER, APPENDIX_B_VERIFIER, 'plain')).toBe(true)
+  })
+
+  it('does not accept the verifier itself as an S256 challenge', async () => {
+    expect(await verifyCodeChallenge(APPENDIX_B_VERIFIER, APPENDIX_B_VERIFIER, 'S256')).toBe(false)
+  })
+
+  it('does not accept an S256 challenge under plain', async () => {
+    expect(await verifyCodeChallenge(APPENDIX_B_VERIFIER, APPENDIX_B_CHALLENGE, 'plain')).toBe(false)
+  })
+
+  it('compares challenges case-sensitively', async () => {
+    expect(await verifyCodeChallenge(APPENDIX_B_VERIFIER, APPENDIX_B_CHALLENGE.toLowerCase(), 'S256')).toBe(false)
+    expect(await verifyCodeChallenge(APPENDIX_B_VERIFIER, APPENDIX_B_VERIFIER.toUpperCase(), 'plain')).toBe(false)
+  })
+
+  it('refuses a verifier that differs from the challenge in one character', async () => {
+    const near = `${APPENDIX_B_VERIFIER.slice(0, -1)}j`
+    expect(await verifyCodeChallenge(near, APPENDIX_B_CHALLENGE, 'S256')).toBe(false)
+    expect(await verifyCodeChallenge(near, APPENDIX_B_VERIFIER, 'plain')).toBe(false)
+  })
+})
+
+describe('RFC 7636 §4.3 Client Sends the Code Challenge with the Authorization Request', () => {
+  it('treats a challenge stored without a method as plain: the verifier equal to it redeems the code', async () => {
+    const { issueCode, redeem } = setup()
+    const code = issueCode({ codeChallenge: APPENDIX_B_VERIFIER })
+    expectIssued(await redeem(code, APPENDIX_B_VERIFIER))
+  })
+
+  it('does not apply S256 to a challenge stored without a method', async () => {
+    const { issueCode, redeem } = setup()
+    const code = issueCode({ codeChallenge: APPENDIX_B_CHALLENGE })
+    expectErrorResponse(await redeem(code, APPENDIX_B_VERIFIER), 400, 'invalid_grant', /code_verifier/)
+  })
+})
+
+describe('RFC 7636 §4.5 Client Sends the Authorization Code and the Code Verifier to the Token Endpoint', () => {
+  it('refuses a code issued with a challenge when no code_verifier is sent, with invalid_request', async () => {
+    const { issueCode, redeem } = setup()
+    const code = issueCode({ codeChallenge: APPENDIX_B_CHALLENGE, codeChallengeMethod: 'S256' })
+    expectErrorResponse(await redeem(code), 400, 'invalid_request', /code_verifier is required/)
+  })
+
+  it('treats an empty code_verifier as missing (RFC 6749 §3.2)', async () => {
+    const { issueCode, redeem } = setup()
+    const code = issueCode({ codeChallenge: APPENDIX_B_CHALLENGE, codeChallengeMethod: 'S256' })
+    expectErrorResponse(await redeem(code, ''), 400, 'invalid_request', /code_verifier is required/)
+  })
+
+  it('refuses a repeated code_verifier with invalid_request (RFC 6749 §3.2)', async () => {
+    const { issueCode, endpoint } = setup()
+    const code = issueCode({ codeChallenge: APPENDIX_B_CHALLENGE, codeChallengeMethod: 'S256' })
+    const form = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, client_id: CLIENT_ID })
+    form.append('code_verifier', APPENDIX_B_VERIFIER)
+    form.append('code_verifier', APPENDIX_B_VERIFIER)
+    const response = await endpoint.createTokenResponse(TOKEN_URI, 'POST', form.toString(), FORM)
+    expectErrorResponse(response, 400, 'invalid_request', /code_verifier is repeated/)
+  })
+})
+
+describe('RFC 7636 §4.6 Server Verifies code_verifier before Returning the Tokens', () => {
+  it('issues tokens for an S256 code when the verifier matches', async () => {
+    const { issueCode, redeem } = setup()
+    const code = issueCode({ codeChallenge: s256(OTHER_VERIFIER), codeChallengeMethod: 'S256' })
+    expectIssued(await redeem(code, OTHER_VERIFIER))
+  })
+
+  it('issues tokens for a plain code when the verifier equals the challenge', async () => {
+    const { issueCode, redeem } = setup()
+    const code = issueCode({ codeChallenge: APPENDIX_B_VERIFIER, codeChallengeMethod: 'plain' })
+    expectIssued(await redeem(code, APPENDIX_B_VERIFIER))
+  })
+
+  it.each<[CodeChallengeMethod, string]>([
+    ['S256', APPENDIX_B_CHALLENGE],
+    ['plain', APPENDIX_B_VERIFIER],
+  ])('refuses a well-formed but wrong verifier for a %s code with invalid_grant', async (method, challenge) => {
+    const { issueCode, redeem } = setup()
+    const code = issueCode({ codeChallenge: challenge, codeChallengeMethod: method })
+    expectErrorResponse(await redeem(code, OTHER_VERIFIER), 400, 'invalid_grant', /code_verifier does not match/)
+  })
+
+  it('refuses the verifier of another code', async () => {
+    const { issueCode, redeem } = setup()
+    issueCode({ codeChallenge: APPENDIX_B_CHALLENGE, codeChallengeMethod: 'S256' })
+    const other = issueCode({ codeChallenge: s256(OTHER_VERIFIER), codeChallengeMethod: 'S256' })
+    expectErrorResponse(await redeem(other, APPENDIX_B_VERIFIER), 400, 'invalid_grant', /code_verifier does not match/)
+  })
+
+  // The code is consumed only after every check passes (as node-oidc-provider does): a party holding a stolen code
+  // but not the verifier cannot burn the legitimate client's code, and guessing a 256-bit verifier is hopeless.
+  it('does not consume the code on a failed verification, so the rightful client can still redeem it once', async () => {
+    const { issueCode, redeem, validator } = setup()
+    const code = issueCode({ codeChallenge: APPENDIX_B_CHALLENGE, codeChallengeMethod: 'S256' })
+    expectErrorResponse(await redeem(code, OTHER_VERIFIER), 400, 'invalid_grant', /code_verifier does not match/)
+    expectErrorResponse(await redeem(code), 400, 'invalid_request', /code_verifier is required/)
+    expect(validator.saved).toHaveLength(0)
+    expectIssued(await redeem(code, APPENDIX_B_VERIFIER))
+    expectErrorResponse(await redeem(code, APPENDIX_B_VERIFIER), 400, 'invalid_grant', /invalid, expired or already used/)
+    expect(validator.saved).toHaveLength(1)
+  })
+
+  it('issues no token and saves nothing when the verifier is wrong', async () => {
+    const { issueCode, redeem, validator } = setup()
+    const code = issueCode({ codeChallenge: APPENDIX_B_CHALLENGE, codeChallengeMethod: 'S256' })
+    expectErrorResponse(await redeem(code, OTHER_VERIFIER), 400, 'invalid_grant', /code_verifier does not match/)
+    expect(validator.saved).toEqual([])
+    expect(validator.refreshTokens.size).toBe(0)
+  })
+})
+
+describe('RFC 9700 §4.8.2 PKCE Downgrade Attack', () => {
+  it('refuses a code_verifier for a code issued without a code_challenge, with invalid_grant', async () => {
+    const { issueCode, redeem } = setup()
+    const code = issueCode()
+    expectErrorResponse(await redeem(code, APPENDIX_B_VERIFIER), 400, 'invalid_grant', /no code_challenge/)
+  })
+
+  it('refuses even a malformed code_verifier for a code issued without a challenge as invalid_grant', async () => {
+    const { issueCode, redeem } = setup()
+    const code = issueCode()
+    expectErrorResponse(await redeem(code, 'short'), 400, 'invalid_grant', /no code_challenge/)
+  })
+
+  it('still redeems a code issued without a challenge when no verifier is sent', async () => {
+    const { issueCode, redeem } = setup()
+    const code = issueCode()
+    expectIssued(await redeem(code))
+  })
+})
