@@ -35,6 +35,15 @@ export async function sha256(value: string): Promise<Uint8Array> {
  * ```
  */
 export async function timingSafeEqual(presented: string, expected: string): Promise<boolean> {
-  const [a, b] = await Promise.all([sha256(presented), sha256(expected)])
+  const digest = async (value: string) => new Uint8Array(await crypto.subtle.digest('SHA-256', utf16(value)))
+  const [a, b] = await Promise.all([digest(presented), digest(expected)])
   return equalDigests(a, b)
+}
+
+// The string's UTF-16 code units, so that two strings differing only in lone surrogates (which UTF-8 encoding would
+// both turn into U+FFFD) never compare equal.
+function utf16(value: string): Uint8Array<ArrayBuffer> {
+  const units = new Uint16Array(value.length)
+  for (let i = 0; i < value.length; i++) units[i] = value.charCodeAt(i)
+  return new Uint8Array(units.buffer)
 }

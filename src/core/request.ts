@@ -182,13 +182,21 @@ export function parseRequest(
   const clientCredentials = readClientCredentials(headerMap.get('authorization'), options.source === 'body' ? params : undefined)
   return new OAuth2Request(brand, {
     uri: url,
-    httpMethod: httpMethod.toUpperCase(),
+    httpMethod: normalizeMethod(httpMethod),
     headers: headerMap,
     params,
     repeated,
     clientCredentials,
     credentials: Object.freeze({ ...options.credentials }),
   })
+}
+
+/**
+ * An HTTP method upper-cased when it is plain ASCII letters, else left as it is, so that no Unicode case mapping
+ * (`'poſt'.toUpperCase() === 'POST'`) can turn an unknown method into a known one.
+ */
+export function normalizeMethod(httpMethod: string): string {
+  return /^[A-Za-z]+$/.test(httpMethod) ? httpMethod.toUpperCase() : httpMethod
 }
 
 function normalizeHeaders(headers: RequestHeaders | undefined): Map<string, string> {
@@ -201,7 +209,8 @@ function normalizeHeaders(headers: RequestHeaders | undefined): Map<string, stri
         ? (headers as Iterable<readonly [string, string]>)
         : Object.entries(headers as Record<string, string | readonly string[] | undefined>)
   for (const [rawName, rawValue] of entries) {
-    if (rawValue === undefined) continue
+    // Outside the declared type, but JavaScript callers send it: a null header is an absent one.
+    if (rawValue === undefined || (rawValue as unknown) === null) continue
     const name = rawName.toLowerCase()
     const values = typeof rawValue === 'string' ? [rawValue] : rawValue
     if (values.length === 0) continue

@@ -13,7 +13,7 @@ import {
   UnsupportedResponseTypeError,
 } from '../core/errors.js'
 import { isValidRedirectUri, matchRedirectUri } from '../core/redirect-uri.js'
-import { parseRequest, type OAuth2Request, type RequestBody, type RequestHeaders } from '../core/request.js'
+import { normalizeMethod, parseRequest, type OAuth2Request, type RequestBody, type RequestHeaders } from '../core/request.js'
 import { errorResponse, type OAuth2Response } from '../core/response.js'
 import { deliverToRedirectUri, RESPONSE_MODES, type ResponseMode } from '../core/response-mode.js'
 import { parseScope } from '../core/scope.js'
@@ -222,7 +222,7 @@ export class AuthorizationEndpoint {
   }
 
   private parse(uri: string, httpMethod: string, body: RequestBody | undefined, headers: RequestHeaders | undefined): OAuth2Request {
-    const method = httpMethod.toUpperCase()
+    const method = normalizeMethod(httpMethod)
     if (method !== 'GET' && method !== 'POST') {
       throw new InvalidRequestError('The authorization endpoint accepts GET and POST only', { status: 405, headers: { Allow: 'GET, POST' }, redirectable: false })
     }

@@ -4,7 +4,7 @@
  * @module
  */
 import { InvalidRequestError, UnsupportedGrantTypeError } from '../core/errors.js'
-import { parseRequest, type RequestBody, type RequestHeaders } from '../core/request.js'
+import { normalizeMethod, parseRequest, type RequestBody, type RequestHeaders } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
 import { type TokenGrantType } from '../grants/base.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
@@ -67,7 +67,7 @@ export class TokenEndpoint {
     credentials?: Readonly<Record<string, unknown>>,
   ): Promise<OAuth2Response> {
     return respondWithErrors(this.options.onError, async (setRequest) => {
-      if (httpMethod.toUpperCase() !== 'POST') {
+      if (normalizeMethod(httpMethod) !== 'POST') {
         throw new InvalidRequestError('The token endpoint accepts POST only (RFC 6749 section 3.2)', { status: 405, headers: { Allow: 'POST' } })
       }
       const request = parseRequest(uri, httpMethod, body, headers, { source: 'body', credentials })
