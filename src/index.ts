@@ -10,6 +10,7 @@ export {
   InvalidGrantError,
   InvalidRequestError,
   InvalidScopeError,
+  InvalidTargetError,
   InvalidTokenError,
   OAuth2Error,
   ServerError,
@@ -25,6 +26,7 @@ export {
 export { normalizeMethod, OAuth2Request, parseRequest, type ClientCredentials, type ParameterSource, type RequestBody, type RequestHeaders } from './core/request.js'
 export { errorResponse, type OAuth2Response } from './core/response.js'
 export { parseScope, scopeToString } from './core/scope.js'
+export { parseResources } from './core/resource-indicator.js'
 export { timingSafeEqual } from './core/constant-time.js'
 export { isWellFormedVerifier, verifyCodeChallenge, type CodeChallengeMethod } from './core/pkce.js'
 export {

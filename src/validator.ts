@@ -41,6 +41,8 @@ export interface AuthorizationCode<U extends User = User> {
   readonly codeChallengeMethod?: 'S256' | 'plain' | undefined
   /** Expiry in seconds since the epoch; when given, the grant refuses the code after it. */
   readonly expiresAt?: number | undefined
+  /** The resources (RFC 8707) of the authorization request; a token request may only narrow them. */
+  readonly resources?: readonly string[] | undefined
 }
 
 /** A refresh token as the application stored it when it was issued. */
@@ -53,6 +55,8 @@ export interface RefreshTokenRecord<U extends User = User> {
   readonly scopes: readonly string[]
   /** Expiry in seconds since the epoch; when given, the grant refuses the refresh token after it. */
   readonly expiresAt?: number | undefined
+  /** The resources (RFC 8707) the refresh token was granted for; a refresh may only narrow them. */
+  readonly resources?: readonly string[] | undefined
 }
 
 /** An authorization code being issued, as passed to {@link RequestValidator.saveAuthorizationCode}. */
@@ -107,6 +111,13 @@ export interface TokenContext<C extends Client = Client, U extends User = User> 
   readonly refreshTokenScopes: readonly string[]
   /** The grant type of the token request, e.g. `client_credentials`. */
   readonly grantType: string
+  /**
+   * The resources (RFC 8707) the access token is for: its audience. Empty when the request named none. A refresh
+   * token issued with it keeps the resources of the grant (`refreshTokenResources`).
+   */
+  readonly resources?: readonly string[] | undefined
+  /** The resources of a refresh token issued with it; they equal `resources` except when a refresh narrowed them. */
+  readonly refreshTokenResources?: readonly string[] | undefined
 }
 
 /**
@@ -218,6 +229,21 @@ export class RequestValidator<C extends Client = Client, U extends User = User> 
   async validateScopes(clientId: string, scopes: readonly string[], client: C, request: OAuth2Request): Promise<boolean> {
     void [clientId, scopes, client, request]
     throw new ValidatorNotImplementedError('validateScopes')
+  }
+
+  /**
+   * Whether the client may obtain a token for these resources (RFC 8707 `resource` parameters, each already checked
+   * to be an absolute URI without a fragment). Called only when a request names resources, at the authorization
+   * endpoint and for grants without an earlier authorization (password, client credentials).
+   *
+   * Default: `false` (`invalid_target`): a server accepts no resource until the application says which.
+   *
+   * Used by: authorization endpoint, password, client credentials.
+   * @see {@link https://www.rfc-editor.org/rfc/rfc8707#section-2 | RFC 8707 §2}
+   */
+  async validateResources(clientId: string, resources: readonly string[], client: C, request: OAuth2Request): Promise<boolean> {
+    void [clientId, resources, client, request]
+    return false
   }
 
   /**

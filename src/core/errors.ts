@@ -13,6 +13,7 @@
  * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-5.2 | RFC 6749 §5.2}
  * @see {@link https://www.rfc-editor.org/rfc/rfc6750#section-3.1 | RFC 6750 §3.1}
  * @see {@link https://www.rfc-editor.org/rfc/rfc7009#section-2.2.1 | RFC 7009 §2.2.1}
+ * @see {@link https://www.rfc-editor.org/rfc/rfc8707#section-2 | RFC 8707 §2}
  */
 export type OAuth2ErrorCode =
   | 'invalid_request'
@@ -28,6 +29,7 @@ export type OAuth2ErrorCode =
   | 'invalid_token'
   | 'insufficient_scope'
   | 'unsupported_token_type'
+  | 'invalid_target'
 
 /** Options every {@link OAuth2Error} accepts. */
 export interface OAuth2ErrorOptions {
@@ -248,6 +250,16 @@ export class InsufficientScopeError extends OAuth2Error {
  */
 export class UnsupportedTokenTypeError extends OAuth2Error {
   readonly error = 'unsupported_token_type'
+}
+
+/**
+ * The requested resource (RFC 8707 `resource` parameter) is invalid, unknown, or not one the client may obtain a
+ * token for.
+ *
+ * @see {@link https://www.rfc-editor.org/rfc/rfc8707#section-2 | RFC 8707 §2}
+ */
+export class InvalidTargetError extends OAuth2Error {
+  readonly error = 'invalid_target'
 }
 
 /**

@@ -69,6 +69,11 @@ export class OAuth2Request {
   readonly params: ReadonlyMap<string, string>
   /** Names of parameters sent more than once; their values are not in {@link OAuth2Request.params}. */
   readonly repeated: ReadonlySet<string>
+  /**
+   * Every `resource` parameter, in order: the one parameter RFC 8707 §2 allows to repeat. Not checked here; grants
+   * check each is an absolute URI without a fragment.
+   */
+  readonly resources: readonly string[]
   /** Client credentials from `Authorization: Basic` or from the body, if any were sent. */
   readonly clientCredentials: ClientCredentials | undefined
   /** Extra data the application passed to the create call (oauthlib's `credentials`), e.g. the user's IP address. */
@@ -88,6 +93,7 @@ export class OAuth2Request {
       headers: Map<string, string>
       params: Map<string, string>
       repeated: Set<string>
+      resources: readonly string[]
       clientCredentials: ClientCredentials | undefined
       credentials: Readonly<Record<string, unknown>>
     },
@@ -98,6 +104,7 @@ export class OAuth2Request {
     this.headers = init.headers
     this.params = init.params
     this.repeated = init.repeated
+    this.resources = init.resources
     this.clientCredentials = init.clientCredentials
     this.credentials = init.credentials
   }
@@ -125,6 +132,7 @@ export class OAuth2Request {
       headers: redact(SECRET_HEADERS, this.headers),
       params: redact(SECRET_PARAMETERS, this.params),
       repeated: [...this.repeated],
+      resources: this.resources,
       clientId: this.clientId,
       clientAuthenticationMethod: this.clientCredentials?.method,
     }
@@ -142,7 +150,8 @@ export class OAuth2Request {
  * - `source: 'body'` reads parameters from the `application/x-www-form-urlencoded` body only (token, revocation and
  *   introspection endpoints: credentials never come from the URI, RFC 6749 §2.3.1); `'query'` from the URI's query.
  * - A parameter sent without a value is treated as omitted (RFC 6749 §3.1, §3.2).
- * - A parameter sent more than once is kept out of `params` and listed in `repeated`.
+ * - A parameter sent more than once is kept out of `params` and listed in `repeated`, except `resource`, which
+ *   RFC 8707 allows to repeat and is collected in `resources`.
  * - `Authorization: Basic` is decoded per RFC 6749 §2.3.1: base64 of `id:secret`, each part form-urlencoded.
  *
  * @throws {@link InvalidRequestError} when the URI, the body's content type, a header or the Basic credentials are
@@ -166,7 +175,12 @@ export function parseRequest(
   const params = new Map<string, string>()
   const repeated = new Set<string>()
   const seen = new Set<string>()
+  const resources: string[] = []
   for (const [name, value] of pairs) {
+    if (name === 'resource') {
+      if (value !== '') resources.push(value)
+      continue
+    }
     if (seen.has(name)) {
       repeated.add(name)
       params.delete(name)
@@ -186,6 +200,7 @@ export function parseRequest(
     headers: headerMap,
     params,
     repeated,
+    resources,
     clientCredentials,
     credentials: Object.freeze({ ...options.credentials }),
   })

@@ -7,6 +7,7 @@
 import {
   InvalidRequestError,
   InvalidScopeError,
+  InvalidTargetError,
   OAuth2Error,
   ServerError,
   UnauthorizedClientError,
@@ -15,6 +16,7 @@ import {
 import { isValidRedirectUri, matchRedirectUri } from '../core/redirect-uri.js'
 import { normalizeMethod, parseRequest, type OAuth2Request, type RequestBody, type RequestHeaders } from '../core/request.js'
 import { errorResponse, type OAuth2Response } from '../core/response.js'
+import { parseResources } from '../core/resource-indicator.js'
 import { deliverToRedirectUri, RESPONSE_MODES, type ResponseMode } from '../core/response-mode.js'
 import { parseScope } from '../core/scope.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
@@ -35,6 +37,8 @@ export interface AuthorizationRequestCredentials {
   readonly responseMode: ResponseMode
   /** The client's `state`, echoed in the response. */
   readonly state: string | undefined
+  /** The resources (RFC 8707) the token will be for, checked by the validator's `validateResources`. */
+  readonly resources: readonly string[]
   /** The parsed request. */
   readonly request: OAuth2Request
 }
@@ -124,6 +128,19 @@ export class AuthorizationEndpoint {
   /** The response types this endpoint serves, e.g. for metadata (`response_types_supported`). */
   get responseTypesSupported(): readonly string[] {
     return [...this.responseTypes.keys()]
+  }
+
+  /**
+   * The PKCE methods the `code` response type accepts, e.g. for metadata (`code_challenge_methods_supported`): its
+   * handler's `codeChallengeMethods`. Empty when this endpoint does not serve `code` or its handler has no PKCE.
+   *
+   * @see {@link https://www.rfc-editor.org/rfc/rfc8414#section-2 | RFC 8414 §2}
+   * @see {@link https://www.rfc-editor.org/rfc/rfc7636#section-4.3 | RFC 7636 §4.3}
+   */
+  get codeChallengeMethodsSupported(): readonly string[] {
+    const code = this.responseTypes.get('code')
+    if (code === undefined || !('codeChallengeMethods' in code) || !Array.isArray(code.codeChallengeMethods)) return []
+    return code.codeChallengeMethods.filter((method): method is string => typeof method === 'string')
   }
 
   /**
@@ -297,6 +314,10 @@ export class AuthorizationEndpoint {
     if (!(await validator.validateScopes(client.clientId, scopes, client, request))) {
       throw new InvalidScopeError('The requested scope is invalid, unknown or not allowed for this client')
     }
+    const resources = parseResources(request.resources)
+    if (resources.length > 0 && !(await validator.validateResources(client.clientId, resources, client, request))) {
+      throw new InvalidTargetError('The client may not obtain a token for the requested resource')
+    }
     await handler.validateAuthorizationRequest(request, client)
     return {
       scopes,
@@ -307,6 +328,7 @@ export class AuthorizationEndpoint {
         responseType: handler.responseType,
         responseMode,
         state: request.params.get('state'),
+        resources,
         request,
       },
     }

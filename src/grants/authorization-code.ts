@@ -114,6 +114,7 @@ export class AuthorizationCodeGrant extends GrantTypeBase implements Authorizati
         redirectUri: credentials.redirectUriIncluded ? credentials.redirectUri : undefined,
         codeChallenge: challenge,
         codeChallengeMethod: challenge === undefined ? undefined : ((request.params.get('code_challenge_method') ?? 'plain') as CodeChallengeMethod),
+        resources: credentials.resources,
         expiresAt: Math.floor(Date.now() / 1000) + this.codeExpiresIn,
       },
       request,
@@ -150,6 +151,8 @@ export class AuthorizationCodeGrant extends GrantTypeBase implements Authorizati
       user: stored.user,
       scopes: stored.scopes,
       refreshTokenScopes: stored.scopes,
+      resources: await this.resolveResources(client, request, stored.resources ?? []),
+      refreshTokenResources: stored.resources ?? [],
       grantType: this.grantType,
       // The token request has no scope parameter, so the granted scope is always returned (RFC 6749 §5.1).
       requestedScopes: undefined,

@@ -4,10 +4,11 @@
  *
  * @module
  */
-import { InvalidRequestError, InvalidScopeError, UnauthorizedClientError } from '../core/errors.js'
+import { InvalidRequestError, InvalidScopeError, InvalidTargetError, UnauthorizedClientError } from '../core/errors.js'
 import { type OAuth2Request } from '../core/request.js'
 import { noStoreJsonResponse, type OAuth2Response } from '../core/response.js'
-import { parseScope, sameScopes } from '../core/scope.js'
+import { parseResources } from '../core/resource-indicator.js'
+import { isSubsetOf, parseScope, sameScopes } from '../core/scope.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
 import { type Client, type RequestValidator, type TokenContext } from '../validator.js'
 import { authenticateClient } from './client-authentication.js'
@@ -99,6 +100,25 @@ export abstract class GrantTypeBase implements TokenGrantType {
       throw new InvalidScopeError('The requested scope is invalid, unknown or not allowed for this client')
     }
     return { scopes, requestedScopes }
+  }
+
+  /**
+   * The resources (RFC 8707) the token is for. With `granted` (the resources of an earlier authorization: a code or
+   * a refresh token), the request may only narrow them, and names none to keep them all (§2.2). Without, the
+   * validator's `validateResources` decides.
+   *
+   * @throws {@link InvalidTargetError} when a resource is malformed, not granted, or not allowed for the client
+   */
+  protected async resolveResources(client: Client, request: OAuth2Request, granted?: readonly string[]): Promise<readonly string[]> {
+    const requested = parseResources(request.resources)
+    if (granted !== undefined) {
+      if (!isSubsetOf(requested, granted)) throw new InvalidTargetError('resource was not part of the original grant (RFC 8707 section 2.2)')
+      return requested.length > 0 ? requested : granted
+    }
+    if (requested.length > 0 && !(await this.requestValidator.validateResources(client.clientId, requested, client, request))) {
+      throw new InvalidTargetError('The client may not obtain a token for the requested resource')
+    }
+    return requested
   }
 
   /**

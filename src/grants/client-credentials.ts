@@ -46,7 +46,8 @@ export class ClientCredentialsGrant extends GrantTypeBase {
     const client = await this.authenticateClient(request, false)
     await this.checkGrantType(client, request)
     const { scopes, requestedScopes } = await this.resolveScopes(client, request)
-    return { client, user: undefined, scopes, refreshTokenScopes: scopes, grantType: this.grantType, requestedScopes }
+    const resources = await this.resolveResources(client, request)
+    return { client, user: undefined, scopes, refreshTokenScopes: scopes, grantType: this.grantType, requestedScopes, resources, refreshTokenResources: resources }
   }
 
   /** Validates the request and issues an access token (and a refresh token only when configured, §4.4.3). */

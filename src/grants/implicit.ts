@@ -47,7 +47,14 @@ export class ImplicitGrant implements AuthorizationResponseType {
   ): Promise<Record<string, string>> {
     const { request } = credentials
     const token = await bearerToken.createToken(request, {
-      context: { client: credentials.client, user, scopes, refreshTokenScopes: scopes, grantType: this.grantType },
+      context: {
+        client: credentials.client,
+        user,
+        scopes,
+        refreshTokenScopes: scopes,
+        grantType: this.grantType,
+        resources: credentials.resources,
+      },
       refreshToken: false,
     })
     const requested = request.scope

@@ -51,7 +51,8 @@ export class PasswordGrant extends GrantTypeBase {
     const user = await this.requestValidator.validateUser(username, password, client, request)
     if (user === undefined) throw new InvalidGrantError('The username or password is incorrect')
     const { scopes, requestedScopes } = await this.resolveScopes(client, request)
-    return { client, user, scopes, refreshTokenScopes: scopes, grantType: this.grantType, requestedScopes }
+    const resources = await this.resolveResources(client, request)
+    return { client, user, scopes, refreshTokenScopes: scopes, grantType: this.grantType, requestedScopes, resources, refreshTokenResources: resources }
   }
 
   /** Validates the request and issues an access token and, by default, a refresh token. */

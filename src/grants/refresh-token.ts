@@ -55,6 +55,8 @@ export class RefreshTokenGrant extends GrantTypeBase {
       user: stored.user,
       scopes: requestedScopes ?? stored.scopes,
       refreshTokenScopes: stored.scopes,
+      resources: await this.resolveResources(client, request, stored.resources ?? []),
+      refreshTokenResources: stored.resources ?? [],
       grantType: this.grantType,
       requestedScopes,
       refreshToken,

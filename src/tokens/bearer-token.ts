@@ -59,7 +59,11 @@ export class BearerToken {
       expires_in: expiresIn,
     }
     if (options.refreshToken) {
-      token.refresh_token = await this.refreshTokenGenerator({ ...generation, scopes: context.refreshTokenScopes })
+      token.refresh_token = await this.refreshTokenGenerator({
+        ...generation,
+        scopes: context.refreshTokenScopes,
+        resources: context.refreshTokenResources ?? context.resources,
+      })
     }
     if (options.includeScope === true) token.scope = scopeToString(context.scopes)
     if (options.saveToken ?? true) await this.requestValidator.saveBearerToken(token, context, request)

@@ -18,8 +18,9 @@ export interface SignedTokenOptions {
   /** The signature algorithm; it must fit the key. */
   readonly alg: SigningAlgorithm
   /**
-   * The resource server(s) the token is for, written as `aud` (RFC 9068 §2.2 requires one). When absent, `aud` is
-   * taken from `request.claims.aud` if a validator set it, else it is the issuer.
+   * The resource server(s) the token is for, written as `aud` (RFC 9068 §2.2 requires one). The `resource` values
+   * of the request (RFC 8707) take precedence; when there are none and this is absent, `aud` is taken from
+   * `request.claims.aud` if a validator set it, else it is the issuer.
    */
   readonly audience?: string | readonly string[] | ((context: TokenGenerationContext) => string | readonly string[])
   /** A key identifier written as `kid` in the header, so that verifiers can pick the key from a JWKS. */
@@ -77,6 +78,8 @@ export function signedTokenGenerator(privateKey: KeyInput | string, options: Sig
 }
 
 function resolveAudience(options: SignedTokenOptions, context: TokenGenerationContext): string | readonly string[] {
+  // RFC 8707 §2: a token requested for resources is audience-restricted to them.
+  if (context.resources !== undefined && context.resources.length > 0) return context.resources
   const { audience } = options
   if (typeof audience === 'function') return audience(context)
   if (audience !== undefined) return audience

@@ -22,6 +22,8 @@ export interface TestClient extends Client {
   readonly responseTypes: readonly string[]
   /** Default true; a confidential client may be exempted from PKCE. */
   readonly pkceRequired: boolean
+  /** The resources (RFC 8707) the client may ask tokens for; default none. */
+  readonly resources: readonly string[]
   readonly grantTypes: readonly string[]
   readonly scopes: readonly string[]
   readonly defaultScopes: readonly string[]
@@ -66,6 +68,7 @@ export class MemoryValidator extends RequestValidator<TestClient, TestUser> {
       redirectUris: ['https://client.example.com/cb'],
       responseTypes: ['code'],
       pkceRequired: true,
+      resources: [],
       grantTypes: ['authorization_code', 'password', 'client_credentials', 'refresh_token'],
       scopes: ['read', 'write'],
       defaultScopes: ['read'],
@@ -162,9 +165,15 @@ export class MemoryValidator extends RequestValidator<TestClient, TestUser> {
       expiresAt: now + token.expires_in,
       revoked: false,
       refreshToken: family,
+      audience: context.resources !== undefined && context.resources.length > 0 ? context.resources : undefined,
     })
     if (token.refresh_token !== undefined) {
-      this.addRefreshToken(token.refresh_token, { clientId: context.client.clientId, user: context.user, scopes: context.refreshTokenScopes })
+      this.addRefreshToken(token.refresh_token, {
+        clientId: context.client.clientId,
+        user: context.user,
+        scopes: context.refreshTokenScopes,
+        resources: context.refreshTokenResources,
+      })
       this.tokens.set(token.refresh_token, { ...owner, tokenType: 'refresh_token', scopes: context.refreshTokenScopes, issuedAt: now, revoked: false })
     }
   }
@@ -187,6 +196,10 @@ export class MemoryValidator extends RequestValidator<TestClient, TestUser> {
 
   override async saveAuthorizationCode(code: string, issued: IssuedAuthorizationCode<TestUser>): Promise<void> {
     this.addCode(code, issued)
+  }
+
+  override async validateResources(_clientId: string, resources: readonly string[], client: TestClient): Promise<boolean> {
+    return resources.every((resource) => client.resources.includes(resource))
   }
 
   override async validateBearerToken(token: string): Promise<StoredToken<TestUser> | undefined> {
