@@ -73,3 +73,5 @@ export {
   type FullServerOptions,
   type ServerOptions,
 } from './servers.js'
+export { RevocationEndpoint, type RevocationEndpointOptions } from './endpoints/revocation.js'
+export { IntrospectEndpoint, type IntrospectEndpointOptions } from './endpoints/introspection.js'
