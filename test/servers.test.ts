@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest'
-import { BackendApplicationServer, LegacyApplicationServer } from '../src/index.js'
+import {
+  BackendApplicationServer,
+  LegacyApplicationServer,
+  MobileApplicationServer,
+  Server,
+  WebApplicationServer,
+  type OAuth2Response,
+  type RequestBody,
+  type RequestHeaders,
+  type User,
+} from '../src/index.js'
+import { authorizationUri, DEFAULT_ISSUER, expectDelivered, expectDeliveredError } from './support/expect-authorization-response.js'
+import { expectErrorResponse, expectTokenResponse } from './support/expect-response.js'
 import { basic, FORM, MemoryValidator, TOKEN_URI } from './support/memory-validator.js'
 
 describe('BackendApplicationServer', () => {
@@ -43,5 +55,188 @@ describe('LegacyApplicationServer', () => {
     expect(JSON.parse(replay.body).error).toBe('invalid_grant')
     // the rotated refresh token keeps the original scope (RFC 6749 §6)
     expect(validator.refreshTokens.get(second.refresh_token)?.scopes).toEqual(['read', 'write'])
+  })
+})
+
+// Which grants and response types each pre-configured server accepts, and how it refuses the others.
+
+const REDIRECT_URI = 'https://client.example.com/cb'
+const STATE = 'server-state'
+// RFC 7636 Appendix B.
+const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM'
+const CLIENT_AUTH = { Authorization: basic('confidential', 'secret'), ...FORM }
+const GRANTS = ['authorization_code', 'password', 'client_credentials', 'refresh_token'] as const
+type Grant = (typeof GRANTS)[number]
+const GRANT_BODIES: Record<Grant, string> = {
+  authorization_code: 'grant_type=authorization_code&code=seeded-code',
+  password: 'grant_type=password&username=alice&password=wonderland',
+  client_credentials: 'grant_type=client_credentials',
+  refresh_token: 'grant_type=refresh_token&refresh_token=seeded-refresh',
+}
+// Grant types no pre-configured server serves.
+const FOREIGN_GRANTS = ['urn:ietf:params:oauth:grant-type:device_code', 'urn:ietf:params:oauth:grant-type:jwt-bearer', 'implicit']
+
+/** A validator with a confidential client allowed every grant and both response types, a user, a code, a refresh token. */
+function seeded() {
+  const validator = new MemoryValidator()
+  validator.addClient({ clientId: 'confidential', secret: 'secret', responseTypes: ['code', 'token'] })
+  const user = validator.addUser('alice', 'wonderland')
+  validator.addCode('seeded-code', { clientId: 'confidential', user, scopes: ['read'] })
+  validator.addRefreshToken('seeded-refresh', { clientId: 'confidential', user, scopes: ['read'] })
+  return { validator, user }
+}
+
+interface TokenServer {
+  createTokenResponse(uri: string, httpMethod?: string, body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response>
+}
+
+interface AuthorizationServer {
+  createAuthorizationResponse(
+    uri: string,
+    httpMethod: string,
+    body: RequestBody | undefined,
+    headers: RequestHeaders | undefined,
+    scopes: readonly string[] | undefined,
+    user: User,
+  ): Promise<OAuth2Response>
+}
+
+/** Asserts which of the four grants `server` serves: a token for each accepted one, unsupported_grant_type for the rest. */
+async function expectGrants(server: TokenServer, accepted: readonly Grant[]): Promise<void> {
+  for (const grant of GRANTS) {
+    const res = await server.createTokenResponse(TOKEN_URI, 'POST', GRANT_BODIES[grant], CLIENT_AUTH)
+    if (accepted.includes(grant)) expectTokenResponse(res)
+    else expectErrorResponse(res, 400, 'unsupported_grant_type', /grant_type/)
+  }
+  for (const grant of FOREIGN_GRANTS) {
+    const res = await server.createTokenResponse(TOKEN_URI, 'POST', `grant_type=${encodeURIComponent(grant)}`, CLIENT_AUTH)
+    expectErrorResponse(res, 400, 'unsupported_grant_type')
+  }
+}
+
+function authorize(server: AuthorizationServer, user: User, responseType: string): Promise<OAuth2Response> {
+  const uri = authorizationUri({
+    response_type: responseType,
+    client_id: 'confidential',
+    redirect_uri: REDIRECT_URI,
+    state: STATE,
+    code_challenge: CHALLENGE,
+    code_challenge_method: 'S256',
+  })
+  return server.createAuthorizationResponse(uri, 'GET', undefined, undefined, undefined, user)
+}
+
+/** A code in the query (RFC 6749 §4.1.2). */
+async function expectServesCode(server: AuthorizationServer, user: User): Promise<void> {
+  const params = expectDelivered(await authorize(server, user, 'code'), REDIRECT_URI, 'query')
+  expect(params).toEqual({ code: expect.any(String), state: STATE, iss: DEFAULT_ISSUER })
+}
+
+/** A token in the fragment (RFC 6749 §4.2.2). */
+async function expectServesToken(server: AuthorizationServer, user: User): Promise<void> {
+  const params = expectDelivered(await authorize(server, user, 'token'), REDIRECT_URI, 'fragment')
+  expect(params).toMatchObject({ access_token: expect.any(String), token_type: 'Bearer', state: STATE, iss: DEFAULT_ISSUER })
+  expect(params).not.toHaveProperty('refresh_token')
+}
+
+/** Refused with unsupported_response_type, where the client of that response type reads its response (§4.1.2.1, §4.2.2.1). */
+async function expectRefusesResponseType(server: AuthorizationServer, user: User, responseType: 'code' | 'token'): Promise<void> {
+  const res = await authorize(server, user, responseType)
+  const delivery = responseType === 'code' ? 'query' : 'fragment'
+  expectDeliveredError(res, REDIRECT_URI, delivery, 'unsupported_response_type', { state: STATE, iss: DEFAULT_ISSUER })
+}
+
+describe('BackendApplicationServer: grants served', () => {
+  it('serves client_credentials only; every other grant is unsupported_grant_type', async () => {
+    const { validator } = seeded()
+    await expectGrants(new BackendApplicationServer(validator), ['client_credentials'])
+    // The refused grants spent nothing.
+    expect(validator.codes.get('seeded-code')?.used).toBe(false)
+    expect(validator.refreshTokens.get('seeded-refresh')?.revoked).toBe(false)
+  })
+
+  it('has no authorization endpoint', () => {
+    const server = new BackendApplicationServer(seeded().validator)
+    expect('createAuthorizationResponse' in server).toBe(false)
+    expect('authorizationEndpoint' in server).toBe(false)
+  })
+})
+
+describe('LegacyApplicationServer: grants served', () => {
+  it('serves password and refresh_token; every other grant is unsupported_grant_type', async () => {
+    const { validator } = seeded()
+    await expectGrants(new LegacyApplicationServer(validator), ['password', 'refresh_token'])
+    expect(validator.codes.get('seeded-code')?.used).toBe(false)
+  })
+
+  it('has no authorization endpoint', () => {
+    const server = new LegacyApplicationServer(seeded().validator)
+    expect('createAuthorizationResponse' in server).toBe(false)
+    expect('authorizationEndpoint' in server).toBe(false)
+  })
+})
+
+describe('WebApplicationServer: grants and response types served', () => {
+  it('serves response_type=code', async () => {
+    const { validator, user } = seeded()
+    const server = new WebApplicationServer(validator)
+    await expectServesCode(server, user)
+    expect(server.authorizationEndpoint.responseTypesSupported).toEqual(['code'])
+  })
+
+  it('refuses response_type=token with unsupported_response_type, redirected, issuing nothing', async () => {
+    const { validator, user } = seeded()
+    await expectRefusesResponseType(new WebApplicationServer(validator), user, 'token')
+    expect(validator.saved).toHaveLength(0)
+  })
+
+  it('serves authorization_code and refresh_token; every other grant is unsupported_grant_type', async () => {
+    const { validator } = seeded()
+    await expectGrants(new WebApplicationServer(validator), ['authorization_code', 'refresh_token'])
+  })
+})
+
+describe('MobileApplicationServer: response types served', () => {
+  it('serves response_type=token', async () => {
+    const { validator, user } = seeded()
+    const server = new MobileApplicationServer(validator)
+    await expectServesToken(server, user)
+    expect(server.authorizationEndpoint.responseTypesSupported).toEqual(['token'])
+  })
+
+  it('refuses response_type=code with unsupported_response_type, redirected, issuing no code', async () => {
+    const { validator, user } = seeded()
+    await expectRefusesResponseType(new MobileApplicationServer(validator), user, 'code')
+    expect(validator.codes.size).toBe(1)
+  })
+
+  it('has no token endpoint', () => {
+    const server = new MobileApplicationServer(seeded().validator)
+    expect('createTokenResponse' in server).toBe(false)
+    expect('tokenEndpoint' in server).toBe(false)
+  })
+})
+
+describe('Server: grants and response types served', () => {
+  it('serves response_type=code and refuses token unless enableImplicitGrant is set', async () => {
+    const { validator, user } = seeded()
+    const server = new Server(validator)
+    await expectServesCode(server, user)
+    await expectRefusesResponseType(server, user, 'token')
+    expect(validator.saved).toHaveLength(0)
+    expect(server.authorizationEndpoint.responseTypesSupported).toEqual(['code'])
+  })
+
+  it('serves response_type=code and token with enableImplicitGrant: true', async () => {
+    const { validator, user } = seeded()
+    const server = new Server(validator, { enableImplicitGrant: true })
+    await expectServesCode(server, user)
+    await expectServesToken(server, user)
+    expect([...server.authorizationEndpoint.responseTypesSupported].sort()).toEqual(['code', 'token'])
+  })
+
+  it('serves all four grants and refuses the others with unsupported_grant_type', async () => {
+    const { validator } = seeded()
+    await expectGrants(new Server(validator), GRANTS)
   })
 })

@@ -7,14 +7,17 @@
 
 // RFC 8252 §7.3 names the loopback IP literals; §8.3 advises against `localhost`, so it gets no port exception.
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]'])
+// Schemes that run code in the browser instead of reaching a client (RFC 6749 §10.6, RFC 9700 §4.1.3).
+const UNSAFE_SCHEMES = /^\s*(javascript|data|vbscript|file):/i
 
 /**
- * Whether a value may serve as a redirect URI: an absolute URI without a fragment (RFC 6749 §3.1.2).
+ * Whether a value may serve as a redirect URI: an absolute URI without a fragment (RFC 6749 §3.1.2), and not a
+ * `javascript:`, `data:`, `vbscript:` or `file:` URI.
  *
  * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-3.1.2 | RFC 6749 §3.1.2}
  */
 export function isValidRedirectUri(value: string): boolean {
-  if (value.includes('#')) return false
+  if (value.includes('#') || UNSAFE_SCHEMES.test(value)) return false
   try {
     // A scheme followed by ':' makes a URI absolute; URL.canParse would accept relative forms with a base only.
     return /^[A-Za-z][A-Za-z0-9+.-]*:/.test(value) && new URL(value).protocol !== ''
@@ -45,6 +48,6 @@ export function matchRedirectUri(presented: string, registered: readonly string[
 function parseLoopback(uri: string): { host: string; rest: string } | undefined {
   // Matched on the raw string, not a normalized URL, so that only the port may differ.
   const match = /^http:\/\/(127\.0\.0\.1|\[::1\])(?::(\d{1,5}))?(\/[^#]*)?$/.exec(uri)
-  if (match === null || !LOOPBACK_HOSTS.has(match[1] as string)) return undefined
+  if (match === null || !LOOPBACK_HOSTS.has(match[1] as string) || Number(match[2] ?? 0) > 65535) return undefined
   return { host: match[1] as string, rest: match[3] ?? '' }
 }

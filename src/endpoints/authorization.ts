@@ -276,13 +276,17 @@ export class AuthorizationEndpoint {
       redirectUri = matchRedirectUri(presented, registered) === undefined ? undefined : presented
     }
     if (redirectUri === undefined || !isValidRedirectUri(redirectUri)) throw fatal('The redirect_uri is not registered for this client')
-    const handler = this.responseTypes.get(request.params.get('response_type') ?? '')
+    const responseType = request.params.get('response_type')
+    const handler = this.responseTypes.get(responseType ?? '')
+    // RFC 6749 §4.2.2.1: an error for a request asking for a token (even one this server does not serve) goes in the
+    // fragment, the only part a browser-based client reads.
+    const asksForToken = responseType?.split(' ').includes('token') === true
     return {
       client,
       redirectUri,
       redirectUriIncluded: presented !== undefined,
-      defaultMode: handler?.defaultResponseMode ?? 'query',
-      responseModes: handler?.responseModes ?? RESPONSE_MODES,
+      defaultMode: handler?.defaultResponseMode ?? (asksForToken ? 'fragment' : 'query'),
+      responseModes: handler?.responseModes ?? (asksForToken ? ['fragment', 'form_post'] : RESPONSE_MODES),
     }
   }
 
@@ -296,13 +300,16 @@ export class AuthorizationEndpoint {
     if (responseTypeValue === undefined) throw new InvalidRequestError('response_type is required')
     if (handler === undefined) throw new UnsupportedResponseTypeError('The response_type is not supported by this server')
     const requestedMode = request.params.get('response_mode')
-    if (requestedMode !== undefined && !RESPONSE_MODES.some((mode) => mode === requestedMode)) {
-      throw new InvalidRequestError('response_mode is not supported: use query, fragment or form_post')
+    if (requestedMode !== undefined) {
+      if (!RESPONSE_MODES.some((mode) => mode === requestedMode)) {
+        throw new InvalidRequestError('response_mode is not supported: use query, fragment or form_post')
+      }
+      // Tokens never travel in a query (OAuth 2.0 Multiple Response Type Encoding Practices §2.1).
+      if (!handler.responseModes.some((mode) => mode === requestedMode)) {
+        throw new InvalidRequestError(`response_mode ${requestedMode} cannot be used with response_type ${handler.responseType}`)
+      }
     }
     const responseMode = this.responseModeOrDefault(request, verified)
-    if (!handler.responseModes.includes(responseMode)) {
-      throw new InvalidRequestError(`response_mode ${responseMode} cannot be used with response_type ${handler.responseType}`)
-    }
     const { client } = verified
     const validator = this.options.requestValidator
     if (!(await validator.validateResponseType(client.clientId, handler.responseType, client, request))) {

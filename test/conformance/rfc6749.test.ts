@@ -1,27 +1,42 @@
 /**
- * RFC 6749 conformance of the token endpoint: one `describe` per section, one `it` per requirement, driven through
- * the public API with the in-memory validator. Sample requests are the RFC's own where they fit.
+ * RFC 6749 conformance of the token and authorization endpoints: one `describe` per section, one `it` per requirement,
+ * driven through the public API with the in-memory validator. Sample requests are the RFC's own where they fit.
  */
 import { describe, expect, it } from 'vitest'
 import {
+  AccessDeniedError,
   AuthorizationCodeGrant,
   BackendApplicationServer,
   BearerToken,
   InvalidClientError,
   LegacyApplicationServer,
+  OAuth2Error,
   OAuth2Request,
   RefreshTokenGrant,
   RequestValidator,
+  Server,
+  TemporarilyUnavailableError,
   TokenEndpoint,
   ValidatorNotImplementedError,
   type BackendApplicationServerOptions,
   type Client,
+  type FullServerOptions,
+  type OAuth2ErrorCode,
   type OAuth2Response,
   type RequestBody,
   type RequestHeaders,
   type ServerOptions,
 } from '../../src/index.js'
 import { basic, FORM, MemoryValidator, TOKEN_URI, type TestClient, type TestUser } from '../support/memory-validator.js'
+import {
+  AUTHORIZE_URI,
+  authorizationUri,
+  DEFAULT_ISSUER,
+  expectDelivered,
+  expectDeliveredError,
+  expectNotRedirected,
+  headerOf,
+} from '../support/expect-authorization-response.js'
 
 // RFC 6749 §2.3.1, §4.1.3, §4.4.2, §6: the sample client and its Basic header (base64 of "s6BhdRkqt3:gX1fBat3bV").
 const RFC_CLIENT_ID = 's6BhdRkqt3'
@@ -918,5 +933,726 @@ describe('RFC 6749 §6 Refreshing an Access Token', () => {
     const { legacy, validator, user } = setup()
     validator.addRefreshToken('public-refresh', { clientId: PUBLIC_CLIENT_ID, user, scopes: ['read'] })
     expectToken(await post(legacy, form({ grant_type: 'refresh_token', refresh_token: 'public-refresh', client_id: PUBLIC_CLIENT_ID })))
+  })
+})
+
+// The authorization endpoint (RFC 6749 §3.1, §4.1.1-§4.1.2.1, §4.2.1-§4.2.2.1), driven through `Server` with the
+// implicit grant enabled so that both response types are served.
+
+const WEB_CLIENT_ID = 'web-app'
+const MULTI_CLIENT_ID = 'multi-app'
+const MULTI_REDIRECT_URIS = ['https://client.example.com/one', 'https://client.example.com/two']
+// RFC 7636 Appendix B.
+const PKCE_VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk'
+const PKCE_CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM'
+// RFC 6749 §4.1.1: the sample state.
+const STATE = 'xyz'
+// States a client may send: reserved and percent characters, non-ASCII, markup.
+const AWKWARD_STATES = ['a b+c&d=e;f', '%20%2B%25 already-encoded', '#frag?q=1/2', 'é日本😀', `"'<>\\{}|^\``]
+
+/** A server with both response types, three clients and a user, fresh per test; 5xx errors land in `reported`. */
+function authorizationFixture<V extends MemoryValidator>(validator: V, options: FullServerOptions = {}) {
+  const reported: Reported[] = []
+  const onError = (error: unknown, request: OAuth2Request | undefined) => {
+    reported.push({ error, request })
+  }
+  // A public client with PKCE (RFC 9700 §2.1.1) and both response types, the RFC's confidential sample client
+  // exempted from PKCE, and a client with two registered redirect URIs.
+  validator.addClient({ clientId: WEB_CLIENT_ID, responseTypes: ['code', 'token'] })
+  validator.addClient({ clientId: RFC_CLIENT_ID, secret: RFC_CLIENT_SECRET, pkceRequired: false })
+  validator.addClient({ clientId: MULTI_CLIENT_ID, redirectUris: MULTI_REDIRECT_URIS, responseTypes: ['code', 'token'] })
+  const user = validator.addUser(RFC_USERNAME, RFC_PASSWORD)
+  const server = new Server(validator, { enableImplicitGrant: true, onError, ...options })
+  /** The user allowed the request (granting `scopes`, default the requested ones). */
+  const allow = (uri: string, scopes?: readonly string[]) => server.createAuthorizationResponse(uri, 'GET', undefined, undefined, scopes, user)
+  /** The user refused the request. */
+  const deny = (uri: string) =>
+    server.createAuthorizationErrorResponse(uri, 'GET', undefined, undefined, new AccessDeniedError('The resource owner denied the request'))
+  /** A token request of the public web client for `code`. */
+  const redeem = (code: string, params: Record<string, string> = {}) =>
+    server.createTokenResponse(TOKEN_URI, 'POST', form({ grant_type: 'authorization_code', code, client_id: WEB_CLIENT_ID, ...params }), FORM)
+  return { validator, server, reported, user, allow, deny, redeem }
+}
+
+function authorizationSetup(options: FullServerOptions = {}) {
+  return authorizationFixture(new MemoryValidator(), options)
+}
+
+/** A code request of the web client with an S256 challenge; `undefined` leaves a parameter out. */
+function codeRequest(overrides: Record<string, string | undefined> = {}, base = AUTHORIZE_URI): string {
+  return authorizationUri(
+    {
+      response_type: 'code',
+      client_id: WEB_CLIENT_ID,
+      redirect_uri: RFC_REDIRECT_URI,
+      state: STATE,
+      code_challenge: PKCE_CHALLENGE,
+      code_challenge_method: 'S256',
+      ...overrides,
+    },
+    base,
+  )
+}
+
+/** An implicit grant request of the web client. */
+function implicitRequest(overrides: Record<string, string | undefined> = {}): string {
+  return authorizationUri({ response_type: 'token', client_id: WEB_CLIENT_ID, redirect_uri: RFC_REDIRECT_URI, state: STATE, scope: 'read', ...overrides })
+}
+
+/** `uri` with parameter `name` sent a second time (with `fallback` twice when it was absent). */
+function withRepeated(uri: string, name: string, fallback: string): string {
+  const url = new URL(uri)
+  const value = url.searchParams.get(name)
+  if (value === null) url.searchParams.append(name, fallback)
+  url.searchParams.append(name, value ?? fallback)
+  return url.href
+}
+
+/** Asserts a code response delivered in the query to `redirectUri` and returns the code; `state: null` for none. */
+function expectCode(res: OAuth2Response, redirectUri = RFC_REDIRECT_URI, state: string | null = STATE): string {
+  const params = expectDelivered(res, redirectUri, 'query')
+  expect(params).toEqual({ code: expect.any(String), ...(state === null ? {} : { state }), iss: DEFAULT_ISSUER })
+  return params.code as string
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => expect.unreachable('expected a rejection'),
+    (error: unknown) => error,
+  )
+}
+
+describe('RFC 6749 §3.1 Authorization Endpoint', () => {
+  it('§3.1 GET: the parameters are read from the query and a code is issued', async () => {
+    const { allow, validator, user } = authorizationSetup()
+    const code = expectCode(await allow(codeRequest()))
+    expect(validator.codes.get(code)).toMatchObject({ clientId: WEB_CLIENT_ID, user, scopes: ['read'], redirectUri: RFC_REDIRECT_URI })
+  })
+
+  it('§3.1 POST: the parameters are read from a form body', async () => {
+    const { server, user, validator } = authorizationSetup()
+    const body = new URL(codeRequest()).search.slice(1)
+    const validated = await server.validateAuthorizationRequest(AUTHORIZE_URI, 'POST', body, FORM)
+    expect(validated.scopes).toEqual(['read'])
+    expect(validated.credentials).toMatchObject({ responseType: 'code', responseMode: 'query', redirectUri: RFC_REDIRECT_URI, state: STATE })
+    const code = expectCode(await server.createAuthorizationResponse(AUTHORIZE_URI, 'POST', body, FORM, undefined, user))
+    expect(validator.codes.get(code)?.clientId).toBe(WEB_CLIENT_ID)
+  })
+
+  it.each(['PUT', 'DELETE', 'PATCH', 'OPTIONS'])('§3.1 %s is refused with 405 and Allow: GET, POST, never redirected', async (method) => {
+    const { server, user, validator } = authorizationSetup()
+    const res = await server.createAuthorizationResponse(codeRequest(), method, undefined, undefined, undefined, user)
+    expectNotRedirected(res, 405, 'invalid_request', /GET/)
+    expect(headerOf(res, 'Allow')?.split(',').map((m) => m.trim()).sort()).toEqual(['GET', 'POST'])
+    expectNotRedirected(await server.createAuthorizationErrorResponse(codeRequest(), method, undefined, undefined, new AccessDeniedError('denied')), 405, 'invalid_request')
+    expect(await rejection(server.validateAuthorizationRequest(codeRequest(), method))).toMatchObject({ error: 'invalid_request', status: 405, redirectable: false })
+    expect(validator.codes.size).toBe(0)
+  })
+
+  it.each([
+    ['response_type', 'code'],
+    ['scope', 'read'],
+    ['response_mode', 'query'],
+    ['code_challenge', PKCE_CHALLENGE],
+    ['code_challenge_method', 'S256'],
+  ])('§3.1 a repeated %s is invalid_request, redirected since the redirect URI is verified', async (name, fallback) => {
+    const { allow, validator, reported } = authorizationSetup()
+    const res = await allow(withRepeated(codeRequest(), name, fallback))
+    expectDeliveredError(res, RFC_REDIRECT_URI, 'query', 'invalid_request', { state: STATE, iss: DEFAULT_ISSUER, description: new RegExp(name) })
+    expect(validator.codes.size).toBe(0)
+    expect(reported).toHaveLength(0)
+  })
+
+  it('§3.1 a repeated state is invalid_request, redirected without a state', async () => {
+    const { allow } = authorizationSetup()
+    const res = await allow(withRepeated(codeRequest(), 'state', STATE))
+    expectDeliveredError(res, RFC_REDIRECT_URI, 'query', 'invalid_request', { iss: DEFAULT_ISSUER, description: /state/ })
+  })
+
+  it.each([
+    ['client_id', WEB_CLIENT_ID],
+    ['redirect_uri', RFC_REDIRECT_URI],
+  ])('§3.1 a repeated %s is invalid_request shown to the user, never redirected', async (name, value) => {
+    const { allow, deny, server, validator } = authorizationSetup()
+    const uri = withRepeated(codeRequest(), name, value)
+    expectNotRedirected(await allow(uri), 400, 'invalid_request', new RegExp(name))
+    expectNotRedirected(await deny(uri), 400, 'invalid_request', new RegExp(name))
+    expect(await rejection(server.validateAuthorizationRequest(uri))).toMatchObject({ error: 'invalid_request', redirectable: false })
+    expect(validator.codes.size).toBe(0)
+  })
+
+  it.each([
+    ['state=', codeRequest({ state: '' })],
+    ['state without "="', `${codeRequest({ state: undefined })}&state`],
+  ])('§3.1 a parameter without a value is treated as omitted: %s gets no state back', async (_case, uri) => {
+    const { allow } = authorizationSetup()
+    expectCode(await allow(uri), RFC_REDIRECT_URI, null)
+  })
+
+  it('§3.1 scope= is treated as omitted: the default scope is granted', async () => {
+    const { allow, server, validator } = authorizationSetup()
+    const uri = codeRequest({ scope: '' })
+    expect((await server.validateAuthorizationRequest(uri)).scopes).toEqual(['read'])
+    expect(validator.codes.get(expectCode(await allow(uri)))?.scopes).toEqual(['read'])
+  })
+
+  it('§3.1 redirect_uri= is treated as omitted: the only registered URI is used and not bound to the code', async () => {
+    const { allow, validator, redeem } = authorizationSetup()
+    const code = expectCode(await allow(codeRequest({ redirect_uri: '' })))
+    expect(validator.codes.get(code)?.redirectUri).toBeUndefined()
+    expectToken(await redeem(code, { code_verifier: PKCE_VERIFIER }))
+  })
+
+  it('§3.1 response_type= is treated as omitted: invalid_request, redirected', async () => {
+    const { allow } = authorizationSetup()
+    const res = await allow(codeRequest({ response_type: '' }))
+    expectDeliveredError(res, RFC_REDIRECT_URI, 'query', 'invalid_request', { state: STATE, iss: DEFAULT_ISSUER, description: /response_type/ })
+  })
+
+  it('§3.1 client_id= is treated as omitted: invalid_request shown, never redirected', async () => {
+    const { allow, deny } = authorizationSetup()
+    expectNotRedirected(await allow(codeRequest({ client_id: '' })), 400, 'invalid_request', /client_id/)
+    expectNotRedirected(await deny(codeRequest({ client_id: '' })), 400, 'invalid_request', /client_id/)
+  })
+
+  it('§3.1 unrecognized parameters are ignored, even repeated or empty, and so is the endpoint URI own query', async () => {
+    const { allow, validator } = authorizationSetup()
+    const uri = `${codeRequest({}, `${AUTHORIZE_URI}?tenant=acme`)}&foo=1&foo=2&bar=&nonce=n-0S6_WzA2Mj&prompt=consent`
+    const code = expectCode(await allow(uri))
+    expect(validator.codes.get(code)?.scopes).toEqual(['read'])
+  })
+})
+
+describe('RFC 6749 §3.1.1 Response Type', () => {
+  it('§3.1.1 a missing response_type is invalid_request, redirected with state and iss', async () => {
+    const { allow, validator } = authorizationSetup()
+    const res = await allow(codeRequest({ response_type: undefined }))
+    expectDeliveredError(res, RFC_REDIRECT_URI, 'query', 'invalid_request', { state: STATE, iss: DEFAULT_ISSUER, description: /response_type/ })
+    expect(validator.codes.size).toBe(0)
+  })
+
+  it.each(['CODE', 'Token', 'authorization_code', 'foo'])('§3.1.1 response_type=%s is unsupported_response_type, redirected', async (responseType) => {
+    const { allow, server, validator } = authorizationSetup()
+    const uri = codeRequest({ response_type: responseType })
+    expectDeliveredError(await allow(uri), RFC_REDIRECT_URI, 'query', 'unsupported_response_type', { state: STATE, iss: DEFAULT_ISSUER })
+    expect(await rejection(server.validateAuthorizationRequest(uri))).toMatchObject({ error: 'unsupported_response_type', redirectable: true })
+    expect(validator.codes.size).toBe(0)
+    expect(validator.saved).toHaveLength(0)
+  })
+})
+
+describe('RFC 6749 §3.1.2 Redirection Endpoint', () => {
+  it.each(['/cb', 'cb', '//client.example.com/cb', 'client.example.com/cb'])(
+    '§3.1.2 a redirect URI that is not absolute (%s) is refused even when registered, never redirected',
+    async (uri) => {
+      const { allow, validator } = authorizationSetup()
+      validator.addClient({ clientId: 'relative', redirectUris: [uri] })
+      const res = await allow(codeRequest({ client_id: 'relative', redirect_uri: uri }))
+      expectNotRedirected(res, 400, 'invalid_request', /absolute/)
+      // Omitted, the registered URI is no better.
+      expectNotRedirected(await allow(codeRequest({ client_id: 'relative', redirect_uri: undefined })), 400, 'invalid_request', /redirect_uri/)
+      expect(validator.codes.size).toBe(0)
+    },
+  )
+
+  it.each(['https://client.example.com/cb#', 'https://client.example.com/cb#frag'])(
+    '§3.1.2 a redirect URI with a fragment (%s) is refused even when registered, never redirected',
+    async (uri) => {
+      const { allow, validator } = authorizationSetup()
+      validator.addClient({ clientId: 'fragment', redirectUris: [uri] })
+      expectNotRedirected(await allow(codeRequest({ client_id: 'fragment', redirect_uri: uri })), 400, 'invalid_request', /fragment/)
+      expectNotRedirected(await allow(codeRequest({ client_id: 'fragment', redirect_uri: undefined })), 400, 'invalid_request', /redirect_uri/)
+      expect(validator.codes.size).toBe(0)
+    },
+  )
+
+  it('§3.1.2 the redirect URI query is retained when the code parameters are added', async () => {
+    const { allow, validator } = authorizationSetup()
+    const registered = 'https://client.example.com/cb?tenant=acme&lang=en'
+    validator.addClient({ clientId: 'with-query', redirectUris: [registered] })
+    const res = await allow(codeRequest({ client_id: 'with-query', redirect_uri: registered }))
+    expect(headerOf(res, 'Location')?.startsWith(`${registered}&`)).toBe(true)
+    const params = expectDelivered(res, registered, 'query')
+    expect(params).toEqual({ code: expect.any(String), state: STATE, iss: DEFAULT_ISSUER })
+  })
+
+  it('§3.1.2 the redirect URI query is retained, values included, when an error is added', async () => {
+    const { deny, validator } = authorizationSetup()
+    const registered = 'https://client.example.com/cb?next=%2Fhome%3Fa%3Db&mode=x+y'
+    validator.addClient({ clientId: 'with-query', redirectUris: [registered] })
+    const res = await deny(codeRequest({ client_id: 'with-query', redirect_uri: undefined }))
+    // expectDelivered compares the redirect URI own query parameters, in order, with those of the Location.
+    expectDeliveredError(res, registered, 'query', 'access_denied', { state: STATE, iss: DEFAULT_ISSUER })
+    expect(new URL(headerOf(res, 'Location') as string).searchParams.get('next')).toBe('/home?a=b')
+  })
+
+  it('§3.1.2 with a fragment response the redirect URI query is left as it is', async () => {
+    const { allow, validator } = authorizationSetup()
+    const registered = 'https://client.example.com/cb?tenant=acme'
+    validator.addClient({ clientId: 'with-query', redirectUris: [registered], responseTypes: ['token'] })
+    const res = await allow(implicitRequest({ client_id: 'with-query', redirect_uri: registered }))
+    expect(new URL(headerOf(res, 'Location') as string).search).toBe('?tenant=acme')
+    expect(expectDelivered(res, registered, 'fragment').access_token).toEqual(expect.any(String))
+  })
+})
+
+describe('RFC 6749 §3.1.2.3 Dynamic Configuration', () => {
+  it('§3.1.2.3 a client with one registered redirect URI may omit redirect_uri, and then need not send it to redeem', async () => {
+    const { allow, validator, redeem } = authorizationSetup()
+    const code = expectCode(await allow(codeRequest({ redirect_uri: undefined })))
+    expect(validator.codes.get(code)?.redirectUri).toBeUndefined()
+    expectToken(await redeem(code, { code_verifier: PKCE_VERIFIER }))
+  })
+
+  it('§3.1.2.3 a client with several registered redirect URIs must send redirect_uri: shown, never redirected', async () => {
+    const { allow, deny, server, validator } = authorizationSetup()
+    const uri = codeRequest({ client_id: MULTI_CLIENT_ID, redirect_uri: undefined })
+    expectNotRedirected(await allow(uri), 400, 'invalid_request', /redirect_uri/)
+    expectNotRedirected(await deny(uri), 400, 'invalid_request', /redirect_uri/)
+    expect(await rejection(server.validateAuthorizationRequest(uri))).toMatchObject({ redirectable: false })
+    expect(validator.codes.size).toBe(0)
+  })
+
+  it('§3.1.2.3 a client with several registered redirect URIs is redirected to the one it sends, which is bound to the code', async () => {
+    const { allow, validator, server } = authorizationSetup()
+    const second = MULTI_REDIRECT_URIS[1] as string
+    const code = expectCode(await allow(codeRequest({ client_id: MULTI_CLIENT_ID, redirect_uri: second })), second)
+    expect(validator.codes.get(code)?.redirectUri).toBe(second)
+    const redeemAt = (redirectUri: string) =>
+      server.createTokenResponse(
+        TOKEN_URI,
+        'POST',
+        form({ grant_type: 'authorization_code', code, client_id: MULTI_CLIENT_ID, redirect_uri: redirectUri, code_verifier: PKCE_VERIFIER }),
+        FORM,
+      )
+    expectError(await redeemAt(MULTI_REDIRECT_URIS[0] as string), 400, 'invalid_grant', /redirect_uri/)
+    expectToken(await redeemAt(second))
+  })
+
+  it('§3.1.2.3 a client with no registered redirect URI is refused, never redirected', async () => {
+    const { allow, validator } = authorizationSetup()
+    validator.addClient({ clientId: 'unregistered', redirectUris: [] })
+    expectNotRedirected(await allow(codeRequest({ client_id: 'unregistered', redirect_uri: undefined })), 400, 'invalid_request', /redirect_uri/)
+    expectNotRedirected(await allow(codeRequest({ client_id: 'unregistered' })), 400, 'invalid_request', /redirect_uri/)
+  })
+})
+
+describe('RFC 6749 §3.1.2.4 / §4.1.2.1 Invalid Endpoint: client and redirect URI errors are never redirected', () => {
+  it.each([
+    ['unknown', 'nobody'],
+    ['missing', undefined],
+  ])('§4.1.2.1 an %s client_id is shown to the user, for allow, deny and validate alike', async (_case, clientId) => {
+    const { allow, deny, server, validator } = authorizationSetup()
+    for (const uri of [codeRequest({ client_id: clientId }), implicitRequest({ client_id: clientId })]) {
+      expectNotRedirected(await allow(uri), 400, 'invalid_request', /client_id/)
+      expectNotRedirected(await deny(uri), 400, 'invalid_request', /client_id/)
+      const error = await rejection(server.validateAuthorizationRequest(uri))
+      expect(error).toBeInstanceOf(OAuth2Error)
+      expect(error).toMatchObject({ error: 'invalid_request', redirectable: false })
+    }
+    expect(validator.codes.size).toBe(0)
+    expect(validator.saved).toHaveLength(0)
+  })
+
+  it('§4.1.2.1 other errors of a request from an unknown client are not redirected either', async () => {
+    const { allow } = authorizationSetup()
+    const uri = codeRequest({ client_id: 'nobody', response_type: undefined, scope: 'admin', code_challenge: undefined })
+    expectNotRedirected(await allow(uri), 400, 'invalid_request', /client_id/)
+  })
+
+  // RFC 9700 §4.1.3: exact string matching; each presented URI differs from https://client.example.com/cb.
+  it.each([
+    ['a prefix of the registered URI', 'https://client.example.com/c'],
+    ['the registered origin only', 'https://client.example.com/'],
+    ['a longer path', 'https://client.example.com/cb/evil'],
+    ['a suffix on the last segment', 'https://client.example.com/cbx'],
+    ['path traversal', 'https://client.example.com/cb/../evil'],
+    ['encoded path traversal', 'https://client.example.com/cb/%2e%2e/evil'],
+    ['a percent-encoded equivalent', 'https://client.example.com/%63b'],
+    ['userinfo before an attacker host', 'https://client.example.com@evil.example/cb'],
+    ['userinfo before the registered host', 'https://evil.example@client.example.com/cb'],
+    ['a backslash trick', 'https://client.example.com\\@evil.example/cb'],
+    ['a host suffix', 'https://client.example.com.evil.example/cb'],
+    ['a subdomain', 'https://evil.client.example.com/cb'],
+    ['an upper-case host', 'https://CLIENT.example.com/cb'],
+    ['an upper-case path', 'https://client.example.com/CB'],
+    ['an upper-case scheme', 'HTTPS://client.example.com/cb'],
+    ['a trailing slash', 'https://client.example.com/cb/'],
+    ['an added query', 'https://client.example.com/cb?x=1'],
+    ['an empty query', 'https://client.example.com/cb?'],
+    ['a fragment', 'https://client.example.com/cb#x'],
+    ['another port', 'https://client.example.com:8443/cb'],
+    ['the default port written out', 'https://client.example.com:443/cb'],
+    ['http instead of https', 'http://client.example.com/cb'],
+    ['another host', 'https://evil.example/cb'],
+    ['a URI registered for another client', 'https://client.example.com/one'],
+  ])('§3.1.2.4 RFC 9700 §4.1.3: a redirect_uri with %s is refused, never redirected', async (_case, presented) => {
+    const { allow, deny, server, validator } = authorizationSetup()
+    for (const uri of [codeRequest({ redirect_uri: presented }), implicitRequest({ redirect_uri: presented })]) {
+      expectNotRedirected(await allow(uri), 400, 'invalid_request', /redirect_uri/)
+      expectNotRedirected(await deny(uri), 400, 'invalid_request', /redirect_uri/)
+      expect(await rejection(server.validateAuthorizationRequest(uri))).toMatchObject({ error: 'invalid_request', redirectable: false })
+    }
+    expect(validator.codes.size).toBe(0)
+    expect(validator.saved).toHaveLength(0)
+  })
+
+  it.each([
+    ['a non-loopback http host', 'http://app.example.com/cb', 'http://app.example.com:8080/cb'],
+    ['localhost', 'http://localhost/cb', 'http://localhost:49152/cb'],
+    ['an https loopback', 'https://127.0.0.1/cb', 'https://127.0.0.1:49152/cb'],
+  ])('§3.1.2.4 another port on %s is refused, never redirected', async (_case, registered, presented) => {
+    const { allow, validator } = authorizationSetup()
+    validator.addClient({ clientId: 'native', redirectUris: [registered] })
+    expectNotRedirected(await allow(codeRequest({ client_id: 'native', redirect_uri: presented })), 400, 'invalid_request', /redirect_uri/)
+  })
+
+  it.each([
+    ['http://127.0.0.1/cb', 'http://127.0.0.1:49152/cb'],
+    ['http://[::1]:8080/cb', 'http://[::1]:49152/cb'],
+  ])('§3.1.2.4 RFC 8252 §7.3: a loopback IP redirect URI %s may be presented with any port (%s)', async (registered, presented) => {
+    const { allow, validator } = authorizationSetup()
+    validator.addClient({ clientId: 'native', redirectUris: [registered] })
+    const code = expectCode(await allow(codeRequest({ client_id: 'native', redirect_uri: presented })), presented)
+    expect(validator.codes.get(code)?.redirectUri).toBe(presented)
+  })
+})
+
+describe('RFC 6749 §3.3 Access Token Scope (authorization endpoint)', () => {
+  it('§3.3 an omitted scope gets the client default scope, shown for consent and granted', async () => {
+    const { allow, server, validator, redeem } = authorizationSetup()
+    const uri = codeRequest({ scope: undefined })
+    expect((await server.validateAuthorizationRequest(uri)).scopes).toEqual(['read'])
+    const code = expectCode(await allow(uri))
+    expect(validator.codes.get(code)?.scopes).toEqual(['read'])
+    expect(expectToken(await redeem(code, { redirect_uri: RFC_REDIRECT_URI, code_verifier: PKCE_VERIFIER })).scope).toBe('read')
+  })
+
+  it('§3.3 a space-delimited scope is requested, granted and returned at the token endpoint', async () => {
+    const { allow, server, validator, redeem } = authorizationSetup()
+    const uri = codeRequest({ scope: 'read write' })
+    expect((await server.validateAuthorizationRequest(uri)).scopes).toEqual(['read', 'write'])
+    const code = expectCode(await allow(uri))
+    expect(validator.codes.get(code)?.scopes).toEqual(['read', 'write'])
+    expect(expectToken(await redeem(code, { redirect_uri: RFC_REDIRECT_URI, code_verifier: PKCE_VERIFIER })).scope).toBe('read write')
+  })
+
+  it('§3.3 the resource owner may grant less than requested', async () => {
+    const { allow, validator, redeem } = authorizationSetup()
+    const code = expectCode(await allow(codeRequest({ scope: 'read write' }), ['read']))
+    expect(validator.codes.get(code)?.scopes).toEqual(['read'])
+    expect(expectToken(await redeem(code, { redirect_uri: RFC_REDIRECT_URI, code_verifier: PKCE_VERIFIER })).scope).toBe('read')
+  })
+
+  it.each(['admin', 'read admin', 'READ'])('§3.3 a scope %j the client may not have is invalid_scope, redirected', async (scope) => {
+    const { allow, server, validator, reported } = authorizationSetup()
+    const uri = codeRequest({ scope })
+    expectDeliveredError(await allow(uri), RFC_REDIRECT_URI, 'query', 'invalid_scope', { state: STATE, iss: DEFAULT_ISSUER, description: /scope/ })
+    expect(await rejection(server.validateAuthorizationRequest(uri))).toMatchObject({ error: 'invalid_scope', redirectable: true })
+    expect(validator.codes.size).toBe(0)
+    expect(reported).toHaveLength(0)
+  })
+
+  it.each(['read  write', ' read', 'read ', 'read\twrite', 'read "write"', 'réad'])('§3.3 a malformed scope %j is invalid_scope, redirected', async (scope) => {
+    const { allow, validator } = authorizationSetup()
+    expectDeliveredError(await allow(codeRequest({ scope })), RFC_REDIRECT_URI, 'query', 'invalid_scope', { state: STATE, iss: DEFAULT_ISSUER, description: /scope/ })
+    expect(validator.codes.size).toBe(0)
+  })
+
+  it('§3.3 an omitted scope with no default scope is invalid_scope, redirected', async () => {
+    const { allow, validator } = authorizationSetup()
+    validator.addClient({ clientId: 'no-default', defaultScopes: [] })
+    const res = await allow(codeRequest({ client_id: 'no-default', scope: undefined }))
+    expectDeliveredError(res, RFC_REDIRECT_URI, 'query', 'invalid_scope', { state: STATE, iss: DEFAULT_ISSUER, description: /scope/ })
+  })
+})
+
+describe('RFC 6749 §4.1.1 / §4.1.2 Authorization Request and Response (code)', () => {
+  it('§4.1.1 the RFC sample request is answered as §4.1.2 shows, and §4.1.3 redeems the code', async () => {
+    const { allow, server, validator, user } = authorizationSetup()
+    const uri = 'https://server.example.com/authorize?response_type=code&client_id=s6BhdRkqt3&state=xyz&redirect_uri=https%3A%2F%2Fclient%2Eexample%2Ecom%2Fcb'
+    const params = expectDelivered(await allow(uri), RFC_REDIRECT_URI, 'query')
+    expect(params).toEqual({ code: expect.any(String), state: 'xyz', iss: 'https://server.example.com' })
+    const code = params.code as string
+    expect(validator.codes.get(code)).toMatchObject({ clientId: RFC_CLIENT_ID, user, redirectUri: RFC_REDIRECT_URI })
+    expect(validator.codes.get(code)?.codeChallenge).toBeUndefined()
+    const body = form({ grant_type: 'authorization_code', code, redirect_uri: RFC_REDIRECT_URI })
+    const token = expectToken(await post(server, body, { Authorization: RFC_BASIC }))
+    expect(token.scope).toBe('read')
+    expect(validator.saved[0]?.context).toMatchObject({ grantType: 'authorization_code', user, scopes: ['read'] })
+  })
+
+  it('§4.1.2 each response carries a fresh, unguessable code bound to client, user, scopes, redirect URI and challenge, living minutes', async () => {
+    const { allow, validator, user } = authorizationSetup()
+    const first = expectCode(await allow(codeRequest()))
+    const second = expectCode(await allow(codeRequest()))
+    expect(first).not.toBe(second)
+    for (const code of [first, second]) {
+      // RFC 6749 §10.10: at most a 2^-128 chance of guessing; VSCHAR (Appendix A.11).
+      expect(code).toMatch(/^[\x20-\x7E]{22,}$/)
+      const now = Date.now() / 1000
+      const stored = validator.codes.get(code)
+      expect(stored).toMatchObject({
+        clientId: WEB_CLIENT_ID,
+        user,
+        scopes: ['read'],
+        redirectUri: RFC_REDIRECT_URI,
+        codeChallenge: PKCE_CHALLENGE,
+        codeChallengeMethod: 'S256',
+      })
+      // RFC 6749 §4.1.2: a maximum lifetime of 10 minutes is recommended.
+      expect(stored?.expiresAt).toBeGreaterThan(now)
+      expect(stored?.expiresAt).toBeLessThanOrEqual(now + 600)
+    }
+  })
+
+  it.each([STATE, ...AWKWARD_STATES])('§4.1.2 state %j is echoed exactly, in the response and in an error', async (state) => {
+    const { allow, deny } = authorizationSetup()
+    expectCode(await allow(codeRequest({ state })), RFC_REDIRECT_URI, state)
+    expectDeliveredError(await deny(codeRequest({ state })), RFC_REDIRECT_URI, 'query', 'access_denied', { state, iss: DEFAULT_ISSUER })
+  })
+
+  it('§4.1.2 the code is redeemed once with the verifier and redirect URI; a second redemption is invalid_grant', async () => {
+    const { allow, validator, redeem } = authorizationSetup()
+    const code = expectCode(await allow(codeRequest()))
+    const token = expectToken(await redeem(code, { redirect_uri: RFC_REDIRECT_URI, code_verifier: PKCE_VERIFIER }))
+    expect(token.refresh_token).toEqual(expect.any(String))
+    expectError(await redeem(code, { redirect_uri: RFC_REDIRECT_URI, code_verifier: PKCE_VERIFIER }), 400, 'invalid_grant')
+    expect(validator.saved).toHaveLength(1)
+  })
+
+  it('§4.1.2 the code is refused with a wrong verifier or none, and is not spent by the refusal', async () => {
+    const { allow, redeem } = authorizationSetup()
+    const code = expectCode(await allow(codeRequest()))
+    expectError(await redeem(code, { redirect_uri: RFC_REDIRECT_URI, code_verifier: `${PKCE_VERIFIER.slice(0, -1)}j` }), 400, 'invalid_grant', /code_verifier/)
+    expectError(await redeem(code, { redirect_uri: RFC_REDIRECT_URI }), 400, 'invalid_request', /code_verifier/)
+    expectToken(await redeem(code, { redirect_uri: RFC_REDIRECT_URI, code_verifier: PKCE_VERIFIER }))
+  })
+
+  it.each([
+    ['omitted', undefined],
+    ['with a trailing slash', `${RFC_REDIRECT_URI}/`],
+    ['another registered URI of the client', 'https://client.example.com/other'],
+  ])('§4.1.3 a redirect_uri sent at authorization must be repeated identically: %s is invalid_grant', async (_case, redirectUri) => {
+    const { allow, redeem, validator } = authorizationSetup()
+    validator.clients.set(WEB_CLIENT_ID, { ...(validator.clients.get(WEB_CLIENT_ID) as TestClient), redirectUris: [RFC_REDIRECT_URI, 'https://client.example.com/other'] })
+    const code = expectCode(await allow(codeRequest()))
+    const params = redirectUri === undefined ? { code_verifier: PKCE_VERIFIER } : { redirect_uri: redirectUri, code_verifier: PKCE_VERIFIER }
+    expectError(await redeem(code, params), 400, 'invalid_grant', /redirect_uri/)
+    expect(validator.saved).toHaveLength(0)
+    expectToken(await redeem(code, { redirect_uri: RFC_REDIRECT_URI, code_verifier: PKCE_VERIFIER }))
+  })
+
+  it('§4.1.3 a code cannot be redeemed by another client', async () => {
+    const { allow, server } = authorizationSetup()
+    const code = expectCode(await allow(codeRequest()))
+    const body = form({ grant_type: 'authorization_code', code, client_id: MULTI_CLIENT_ID, redirect_uri: RFC_REDIRECT_URI, code_verifier: PKCE_VERIFIER })
+    expectError(await post(server, body), 400, 'invalid_grant', /client/)
+  })
+})
+
+describe('RFC 6749 §4.1.2.1 Error Response (code)', () => {
+  it('§4.1.2.1 access_denied through createAuthorizationErrorResponse is redirected with error, description, state and iss', async () => {
+    const { deny, validator, reported } = authorizationSetup()
+    const res = await deny(codeRequest())
+    expectDeliveredError(res, RFC_REDIRECT_URI, 'query', 'access_denied', { state: STATE, iss: DEFAULT_ISSUER, description: /denied/ })
+    expect(validator.codes.size).toBe(0)
+    expect(reported).toHaveLength(0)
+  })
+
+  it('§4.1.2.1 an error thrown by validateAuthorizationRequest is redirected by createAuthorizationErrorResponse', async () => {
+    const { server } = authorizationSetup()
+    const uri = codeRequest({ scope: 'admin' })
+    const error = await rejection(server.validateAuthorizationRequest(uri))
+    expect(error).toBeInstanceOf(OAuth2Error)
+    const res = await server.createAuthorizationErrorResponse(uri, 'GET', undefined, undefined, error as OAuth2Error)
+    expectDeliveredError(res, RFC_REDIRECT_URI, 'query', 'invalid_scope', { state: STATE, iss: DEFAULT_ISSUER })
+  })
+
+  it('§4.1.2.1 unauthorized_client when the client may not use the response type, redirected', async () => {
+    const { allow, validator } = authorizationSetup()
+    validator.addClient({ clientId: 'token-only', responseTypes: ['token'] })
+    const res = await allow(codeRequest({ client_id: 'token-only' }))
+    expectDeliveredError(res, RFC_REDIRECT_URI, 'query', 'unauthorized_client', { state: STATE, iss: DEFAULT_ISSUER, description: /code/ })
+    expect(validator.codes.size).toBe(0)
+  })
+
+  it('§4.1.2.1 a validator exception after the redirect URI is verified is server_error, redirected and reported to onError', async () => {
+    const failure = new Error('INSERT INTO codes failed: postgres://admin:hunter2@10.0.0.5')
+    class FailingValidator extends MemoryValidator {
+      override async saveAuthorizationCode(): Promise<void> {
+        throw failure
+      }
+    }
+    const { allow, reported } = authorizationFixture(new FailingValidator())
+    const res = await allow(codeRequest())
+    expectDeliveredError(res, RFC_REDIRECT_URI, 'query', 'server_error', { state: STATE, iss: DEFAULT_ISSUER })
+    expect(headerOf(res, 'Location')).not.toContain('hunter2')
+    expect(reported).toHaveLength(1)
+    expect(reported[0]?.error).toBe(failure)
+    expect(reported[0]?.request).toBeInstanceOf(OAuth2Request)
+    expect(reported[0]?.request?.clientId).toBe(WEB_CLIENT_ID)
+  })
+
+  it('§4.1.2.1 temporarily_unavailable thrown by a hook is redirected and reported to onError', async () => {
+    const outage = new TemporarilyUnavailableError('The scope service is unreachable')
+    class UnavailableValidator extends MemoryValidator {
+      override async validateScopes(): Promise<boolean> {
+        throw outage
+      }
+    }
+    const { allow, reported } = authorizationFixture(new UnavailableValidator())
+    const res = await allow(codeRequest())
+    expectDeliveredError(res, RFC_REDIRECT_URI, 'query', 'temporarily_unavailable', { state: STATE, iss: DEFAULT_ISSUER, description: /unreachable/ })
+    expect(reported.map((r) => r.error)).toEqual([outage])
+  })
+
+  it('§4.1.2.1 a validator exception before the client is verified is a 500 shown, not redirected, and reported', async () => {
+    const failure = new Error('clients table unavailable')
+    class FailingValidator extends MemoryValidator {
+      override async validateClientId(): Promise<TestClient | undefined> {
+        throw failure
+      }
+    }
+    const { allow, reported } = authorizationFixture(new FailingValidator())
+    const res = await allow(codeRequest())
+    expectNotRedirected(res, 500, 'server_error')
+    expect(res.body).not.toContain('clients table')
+    expect(reported.map((r) => r.error)).toEqual([failure])
+  })
+})
+
+describe('RFC 6749 §4.2.1 / §4.2.2 Implicit Grant: Access Token Response', () => {
+  it('§4.2.2 the access token travels in the fragment with token_type, expires_in, state and iss, never a refresh token', async () => {
+    const { allow, validator, user } = authorizationSetup()
+    const params = expectDelivered(await allow(implicitRequest()), RFC_REDIRECT_URI, 'fragment')
+    expect(params).toEqual({
+      access_token: expect.stringMatching(/^[\x20-\x7E]+$/),
+      token_type: 'Bearer',
+      expires_in: expect.stringMatching(/^[1-9][0-9]*$/),
+      state: STATE,
+      iss: DEFAULT_ISSUER,
+    })
+    expect(validator.saved).toHaveLength(1)
+    expect(validator.saved[0]?.token).not.toHaveProperty('refresh_token')
+    expect(validator.saved[0]?.context).toMatchObject({ user, scopes: ['read'] })
+    expect(validator.refreshTokens.size).toBe(0)
+    expect(validator.tokens.get(params.access_token as string)).toMatchObject({ tokenType: 'access_token', clientId: WEB_CLIENT_ID, scopes: ['read'] })
+    expect(validator.codes.size).toBe(0)
+  })
+
+  it.each<[string, string | undefined, readonly string[] | undefined, string | undefined]>([
+    ['the granted scope equals the requested one', 'read', undefined, undefined],
+    ['the same scope in another order', 'write read', ['read', 'write'], undefined],
+    ['the user granted less than requested', 'read write', ['read'], 'read'],
+    ['no scope was requested, so the default was granted', undefined, undefined, 'read'],
+  ])('§4.2.2 scope is returned only when it differs from the request: %s', async (_case, requested, granted, returned) => {
+    const { allow } = authorizationSetup()
+    const params = expectDelivered(await allow(implicitRequest({ scope: requested }), granted), RFC_REDIRECT_URI, 'fragment')
+    expect(params.scope).toBe(returned)
+  })
+
+  it.each([STATE, ...AWKWARD_STATES])('§4.2.2 state %j is echoed exactly in the fragment', async (state) => {
+    const { allow } = authorizationSetup()
+    expect(expectDelivered(await allow(implicitRequest({ state })), RFC_REDIRECT_URI, 'fragment').state).toBe(state)
+  })
+
+  it('§4.2.2 a token response omits state when the request had none', async () => {
+    const { allow } = authorizationSetup()
+    expect(expectDelivered(await allow(implicitRequest({ state: undefined })), RFC_REDIRECT_URI, 'fragment')).not.toHaveProperty('state')
+  })
+
+  it('§4.2.2 response_mode=query is refused for response_type=token: invalid_request in the fragment, no token issued', async () => {
+    const { allow, validator } = authorizationSetup()
+    const res = await allow(implicitRequest({ response_mode: 'query' }))
+    expectDeliveredError(res, RFC_REDIRECT_URI, 'fragment', 'invalid_request', { state: STATE, iss: DEFAULT_ISSUER, description: /response_mode/ })
+    expect(validator.saved).toHaveLength(0)
+  })
+})
+
+describe('RFC 6749 §4.2.2.1 Implicit Grant: Error Response', () => {
+  const cases: Array<{ error: OAuth2ErrorCode; send: (f: ReturnType<typeof authorizationSetup>) => Promise<OAuth2Response> }> = [
+    { error: 'access_denied', send: (f) => f.deny(implicitRequest()) },
+    { error: 'invalid_scope', send: (f) => f.allow(implicitRequest({ scope: 'admin' })) },
+    { error: 'invalid_request', send: (f) => f.allow(withRepeated(implicitRequest(), 'scope', 'read')) },
+    {
+      error: 'unauthorized_client',
+      send: (f) => {
+        f.validator.addClient({ clientId: 'code-only', responseTypes: ['code'] })
+        return f.allow(implicitRequest({ client_id: 'code-only' }))
+      },
+    },
+  ]
+
+  it.each(cases)('§4.2.2.1 $error is delivered in the fragment with state and iss, the query untouched', async ({ error, send }) => {
+    const f = authorizationSetup()
+    expectDeliveredError(await send(f), RFC_REDIRECT_URI, 'fragment', error, { state: STATE, iss: DEFAULT_ISSUER })
+    expect(f.validator.saved).toHaveLength(0)
+  })
+
+  it('§4.2.2.1 a validator exception is server_error in the fragment, reported to onError', async () => {
+    const failure = new Error('token store down')
+    class FailingValidator extends MemoryValidator {
+      override async saveBearerToken(): Promise<void> {
+        throw failure
+      }
+    }
+    const { allow, reported } = authorizationFixture(new FailingValidator())
+    const res = await allow(implicitRequest())
+    expectDeliveredError(res, RFC_REDIRECT_URI, 'fragment', 'server_error', { state: STATE, iss: DEFAULT_ISSUER })
+    expect(headerOf(res, 'Location')).not.toContain('access_token')
+    expect(reported.map((r) => r.error)).toEqual([failure])
+  })
+
+  it('§4.2.2.1 a client or redirect URI error of an implicit request is shown, never put in a fragment', async () => {
+    const { allow } = authorizationSetup()
+    expectNotRedirected(await allow(implicitRequest({ redirect_uri: 'https://evil.example/cb' })), 400, 'invalid_request', /redirect_uri/)
+  })
+})
+
+describe('OAuth 2.0 Form Post Response Mode (authorization endpoint)', () => {
+  it('response_mode=form_post delivers the code by a 200 page that posts code, state and iss to the redirect URI, not cached', async () => {
+    const { allow, validator } = authorizationSetup()
+    const res = await allow(codeRequest({ response_mode: 'form_post' }))
+    const params = expectDelivered(res, RFC_REDIRECT_URI, 'form_post')
+    expect(params).toEqual({ code: expect.any(String), state: STATE, iss: DEFAULT_ISSUER })
+    expect(validator.codes.has(params.code as string)).toBe(true)
+    expect(headerOf(res, 'Pragma')).toBe('no-cache')
+  })
+
+  it('form_post HTML-escapes the values: a state with "><script> stays inside its attribute', async () => {
+    const { allow, deny } = authorizationSetup()
+    const state = '"><script>alert(document.domain)</script><input value="'
+    for (const res of [await allow(codeRequest({ response_mode: 'form_post', state })), await deny(codeRequest({ response_mode: 'form_post', state }))]) {
+      expect(expectDelivered(res, RFC_REDIRECT_URI, 'form_post').state).toBe(state)
+      expect(res.body).not.toContain('<script>alert')
+      expect(res.body).not.toContain('"><script')
+    }
+  })
+
+  it('form_post HTML-escapes the redirect URI in the form action', async () => {
+    const { allow, validator } = authorizationSetup()
+    const registered = 'https://client.example.com/cb?a=1&b="x"'
+    validator.addClient({ clientId: 'quoted', redirectUris: [registered] })
+    const res = await allow(codeRequest({ client_id: 'quoted', redirect_uri: registered, response_mode: 'form_post' }))
+    expect(expectDelivered(res, registered, 'form_post').code).toEqual(expect.any(String))
+    expect(res.body).not.toContain('b="x"')
+  })
+
+  it('form_post delivers errors the same way', async () => {
+    const { deny } = authorizationSetup()
+    expectDeliveredError(await deny(codeRequest({ response_mode: 'form_post' })), RFC_REDIRECT_URI, 'form_post', 'access_denied', { state: STATE, iss: DEFAULT_ISSUER })
+  })
+
+  it('form_post delivers an implicit grant token, never a refresh token', async () => {
+    const { allow } = authorizationSetup()
+    const params = expectDelivered(await allow(implicitRequest({ response_mode: 'form_post' })), RFC_REDIRECT_URI, 'form_post')
+    expect(params).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: expect.stringMatching(/^[1-9][0-9]*$/), state: STATE, iss: DEFAULT_ISSUER })
+  })
+
+  it('an unknown response_mode is invalid_request, delivered by the response type default mode', async () => {
+    const { allow } = authorizationSetup()
+    const res = await allow(codeRequest({ response_mode: 'web_message' }))
+    expectDeliveredError(res, RFC_REDIRECT_URI, 'query', 'invalid_request', { state: STATE, iss: DEFAULT_ISSUER, description: /response_mode/ })
   })
 })

@@ -6,9 +6,12 @@ import {
   isWellFormedVerifier,
   TokenEndpoint,
   verifyCodeChallenge,
+  WebApplicationServer,
+  type AuthorizationServerOptions,
   type CodeChallengeMethod,
   type OAuth2Response,
 } from '../../src/index.js'
+import { authorizationUri, DEFAULT_ISSUER, expectDelivered, expectDeliveredError } from '../support/expect-authorization-response.js'
 import { expectErrorResponse, expectTokenResponse } from '../support/expect-response.js'
 import { FORM, MemoryValidator, TOKEN_URI } from '../support/memory-validator.js'
 
@@ -265,5 +268,166 @@ describe('RFC 9700 §4.8.2 PKCE Downgrade Attack', () => {
     const { issueCode, redeem } = setup()
     const code = issueCode()
     expectIssued(await redeem(code))
+  })
+})
+
+// The authorization request side of PKCE, through WebApplicationServer: the native app CLIENT_ID (public, PKCE
+// required) and a confidential client the validator exempts from PKCE.
+const STATE = 'pkce-state'
+const EXEMPT_CLIENT_ID = 'legacy-web'
+const EXEMPT_SECRET = 'legacy-secret'
+
+function authorizationSetup(options: AuthorizationServerOptions = {}) {
+  const validator = new MemoryValidator()
+  validator.addClient({ clientId: CLIENT_ID, redirectUris: [REDIRECT_URI] })
+  validator.addClient({ clientId: EXEMPT_CLIENT_ID, secret: EXEMPT_SECRET, redirectUris: [REDIRECT_URI], pkceRequired: false })
+  const user = validator.addUser('alice', 'wonderland')
+  const server = new WebApplicationServer(validator, options)
+  const allow = (params: Record<string, string | undefined>) =>
+    server.createAuthorizationResponse(
+      authorizationUri({ response_type: 'code', client_id: CLIENT_ID, redirect_uri: REDIRECT_URI, state: STATE, ...params }),
+      'GET',
+      undefined,
+      undefined,
+      undefined,
+      user,
+    )
+  const redeem = (code: string, verifier?: string, auth: Record<string, string> = { client_id: CLIENT_ID }): Promise<OAuth2Response> => {
+    const form = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, ...auth })
+    if (verifier !== undefined) form.set('code_verifier', verifier)
+    return server.createTokenResponse(TOKEN_URI, 'POST', form.toString(), FORM)
+  }
+  return { validator, server, allow, redeem }
+}
+
+/** Asserts a code delivered in the query of the native app redirect URI and returns it. */
+function expectCode(res: OAuth2Response): string {
+  const params = expectDelivered(res, REDIRECT_URI, 'query')
+  expect(params).toEqual({ code: expect.any(String), state: STATE, iss: DEFAULT_ISSUER })
+  return params.code as string
+}
+
+/** Asserts the RFC 7636 §4.4.1 error: invalid_request redirected to the client with state and iss. */
+function expectPkceError(res: OAuth2Response, description: RegExp): void {
+  expectDeliveredError(res, REDIRECT_URI, 'query', 'invalid_request', { state: STATE, iss: DEFAULT_ISSUER, description })
+}
+
+describe('RFC 7636 §4.3 Client Sends the Code Challenge with the Authorization Request (authorization endpoint)', () => {
+  it('accepts S256 and binds the challenge and method to the code', async () => {
+    const { allow, validator } = authorizationSetup()
+    const code = expectCode(await allow({ code_challenge: APPENDIX_B_CHALLENGE, code_challenge_method: 'S256' }))
+    expect(validator.codes.get(code)).toMatchObject({ codeChallenge: APPENDIX_B_CHALLENGE, codeChallengeMethod: 'S256' })
+  })
+
+  it('treats a challenge without code_challenge_method as plain, which is refused by default (RFC 9700 §2.1.1)', async () => {
+    const { allow, validator } = authorizationSetup()
+    expectPkceError(await allow({ code_challenge: APPENDIX_B_VERIFIER }), /code_challenge_method/)
+    expectPkceError(await allow({ code_challenge: APPENDIX_B_VERIFIER, code_challenge_method: 'plain' }), /code_challenge_method/)
+    expect(validator.codes.size).toBe(0)
+  })
+
+  it('with allowPlainCodeChallenge, a challenge without a method is stored as plain and redeemed by the equal verifier', async () => {
+    const { allow, validator, redeem } = authorizationSetup({ allowPlainCodeChallenge: true })
+    const code = expectCode(await allow({ code_challenge: APPENDIX_B_VERIFIER }))
+    expect(validator.codes.get(code)).toMatchObject({ codeChallenge: APPENDIX_B_VERIFIER, codeChallengeMethod: 'plain' })
+    expectErrorResponse(await redeem(code, OTHER_VERIFIER), 400, 'invalid_grant', /code_verifier/)
+    expectIssued(await redeem(code, APPENDIX_B_VERIFIER))
+  })
+
+  it('with allowPlainCodeChallenge, plain written out is accepted and S256 still is', async () => {
+    const { allow, validator } = authorizationSetup({ allowPlainCodeChallenge: true })
+    const plain = expectCode(await allow({ code_challenge: APPENDIX_B_VERIFIER, code_challenge_method: 'plain' }))
+    expect(validator.codes.get(plain)?.codeChallengeMethod).toBe('plain')
+    const s256Code = expectCode(await allow({ code_challenge: APPENDIX_B_CHALLENGE, code_challenge_method: 'S256' }))
+    expect(validator.codes.get(s256Code)?.codeChallengeMethod).toBe('S256')
+  })
+
+  it.each(['s256', 'S512', 'SHA256', 'PLAIN', 'none'])('refuses the unknown code_challenge_method %s with invalid_request', async (method) => {
+    for (const allowPlainCodeChallenge of [false, true]) {
+      const { allow, validator } = authorizationSetup({ allowPlainCodeChallenge })
+      expectPkceError(await allow({ code_challenge: APPENDIX_B_CHALLENGE, code_challenge_method: method }), /code_challenge_method/)
+      expect(validator.codes.size).toBe(0)
+    }
+  })
+
+  it('refuses code_challenge_method without code_challenge with invalid_request, even for a client exempt from PKCE', async () => {
+    const { allow } = authorizationSetup()
+    expectPkceError(await allow({ code_challenge_method: 'S256' }), /code_challenge/)
+    expectPkceError(await allow({ client_id: EXEMPT_CLIENT_ID, code_challenge_method: 'S256' }), /code_challenge/)
+  })
+})
+
+describe('RFC 7636 §4.4.1 Error Response (authorization endpoint)', () => {
+  it('requires PKCE by default: a request without code_challenge is invalid_request, redirected with state and iss', async () => {
+    const { allow, validator } = authorizationSetup()
+    expectPkceError(await allow({}), /code_challenge/)
+    expect(validator.codes.size).toBe(0)
+  })
+
+  it('treats an empty code_challenge as missing (RFC 6749 §3.1)', async () => {
+    const { allow } = authorizationSetup()
+    expectPkceError(await allow({ code_challenge: '', code_challenge_method: '' }), /code_challenge/)
+  })
+
+  it('lets a client the validator exempts (pkceRequired: false) omit the challenge; its code then takes no verifier', async () => {
+    const { allow, validator, redeem } = authorizationSetup()
+    const code = expectCode(await allow({ client_id: EXEMPT_CLIENT_ID }))
+    expect(validator.codes.get(code)?.codeChallenge).toBeUndefined()
+    const auth = { client_id: EXEMPT_CLIENT_ID, client_secret: EXEMPT_SECRET }
+    // RFC 9700 §4.8.2: a verifier for a code issued without a challenge is a downgrade attempt.
+    expectErrorResponse(await redeem(code, APPENDIX_B_VERIFIER, auth), 400, 'invalid_grant')
+    expectIssued(await redeem(code, undefined, auth))
+  })
+
+  it('holds an exempt client that sends a challenge to it', async () => {
+    const { allow, redeem } = authorizationSetup()
+    const code = expectCode(await allow({ client_id: EXEMPT_CLIENT_ID, code_challenge: APPENDIX_B_CHALLENGE, code_challenge_method: 'S256' }))
+    const auth = { client_id: EXEMPT_CLIENT_ID, client_secret: EXEMPT_SECRET }
+    expectErrorResponse(await redeem(code, undefined, auth), 400, 'invalid_request', /code_verifier/)
+    expectIssued(await redeem(code, APPENDIX_B_VERIFIER, auth))
+  })
+
+  // code-challenge has the code-verifier syntax, 43*128unreserved (RFC 7636 §4.1, §4.2).
+  const malformed: Array<[string, string]> = [
+    ['42 characters, one too few', verifierOfLength(42)],
+    ['129 characters, one too many', verifierOfLength(129)],
+    ['a "+"', `${verifierOfLength(42)}+`],
+    ['a "/"', `${verifierOfLength(42)}/`],
+    ['a "=" padding character', `${APPENDIX_B_CHALLENGE}=`],
+    ['a space', `${verifierOfLength(21)} ${verifierOfLength(21)}`],
+    ['a "%"', `${verifierOfLength(42)}%`],
+    ['a non-ASCII letter', `${verifierOfLength(42)}é`],
+  ]
+
+  it.each(malformed)('refuses a code_challenge with %s as invalid_request, under S256 and plain', async (_case, challenge) => {
+    for (const method of ['S256', 'plain']) {
+      const { allow, validator } = authorizationSetup({ allowPlainCodeChallenge: true })
+      expectPkceError(await allow({ code_challenge: challenge, code_challenge_method: method }), /code_challenge/)
+      expect(validator.codes.size).toBe(0)
+    }
+  })
+
+  it.each<[string, string]>([
+    ['43 characters, the minimum', verifierOfLength(43)],
+    ['128 characters, the maximum', verifierOfLength(128)],
+    ['every unreserved character', UNRESERVED],
+  ])('accepts a plain code_challenge of %s and redeems the code with it', async (_case, challenge) => {
+    const { allow, redeem } = authorizationSetup({ allowPlainCodeChallenge: true })
+    const code = expectCode(await allow({ code_challenge: challenge, code_challenge_method: 'plain' }))
+    expectIssued(await redeem(code, challenge))
+  })
+})
+
+describe('RFC 7636 Appendix B round trip through the authorization and token endpoints', () => {
+  it('issues a code for the Appendix B challenge and redeems it once with the Appendix B verifier', async () => {
+    const { allow, validator, redeem } = authorizationSetup()
+    const code = expectCode(await allow({ code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' }))
+    // The challenge itself is no verifier, and a refused attempt does not spend the code.
+    expectErrorResponse(await redeem(code, APPENDIX_B_CHALLENGE), 400, 'invalid_grant', /code_verifier/)
+    expectIssued(await redeem(code, 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk'))
+    expectErrorResponse(await redeem(code, APPENDIX_B_VERIFIER), 400, 'invalid_grant')
+    expect(validator.saved).toHaveLength(1)
+    expect(validator.saved[0]?.context).toMatchObject({ grantType: 'authorization_code', scopes: ['read'] })
+    expect(validator.saved[0]?.context.client.clientId).toBe(CLIENT_ID)
   })
 })
