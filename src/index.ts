@@ -75,3 +75,14 @@ export {
 } from './servers.js'
 export { RevocationEndpoint, type RevocationEndpointOptions } from './endpoints/revocation.js'
 export { IntrospectEndpoint, type IntrospectEndpointOptions } from './endpoints/introspection.js'
+export { DEFAULT_ENDPOINT_PATHS, MetadataEndpoint, type AuthorizationServerMetadata } from './endpoints/metadata.js'
+export { ResourceEndpoint, type ProtectedResourceResult, type ResourceEndpointOptions } from './endpoints/resource.js'
+export { BearerTokenValidator, type BearerTokenValidatorOptions } from './endpoints/bearer-token-validator.js'
+export {
+  DEFAULT_VERIFICATION_ALGORITHMS,
+  isSignedTokenFormat,
+  signedTokenVerifier,
+  type SignedTokenVerificationOptions,
+  type SignedTokenVerifier,
+  type VerifiedSignedToken,
+} from './tokens/signed-token-verification.js'
