@@ -10,6 +10,10 @@ import {
   type ValidatedAuthorizationRequest,
 } from './endpoints/authorization.js'
 import { type ErrorHook } from './endpoints/base.js'
+import { IntrospectEndpoint } from './endpoints/introspection.js'
+import { MetadataEndpoint, type AuthorizationServerMetadata } from './endpoints/metadata.js'
+import { ResourceEndpoint, type ProtectedResourceResult, type ResourceEndpointOptions } from './endpoints/resource.js'
+import { RevocationEndpoint } from './endpoints/revocation.js'
 import { TokenEndpoint } from './endpoints/token.js'
 import { AuthorizationCodeGrant } from './grants/authorization-code.js'
 import { type TokenGrantType } from './grants/base.js'
@@ -36,12 +40,22 @@ export interface ServerOptions {
   readonly allowInsecureTransport?: boolean | undefined
   /** Receives unexpected errors (5xx); default `console.error`. */
   readonly onError?: ErrorHook | undefined
+  /**
+   * The issuer identifier: `iss` of authorization responses (RFC 9207; default the request URI's origin), `iss` of
+   * introspection responses, and the `issuer` of the metadata document, which is served only when this is set.
+   */
+  readonly issuer?: string | undefined
+  /**
+   * Metadata claims besides `issuer` (RFC 8414 §2): endpoint URLs (default `issuer` + `/authorize`, `/token`,
+   * `/revoke`, `/introspect`), `scopes_supported`, `jwks_uri`, `service_documentation`, …
+   */
+  readonly metadata?: Omit<AuthorizationServerMetadata, 'issuer'> | undefined
+  /** How protected resources find and check tokens: `realm`, `allowQueryToken`, `jwt` (see `ResourceEndpoint`). */
+  readonly resource?: Omit<ResourceEndpointOptions, 'requestValidator' | 'onError'> | undefined
 }
 
 /** Options of servers with an authorization endpoint. */
 export interface AuthorizationServerOptions extends ServerOptions {
-  /** The issuer identifier sent as `iss` (RFC 9207); default the origin of the request URI. */
-  readonly issuer?: string | undefined
   /** Lifetime of authorization codes in seconds; default 60. */
   readonly codeExpiresIn?: number | undefined
   /** Accept the `plain` PKCE method; default `false` (RFC 9700 §2.1.1). */
@@ -60,13 +74,73 @@ export interface BackendApplicationServerOptions extends ServerOptions {
   readonly refreshTokenForClientCredentials?: boolean | undefined
 }
 
+/**
+ * What every pre-configured server has, as oauthlib's servers: revocation (RFC 7009), introspection (RFC 7662), the
+ * protected-resource check (RFC 6750) and, when an issuer is configured, metadata (RFC 8414).
+ */
+abstract class BaseServer {
+  /** The revocation endpoint, for use on its own. */
+  readonly revocationEndpoint: RevocationEndpoint
+  /** The introspection endpoint, for use on its own. */
+  readonly introspectEndpoint: IntrospectEndpoint
+  /** The resource endpoint, for use on its own. */
+  readonly resourceEndpoint: ResourceEndpoint
+  /** The metadata endpoint; `undefined` when no `issuer` is configured. */
+  readonly metadataEndpoint: MetadataEndpoint | undefined
+
+  /** @throws TypeError when the options make an invalid metadata document (see `MetadataEndpoint`) */
+  protected constructor(requestValidator: RequestValidator, options: ServerOptions, endpoints: readonly object[]) {
+    const common = { requestValidator, onError: options.onError, allowInsecureTransport: options.allowInsecureTransport }
+    this.revocationEndpoint = new RevocationEndpoint(common)
+    this.introspectEndpoint = new IntrospectEndpoint({ ...common, issuer: options.issuer })
+    this.resourceEndpoint = new ResourceEndpoint({ ...options.resource, requestValidator, onError: options.onError })
+    this.metadataEndpoint =
+      options.issuer === undefined
+        ? undefined
+        : new MetadataEndpoint([...endpoints, this.revocationEndpoint, this.introspectEndpoint], { ...options.metadata, issuer: options.issuer })
+  }
+
+  /** See {@link RevocationEndpoint.createRevocationResponse}. Never rejects. */
+  createRevocationResponse(uri: string, httpMethod?: string, body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
+    return this.revocationEndpoint.createRevocationResponse(uri, httpMethod, body, headers)
+  }
+
+  /** See {@link IntrospectEndpoint.createIntrospectResponse}. Never rejects. */
+  createIntrospectResponse(uri: string, httpMethod?: string, body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
+    return this.introspectEndpoint.createIntrospectResponse(uri, httpMethod, body, headers)
+  }
+
+  /** See {@link ResourceEndpoint.validateProtectedResourceRequest}. Never rejects. */
+  validateProtectedResourceRequest(
+    uri: string,
+    httpMethod?: string,
+    body?: RequestBody,
+    headers?: RequestHeaders,
+    scopes?: readonly string[],
+  ): Promise<ProtectedResourceResult> {
+    return this.resourceEndpoint.validateProtectedResourceRequest(uri, httpMethod, body, headers, scopes)
+  }
+
+  /**
+   * See {@link MetadataEndpoint.createMetadataResponse}. Never rejects.
+   *
+   * @throws TypeError when the server was built without an `issuer`, so it has no metadata to serve
+   */
+  createMetadataResponse(uri: string, httpMethod?: string, body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
+    if (this.metadataEndpoint === undefined) throw new TypeError('This server has no metadata: give it an issuer option')
+    return this.metadataEndpoint.createMetadataResponse(uri, httpMethod, body, headers)
+  }
+}
+
 /** The token endpoint of a pre-configured server, wired from its options and grants. */
-abstract class TokenServer {
+abstract class TokenServer extends BaseServer {
   /** The token endpoint, for use on its own. */
   readonly tokenEndpoint: TokenEndpoint
 
   protected constructor(requestValidator: RequestValidator, options: ServerOptions, grantTypes: readonly TokenGrantType[]) {
-    this.tokenEndpoint = tokenEndpointOf(options, grantTypes, bearerTokenOf(requestValidator, options))
+    const tokenEndpoint = tokenEndpointOf(options, grantTypes, bearerTokenOf(requestValidator, options))
+    super(requestValidator, options, [tokenEndpoint])
+    this.tokenEndpoint = tokenEndpoint
   }
 
   /**
@@ -113,7 +187,7 @@ export class LegacyApplicationServer extends TokenServer {
 }
 
 /** The authorization endpoint of a pre-configured server, with oauthlib's three calls. */
-abstract class AuthorizationServer {
+abstract class AuthorizationServer extends BaseServer {
   /** The authorization endpoint, for use on its own. */
   readonly authorizationEndpoint: AuthorizationEndpoint
 
@@ -122,14 +196,17 @@ abstract class AuthorizationServer {
     options: AuthorizationServerOptions,
     responseTypes: readonly AuthorizationResponseType[],
     bearerToken: BearerToken,
+    tokenEndpoint?: TokenEndpoint,
   ) {
-    this.authorizationEndpoint = new AuthorizationEndpoint({
+    const authorizationEndpoint = new AuthorizationEndpoint({
       requestValidator,
       responseTypes,
       bearerToken,
       issuer: options.issuer,
       onError: options.onError,
     })
+    super(requestValidator, options, tokenEndpoint === undefined ? [authorizationEndpoint] : [authorizationEndpoint, tokenEndpoint])
+    this.authorizationEndpoint = authorizationEndpoint
   }
 
   /** See {@link AuthorizationEndpoint.validateAuthorizationRequest}. */
@@ -173,8 +250,9 @@ abstract class AuthorizationAndTokenServer extends AuthorizationServer {
     grantTypes: readonly TokenGrantType[],
     bearerToken: BearerToken,
   ) {
-    super(requestValidator, options, responseTypes, bearerToken)
-    this.tokenEndpoint = tokenEndpointOf(options, grantTypes, bearerToken)
+    const tokenEndpoint = tokenEndpointOf(options, grantTypes, bearerToken)
+    super(requestValidator, options, responseTypes, bearerToken, tokenEndpoint)
+    this.tokenEndpoint = tokenEndpoint
   }
 
   /** See {@link TokenEndpoint.createTokenResponse}. Never rejects. */

@@ -240,3 +240,110 @@ describe('Server: grants and response types served', () => {
     await expectGrants(new Server(validator), GRANTS)
   })
 })
+
+describe('every pre-configured server: revocation, introspection, resource check and metadata', () => {
+  const ISSUER = 'https://as.example.com'
+
+  /** Builds each server and obtains one access token through the grant it serves. */
+  const cases: ReadonlyArray<{
+    readonly name: string
+    readonly grants: readonly string[]
+    readonly build: (validator: MemoryValidator) => Promise<{ server: BackendApplicationServer | LegacyApplicationServer | WebApplicationServer | MobileApplicationServer | Server; token: string }>
+  }> = [
+    {
+      name: 'BackendApplicationServer',
+      grants: ['client_credentials'],
+      build: async (validator) => {
+        const server = new BackendApplicationServer(validator, { issuer: ISSUER })
+        const body = expectTokenResponse(await server.createTokenResponse(TOKEN_URI, 'POST', 'grant_type=client_credentials', { Authorization: basic('app', 'app-secret'), ...FORM }))
+        return { server, token: body.access_token as string }
+      },
+    },
+    {
+      name: 'LegacyApplicationServer',
+      grants: ['password', 'refresh_token'],
+      build: async (validator) => {
+        const server = new LegacyApplicationServer(validator, { issuer: ISSUER })
+        const body = expectTokenResponse(
+          await server.createTokenResponse(TOKEN_URI, 'POST', 'grant_type=password&username=alice&password=wonderland', { Authorization: basic('app', 'app-secret'), ...FORM }),
+        )
+        return { server, token: body.access_token as string }
+      },
+    },
+    {
+      name: 'WebApplicationServer',
+      grants: ['authorization_code', 'refresh_token'],
+      build: async (validator) => {
+        const server = new WebApplicationServer(validator, { issuer: ISSUER })
+        const uri = `${ISSUER}/authorize?response_type=code&client_id=app&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256`
+        const redirect = await server.createAuthorizationResponse(uri, 'GET', undefined, {}, undefined, { userId: 'alice' })
+        const code = new URL(redirect.headers.Location as string).searchParams.get('code') as string
+        const body = expectTokenResponse(
+          await server.createTokenResponse(TOKEN_URI, 'POST', `grant_type=authorization_code&code=${code}&code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk`, {
+            Authorization: basic('app', 'app-secret'),
+            ...FORM,
+          }),
+        )
+        return { server, token: body.access_token as string }
+      },
+    },
+    {
+      name: 'MobileApplicationServer',
+      grants: ['implicit'],
+      build: async (validator) => {
+        const server = new MobileApplicationServer(validator, { issuer: ISSUER })
+        const redirect = await server.createAuthorizationResponse(`${ISSUER}/authorize?response_type=token&client_id=app`, 'GET', undefined, {}, undefined, { userId: 'alice' })
+        const fragment = new URLSearchParams(new URL(redirect.headers.Location as string).hash.slice(1))
+        return { server, token: fragment.get('access_token') as string }
+      },
+    },
+    {
+      name: 'Server',
+      grants: ['authorization_code', 'password', 'client_credentials', 'refresh_token'],
+      build: async (validator) => {
+        const server = new Server(validator, { issuer: ISSUER })
+        const body = expectTokenResponse(await server.createTokenResponse(TOKEN_URI, 'POST', 'grant_type=client_credentials', { Authorization: basic('app', 'app-secret'), ...FORM }))
+        return { server, token: body.access_token as string }
+      },
+    },
+  ]
+
+  it.each(cases)('$name checks, introspects and revokes its own tokens and publishes its grants', async ({ build, grants }) => {
+    const validator = new MemoryValidator()
+    validator.addClient({ clientId: 'app', secret: 'app-secret', responseTypes: ['code', 'token'] })
+    validator.addUser('alice', 'wonderland')
+    const { server, token } = await build(validator)
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    const auth = { Authorization: basic('app', 'app-secret'), ...FORM }
+
+    const checked = await server.validateProtectedResourceRequest('https://api.example.com/things', 'GET', undefined, { Authorization: `Bearer ${token}` }, ['read'])
+    expect(checked.valid).toBe(true)
+
+    const active = await server.createIntrospectResponse(`${ISSUER}/introspect`, 'POST', `token=${token}`, auth)
+    expect(JSON.parse(active.body)).toMatchObject({ active: true, client_id: 'app', scope: 'read', iss: ISSUER, token_type: 'Bearer' })
+
+    const revoked = await server.createRevocationResponse(`${ISSUER}/revoke`, 'POST', `token=${token}`, auth)
+    expect(revoked.status).toBe(200)
+    const inactive = await server.createIntrospectResponse(`${ISSUER}/introspect`, 'POST', `token=${token}`, auth)
+    expect(JSON.parse(inactive.body)).toEqual({ active: false })
+    const refused = await server.validateProtectedResourceRequest('https://api.example.com/things', 'GET', undefined, { Authorization: `Bearer ${token}` }, ['read'])
+    expect(refused.valid).toBe(false)
+    expect(refused.valid ? undefined : refused.response.status).toBe(401)
+
+    const metadata = await server.createMetadataResponse(`${ISSUER}/.well-known/oauth-authorization-server`, 'GET')
+    expect(metadata.status).toBe(200)
+    const document = JSON.parse(metadata.body)
+    expect(document).toMatchObject({ issuer: ISSUER, revocation_endpoint: `${ISSUER}/revoke`, introspection_endpoint: `${ISSUER}/introspect` })
+    expect([...document.grant_types_supported].sort()).toEqual([...grants].sort())
+  })
+
+  it('a server built without an issuer has no metadata, and says so to the caller', () => {
+    const server = new BackendApplicationServer(new MemoryValidator())
+    expect(server.metadataEndpoint).toBeUndefined()
+    expect(() => server.createMetadataResponse(`https://as.example.com/.well-known/oauth-authorization-server`)).toThrow(TypeError)
+  })
+
+  it('refuses a non-https issuer at construction (RFC 8414 §2), not at request time', () => {
+    expect(() => new Server(new MemoryValidator(), { issuer: 'http://as.example.com' })).toThrow(TypeError)
+  })
+})
