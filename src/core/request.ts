@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { InvalidRequestError } from './errors.js'
+import { InvalidRequestError, type OAuth2ErrorOptions } from './errors.js'
 
 /**
  * A request body as an application may hold it: raw form text, decoded pairs, or a plain object; `null` for none.
@@ -204,6 +204,24 @@ export function parseRequest(
     clientCredentials,
     credentials: Object.freeze({ ...options.credentials }),
   })
+}
+
+/**
+ * Refuses a request that repeats any of `names` (RFC 6749 §3.1, §3.2: request parameters MUST NOT be included more
+ * than once). Endpoints pass the parameters they read; others are ignored, as unrecognized parameters must be.
+ *
+ * @param citation - the section to name in the description, e.g. `RFC 7009 section 2.1`
+ * @throws {@link InvalidRequestError} naming the first repeated parameter
+ */
+export function rejectRepeated(
+  request: OAuth2Request,
+  names: Iterable<string>,
+  citation = 'RFC 6749 section 3.2',
+  options: Pick<OAuth2ErrorOptions, 'redirectable'> = {},
+): void {
+  for (const name of names) {
+    if (request.repeated.has(name)) throw new InvalidRequestError(`${name} is repeated (${citation})`, options)
+  }
 }
 
 /**

@@ -14,8 +14,8 @@ import {
   UnsupportedResponseTypeError,
 } from '../core/errors.js'
 import { isValidRedirectUri, matchRedirectUri } from '../core/redirect-uri.js'
-import { normalizeMethod, parseRequest, type OAuth2Request, type RequestBody, type RequestHeaders } from '../core/request.js'
-import { errorResponse, type OAuth2Response } from '../core/response.js'
+import { normalizeMethod, parseRequest, rejectRepeated, type OAuth2Request, type RequestBody, type RequestHeaders } from '../core/request.js'
+import { type OAuth2Response } from '../core/response.js'
 import { parseResources } from '../core/resource-indicator.js'
 import { deliverToRedirectUri, RESPONSE_MODES, type ResponseMode } from '../core/response-mode.js'
 import { parseScope } from '../core/scope.js'
@@ -256,9 +256,7 @@ export class AuthorizationEndpoint {
    */
   private async verifyClientAndRedirectUri(request: OAuth2Request): Promise<VerifiedClient> {
     const fatal = (description: string) => new InvalidRequestError(description, { redirectable: false })
-    for (const name of ['client_id', 'redirect_uri']) {
-      if (request.repeated.has(name)) throw fatal(`${name} is repeated (RFC 6749 section 3.1)`)
-    }
+    rejectRepeated(request, ['client_id', 'redirect_uri'], 'RFC 6749 section 3.1', { redirectable: false })
     const clientId = request.params.get('client_id')
     if (clientId === undefined) throw fatal('client_id is required')
     const validator = this.options.requestValidator
@@ -294,9 +292,7 @@ export class AuthorizationEndpoint {
   private async validateVerified(request: OAuth2Request, verified: VerifiedClient): Promise<ValidatedAuthorizationRequest> {
     const responseTypeValue = request.params.get('response_type')
     const handler = responseTypeValue === undefined ? undefined : this.responseTypes.get(responseTypeValue)
-    for (const name of [...COMMON_PARAMETERS, ...(handler?.authorizationParameters ?? [])]) {
-      if (request.repeated.has(name)) throw new InvalidRequestError(`${name} is repeated (RFC 6749 section 3.1)`)
-    }
+    rejectRepeated(request, [...COMMON_PARAMETERS, ...(handler?.authorizationParameters ?? [])], 'RFC 6749 section 3.1')
     if (responseTypeValue === undefined) throw new InvalidRequestError('response_type is required')
     if (handler === undefined) throw new UnsupportedResponseTypeError('The response_type is not supported by this server')
     const requestedMode = request.params.get('response_mode')

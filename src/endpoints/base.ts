@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { OAuth2Error, ServerError } from '../core/errors.js'
-import { type OAuth2Request } from '../core/request.js'
+import { InvalidRequestError, OAuth2Error, ServerError } from '../core/errors.js'
+import { normalizeMethod, parseRequest, type OAuth2Request, type RequestBody, type RequestHeaders } from '../core/request.js'
 import { errorResponse, type OAuth2Response } from '../core/response.js'
 
 /**
@@ -52,4 +52,42 @@ export function reportError(onError: ErrorHook | undefined, error: unknown, requ
   } catch {
     // The hook's own failure must not turn an error response into a rejection.
   }
+}
+
+/** How {@link parsePostRequest} describes the endpoint in its errors. */
+export interface PostEndpoint {
+  /** The endpoint's name in error descriptions, e.g. `revocation`. */
+  readonly name: string
+  /** The section that requires POST, e.g. `RFC 7009 section 2.1`. */
+  readonly citation: string
+  /** Accept non-`https:` URIs (loopback development and tests). */
+  readonly allowInsecureTransport: boolean
+  /** Extra data the application passed, for `request.credentials`. */
+  readonly credentials?: Readonly<Record<string, unknown>> | undefined
+}
+
+/**
+ * Parses a request to an endpoint that receives credentials in a form body (token, revocation, introspection):
+ * POST only (405 with `Allow: POST` otherwise), parameters from the body only (RFC 6749 §2.3.1: never the URI), and
+ * TLS required (RFC 6749 §3.2, RFC 7009 §2, RFC 7662 §4) unless `allowInsecureTransport`.
+ *
+ * @throws {@link InvalidRequestError} for the wrong method, a malformed request or a non-TLS URI
+ */
+export function parsePostRequest(
+  uri: string,
+  httpMethod: string,
+  body: RequestBody | undefined,
+  headers: RequestHeaders | undefined,
+  endpoint: PostEndpoint,
+  setRequest: (request: OAuth2Request) => void,
+): OAuth2Request {
+  if (normalizeMethod(httpMethod) !== 'POST') {
+    throw new InvalidRequestError(`The ${endpoint.name} endpoint accepts POST only (${endpoint.citation})`, { status: 405, headers: { Allow: 'POST' } })
+  }
+  const request = parseRequest(uri, httpMethod, body, headers, { source: 'body', credentials: endpoint.credentials })
+  setRequest(request)
+  if (request.uri.protocol !== 'https:' && !endpoint.allowInsecureTransport) {
+    throw new InvalidRequestError(`The ${endpoint.name} endpoint requires TLS (https)`)
+  }
+  return request
 }

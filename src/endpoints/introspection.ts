@@ -3,13 +3,15 @@
  *
  * @module
  */
-import { InvalidRequestError } from '../core/errors.js'
-import { parseRequest, type OAuth2Request, type RequestBody, type RequestHeaders } from '../core/request.js'
+import { type RequestBody, type RequestHeaders } from '../core/request.js'
 import { noStoreJsonResponse, type OAuth2Response } from '../core/response.js'
 import { scopeToString } from '../core/scope.js'
 import { authenticateClient } from '../grants/client-authentication.js'
 import { isExpired, type RequestValidator, type StoredToken } from '../validator.js'
-import { respondWithErrors, type EndpointOptions } from './base.js'
+import { parsePostRequest, respondWithErrors, type EndpointOptions } from './base.js'
+import { lookUpToken, rejectRepeatedTokenParameters } from './token-lookup.js'
+
+const CITATION = 'RFC 7662 section 2.1'
 
 /** Options of {@link IntrospectEndpoint}. */
 export interface IntrospectEndpointOptions extends EndpointOptions {
@@ -100,28 +102,13 @@ export class IntrospectEndpoint {
    */
   async createIntrospectResponse(uri: string, httpMethod = 'POST', body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
     return respondWithErrors(this.options.onError, async (setRequest) => {
-      if (httpMethod.toUpperCase() !== 'POST') {
-        throw new InvalidRequestError('The introspection endpoint accepts POST only (RFC 7662 section 2.1)', {
-          status: 405,
-          headers: { Allow: 'POST' },
-        })
-      }
-      const request = parseRequest(uri, httpMethod, body, headers, { source: 'body' })
-      setRequest(request)
-      // RFC 7662 §2: the endpoint receives tokens and tells what they grant, so it MUST be protected by TLS.
-      if (request.uri.protocol !== 'https:' && !this.allowInsecureTransport) {
-        throw new InvalidRequestError('The introspection endpoint requires TLS (https)')
-      }
-      // RFC 6749 §3.2 via RFC 7662 §2.1: a repeated parameter makes the request ambiguous.
-      for (const name of ['token', 'token_type_hint']) {
-        if (request.repeated.has(name)) throw new InvalidRequestError(`${name} is repeated (RFC 7662 section 2.1)`)
-      }
+      // RFC 7662 §4: the endpoint receives tokens and tells what they grant, so it MUST be protected by TLS.
+      const request = parsePostRequest(uri, httpMethod, body, headers, { name: 'introspection', citation: CITATION, allowInsecureTransport: this.allowInsecureTransport }, setRequest)
+      rejectRepeatedTokenParameters(request, CITATION)
       // RFC 7662 §2.1 and §4: the caller must be authorized, against token scanning; here by client credentials, so a
       // public client (which anyone can impersonate by its client_id) is refused with 401 (§2.3).
       await authenticateClient(this.requestValidator, request, false)
-      const token = request.params.get('token')
-      if (token === undefined) throw new InvalidRequestError('token is required (RFC 7662 section 2.1)')
-      const found = await this.requestValidator.introspectToken(token, tokenTypeHintOf(request), request)
+      const { found } = await lookUpToken(this.requestValidator, request, CITATION)
       // RFC 7662 §2.2: an inactive token gets active: false and nothing else, not even why it is inactive.
       if (found === undefined || isExpired(found.expiresAt)) return noStoreJsonResponse(200, { active: false })
       return noStoreJsonResponse(200, this.activeResponse(found))
@@ -148,13 +135,4 @@ export class IntrospectEndpoint {
     if (this.issuer !== undefined) response.iss = this.issuer
     return response
   }
-}
-
-/**
- * The `token_type_hint` to pass to the validator: one of the two types RFC 7662 §2.1 defines, else none. The server
- * MAY ignore the hint (§2.1), and an unknown value gives the validator nothing to go on.
- */
-function tokenTypeHintOf(request: OAuth2Request): StoredToken['tokenType'] | undefined {
-  const hint = request.params.get('token_type_hint')
-  return hint === 'access_token' || hint === 'refresh_token' ? hint : undefined
 }

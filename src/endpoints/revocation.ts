@@ -3,12 +3,15 @@
  *
  * @module
  */
-import { InvalidRequestError, UnauthorizedClientError, UnsupportedTokenTypeError } from '../core/errors.js'
-import { parseRequest, type OAuth2Request, type RequestBody, type RequestHeaders } from '../core/request.js'
+import { UnauthorizedClientError, UnsupportedTokenTypeError } from '../core/errors.js'
+import { type OAuth2Request, type RequestBody, type RequestHeaders } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
 import { authenticateClient } from '../grants/client-authentication.js'
 import { isExpired, type Client, type RequestValidator, type StoredToken } from '../validator.js'
-import { respondWithErrors, type EndpointOptions } from './base.js'
+import { parsePostRequest, respondWithErrors, type EndpointOptions } from './base.js'
+import { lookUpToken, rejectRepeatedTokenParameters } from './token-lookup.js'
+
+const CITATION = 'RFC 7009 section 2.1'
 
 /** The token types RFC 7009 §2.1 names; a revocation endpoint serves both unless told otherwise. */
 const TOKEN_TYPES: readonly StoredToken['tokenType'][] = ['access_token', 'refresh_token']
@@ -93,27 +96,12 @@ export class RevocationEndpoint {
    */
   async createRevocationResponse(uri: string, httpMethod = 'POST', body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
     return respondWithErrors(this.options.onError, async (setRequest) => {
-      if (httpMethod.toUpperCase() !== 'POST') {
-        throw new InvalidRequestError('The revocation endpoint accepts POST only (RFC 7009 section 2.1)', {
-          status: 405,
-          headers: { Allow: 'POST' },
-        })
-      }
-      const request = parseRequest(uri, httpMethod, body, headers, { source: 'body' })
-      setRequest(request)
       // RFC 7009 §2: revocation requests carry client credentials and tokens, so the endpoint MUST use TLS.
-      if (request.uri.protocol !== 'https:' && !this.allowInsecureTransport) {
-        throw new InvalidRequestError('The revocation endpoint requires TLS (https)')
-      }
-      // RFC 6749 §3.2 via RFC 7009 §2.1: a repeated parameter makes the request ambiguous.
-      for (const name of ['token', 'token_type_hint']) {
-        if (request.repeated.has(name)) throw new InvalidRequestError(`${name} is repeated (RFC 7009 section 2.1)`)
-      }
+      const request = parsePostRequest(uri, httpMethod, body, headers, { name: 'revocation', citation: CITATION, allowInsecureTransport: this.allowInsecureTransport }, setRequest)
+      rejectRepeatedTokenParameters(request, CITATION)
       // RFC 7009 §2.1: the client authenticates as at the token endpoint; a public client is identified by client_id.
       const client = await authenticateClient(this.requestValidator, request, true)
-      const token = request.params.get('token')
-      if (token === undefined) throw new InvalidRequestError('token is required (RFC 7009 section 2.1)')
-      const found = await this.requestValidator.introspectToken(token, tokenTypeHintOf(request), request)
+      const { token, found } = await lookUpToken(this.requestValidator, request, CITATION)
       // RFC 7009 §2.2: an unknown or already revoked token is answered 200: what the client wanted is already true.
       if (found !== undefined) await this.revoke(token, found, client, request)
       return { status: 200, headers: REVOKED_HEADERS, body: '' }
@@ -145,13 +133,4 @@ export class RevocationEndpoint {
     if (!revocable) throw new UnsupportedTokenTypeError(`This server does not revoke tokens of type ${found.tokenType}`)
     await this.requestValidator.revokeToken(token, found.tokenType, client, request)
   }
-}
-
-/**
- * The `token_type_hint` to pass to the validator: one of the two types RFC 7009 §2.1 defines, else none. An unknown
- * value is ignored (§2.1: the server MAY ignore the hint; §2.2: an invalid hint does not influence the response).
- */
-function tokenTypeHintOf(request: OAuth2Request): StoredToken['tokenType'] | undefined {
-  const hint = request.params.get('token_type_hint')
-  return hint === 'access_token' || hint === 'refresh_token' ? hint : undefined
 }

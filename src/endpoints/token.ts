@@ -4,11 +4,11 @@
  * @module
  */
 import { InvalidRequestError, UnsupportedGrantTypeError } from '../core/errors.js'
-import { normalizeMethod, parseRequest, type RequestBody, type RequestHeaders } from '../core/request.js'
+import { type RequestBody, type RequestHeaders } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
 import { type TokenGrantType } from '../grants/base.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
-import { respondWithErrors, type EndpointOptions } from './base.js'
+import { parsePostRequest, respondWithErrors, type EndpointOptions } from './base.js'
 
 /** Options of {@link TokenEndpoint}. */
 export interface TokenEndpointOptions extends EndpointOptions {
@@ -67,15 +67,15 @@ export class TokenEndpoint {
     credentials?: Readonly<Record<string, unknown>>,
   ): Promise<OAuth2Response> {
     return respondWithErrors(this.options.onError, async (setRequest) => {
-      if (normalizeMethod(httpMethod) !== 'POST') {
-        throw new InvalidRequestError('The token endpoint accepts POST only (RFC 6749 section 3.2)', { status: 405, headers: { Allow: 'POST' } })
-      }
-      const request = parseRequest(uri, httpMethod, body, headers, { source: 'body', credentials })
-      setRequest(request)
-      // RFC 6749 §3.2: the token endpoint MUST require TLS.
-      if (request.uri.protocol !== 'https:' && !this.allowInsecureTransport) {
-        throw new InvalidRequestError('The token endpoint requires TLS (https)')
-      }
+      // RFC 6749 §3.2: POST only, and the token endpoint MUST require TLS.
+      const request = parsePostRequest(
+        uri,
+        httpMethod,
+        body,
+        headers,
+        { name: 'token', citation: 'RFC 6749 section 3.2', allowInsecureTransport: this.allowInsecureTransport, credentials },
+        setRequest,
+      )
       const grantType = request.grantType
       if (grantType === undefined) {
         throw new InvalidRequestError(request.repeated.has('grant_type') ? 'grant_type is repeated (RFC 6749 section 3.2)' : 'grant_type is required')

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { InvalidRequestError, InvalidScopeError, InvalidTargetError, UnauthorizedClientError } from '../core/errors.js'
-import { type OAuth2Request } from '../core/request.js'
+import { InvalidScopeError, InvalidTargetError, UnauthorizedClientError } from '../core/errors.js'
+import { rejectRepeated, type OAuth2Request } from '../core/request.js'
 import { noStoreJsonResponse, type OAuth2Response } from '../core/response.js'
 import { parseResources } from '../core/resource-indicator.js'
 import { isSubsetOf, parseScope, sameScopes } from '../core/scope.js'
@@ -64,9 +64,7 @@ export abstract class GrantTypeBase implements TokenGrantType {
    * @throws {@link InvalidRequestError} naming the repeated parameter
    */
   protected rejectRepeatedParameters(request: OAuth2Request): void {
-    for (const name of [...COMMON_PARAMETERS, ...this.parameters]) {
-      if (request.repeated.has(name)) throw new InvalidRequestError(`${name} is repeated (RFC 6749 section 3.2)`)
-    }
+    rejectRepeated(request, [...COMMON_PARAMETERS, ...this.parameters])
   }
 
   /**
