@@ -16,6 +16,7 @@ import {
 import { isValidRedirectUri, matchRedirectUri } from '../core/redirect-uri.js'
 import { normalizeMethod, parseRequest, rejectRepeated, type OAuth2Request, type RequestBody, type RequestHeaders } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
+import { type CodeChallengeMethod } from '../core/pkce.js'
 import { parseResources } from '../core/resource-indicator.js'
 import { deliverToRedirectUri, RESPONSE_MODES, type ResponseMode } from '../core/response-mode.js'
 import { parseScope } from '../core/scope.js'
@@ -64,6 +65,8 @@ export interface AuthorizationResponseType {
   readonly responseModes: readonly ResponseMode[]
   /** The request parameters it reads besides the common ones, checked for repeats. */
   readonly authorizationParameters: readonly string[]
+  /** The PKCE methods accepted, for a response type that issues codes (metadata `code_challenge_methods_supported`). */
+  readonly codeChallengeMethods?: readonly CodeChallengeMethod[]
   /**
    * Checks what is specific to this response type (e.g. PKCE) after the client and redirect URI were verified.
    *
@@ -138,9 +141,12 @@ export class AuthorizationEndpoint {
    * @see {@link https://www.rfc-editor.org/rfc/rfc7636#section-4.3 | RFC 7636 §4.3}
    */
   get codeChallengeMethodsSupported(): readonly string[] {
-    const code = this.responseTypes.get('code')
-    if (code === undefined || !('codeChallengeMethods' in code) || !Array.isArray(code.codeChallengeMethods)) return []
-    return code.codeChallengeMethods.filter((method): method is string => typeof method === 'string')
+    return this.responseTypes.get('code')?.codeChallengeMethods ?? []
+  }
+
+  /** The configured issuer identifier sent as `iss`; `undefined` when it is taken from each request's origin. */
+  get issuer(): string | undefined {
+    return this.options.issuer
   }
 
   /**

@@ -6,7 +6,7 @@
  * @module
  */
 import { InvalidRequestError } from '../core/errors.js'
-import { type RequestBody, type RequestHeaders } from '../core/request.js'
+import { normalizeMethod, type RequestBody, type RequestHeaders } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
 import { RESPONSE_MODES } from '../core/response-mode.js'
 import { parseScope } from '../core/scope.js'
@@ -158,12 +158,6 @@ const CLAIM_ORDER = [
   'authorization_response_iss_parameter_supported',
 ] as const
 
-/**
- * The built-in grants that accept a public client identified by `client_id` alone (they authenticate with
- * `allowPublic`, see `grants/client-authentication.ts`); client credentials never does (RFC 6749 §4.4).
- */
-const PUBLIC_CLIENT_GRANT_TYPES: ReadonlySet<string> = new Set(['authorization_code', 'password', 'refresh_token'])
-
 /** RFC 6749 §2.3.1: HTTP Basic, or the credentials in the form body. */
 const CLIENT_SECRET_METHODS = ['client_secret_basic', 'client_secret_post'] as const
 
@@ -245,6 +239,11 @@ export class MetadataEndpoint {
     if (typeof claims !== 'object' || claims === null) throw new TypeError('MetadataEndpoint needs claims with at least issuer')
     const found = findEndpoints(endpoints)
     const issuer = checkIssuer(claims.issuer)
+    // RFC 9207 §2.4: clients compare the iss of authorization responses with the metadata's issuer.
+    const sentIss = found.authorization?.issuer
+    if (sentIss !== undefined && sentIss !== issuer) {
+      throw new TypeError(`issuer ${issuer} differs from the iss the authorization endpoint sends (${sentIss}) (RFC 9207 section 2.4)`)
+    }
     // No prototype: a claim named __proto__ stays a claim.
     const document: Record<string, unknown> = Object.create(null) as Record<string, unknown>
     document.issuer = issuer
@@ -320,7 +319,7 @@ export class MetadataEndpoint {
   async createMetadataResponse(uri: string, httpMethod = 'GET', body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
     void [uri, body, headers]
     return respondWithErrors(undefined, async () => {
-      const method = httpMethod.toUpperCase()
+      const method = normalizeMethod(httpMethod)
       if (method !== 'GET' && method !== 'HEAD') {
         throw new InvalidRequestError('The metadata endpoint accepts GET and HEAD only (RFC 8414 section 3.1)', {
           status: 405,
@@ -366,7 +365,7 @@ function supportedBy(found: FoundEndpoints): Record<ComputedListClaim, readonly 
   const { token, authorization } = found
   const responseTypes = authorization?.responseTypesSupported ?? []
   const grantTypes = [...(token?.grantTypes ?? []), ...(responseTypes.includes('token') ? ['implicit'] : [])]
-  const publicClients = grantTypes.some((grantType) => PUBLIC_CLIENT_GRANT_TYPES.has(grantType))
+  const publicClients = token?.publicClientsAllowed === true
   return {
     response_types_supported: responseTypes,
     // Every response type may be asked for in any of these; each narrows it (tokens never travel in a query).

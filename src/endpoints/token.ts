@@ -48,6 +48,11 @@ export class TokenEndpoint {
     return [...this.grants.keys()]
   }
 
+  /** Whether a grant served here admits public clients, e.g. for metadata (`none` in `token_endpoint_auth_methods_supported`). */
+  get publicClientsAllowed(): boolean {
+    return [...this.grants.values()].some((grant) => grant.allowsPublicClients === true)
+  }
+
   /**
    * Handles a token request and returns the response to send. Never rejects: every failure, including an exception
    * from the validator, becomes an RFC 6749 §5.2 error response.

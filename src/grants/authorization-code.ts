@@ -43,6 +43,8 @@ interface ValidatedCodeRequest extends ValidatedTokenRequest {
  */
 export class AuthorizationCodeGrant extends GrantTypeBase implements AuthorizationResponseType {
   readonly grantType = 'authorization_code'
+  /** Public clients may use this grant, identified by client_id (RFC 6749 §3.2.1). */
+  readonly allowsPublicClients = true
   readonly responseType = 'code'
   readonly defaultResponseMode = 'query'
   readonly responseModes: readonly ResponseMode[] = ['query', 'fragment', 'form_post']
@@ -133,7 +135,7 @@ export class AuthorizationCodeGrant extends GrantTypeBase implements Authorizati
    */
   async validateTokenRequest(request: OAuth2Request): Promise<ValidatedCodeRequest> {
     this.rejectRepeatedParameters(request)
-    const client = await this.authenticateClient(request, true)
+    const client = await this.authenticateClient(request)
     await this.checkGrantType(client, request)
     const code = request.params.get('code')
     if (code === undefined) throw new InvalidRequestError('code is required')

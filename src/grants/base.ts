@@ -30,6 +30,11 @@ export interface TokenGrantType {
   /** The `grant_type` value this grant handles. */
   readonly grantType: string
   /**
+   * Whether public clients (RFC 6749 §2.1) may use this grant, identified by `client_id` alone (`none`). Metadata
+   * advertises `none` when a grant says so. Default `false`.
+   */
+  readonly allowsPublicClients?: boolean
+  /**
    * Validates the request and issues tokens.
    *
    * @returns the RFC 6749 §5.1 response
@@ -43,6 +48,7 @@ export interface TokenGrantType {
  */
 export abstract class GrantTypeBase implements TokenGrantType {
   abstract readonly grantType: string
+  abstract readonly allowsPublicClients: boolean
   /** The RFC parameters this grant reads, besides `grant_type` and client authentication. */
   protected abstract readonly parameters: readonly string[]
 
@@ -68,12 +74,13 @@ export abstract class GrantTypeBase implements TokenGrantType {
   }
 
   /**
-   * Authenticates the client (RFC 6749 §3.2.1); see {@link authenticateClient}.
+   * Authenticates the client (RFC 6749 §3.2.1), admitting public clients when the grant does; see
+   * {@link authenticateClient}.
    *
    * @throws {@link InvalidClientError} (401 with `WWW-Authenticate`) when authentication fails or is missing
    */
-  protected authenticateClient(request: OAuth2Request, allowPublic: boolean): Promise<Client> {
-    return authenticateClient(this.requestValidator, request, allowPublic)
+  protected authenticateClient(request: OAuth2Request): Promise<Client> {
+    return authenticateClient(this.requestValidator, request, this.allowsPublicClients)
   }
 
   /**

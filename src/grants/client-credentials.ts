@@ -26,6 +26,8 @@ export interface ClientCredentialsGrantOptions {
  */
 export class ClientCredentialsGrant extends GrantTypeBase {
   readonly grantType = 'client_credentials'
+  /** RFC 6749 §4.4: only confidential clients, which authenticate. */
+  readonly allowsPublicClients = false
   protected readonly parameters = ['scope'] as const
   private readonly refreshToken: boolean
 
@@ -43,7 +45,7 @@ export class ClientCredentialsGrant extends GrantTypeBase {
   async validateTokenRequest(request: OAuth2Request): Promise<ValidatedTokenRequest> {
     this.rejectRepeatedParameters(request)
     // RFC 6749 §4.4.2: the client MUST authenticate.
-    const client = await this.authenticateClient(request, false)
+    const client = await this.authenticateClient(request)
     await this.checkGrantType(client, request)
     const { scopes, requestedScopes } = await this.resolveScopes(client, request)
     const resources = await this.resolveResources(client, request)

@@ -24,6 +24,8 @@ export interface PasswordGrantOptions {
  */
 export class PasswordGrant extends GrantTypeBase {
   readonly grantType = 'password'
+  /** Public clients may use this grant, identified by client_id (RFC 6749 §3.2.1). */
+  readonly allowsPublicClients = true
   protected readonly parameters = ['username', 'password', 'scope'] as const
   private readonly refreshToken: boolean
 
@@ -42,7 +44,7 @@ export class PasswordGrant extends GrantTypeBase {
    */
   async validateTokenRequest(request: OAuth2Request): Promise<ValidatedTokenRequest> {
     this.rejectRepeatedParameters(request)
-    const client = await this.authenticateClient(request, true)
+    const client = await this.authenticateClient(request)
     await this.checkGrantType(client, request)
     const username = request.params.get('username')
     const password = request.params.get('password')

@@ -26,6 +26,8 @@ interface ValidatedRefreshRequest extends ValidatedTokenRequest {
  */
 export class RefreshTokenGrant extends GrantTypeBase {
   readonly grantType = 'refresh_token'
+  /** Public clients may use this grant, identified by client_id (RFC 6749 §3.2.1). */
+  readonly allowsPublicClients = true
   protected readonly parameters = ['refresh_token', 'scope'] as const
 
   /**
@@ -37,7 +39,7 @@ export class RefreshTokenGrant extends GrantTypeBase {
    */
   async validateTokenRequest(request: OAuth2Request): Promise<ValidatedRefreshRequest> {
     this.rejectRepeatedParameters(request)
-    const client = await this.authenticateClient(request, true)
+    const client = await this.authenticateClient(request)
     await this.checkGrantType(client, request)
     const refreshToken = request.params.get('refresh_token')
     if (refreshToken === undefined) throw new InvalidRequestError('refresh_token is required')

@@ -255,6 +255,17 @@ describe('RFC 8414 §2 Authorization Server Metadata', () => {
       expect(withRefresh.claims.token_endpoint_auth_methods_supported).toEqual([...SECRET_METHODS, 'none'])
     })
 
+    it('asks a custom grant whether it admits public clients (allowsPublicClients), not a list of names', () => {
+      const { token } = setup()
+      const device = (allowsPublicClients: boolean): TokenGrantType => ({
+        grantType: 'urn:ietf:params:oauth:grant-type:device_code',
+        allowsPublicClients,
+        createTokenResponse: () => Promise.reject(new Error('not used')),
+      })
+      expect(new MetadataEndpoint([token(device(true))], { issuer: ISSUER }).claims.token_endpoint_auth_methods_supported).toEqual([...SECRET_METHODS, 'none'])
+      expect(new MetadataEndpoint([token(device(false))], { issuer: ISSUER }).claims.token_endpoint_auth_methods_supported).toEqual(SECRET_METHODS)
+    })
+
     it('describes revocation (public clients allowed, RFC 7009) and introspection (authenticated callers only, RFC 7662)', () => {
       const { token, revocation, introspection, validator } = setup()
       const { claims } = new MetadataEndpoint([token(new ClientCredentialsGrant(validator)), revocation(), introspection()], { issuer: ISSUER })
@@ -579,6 +590,13 @@ describe('RFC 8414 §3.3 Authorization Server Metadata Validation', () => {
 })
 
 describe('RFC 9207 §3 Authorization Server Metadata', () => {
+  it('§2.4 refuses an issuer other than the iss the authorization endpoint sends, at construction', () => {
+    const web = new WebApplicationServer(new MemoryValidator(), { issuer: 'https://other.example.com' })
+    expect(() => new MetadataEndpoint([web.authorizationEndpoint, web.tokenEndpoint], { issuer: ISSUER })).toThrow(/differs from the iss/)
+    const same = new WebApplicationServer(new MemoryValidator(), { issuer: ISSUER })
+    expect(new MetadataEndpoint([same.authorizationEndpoint, same.tokenEndpoint], { issuer: ISSUER }).claims.issuer).toBe(ISSUER)
+  })
+
   it('advertises authorization_response_iss_parameter_supported when there is an authorization endpoint', () => {
     const mobile = new MobileApplicationServer(new MemoryValidator())
     expect(webMetadata().claims.authorization_response_iss_parameter_supported).toBe(true)
