@@ -329,7 +329,9 @@ export class RequestValidator<C extends Client = Client, U extends User = User> 
 
   /**
    * Stores a newly issued access token (and refresh token, if the response has one). Store digests of the token
-   * values, not the values. When `context.grantType` is `refresh_token`, the refresh token presented is
+   * values, not the values. Keep `context.resources` as the access token's audience (RFC 8707), so that
+   * `introspectToken` and `validateBearerToken` can answer it, and `context.refreshTokenScopes` /
+   * `context.refreshTokenResources` with the refresh token. When `context.grantType` is `refresh_token`, the refresh token presented is
    * `request.params.get('refresh_token')`, which lets the application link the new tokens to their family.
    *
    * Used by: every grant.
