@@ -328,6 +328,21 @@ export class RequestValidator<C extends Client = Client, U extends User = User> 
   }
 
   /**
+   * Runs the writes of one token request together: consuming a code or rotating a refresh token, then
+   * `saveBearerToken`. Resolve to what `work` resolves to; when `work` throws, undo what it wrote and rethrow. A
+   * store-backed validator runs it in one database transaction, so that a code is never consumed, nor a refresh
+   * token rotated, without the new tokens being saved.
+   *
+   * Default: runs `work` as it is, with no rollback.
+   *
+   * Used by: every grant of the token endpoint.
+   */
+  async transaction<T>(request: OAuth2Request, work: () => Promise<T>): Promise<T> {
+    void request
+    return work()
+  }
+
+  /**
    * Stores a newly issued access token (and refresh token, if the response has one). Store digests of the token
    * values, not the values. Keep `context.resources` as the access token's audience (RFC 8707), so that
    * `introspectToken` and `validateBearerToken` can answer it, and `context.refreshTokenScopes` /

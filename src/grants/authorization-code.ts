@@ -163,15 +163,17 @@ export class AuthorizationCodeGrant extends GrantTypeBase implements Authorizati
   }
 
   /**
-   * Validates the request, consumes the code atomically and issues tokens. A code already consumed, for example by a
-   * concurrent request, is refused with `invalid_grant` and no token is issued.
+   * Validates the request, consumes the code atomically and issues tokens, the consumption and the new tokens saved
+   * in one `RequestValidator.transaction`. A code already consumed, for example by a concurrent request, is refused
+   * with `invalid_grant` and no token is issued.
    */
   async createTokenResponse(request: OAuth2Request, bearerToken: BearerToken): Promise<OAuth2Response> {
     const { code, ...validated } = await this.validateTokenRequest(request)
-    if (!(await this.requestValidator.invalidateAuthorizationCode(validated.client.clientId, code, request))) {
-      throw new InvalidGrantError('The authorization code was already used')
-    }
-    return this.issueToken(request, bearerToken, validated, this.refreshToken)
+    return this.issueToken(request, bearerToken, validated, this.refreshToken, async () => {
+      if (!(await this.requestValidator.invalidateAuthorizationCode(validated.client.clientId, code, request))) {
+        throw new InvalidGrantError('The authorization code was already used')
+      }
+    })
   }
 
   private async verifyPkce(stored: AuthorizationCode, request: OAuth2Request): Promise<void> {

@@ -128,14 +128,27 @@ export abstract class GrantTypeBase implements TokenGrantType {
 
   /**
    * Creates, saves and returns the token response; `scope` is included when the granted scope differs from the
-   * requested one (RFC 6749 §5.1).
+   * requested one (RFC 6749 §5.1). The tokens are made first (signing may take time), then `redeem` (consuming a
+   * code or rotating a refresh token) and `saveBearerToken` run inside one `RequestValidator.transaction`, so that
+   * nothing is consumed without the new tokens being saved.
    */
-  protected async issueToken(request: OAuth2Request, bearerToken: BearerToken, validated: ValidatedTokenRequest, refreshToken: boolean): Promise<OAuth2Response> {
+  protected async issueToken(
+    request: OAuth2Request,
+    bearerToken: BearerToken,
+    validated: ValidatedTokenRequest,
+    refreshToken: boolean,
+    redeem?: () => Promise<void>,
+  ): Promise<OAuth2Response> {
     const { requestedScopes, ...context } = validated
     const token = await bearerToken.createToken(request, {
       context,
       refreshToken,
       includeScope: requestedScopes === undefined || !sameScopes(requestedScopes, context.scopes),
+      saveToken: false,
+    })
+    await this.requestValidator.transaction(request, async () => {
+      await redeem?.()
+      await this.requestValidator.saveBearerToken(token, context, request)
     })
     return noStoreJsonResponse(200, token)
   }

@@ -69,9 +69,11 @@ export class RefreshTokenGrant extends GrantTypeBase {
   async createTokenResponse(request: OAuth2Request, bearerToken: BearerToken): Promise<OAuth2Response> {
     const { refreshToken, ...validated } = await this.validateTokenRequest(request)
     const rotate = await this.requestValidator.rotateRefreshToken(request)
-    if (rotate && !(await this.requestValidator.invalidateRefreshToken(refreshToken, validated.client, request))) {
-      throw new InvalidGrantError('The refresh token was already used')
+    const invalidate = async () => {
+      if (!(await this.requestValidator.invalidateRefreshToken(refreshToken, validated.client, request))) {
+        throw new InvalidGrantError('The refresh token was already used')
+      }
     }
-    return this.issueToken(request, bearerToken, validated, rotate)
+    return this.issueToken(request, bearerToken, validated, rotate, rotate ? invalidate : undefined)
   }
 }

@@ -62,6 +62,9 @@ export class MemoryValidator extends RequestValidator<TestClient, TestUser> {
   /** Every access and refresh token saved, by value. */
   readonly tokens = new Map<string, StoredTokenEntry>()
   readonly saved: SavedToken[] = []
+  /** Undo steps of the transaction in progress; transactions run one at a time. */
+  private journal: Array<() => void> | undefined
+  private queue: Promise<unknown> = Promise.resolve()
 
   addClient(client: Partial<TestClient> & { clientId: string }): TestClient {
     const full: TestClient = {
@@ -127,10 +130,31 @@ export class MemoryValidator extends RequestValidator<TestClient, TestUser> {
     return stored === undefined || stored.used ? undefined : stored
   }
 
+  override async transaction<T>(_request: OAuth2Request, work: () => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      const journal: Array<() => void> = []
+      this.journal = journal
+      try {
+        return await work()
+      } catch (error) {
+        for (const undo of journal.reverse()) undo()
+        throw error
+      } finally {
+        this.journal = undefined
+      }
+    }
+    const result = this.queue.then(run, run)
+    this.queue = result.catch(() => undefined)
+    return result
+  }
+
   override async invalidateAuthorizationCode(_clientId: string, code: string): Promise<boolean> {
     const stored = this.codes.get(code)
     if (stored === undefined || stored.used) return false
     stored.used = true
+    this.journal?.push(() => {
+      stored.used = false
+    })
     return true
   }
 
@@ -148,6 +172,9 @@ export class MemoryValidator extends RequestValidator<TestClient, TestUser> {
     const stored = this.refreshTokens.get(refreshToken)
     if (stored === undefined || stored.revoked) return false
     stored.revoked = true
+    this.journal?.push(() => {
+      stored.revoked = false
+    })
     return true
   }
 
