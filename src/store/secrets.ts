@@ -1,0 +1,73 @@
+/**
+ * Secrets at rest: SHA-256 digests for values with 256 bits of entropy (tokens, codes, generated client secrets), and
+ * scrypt for values a person chose (passwords, imported client secrets).
+ *
+ * A fast digest is as safe as a slow hash for a 256-bit random value, which nobody can guess, and keeps the token
+ * endpoint fast. A password has little entropy, so it gets scrypt (RFC 7914) with N = 2^15, r = 8, p = 1: 32 MiB and
+ * some 50–100 ms per hash, the parameters stored with each hash so they can be raised later.
+ *
+ * @module
+ */
+import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+
+/** scrypt parameters for new hashes (RFC 7914 §2). */
+export const SCRYPT_PARAMETERS = Object.freeze({ N: 2 ** 15, r: 8, p: 1, keyLength: 32, saltLength: 16 })
+
+/** The SHA-256 digest of a token or code, base64url: how tokens and codes are looked up in a store. */
+export function tokenHash(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('base64url')
+}
+
+/** The stored form of a secret oauthkit generated with 256 bits of entropy: `sha256:<digest>`. */
+export function hashGeneratedSecret(secret: string): string {
+  return `sha256:${tokenHash(secret)}`
+}
+
+/** The stored form of a password or an imported secret: `scrypt:<N>:<r>:<p>:<salt>:<hash>`. */
+export async function hashPassword(password: string): Promise<string> {
+  const { N, r, p, keyLength, saltLength } = SCRYPT_PARAMETERS
+  const salt = randomBytes(saltLength)
+  const key = await scrypt(password, salt, keyLength, { N, r, p })
+  return `scrypt:${N}:${r}:${p}:${salt.toString('base64url')}:${key.toString('base64url')}`
+}
+
+/**
+ * Checks a presented secret or password against its stored form, in constant time for a given stored form.
+ *
+ * @returns `false` for a wrong value and for a stored form it cannot read
+ */
+export async function verifySecret(presented: string, stored: string): Promise<boolean> {
+  if (stored.startsWith('sha256:')) {
+    return safeEqual(Buffer.from(tokenHash(presented)), Buffer.from(stored.slice('sha256:'.length)))
+  }
+  const parts = stored.split(':')
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false
+  const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number]
+  const salt = Buffer.from(parts[4] as string, 'base64url')
+  const expected = Buffer.from(parts[5] as string, 'base64url')
+  if (![N, r, p].every(Number.isSafeInteger) || expected.length === 0) return false
+  const key = await scrypt(presented, salt, expected.length, { N, r, p })
+  return safeEqual(key, expected)
+}
+
+/**
+ * A stored form no password matches, hashed like a real one: verifying against it when a user does not exist takes
+ * as long as for a user who does, so response times do not tell which usernames exist.
+ */
+export function unknownUserHash(): Promise<string> {
+  unknownUserHashPromise ??= hashPassword(randomBytes(32).toString('base64url'))
+  return unknownUserHashPromise
+}
+let unknownUserHashPromise: Promise<string> | undefined
+
+function safeEqual(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+function scrypt(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
+  // maxmem: 128 · N · r plus headroom; Node's 32 MiB default is exactly what N = 2^15, r = 8 needs.
+  const maxmem = 256 * (options.N ?? 0) * (options.r ?? 0)
+  return new Promise((resolve, reject) => {
+    scryptCallback(password.normalize('NFC'), salt, keyLength, { ...options, maxmem }, (error, key) => (error ? reject(error) : resolve(key)))
+  })
+}

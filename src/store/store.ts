@@ -1,0 +1,217 @@
+/**
+ * The `Store`: what a complete authorization server keeps, behind a small typed interface that the memory, SQLite and
+ * PostgreSQL backends implement and `StoreValidator` uses.
+ *
+ * Secrets never reach a backend in clear: tokens, codes and generated client secrets arrive as SHA-256 digests
+ * (`tokenHash`, `codeHash`), passwords and imported secrets as slow scrypt hashes (see `secrets.ts`). A leaked
+ * database holds nothing usable.
+ *
+ * Times are whole seconds since the epoch.
+ *
+ * @module
+ */
+import { Clients } from './clients.js'
+import { Users } from './users.js'
+
+/** How a client authenticates at the token endpoint (RFC 7591 §2). */
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none'
+
+/** A registered client, as stored. */
+export interface ClientRecord {
+  readonly clientId: string
+  /** A human-readable name, shown on the consent page. */
+  readonly name: string
+  /**
+   * The secret's hash: `sha256:<base64url>` for a secret oauthkit generated (256 bits of entropy), `scrypt:…` for one
+   * imported with unknown entropy. Absent for a public client.
+   */
+  readonly secretHash?: string | undefined
+  readonly redirectUris: readonly string[]
+  readonly grantTypes: readonly string[]
+  readonly responseTypes: readonly string[]
+  /** The scopes the client may ask for; the first request without `scope` gets all of them. */
+  readonly scopes: readonly string[]
+  /** The resources (RFC 8707) the client may ask tokens for. */
+  readonly resources: readonly string[]
+  readonly tokenEndpointAuthMethod: TokenEndpointAuthMethod
+  readonly createdAt: number
+}
+
+/** A resource owner, as stored. */
+export interface UserRecord {
+  readonly userId: string
+  readonly username: string
+  /** The password's scrypt hash (`scrypt:…`). */
+  readonly passwordHash: string
+  readonly createdAt: number
+}
+
+/** An authorization code, as stored: its digest and what it was issued for. */
+export interface CodeRecord {
+  /** SHA-256 digest of the code (base64url). */
+  readonly codeHash: string
+  readonly clientId: string
+  readonly userId: string
+  readonly scopes: readonly string[]
+  /** The `redirect_uri` of the authorization request, when it had one. */
+  readonly redirectUri?: string | undefined
+  readonly codeChallenge?: string | undefined
+  readonly codeChallengeMethod?: 'S256' | 'plain' | undefined
+  readonly resources: readonly string[]
+  readonly expiresAt: number
+  /** The grant family: every token issued from this code, and from their refreshes, shares it. */
+  readonly grantId: string
+  /** When the code was redeemed; set once, atomically, by {@link CodeTable.consume}. */
+  readonly consumedAt?: number | undefined
+}
+
+/** An access or refresh token, as stored. */
+export interface TokenRecord {
+  /** SHA-256 digest of the token (base64url). */
+  readonly tokenHash: string
+  readonly type: 'access_token' | 'refresh_token'
+  readonly clientId: string
+  readonly userId?: string | undefined
+  readonly scopes: readonly string[]
+  /** The audience (RFC 8707 resources). */
+  readonly resources: readonly string[]
+  readonly issuedAt: number
+  /** Absent for a refresh token that does not expire. */
+  readonly expiresAt?: number | undefined
+  /** The grant family (see {@link CodeRecord.grantId}); a family is revoked as a whole. */
+  readonly grantId: string
+  /** Set when the token was revoked (by revocation, family revocation or replay detection). */
+  readonly revokedAt?: number | undefined
+  /** Set on a refresh token when it was exchanged for a new one (rotation). Presenting it again is reuse. */
+  readonly rotatedAt?: number | undefined
+}
+
+/** The consent a user gave a client: the scopes already granted. */
+export interface ConsentRecord {
+  readonly clientId: string
+  readonly userId: string
+  readonly scopes: readonly string[]
+  readonly grantedAt: number
+}
+
+/** Low-level client storage: rows in, rows out. `Clients` adds secret generation and hashing on top. */
+export interface ClientTable {
+  /** @throws Error when `clientId` exists already */
+  insert(record: ClientRecord): Promise<void>
+  get(clientId: string): Promise<ClientRecord | undefined>
+  list(): Promise<readonly ClientRecord[]>
+  /** @returns whether a client was removed (its codes, tokens and consents go with it) */
+  delete(clientId: string): Promise<boolean>
+  /** @returns whether the client exists */
+  updateSecretHash(clientId: string, secretHash: string): Promise<boolean>
+}
+
+/** Low-level user storage. */
+export interface UserTable {
+  /** @throws Error when `userId` or `username` exists already */
+  insert(record: UserRecord): Promise<void>
+  get(userId: string): Promise<UserRecord | undefined>
+  getByUsername(username: string): Promise<UserRecord | undefined>
+  list(): Promise<readonly UserRecord[]>
+  /** @returns whether a user was removed (their codes, tokens and consents go with them) */
+  delete(userId: string): Promise<boolean>
+  /** @returns whether the user exists */
+  updatePasswordHash(userId: string, passwordHash: string): Promise<boolean>
+}
+
+/** Authorization codes. */
+export interface CodeTable {
+  insert(record: CodeRecord): Promise<void>
+  get(codeHash: string): Promise<CodeRecord | undefined>
+  /**
+   * Marks the code consumed, atomically: of any number of concurrent calls for one code, exactly one resolves to
+   * `true` (e.g. `UPDATE … SET consumed_at = $now WHERE code_hash = $1 AND consumed_at IS NULL`). `false` when it
+   * was consumed already or does not exist.
+   */
+  consume(codeHash: string, now: number): Promise<boolean>
+}
+
+/** Access and refresh tokens. */
+export interface TokenTable {
+  /** Inserts the tokens of one response (an access token, and maybe a refresh token). */
+  insert(records: readonly TokenRecord[]): Promise<void>
+  get(tokenHash: string): Promise<TokenRecord | undefined>
+  /** Sets `revokedAt` if not set. @returns whether the token exists */
+  revoke(tokenHash: string, now: number): Promise<boolean>
+  /**
+   * Marks a refresh token rotated, atomically: of concurrent calls for one token exactly one resolves to `true`.
+   * `false` when it was rotated or revoked already, or does not exist.
+   */
+  rotate(tokenHash: string, now: number): Promise<boolean>
+  /** Revokes every token of a grant family that is not revoked yet. @returns how many were revoked */
+  revokeFamily(grantId: string, now: number): Promise<number>
+}
+
+/** Consents remembered per client, user and scope set. */
+export interface ConsentTable {
+  get(clientId: string, userId: string): Promise<ConsentRecord | undefined>
+  /** Stores the scopes granted, replacing an earlier consent of the same user to the same client. */
+  put(record: ConsentRecord): Promise<void>
+  /** Forgets a consent. @returns whether there was one */
+  delete(clientId: string, userId: string): Promise<boolean>
+}
+
+/**
+ * Everything an authorization server keeps. Implemented by `MemoryStore`, `SqliteStore` and `PostgresStore`;
+ * `StoreValidator` turns any of them into a complete `RequestValidator`.
+ */
+export interface StoreBackend {
+  readonly clientTable: ClientTable
+  readonly userTable: UserTable
+  readonly codes: CodeTable
+  readonly tokens: TokenTable
+  readonly consents: ConsentTable
+  /**
+   * Runs `work` in one transaction: every write through the tables inside it commits together, or none does when
+   * `work` throws (the error is rethrown). Transactions do not interleave their writes with each other.
+   */
+  transaction<T>(work: () => Promise<T>): Promise<T>
+  /**
+   * Deletes codes and tokens expired before `now` (minus a grace period the backend may keep for replay detection),
+   * in small batches so that requests are never blocked for long. @returns how many rows were deleted
+   */
+  purgeExpired(now: number): Promise<number>
+  /** Releases connections and files. */
+  close(): Promise<void>
+}
+
+/**
+ * A store: a backend's tables plus client registration (`clients`) and user management (`users`) built on them.
+ * Extend it to write a backend; use `MemoryStore`, `SqliteStore` or `PostgresStore` otherwise.
+ */
+export abstract class Store implements StoreBackend {
+  abstract readonly clientTable: ClientTable
+  abstract readonly userTable: UserTable
+  abstract readonly codes: CodeTable
+  abstract readonly tokens: TokenTable
+  abstract readonly consents: ConsentTable
+  abstract transaction<T>(work: () => Promise<T>): Promise<T>
+  abstract purgeExpired(now: number): Promise<number>
+  abstract close(): Promise<void>
+  /**
+   * Whether an error thrown by this backend means the database cannot be reached right now (connection refused or
+   * lost, database locked or gone), as opposed to a bug. `StoreValidator` answers the first with
+   * `temporarily_unavailable` (503) and the second with `server_error` (500).
+   */
+  abstract isUnavailableError(error: unknown): boolean
+
+  private clientsView: Clients | undefined
+  private usersView: Users | undefined
+
+  /** Client registration: create, list, remove, rotate secrets, authenticate. */
+  get clients(): Clients {
+    this.clientsView ??= new Clients(this.clientTable)
+    return this.clientsView
+  }
+
+  /** User management: create, list, remove, set passwords, authenticate. */
+  get users(): Users {
+    this.usersView ??= new Users(this.userTable)
+    return this.usersView
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Resource owners over a `UserTable`: passwords stored with scrypt, checked in constant time.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto'
+import { hashPassword, unknownUserHash, verifySecret } from './secrets.js'
+import { type UserRecord, type UserTable } from './store.js'
+
+/** What {@link Users.create} takes. */
+export interface NewUser {
+  readonly username: string
+  readonly password: string
+  /** Choose the identifier (the `sub` of tokens) instead of a generated one. */
+  readonly userId?: string | undefined
+}
+
+/**
+ * The users of a store: `store.users`.
+ *
+ * @example
+ * ```ts
+ * await store.users.create({ username: 'alice', password: 'correct horse battery staple' })
+ * ```
+ */
+export class Users {
+  constructor(private readonly table: UserTable) {}
+
+  /**
+   * Creates a user; the password is stored as an scrypt hash only.
+   *
+   * @throws TypeError when the username is empty or has control characters, or the password is empty
+   */
+  async create(input: NewUser): Promise<UserRecord> {
+    if (typeof input.username !== 'string' || input.username === '' || /[\x00-\x1F\x7F]/.test(input.username)) {
+      throw new TypeError('A username must be printable and not empty')
+    }
+    if (typeof input.password !== 'string' || input.password === '') throw new TypeError('A password must not be empty')
+    const user: UserRecord = {
+      userId: input.userId ?? randomBytes(16).toString('base64url'),
+      username: input.username,
+      passwordHash: await hashPassword(input.password),
+      createdAt: Math.floor(Date.now() / 1000),
+    }
+    await this.table.insert(user)
+    return user
+  }
+
+  /** The user with this identifier, or `undefined`. */
+  get(userId: string): Promise<UserRecord | undefined> {
+    return this.table.get(userId)
+  }
+
+  /** The user with this username, or `undefined`. */
+  getByUsername(username: string): Promise<UserRecord | undefined> {
+    return this.table.getByUsername(username)
+  }
+
+  /** Every user. */
+  list(): Promise<readonly UserRecord[]> {
+    return this.table.list()
+  }
+
+  /** Removes a user with their codes, tokens and consents. @returns whether they existed */
+  remove(userId: string): Promise<boolean> {
+    return this.table.delete(userId)
+  }
+
+  /**
+   * Sets a new password.
+   *
+   * @returns whether the user exists
+   * @throws TypeError when the password is empty
+   */
+  async setPassword(userId: string, password: string): Promise<boolean> {
+    if (typeof password !== 'string' || password === '') throw new TypeError('A password must not be empty')
+    return this.table.updatePasswordHash(userId, await hashPassword(password))
+  }
+
+  /**
+   * Checks a username and password. An unknown username costs the same scrypt work as a wrong password, so timing
+   * does not reveal which usernames exist.
+   *
+   * @returns the user, or `undefined`
+   */
+  async authenticate(username: string, password: string): Promise<UserRecord | undefined> {
+    const user = await this.table.getByUsername(username)
+    const ok = await verifySecret(password, user?.passwordHash ?? (await unknownUserHash()))
+    return ok && user !== undefined ? user : undefined
+  }
+}
