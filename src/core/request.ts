@@ -245,8 +245,12 @@ function normalizeHeaders(headers: RequestHeaders | undefined): Map<string, stri
     // Outside the declared type, but JavaScript callers send it: a null header is an absent one.
     if (rawValue === undefined || (rawValue as unknown) === null) continue
     const name = rawName.toLowerCase()
-    const values = typeof rawValue === 'string' ? [rawValue] : rawValue
+    const values: readonly unknown[] = typeof rawValue === 'string' ? [rawValue] : Array.isArray(rawValue) ? rawValue : [rawValue]
     if (values.length === 0) continue
+    // Outside the declared type, but JavaScript callers send it: a number or object is no header value.
+    if (!values.every((value): value is string => typeof value === 'string')) {
+      throw new InvalidRequestError('A request header has a value that is not text')
+    }
     // One value per header for the headers OAuth reads; a second Authorization or Content-Type is ambiguous.
     if (map.has(name) || values.length > 1) {
       if (name === 'authorization' || name === 'content-type') {

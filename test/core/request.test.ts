@@ -103,6 +103,13 @@ describe('parseRequest: the request line and content type', () => {
 describe('parseRequest: headers', () => {
   const authorization = basic('client', 'secret')
 
+  it('refuses a header whose value is not text (a number, an array of numbers) with invalid_request', () => {
+    for (const value of [5, [5], { a: 1 }]) {
+      const headers = { 'Content-Type': value, Authorization: basic('client', 'secret') } as unknown as RequestHeaders
+      expect(() => parseBody('grant_type=client_credentials', headers)).toThrow(InvalidRequestError)
+    }
+  })
+
   it('treats a header whose value is null (as JavaScript callers send) as absent', () => {
     const headers = { Authorization: null, ...FORM } as unknown as RequestHeaders
     const request = parseBody('grant_type=client_credentials', headers)

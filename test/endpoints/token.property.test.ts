@@ -6,6 +6,18 @@
 import fc from 'fast-check'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { BackendApplicationServer, LegacyApplicationServer, type OAuth2Response, type RequestBody, type RequestHeaders } from '../../src/index.js'
+import {
+  authorizationValueOf,
+  bodyOf,
+  headersOf,
+  huge,
+  methodOf,
+  nasty,
+  pairsOf,
+  parameterNameOf,
+  parameterValueOf,
+  uriOf,
+} from '../support/arbitraries.js'
 import { basic, FORM, MemoryValidator, TOKEN_URI } from '../support/memory-validator.js'
 
 const SEED = 20261123
@@ -24,11 +36,6 @@ interface TokenRequest {
   readonly uri: string
   readonly body: RequestBody | undefined
   readonly headers: RequestHeaders | undefined
-}
-
-/** Base64 of the UTF-8 bytes of `text` (lone surrogates become U+FFFD, as any encoder would send them). */
-function base64Utf8(text: string): string {
-  return btoa(String.fromCharCode(...new TextEncoder().encode(text)))
 }
 
 function setUp() {
@@ -56,185 +63,69 @@ function setUp() {
 // ---------------------------------------------------------------------------------------------------------------
 // Arbitraries
 
-const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((unit) => String.fromCharCode(unit))
-const anyCodePoint = fc.integer({ min: 0, max: 0x10ffff }).map((point) => String.fromCodePoint(point))
-const asciiChar = fc.integer({ min: 0, max: 0x7f }).map((unit) => String.fromCharCode(unit))
-const formGarbage = fc.constantFrom('%', '+', '=', '&', ';', ' ', ':', '%zz', '%FF%FE', '%00', '%C3%A9', '%ED%A0%80', '%25', '%3A', '%2B')
-
-/** Strings of any code units: ASCII, all of Unicode, lone surrogates and percent garbage. */
-const nasty = fc.string({
-  unit: fc.oneof({ arbitrary: asciiChar, weight: 4 }, { arbitrary: anyCodePoint, weight: 2 }, loneSurrogate, formGarbage),
-  maxLength: 24,
-})
-
-const huge = fc.constantFrom('x'.repeat(200_000), '%'.repeat(100_000), 'é'.repeat(100_000), 'read '.repeat(40_000).trim())
-
-const parameterName = fc.oneof(
-  {
-    arbitrary: fc.constantFrom('grant_type', 'client_id', 'client_secret', 'username', 'password', 'scope', 'refresh_token', 'code', 'redirect_uri', 'code_verifier'),
-    weight: 6,
-  },
-  nasty,
+const parameterName = parameterNameOf(
+  fc.constantFrom('grant_type', 'client_id', 'client_secret', 'username', 'password', 'scope', 'refresh_token', 'code', 'redirect_uri', 'code_verifier'),
 )
 
-const parameterValue = fc.oneof(
-  {
-    arbitrary: fc.constantFrom(
-      'password', 'client_credentials', 'refresh_token', 'authorization_code', 'client', 'public', 'limited', 'secret', 'limited-secret',
-      'alice', 'wonderland', 'read', 'write', 'read write', 'write read', 'admin', 'rt-known', 'rt-public', '', 'read  write', ' read', 'read"',
-    ),
-    weight: 6,
-  },
-  { arbitrary: nasty, weight: 3 },
-  { arbitrary: huge, weight: 1 },
-)
-
-const pairs = fc.array(fc.tuple(parameterName, parameterValue), { maxLength: 8 })
-
-const formBody: fc.Arbitrary<RequestBody | undefined> = fc.oneof(
-  pairs.map((list) => new URLSearchParams(list).toString()),
-  // Raw concatenation: percent garbage and bare '+' reach the decoder as they are; some names have no '='.
-  fc.array(fc.tuple(parameterName, parameterValue, fc.boolean()), { maxLength: 8 }).map((list) =>
-    list.map(([name, value, bare]) => (bare ? name : `${name}=${value}`)).join('&'),
+const parameterValue = parameterValueOf(
+  fc.constantFrom(
+    'password', 'client_credentials', 'refresh_token', 'authorization_code', 'client', 'public', 'limited', 'secret', 'limited-secret',
+    'alice', 'wonderland', 'read', 'write', 'read write', 'write read', 'admin', 'rt-known', 'rt-public', '', 'read  write', ' read', 'read"',
   ),
-  pairs.map((list) => new URLSearchParams(list)),
+)
+
+const pairs = pairsOf(parameterName, parameterValue)
+
+const body = bodyOf(
+  parameterName,
+  parameterValue,
   fc.constantFrom('%zz', '%FF%FE', 'grant_type=%zz', 'grant_type=password&username=%FF%FE&password=%', '%', '=&=&', '&&&', 'grant_type', 'grant_type=', '=password', '+++'),
-  nasty,
-  fc.constant(undefined),
 )
 
-/** Values an application might wrongly put in an object body: everything `RequestBody` does not allow, too. */
-const looseValue: fc.Arbitrary<unknown> = fc.oneof(
-  { arbitrary: parameterValue, weight: 4 },
-  { arbitrary: fc.array(parameterValue, { maxLength: 3 }), weight: 2 },
-  fc.integer(),
-  fc.double(),
-  fc.boolean(),
-  fc.bigInt(),
-  fc.constant(null),
-  fc.constant(undefined),
-  fc.object({ maxDepth: 1 }),
-  fc.array(fc.anything({ maxDepth: 1, withNullPrototype: true }), { maxLength: 3 }),
-  // Array items without a string form.
-  fc.constant([Object.create(null)]),
+const authorizationValue = authorizationValueOf(
+  fc.constantFrom(
+    basic('client', 'secret'),
+    basic('client', 'wrong'),
+    basic('limited', 'limited-secret'),
+    basic('my:client é', 'p@ss word'),
+    basic('public', ''),
+    basic('nobody', 'secret'),
+    'Basic',
+    'Basic ',
+    'Basic !!!',
+    'Basic ' + btoa('noColon'),
+    'Basic ' + btoa(':secret'),
+    'Basic ' + btoa('%zz:secret'),
+    'Basic ' + btoa('client:%'),
+    'Basic ' + btoa('\xff\xfe:\xff'), // not UTF-8
+    'Basic abcde', // not a base64 length
+    'Basic ====',
+    'basic ' + btoa('client:secret'),
+    'Basic    ' + btoa('client:secret') + '   ',
+    'Basic ' + btoa('client:secret') + ', Basic ' + btoa('client:secret'),
+    'Bearer abc',
+    'Digest username="client"',
+    '',
+  ),
 )
 
-const objectBody: fc.Arbitrary<RequestBody> = fc.oneof(
-  fc.array(fc.tuple(parameterName, looseValue), { maxLength: 8 }).map((entries) => Object.fromEntries(entries) as unknown as RequestBody),
-  // An array where an object was expected.
-  pairs.map((list) => list as unknown as RequestBody),
-  // A Fetch Request's `body` is null when there is none.
-  fc.constant(null as unknown as RequestBody),
-)
+const headers = headersOf(authorizationValue)
 
-const body = fc.oneof({ arbitrary: formBody, weight: 3 }, { arbitrary: objectBody, weight: 1 })
+const method = methodOf('POST', fc.constantFrom('post', 'Post', 'GET', 'get', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE', ''))
 
-const authorizationName = fc.constantFrom('Authorization', 'authorization', 'AUTHORIZATION')
-const contentTypeName = fc.constantFrom('Content-Type', 'content-type', 'CONTENT-TYPE')
-
-const authorizationValue = fc.oneof(
-  {
-    arbitrary: fc.constantFrom(
-      basic('client', 'secret'),
-      basic('client', 'wrong'),
-      basic('limited', 'limited-secret'),
-      basic('my:client é', 'p@ss word'),
-      basic('public', ''),
-      basic('nobody', 'secret'),
-      'Basic',
-      'Basic ',
-      'Basic !!!',
-      'Basic ' + btoa('noColon'),
-      'Basic ' + btoa(':secret'),
-      'Basic ' + btoa('%zz:secret'),
-      'Basic ' + btoa('client:%'),
-      'Basic ' + btoa('\xff\xfe:\xff'), // not UTF-8
-      'Basic abcde', // not a base64 length
-      'Basic ====',
-      'basic ' + btoa('client:secret'),
-      'Basic    ' + btoa('client:secret') + '   ',
-      'Basic ' + btoa('client:secret') + ', Basic ' + btoa('client:secret'),
-      'Bearer abc',
-      'Digest username="client"',
-      '',
-    ),
-    weight: 5,
-  },
-  { arbitrary: nasty, weight: 1 },
-  { arbitrary: fc.uint8Array({ maxLength: 32 }).map((bytes) => 'Basic ' + btoa(String.fromCharCode(...bytes))), weight: 1 },
-  { arbitrary: fc.tuple(nasty, nasty).map(([id, secret]) => 'Basic ' + base64Utf8(`${id}:${secret}`)), weight: 1 },
-)
-
-const contentTypeValue = fc.oneof(
-  {
-    arbitrary: fc.constantFrom(
-      'application/x-www-form-urlencoded',
-      'application/x-www-form-urlencoded; charset=UTF-8',
-      'APPLICATION/X-WWW-FORM-URLENCODED',
-      'application/json',
-      'text/plain',
-      'multipart/form-data; boundary=x',
-      '',
-      ';',
-    ),
-    weight: 4,
-  },
-  nasty,
-)
-
-const headerEntry: fc.Arbitrary<[string, string]> = fc.oneof(
-  { arbitrary: fc.tuple(authorizationName, authorizationValue), weight: 3 },
-  { arbitrary: fc.tuple(contentTypeName, contentTypeValue), weight: 3 },
-  fc.tuple(fc.oneof(fc.constantFrom('Accept', 'Cookie', 'X-Forwarded-Proto', 'Host', ''), nasty), nasty),
-)
-
-const headerEntries = fc.array(headerEntry, { maxLength: 5 })
-
-const headers: fc.Arbitrary<RequestHeaders | undefined> = fc.oneof(
-  fc.constant(undefined),
-  // A plain object, some values as arrays (Node's IncomingHttpHeaders), including repeated Authorization.
-  fc
-    .array(fc.tuple(fc.oneof(authorizationName, contentTypeName, nasty), fc.oneof(authorizationValue, contentTypeValue, fc.array(authorizationValue, { maxLength: 3 }), fc.constant(undefined))), { maxLength: 5 })
-    .map((entries) => Object.fromEntries(entries) as RequestHeaders),
-  headerEntries.map((entries): RequestHeaders => entries),
-  headerEntries.map((entries): RequestHeaders => {
-    const result = new Headers()
-    for (const [name, value] of entries) {
-      try {
-        result.append(name, value)
-      } catch {
-        // Headers refuses names and values no HTTP stack would deliver; leave them out.
-      }
-    }
-    return result
-  }),
-)
-
-const method = fc.oneof(
-  { arbitrary: fc.constant('POST'), weight: 8 },
-  { arbitrary: fc.constantFrom('post', 'Post', 'GET', 'get', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE', ''), weight: 2 },
-  { arbitrary: nasty, weight: 1 },
-)
-
-const uri = fc.oneof(
-  { arbitrary: fc.constant(TOKEN_URI), weight: 8 },
-  {
-    arbitrary: fc.constantFrom(
-      'https://as.example.com/token?client_secret=secret&client_id=client&grant_type=client_credentials',
-      'http://as.example.com/token',
-      'http://localhost:8080/token',
-      '/token',
-      'token',
-      '',
-      'https://[::1',
-      'javascript:alert(1)',
-      'https://as.example.com/%zz',
-    ),
-    weight: 2,
-  },
-  fc.webUrl({ validSchemes: ['https'] }),
-  fc.webUrl({ validSchemes: ['http'] }),
-  nasty,
+const uri = uriOf(
+  TOKEN_URI,
+  fc.constantFrom(
+    'https://as.example.com/token?client_secret=secret&client_id=client&grant_type=client_credentials',
+    'http://as.example.com/token',
+    'http://localhost:8080/token',
+    '/token',
+    'token',
+    '',
+    'https://[::1',
+    'javascript:alert(1)',
+    'https://as.example.com/%zz',
+  ),
 )
 
 /** Complete, correct requests; each must get 200 while its client and grant are still valid. */
