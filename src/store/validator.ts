@@ -1,0 +1,393 @@
+/**
+ * `StoreValidator`: every `RequestValidator` hook implemented over a `Store`, written against the hooks'
+ * documentation alone.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto'
+import {
+  RequestValidator,
+  TemporarilyUnavailableError,
+  type AuthorizationCode,
+  type BearerTokenResponse,
+  type IssuedAuthorizationCode,
+  type OAuth2Request,
+  type RefreshTokenRecord,
+  type StoredToken,
+  type TokenContext,
+  type User,
+} from '../index.js'
+import { tokenHash } from './secrets.js'
+import { type ClientRecord, type Store, type TokenRecord, type UserRecord } from './store.js'
+
+/** A user as `StoreValidator` hands it to the core: the `sub` of tokens, and the username for introspection. */
+export interface StoreUser extends User {
+  readonly username: string
+}
+
+/** Options of {@link StoreValidator}. */
+export interface StoreValidatorOptions {
+  /**
+   * The authorization server's issuer identifier. Tokens requested without a `resource` (RFC 8707) get it as their
+   * audience, as `signedTokenGenerator` does for `aud`, so introspection answers the same `aud` a JWT carries.
+   */
+  readonly issuer?: string | undefined
+  /** Lifetime of refresh tokens in seconds; default 30 days. Rotation gives each new refresh token a full lifetime. */
+  readonly refreshTokenExpiresIn?: number | undefined
+  /**
+   * Which clients must use PKCE: `'always'` (default; RFC 9700 §2.1.1 recommends it for every client) or `'public'`
+   * (public clients only, as RFC 9700 §2.1.1 requires at the least).
+   */
+  readonly pkceRequired?: 'always' | 'public' | undefined
+  /** Seconds a client is told to wait (`Retry-After`) when the database is unreachable; default 5. */
+  readonly retryAfter?: number | undefined
+}
+
+const DEFAULT_REFRESH_TOKEN_EXPIRES_IN = 30 * 24 * 3600
+
+/**
+ * A complete `RequestValidator` over a {@link Store}: clients and users from the store, secrets checked in constant
+ * time against their hashes, codes and tokens stored only as SHA-256 digests, and the guarantees that need the
+ * database:
+ *
+ * - a code is redeemed atomically, and a replayed code revokes every token issued from it (RFC 6749 §4.1.2);
+ * - refresh tokens rotate, and presenting a rotated one revokes its whole family (RFC 9700 §4.14.2);
+ * - revoking a refresh token revokes the access tokens of its grant (RFC 7009 §2.1);
+ * - each token request's writes happen in one transaction (consumption and new tokens together);
+ * - a database that cannot be reached gives `temporarily_unavailable` (503 with `Retry-After`), anything else
+ *   `server_error`, both reported through the server's `onError`.
+ *
+ * @example
+ * ```ts
+ * const store = await SqliteStore.open('./oauthkit.db')
+ * const server = new Server(new StoreValidator(store, { issuer: 'https://as.example.com' }), { issuer: 'https://as.example.com' })
+ * ```
+ */
+export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
+  private readonly refreshTokenExpiresIn: number
+  /** The grant family of the code or refresh token a token request redeems, found by `validateCode` / `validateRefreshToken`. */
+  private readonly families = new WeakMap<OAuth2Request, string>()
+  /** What to do when a token request's transaction rolls back (replay revocations that must outlive it). */
+  private readonly onRollback = new WeakMap<OAuth2Request, Array<() => Promise<unknown>>>()
+
+  /** @throws TypeError when `refreshTokenExpiresIn` or `retryAfter` is not a positive whole number */
+  constructor(
+    readonly store: Store,
+    private readonly options: StoreValidatorOptions = {},
+  ) {
+    super()
+    this.refreshTokenExpiresIn = options.refreshTokenExpiresIn ?? DEFAULT_REFRESH_TOKEN_EXPIRES_IN
+    for (const [name, value] of [['refreshTokenExpiresIn', this.refreshTokenExpiresIn], ['retryAfter', options.retryAfter ?? 5]] as const) {
+      if (!Number.isSafeInteger(value) || value <= 0) throw new TypeError(`StoreValidator ${name} must be a positive whole number of seconds`)
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Clients
+
+  override async clientAuthenticationRequired(request: OAuth2Request): Promise<boolean> {
+    const clientId = request.clientId
+    if (clientId === undefined) return true
+    const client = await this.run(() => this.store.clientTable.get(clientId))
+    return client?.tokenEndpointAuthMethod !== 'none'
+  }
+
+  override async authenticateClient(request: OAuth2Request): Promise<ClientRecord | undefined> {
+    const credentials = request.clientCredentials
+    if (credentials === undefined) return undefined
+    return this.run(() => this.store.clients.authenticate(credentials.clientId, credentials.clientSecret))
+  }
+
+  override async authenticateClientId(clientId: string): Promise<ClientRecord | undefined> {
+    const client = await this.run(() => this.store.clientTable.get(clientId))
+    // Only a public client may be identified without a secret; a confidential one must authenticate.
+    return client?.tokenEndpointAuthMethod === 'none' ? client : undefined
+  }
+
+  override async validateClientId(clientId: string): Promise<ClientRecord | undefined> {
+    return this.run(() => this.store.clientTable.get(clientId))
+  }
+
+  override async getRedirectUris(_clientId: string, client: ClientRecord): Promise<readonly string[]> {
+    return client.redirectUris
+  }
+
+  override async validateGrantType(_clientId: string, grantType: string, client: ClientRecord): Promise<boolean> {
+    return client.grantTypes.includes(grantType)
+  }
+
+  override async validateResponseType(_clientId: string, responseType: string, client: ClientRecord): Promise<boolean> {
+    return client.responseTypes.includes(responseType)
+  }
+
+  override async getDefaultScopes(clientId: string): Promise<readonly string[]> {
+    // A request without scope gets every scope the client is registered for (RFC 6749 §3.3 default).
+    return (await this.run(() => this.store.clientTable.get(clientId)))?.scopes ?? []
+  }
+
+  override async validateScopes(_clientId: string, scopes: readonly string[], client: ClientRecord): Promise<boolean> {
+    return scopes.every((scope) => client.scopes.includes(scope))
+  }
+
+  override async validateResources(_clientId: string, resources: readonly string[], client: ClientRecord): Promise<boolean> {
+    return resources.every((resource) => client.resources.includes(resource))
+  }
+
+  override async isPkceRequired(_clientId: string, client: ClientRecord): Promise<boolean> {
+    return (this.options.pkceRequired ?? 'always') === 'always' || client.tokenEndpointAuthMethod === 'none'
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Users
+
+  override async validateUser(username: string, password: string): Promise<StoreUser | undefined> {
+    const user = await this.run(() => this.store.users.authenticate(username, password))
+    return user === undefined ? undefined : storeUser(user)
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Authorization codes
+
+  override async saveAuthorizationCode(code: string, issued: IssuedAuthorizationCode<StoreUser>): Promise<void> {
+    await this.run(() =>
+      this.store.codes.insert({
+        codeHash: tokenHash(code),
+        clientId: issued.clientId,
+        userId: issued.user.userId,
+        scopes: [...issued.scopes],
+        redirectUri: issued.redirectUri,
+        codeChallenge: issued.codeChallenge,
+        codeChallengeMethod: issued.codeChallengeMethod,
+        resources: [...(issued.resources ?? [])],
+        expiresAt: issued.expiresAt,
+        grantId: newGrantId(),
+      }),
+    )
+  }
+
+  override async validateCode(_clientId: string, code: string, _client: ClientRecord, request: OAuth2Request): Promise<AuthorizationCode<StoreUser> | undefined> {
+    return this.run(async () => {
+      const stored = await this.store.codes.get(tokenHash(code))
+      if (stored === undefined) return undefined
+      if (stored.consumedAt !== undefined) {
+        // RFC 6749 §4.1.2: a code used twice SHOULD revoke the tokens issued from it; it may have been stolen.
+        await this.store.tokens.revokeFamily(stored.grantId, now())
+        return undefined
+      }
+      const user = await this.store.userTable.get(stored.userId)
+      if (user === undefined) return undefined
+      this.families.set(request, stored.grantId)
+      return {
+        clientId: stored.clientId,
+        user: storeUser(user),
+        scopes: stored.scopes,
+        redirectUri: stored.redirectUri,
+        codeChallenge: stored.codeChallenge,
+        codeChallengeMethod: stored.codeChallengeMethod,
+        expiresAt: stored.expiresAt,
+        resources: stored.resources,
+      }
+    })
+  }
+
+  override async invalidateAuthorizationCode(_clientId: string, code: string, request: OAuth2Request): Promise<boolean> {
+    const hash = tokenHash(code)
+    const consumed = await this.run(() => this.store.codes.consume(hash, now()))
+    if (!consumed) {
+      // A concurrent redemption won: this one is a second use of the code. The revocation must survive the rollback
+      // of this request's transaction, so it runs after it.
+      this.afterRollback(request, async () => {
+        const stored = await this.store.codes.get(hash)
+        if (stored !== undefined) await this.store.tokens.revokeFamily(stored.grantId, now())
+      })
+    }
+    return consumed
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Tokens
+
+  override async validateRefreshToken(refreshToken: string, _client: ClientRecord, request: OAuth2Request): Promise<RefreshTokenRecord<StoreUser> | undefined> {
+    return this.run(async () => {
+      const stored = await this.store.tokens.get(tokenHash(refreshToken))
+      if (stored === undefined || stored.type !== 'refresh_token' || stored.revokedAt !== undefined) return undefined
+      if (stored.rotatedAt !== undefined) {
+        // RFC 9700 §4.14.2: a rotated refresh token presented again means one of its holders is an attacker; end
+        // the whole family, the legitimate client's tokens included.
+        await this.store.tokens.revokeFamily(stored.grantId, now())
+        return undefined
+      }
+      const user = stored.userId === undefined ? undefined : await this.store.userTable.get(stored.userId)
+      if (stored.userId !== undefined && user === undefined) return undefined
+      this.families.set(request, stored.grantId)
+      return {
+        clientId: stored.clientId,
+        user: user === undefined ? undefined : storeUser(user),
+        scopes: stored.scopes,
+        expiresAt: stored.expiresAt,
+        resources: stored.resources,
+      }
+    })
+  }
+
+  override async invalidateRefreshToken(refreshToken: string, _client: ClientRecord, request: OAuth2Request): Promise<boolean> {
+    const hash = tokenHash(refreshToken)
+    const rotated = await this.run(() => this.store.tokens.rotate(hash, now()))
+    if (!rotated) {
+      // A concurrent refresh won: this is reuse of a rotated token (RFC 9700 §4.14.2), after the rollback.
+      this.afterRollback(request, async () => {
+        const stored = await this.store.tokens.get(hash)
+        if (stored !== undefined) await this.store.tokens.revokeFamily(stored.grantId, now())
+      })
+    }
+    return rotated
+  }
+
+  override async transaction<T>(request: OAuth2Request, work: () => Promise<T>): Promise<T> {
+    try {
+      return await this.run(() => this.store.transaction(work))
+    } catch (error) {
+      const compensations = this.onRollback.get(request) ?? []
+      this.onRollback.delete(request)
+      // Best effort: the request's own error is what the client must see.
+      for (const compensate of compensations) await this.run(compensate).catch(() => undefined)
+      throw error
+    }
+  }
+
+  override async saveBearerToken(token: BearerTokenResponse, context: TokenContext<ClientRecord, StoreUser>, request: OAuth2Request): Promise<void> {
+    const issuedAt = now()
+    const grantId = this.families.get(request) ?? newGrantId()
+    const owner = { clientId: context.client.clientId, userId: context.user?.userId, grantId, issuedAt }
+    const records: TokenRecord[] = [
+      {
+        ...owner,
+        tokenHash: tokenHash(token.access_token),
+        type: 'access_token',
+        scopes: [...context.scopes],
+        resources: this.audienceOf(context.resources),
+        expiresAt: issuedAt + token.expires_in,
+      },
+    ]
+    if (token.refresh_token !== undefined) {
+      records.push({
+        ...owner,
+        tokenHash: tokenHash(token.refresh_token),
+        type: 'refresh_token',
+        scopes: [...context.refreshTokenScopes],
+        resources: [...(context.refreshTokenResources ?? context.resources ?? [])],
+        expiresAt: issuedAt + this.refreshTokenExpiresIn,
+      })
+    }
+    await this.run(() => this.store.tokens.insert(records))
+  }
+
+  override async validateBearerToken(token: string): Promise<StoredToken<StoreUser> | undefined> {
+    const found = await this.lookUp(token)
+    return found?.tokenType === 'access_token' ? found : undefined
+  }
+
+  override async introspectToken(token: string): Promise<StoredToken<StoreUser> | undefined> {
+    return this.lookUp(token)
+  }
+
+  override async revokeToken(token: string, tokenType: StoredToken['tokenType']): Promise<void> {
+    await this.run(async () => {
+      const stored = await this.store.tokens.get(tokenHash(token))
+      if (stored === undefined) return
+      // RFC 7009 §2.1: revoking a refresh token also revokes the access tokens of the same grant.
+      if (tokenType === 'refresh_token') await this.store.tokens.revokeFamily(stored.grantId, now())
+      else await this.store.tokens.revoke(stored.tokenHash, now())
+    })
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Consent and housekeeping
+
+  /** Whether the user already consented to every one of `scopes` for this client (consent remembered per scope set). */
+  async hasConsent(clientId: string, userId: string, scopes: readonly string[]): Promise<boolean> {
+    const consent = await this.run(() => this.store.consents.get(clientId, userId))
+    return consent !== undefined && scopes.every((scope) => consent.scopes.includes(scope))
+  }
+
+  /** Remembers that the user consented to `scopes` for this client, adding to what they granted before. */
+  async saveConsent(clientId: string, userId: string, scopes: readonly string[]): Promise<void> {
+    await this.run(async () => {
+      const earlier = (await this.store.consents.get(clientId, userId))?.scopes ?? []
+      await this.store.consents.put({ clientId, userId, scopes: [...new Set([...earlier, ...scopes])], grantedAt: now() })
+    })
+  }
+
+  /**
+   * Purges expired codes and tokens every `everySeconds` (default 10 minutes), in the background: the timer does not
+   * keep the process alive, and a failure is passed to `onError` instead of stopping the purge.
+   *
+   * @returns a function that stops purging
+   */
+  startPurging(everySeconds = 600, onError: (error: unknown) => void = (error) => console.error('oauthkit: purge failed', error)): () => void {
+    const timer = setInterval(() => {
+      this.store.purgeExpired(now()).catch(onError)
+    }, everySeconds * 1000)
+    timer.unref()
+    return () => clearInterval(timer)
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+
+  /** A live token (not revoked, not rotated away) as the core's `StoredToken`; expiry is checked by the core. */
+  private async lookUp(token: string): Promise<StoredToken<StoreUser> | undefined> {
+    return this.run(async () => {
+      const stored = await this.store.tokens.get(tokenHash(token))
+      if (stored === undefined || stored.revokedAt !== undefined || stored.rotatedAt !== undefined) return undefined
+      const user = stored.userId === undefined ? undefined : await this.store.userTable.get(stored.userId)
+      if (stored.userId !== undefined && user === undefined) return undefined
+      return {
+        tokenType: stored.type,
+        clientId: stored.clientId,
+        user: user === undefined ? undefined : storeUser(user),
+        username: user?.username,
+        scopes: stored.scopes,
+        expiresAt: stored.expiresAt,
+        issuedAt: stored.issuedAt,
+        audience: stored.resources.length > 0 ? stored.resources : undefined,
+      }
+    })
+  }
+
+  /** The audience of an access token: the requested resources, else the issuer when one is configured. */
+  private audienceOf(resources: readonly string[] | undefined): string[] {
+    if (resources !== undefined && resources.length > 0) return [...resources]
+    return this.options.issuer === undefined ? [] : [this.options.issuer]
+  }
+
+  private afterRollback(request: OAuth2Request, compensate: () => Promise<unknown>): void {
+    const list = this.onRollback.get(request) ?? []
+    list.push(compensate)
+    this.onRollback.set(request, list)
+  }
+
+  /** Runs a store call, turning "the database cannot be reached" into `temporarily_unavailable` (RFC 6749 §5.2). */
+  private async run<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call()
+    } catch (error) {
+      if (error instanceof TemporarilyUnavailableError || !this.store.isUnavailableError(error)) throw error
+      throw new TemporarilyUnavailableError('The authorization server cannot reach its database; retry later', {
+        cause: error,
+        headers: { 'Retry-After': String(this.options.retryAfter ?? 5) },
+      })
+    }
+  }
+}
+
+function storeUser(user: UserRecord): StoreUser {
+  return { userId: user.userId, username: user.username }
+}
+
+function newGrantId(): string {
+  return randomBytes(16).toString('base64url')
+}
+
+function now(): number {
+  return Math.floor(Date.now() / 1000)
+}

@@ -1,0 +1,694 @@
+/**
+ * The one contract every `Store` backend must pass: `describeStoreContract('sqlite', open)` in a backend's test file
+ * declares the whole suite against it.
+ *
+ * It asks only what `store.ts` documents. Rows are inserted through the tables with made-up hashes wherever hashing is
+ * not the point, because scrypt costs some 100 ms: the suite runs in about a second per backend. Every code, token and
+ * consent refers to a client and user that exist, so that a backend with foreign keys passes too.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import {
+  tokenHash,
+  hashPassword,
+  type ClientRecord,
+  type CodeRecord,
+  type ConsentRecord,
+  type Store,
+  type TokenRecord,
+  type UserRecord,
+} from '../../src/store/index.js'
+
+/** A fixed clock: the tables take `now` as an argument and never read the time themselves. */
+const NOW = 1_800_000_000
+const DAY = 86_400
+/** After 2038, beyond a 32-bit integer: a timestamp column must hold it. */
+const YEAR_2100 = 4_102_444_800
+
+/** A stored form that looks like an scrypt hash; no password matches it. */
+const FAKE_PASSWORD_HASH = 'scrypt:32768:8:1:c2FsdHNhbHRzYWx0c2FsdA:aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g'
+
+/** The real scrypt hash of `wonderland`, computed once for all backends. */
+let wonderlandHash: Promise<string> | undefined
+function hashOfWonderland(): Promise<string> {
+  wonderlandHash ??= hashPassword('wonderland')
+  return wonderlandHash
+}
+
+function clientRecord(clientId: string, fields: Partial<ClientRecord> = {}): ClientRecord {
+  return {
+    clientId,
+    name: `Client ${clientId}`,
+    secretHash: `sha256:${tokenHash(`secret of ${clientId}`)}`,
+    redirectUris: [`https://${clientId}.example/callback`],
+    grantTypes: ['authorization_code', 'refresh_token'],
+    responseTypes: ['code'],
+    scopes: ['read', 'write'],
+    resources: [],
+    tokenEndpointAuthMethod: 'client_secret_basic',
+    createdAt: NOW,
+    ...fields,
+  }
+}
+
+function userRecord(userId: string, username: string = userId): UserRecord {
+  return { userId, username, passwordHash: FAKE_PASSWORD_HASH, createdAt: NOW }
+}
+
+function codeRecord(code: string, fields: Partial<CodeRecord> = {}): CodeRecord {
+  return {
+    codeHash: tokenHash(code),
+    clientId: 'app',
+    userId: 'alice',
+    scopes: ['read'],
+    resources: [],
+    expiresAt: NOW + 600,
+    grantId: `grant of ${code}`,
+    ...fields,
+  }
+}
+
+function tokenRecord(token: string, fields: Partial<TokenRecord> = {}): TokenRecord {
+  return {
+    tokenHash: tokenHash(token),
+    type: 'access_token',
+    clientId: 'app',
+    userId: 'alice',
+    scopes: ['read'],
+    resources: [],
+    issuedAt: NOW,
+    expiresAt: NOW + 3600,
+    grantId: 'grant-1',
+    ...fields,
+  }
+}
+
+function consentRecord(clientId: string, userId: string, scopes: readonly string[] = ['read']): ConsentRecord {
+  return { clientId, userId, scopes, grantedAt: NOW }
+}
+
+/** How many of `results` are `true`. */
+function wins(results: readonly boolean[]): number {
+  return results.filter((result) => result).length
+}
+
+/**
+ * Changes every field of a record a caller holds: strings, numbers, and the arrays (which may be frozen, so a push
+ * may throw). The store must not notice.
+ */
+function scribble(record: object): void {
+  const fields = record as Record<string, unknown>
+  for (const [key, value] of Object.entries(fields)) {
+    if (Array.isArray(value)) {
+      try {
+        value.push('scribbled')
+      } catch {
+        // A frozen array: as good as a copy.
+      }
+    } else if (typeof value === 'string') {
+      fields[key] = 'scribbled'
+    } else if (typeof value === 'number') {
+      fields[key] = -1
+    }
+  }
+}
+
+/** A deferred promise, to hold a transaction open while something else happens. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void
+  const promise = new Promise<void>((done) => (resolve = done))
+  return { promise, resolve }
+}
+
+/** Declares the Store contract suite against one backend; `open` gives a fresh, empty store for each test. */
+export function describeStoreContract(name: string, open: () => Promise<{ store: Store; cleanup: () => Promise<void> }>): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store
+    let cleanup: () => Promise<void>
+
+    beforeEach(async () => {
+      ;({ store, cleanup } = await open())
+    })
+
+    afterEach(async () => {
+      await cleanup()
+    })
+
+    /** Two clients (`app`, `other`) and two users (`alice`, `bob`), inserted through the tables. */
+    async function seed(): Promise<void> {
+      await store.clientTable.insert(clientRecord('app'))
+      await store.clientTable.insert(clientRecord('other'))
+      await store.userTable.insert(userRecord('alice'))
+      await store.userTable.insert(userRecord('bob'))
+    }
+
+    describe('clients', () => {
+      it('creates a confidential client with a generated id and a 256-bit secret, returned once and stored only as its sha256 digest', async () => {
+        const created = await store.clients.create({ name: 'Billing', redirectUris: ['https://billing.example/cb'], scopes: ['read'] })
+        expect(created.clientId).toMatch(/^[A-Za-z0-9_-]{16,}$/)
+        expect(created.clientSecret).toBeDefined()
+        expect(Buffer.from(created.clientSecret as string, 'base64url')).toHaveLength(32)
+        const stored = await store.clients.get(created.clientId)
+        expect(stored).toEqual(created.client)
+        expect(stored?.secretHash).toBe(`sha256:${tokenHash(created.clientSecret as string)}`)
+        expect(stored?.tokenEndpointAuthMethod).toBe('client_secret_basic')
+        expect(JSON.stringify(await store.clients.list())).not.toContain(created.clientSecret)
+        const another = await store.clients.create({ name: 'Billing', redirectUris: ['https://billing.example/cb'], scopes: ['read'] })
+        expect(another.clientId).not.toBe(created.clientId)
+        expect(another.clientSecret).not.toBe(created.clientSecret)
+      })
+
+      it('stores an imported secret as an scrypt hash, and authenticates the client with it', async () => {
+        const secret = 'an imported secret of unknown entropy'
+        const created = await store.clients.create({ name: 'Legacy', clientId: 'legacy', clientSecret: secret, grantTypes: ['client_credentials'], scopes: ['read'] })
+        expect(created.clientSecret).toBe(secret)
+        const stored = await store.clients.get('legacy')
+        expect(stored?.secretHash).toMatch(/^scrypt:/)
+        expect(stored?.secretHash).not.toContain(secret)
+        expect(await store.clients.authenticate('legacy', secret)).toEqual(stored)
+      })
+
+      it('creates a public client without a secret, authenticating with none, whose secret cannot be rotated', async () => {
+        const created = await store.clients.create({ name: 'Mobile', public: true, redirectUris: ['com.example.app:/cb'], scopes: ['read'] })
+        expect(created.clientSecret).toBeUndefined()
+        const stored = await store.clients.get(created.clientId)
+        expect(stored?.secretHash).toBeUndefined()
+        expect(stored?.tokenEndpointAuthMethod).toBe('none')
+        expect(await store.clients.authenticate(created.clientId, '')).toBeUndefined()
+        expect(await store.clients.rotateSecret(created.clientId)).toBeUndefined()
+      })
+
+      it('rejects malformed input with a TypeError and stores nothing', async () => {
+        const valid = { name: 'App', redirectUris: ['https://app.example/cb'], scopes: ['read'] }
+        const invalid = [
+          { ...valid, name: ' ' },
+          { ...valid, grantTypes: ['device_code' as 'implicit'] },
+          { ...valid, redirectUris: ['https://app.example/cb#fragment'] },
+          { ...valid, redirectUris: ['/relative'] },
+          { ...valid, redirectUris: [] },
+          { ...valid, scopes: ['read "quoted"'] },
+          { ...valid, resources: ['not a uri'] },
+          { ...valid, public: true, clientSecret: 'secret' },
+          { ...valid, public: true, grantTypes: ['client_credentials' as const] },
+          { ...valid, clientSecret: '' },
+          { ...valid, clientId: '' },
+          { ...valid, clientId: 'line\nbreak' },
+        ]
+        for (const input of invalid) await expect(store.clients.create(input), JSON.stringify(input)).rejects.toThrow(TypeError)
+        expect(await store.clients.list()).toEqual([])
+      })
+
+      it('rejects a second client with the same clientId and keeps the first', async () => {
+        await store.clients.create({ name: 'First', clientId: 'fixed', grantTypes: ['client_credentials'], scopes: ['read'] })
+        await expect(store.clients.create({ name: 'Second', clientId: 'fixed', grantTypes: ['client_credentials'], scopes: ['read'] })).rejects.toThrow()
+        expect((await store.clients.get('fixed'))?.name).toBe('First')
+        expect(await store.clients.list()).toHaveLength(1)
+      })
+
+      it('lists clients and removes them; removing an unknown client is false', async () => {
+        const first = await store.clients.create({ name: 'First', grantTypes: ['client_credentials'], scopes: ['read'] })
+        const second = await store.clients.create({ name: 'Second', grantTypes: ['client_credentials'], scopes: ['read'] })
+        expect((await store.clients.list()).map((client) => client.clientId).sort()).toEqual([first.clientId, second.clientId].sort())
+        expect(await store.clients.remove(first.clientId)).toBe(true)
+        expect(await store.clients.get(first.clientId)).toBeUndefined()
+        expect(await store.clients.remove(first.clientId)).toBe(false)
+        expect(await store.clients.list()).toEqual([second.client])
+        expect(await store.clients.get('unknown')).toBeUndefined()
+      })
+
+      it('rotateSecret gives a new secret that works, and the old one fails at once', async () => {
+        const { clientId, clientSecret } = await store.clients.create({ name: 'App', grantTypes: ['client_credentials'], scopes: ['read'] })
+        const rotated = await store.clients.rotateSecret(clientId)
+        expect(rotated).toBeDefined()
+        expect(rotated).not.toBe(clientSecret)
+        expect(await store.clients.authenticate(clientId, clientSecret as string)).toBeUndefined()
+        expect((await store.clients.authenticate(clientId, rotated as string))?.clientId).toBe(clientId)
+        expect((await store.clients.get(clientId))?.secretHash).toBe(`sha256:${tokenHash(rotated as string)}`)
+        expect(await store.clients.rotateSecret('unknown')).toBeUndefined()
+        expect(await store.clientTable.updateSecretHash('unknown', 'sha256:x')).toBe(false)
+      })
+
+      it('authenticate gives the client for its secret, and undefined for a wrong secret or an unknown client', async () => {
+        const { clientId, clientSecret, client } = await store.clients.create({ name: 'App', grantTypes: ['client_credentials'], scopes: ['read'] })
+        expect(await store.clients.authenticate(clientId, clientSecret as string)).toEqual(client)
+        expect(await store.clients.authenticate(clientId, `${clientSecret as string}x`)).toBeUndefined()
+        expect(await store.clients.authenticate(clientId, '')).toBeUndefined()
+        expect(await store.clients.authenticate('unknown', clientSecret as string)).toBeUndefined()
+      })
+    })
+
+    describe('users', () => {
+      it('creates a user with only an scrypt hash of the password, found by id and username, and authenticates them (an unknown username fails)', async () => {
+        const alice = await store.users.create({ username: 'alice', password: 'wonderland', userId: 'user-alice' })
+        expect(alice.userId).toBe('user-alice')
+        expect(alice.passwordHash).toMatch(/^scrypt:/)
+        expect(alice.passwordHash).not.toContain('wonderland')
+        expect(await store.users.get('user-alice')).toEqual(alice)
+        expect(await store.users.getByUsername('alice')).toEqual(alice)
+        expect(await store.users.getByUsername('bob')).toBeUndefined()
+        expect(await store.users.authenticate('alice', 'wonderland')).toEqual(alice)
+        expect(await store.users.authenticate('nobody', 'wonderland')).toBeUndefined()
+      })
+
+      it('rejects a malformed username or an empty password with a TypeError and stores nothing', async () => {
+        await expect(store.users.create({ username: '', password: 'pw' })).rejects.toThrow(TypeError)
+        await expect(store.users.create({ username: 'line\nbreak', password: 'pw' })).rejects.toThrow(TypeError)
+        await expect(store.users.create({ username: 'alice', password: '' })).rejects.toThrow(TypeError)
+        expect(await store.users.list()).toEqual([])
+      })
+
+      it('rejects a second user with the same username or userId and keeps the first', async () => {
+        await store.userTable.insert(userRecord('u1', 'alice'))
+        await expect(store.userTable.insert(userRecord('u2', 'alice'))).rejects.toThrow()
+        await expect(store.userTable.insert(userRecord('u1', 'bob'))).rejects.toThrow()
+        expect((await store.users.getByUsername('alice'))?.userId).toBe('u1')
+        expect(await store.users.getByUsername('bob')).toBeUndefined()
+        expect(await store.users.list()).toEqual([userRecord('u1', 'alice')])
+      })
+
+      it('setPassword makes the new password work and the old one fail; for an unknown user it is false', async () => {
+        await store.userTable.insert({ ...userRecord('alice'), passwordHash: await hashOfWonderland() })
+        expect(await store.users.setPassword('alice', 'looking glass')).toBe(true)
+        expect(await store.users.authenticate('alice', 'wonderland')).toBeUndefined()
+        expect((await store.users.authenticate('alice', 'looking glass'))?.userId).toBe('alice')
+        expect(await store.userTable.updatePasswordHash('nobody', FAKE_PASSWORD_HASH)).toBe(false)
+        await expect(store.users.setPassword('alice', '')).rejects.toThrow(TypeError)
+      })
+
+      it('lists users and removes them, which frees the username; removing an unknown user is false', async () => {
+        await store.userTable.insert(userRecord('u1', 'alice'))
+        await store.userTable.insert(userRecord('u2', 'bob'))
+        expect((await store.users.list()).map((user) => user.userId).sort()).toEqual(['u1', 'u2'])
+        expect(await store.users.remove('u1')).toBe(true)
+        expect(await store.users.get('u1')).toBeUndefined()
+        expect(await store.users.getByUsername('alice')).toBeUndefined()
+        expect(await store.users.remove('u1')).toBe(false)
+        await store.userTable.insert(userRecord('u3', 'alice'))
+        expect((await store.users.getByUsername('alice'))?.userId).toBe('u3')
+      })
+    })
+
+    describe('codes', () => {
+      beforeEach(seed)
+
+      it('inserts a code and gets it by digest; an unknown digest gives undefined', async () => {
+        const code = codeRecord('code-1', { redirectUri: 'https://app.example/callback', codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', codeChallengeMethod: 'S256' })
+        await store.codes.insert(code)
+        expect(await store.codes.get(code.codeHash)).toEqual(code)
+        expect(await store.codes.get(tokenHash('code-2'))).toBeUndefined()
+      })
+
+      it('consume succeeds once and records when; a second consume and an unknown code are false', async () => {
+        const code = codeRecord('code-1')
+        await store.codes.insert(code)
+        expect(await store.codes.consume(code.codeHash, NOW + 5)).toBe(true)
+        expect(await store.codes.consume(code.codeHash, NOW + 6)).toBe(false)
+        expect(await store.codes.get(code.codeHash)).toEqual({ ...code, consumedAt: NOW + 5 })
+        expect(await store.codes.consume(tokenHash('unknown'), NOW)).toBe(false)
+      })
+
+      it('of 50 concurrent consume calls on one code, exactly one is true', async () => {
+        const code = codeRecord('code-1')
+        await store.codes.insert(code)
+        const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.codes.consume(code.codeHash, NOW + i)))
+        expect(wins(results)).toBe(1)
+        expect((await store.codes.get(code.codeHash))?.consumedAt).toBe(NOW + results.indexOf(true))
+      })
+    })
+
+    describe('tokens', () => {
+      beforeEach(seed)
+
+      it('inserts an access and a refresh token together and gets each by digest', async () => {
+        const access = tokenRecord('access-1')
+        const refresh = tokenRecord('refresh-1', { type: 'refresh_token', expiresAt: undefined })
+        await store.tokens.insert([access, refresh])
+        expect(await store.tokens.get(access.tokenHash)).toEqual(access)
+        expect(await store.tokens.get(refresh.tokenHash)).toEqual(refresh)
+        expect(await store.tokens.get(tokenHash('unknown'))).toBeUndefined()
+      })
+
+      it('revoke sets revokedAt once; it is true for a known token and false for an unknown one', async () => {
+        const access = tokenRecord('access-1')
+        await store.tokens.insert([access])
+        expect(await store.tokens.revoke(access.tokenHash, NOW + 10)).toBe(true)
+        expect(await store.tokens.revoke(access.tokenHash, NOW + 20)).toBe(true)
+        expect(await store.tokens.get(access.tokenHash)).toEqual({ ...access, revokedAt: NOW + 10 })
+        expect(await store.tokens.revoke(tokenHash('unknown'), NOW)).toBe(false)
+      })
+
+      it('rotate succeeds once and records when; a second rotate and an unknown token are false', async () => {
+        const refresh = tokenRecord('refresh-1', { type: 'refresh_token' })
+        await store.tokens.insert([refresh])
+        expect(await store.tokens.rotate(refresh.tokenHash, NOW + 5)).toBe(true)
+        expect(await store.tokens.rotate(refresh.tokenHash, NOW + 6)).toBe(false)
+        expect(await store.tokens.get(refresh.tokenHash)).toEqual({ ...refresh, rotatedAt: NOW + 5 })
+        expect(await store.tokens.rotate(tokenHash('unknown'), NOW)).toBe(false)
+      })
+
+      it('rotate of a revoked refresh token is false and leaves it unrotated', async () => {
+        const refresh = tokenRecord('refresh-1', { type: 'refresh_token' })
+        await store.tokens.insert([refresh])
+        await store.tokens.revoke(refresh.tokenHash, NOW)
+        expect(await store.tokens.rotate(refresh.tokenHash, NOW + 1)).toBe(false)
+        expect((await store.tokens.get(refresh.tokenHash))?.rotatedAt).toBeUndefined()
+      })
+
+      it('of 50 concurrent rotate calls on one refresh token, exactly one is true', async () => {
+        const refresh = tokenRecord('refresh-1', { type: 'refresh_token' })
+        await store.tokens.insert([refresh])
+        const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.tokens.rotate(refresh.tokenHash, NOW + i)))
+        expect(wins(results)).toBe(1)
+        expect((await store.tokens.get(refresh.tokenHash))?.rotatedAt).toBe(NOW + results.indexOf(true))
+      })
+
+      it('revokeFamily revokes the unrevoked tokens of that family only and counts them', async () => {
+        const family = [
+          tokenRecord('access-1', { grantId: 'grant-1' }),
+          tokenRecord('refresh-1', { grantId: 'grant-1', type: 'refresh_token', rotatedAt: NOW }),
+          tokenRecord('access-2', { grantId: 'grant-1' }),
+          tokenRecord('refresh-2', { grantId: 'grant-1', type: 'refresh_token' }),
+        ]
+        const earlier = tokenRecord('access-0', { grantId: 'grant-1', revokedAt: NOW - 100 })
+        const stranger = tokenRecord('access-9', { grantId: 'grant-2' })
+        await store.tokens.insert(family.slice(0, 2))
+        await store.tokens.insert(family.slice(2))
+        await store.tokens.insert([earlier, stranger])
+        expect(await store.tokens.revokeFamily('grant-1', NOW + 1)).toBe(4)
+        for (const token of family) expect((await store.tokens.get(token.tokenHash))?.revokedAt).toBe(NOW + 1)
+        expect((await store.tokens.get(earlier.tokenHash))?.revokedAt).toBe(NOW - 100)
+        expect((await store.tokens.get(stranger.tokenHash))?.revokedAt).toBeUndefined()
+        expect(await store.tokens.revokeFamily('grant-1', NOW + 2)).toBe(0)
+        expect(await store.tokens.revokeFamily('unknown', NOW)).toBe(0)
+      })
+    })
+
+    describe('consents', () => {
+      beforeEach(seed)
+
+      it('puts a consent, replaces it with a second put, and deletes it, per client and user', async () => {
+        expect(await store.consents.get('app', 'alice')).toBeUndefined()
+        await store.consents.put(consentRecord('app', 'alice', ['read']))
+        await store.consents.put(consentRecord('app', 'bob', ['write']))
+        await store.consents.put(consentRecord('other', 'alice', ['admin']))
+        expect(await store.consents.get('app', 'alice')).toEqual(consentRecord('app', 'alice', ['read']))
+        const replacement = { ...consentRecord('app', 'alice', ['read', 'write']), grantedAt: NOW + 60 }
+        await store.consents.put(replacement)
+        expect(await store.consents.get('app', 'alice')).toEqual(replacement)
+        expect(await store.consents.delete('app', 'alice')).toBe(true)
+        expect(await store.consents.get('app', 'alice')).toBeUndefined()
+        expect(await store.consents.delete('app', 'alice')).toBe(false)
+        expect(await store.consents.get('app', 'bob')).toEqual(consentRecord('app', 'bob', ['write']))
+        expect(await store.consents.get('other', 'alice')).toEqual(consentRecord('other', 'alice', ['admin']))
+      })
+    })
+
+    describe('removing a client or user', () => {
+      beforeEach(seed)
+
+      /** For each client and user: a code, a token and a consent; plus a client credentials token of each client. */
+      async function populate(): Promise<void> {
+        for (const clientId of ['app', 'other']) {
+          for (const userId of ['alice', 'bob']) {
+            await store.codes.insert(codeRecord(`code ${clientId} ${userId}`, { clientId, userId }))
+            await store.tokens.insert([tokenRecord(`token ${clientId} ${userId}`, { clientId, userId, grantId: `${clientId} ${userId}` })])
+            await store.consents.put(consentRecord(clientId, userId))
+          }
+          await store.tokens.insert([tokenRecord(`token ${clientId}`, { clientId, userId: undefined, grantId: clientId })])
+        }
+      }
+
+      async function present(clientId: string, userId: string): Promise<boolean[]> {
+        return [
+          (await store.codes.get(tokenHash(`code ${clientId} ${userId}`))) !== undefined,
+          (await store.tokens.get(tokenHash(`token ${clientId} ${userId}`))) !== undefined,
+          (await store.consents.get(clientId, userId)) !== undefined,
+        ]
+      }
+
+      it("removing a client removes its codes, tokens and consents, and nobody else's", async () => {
+        await populate()
+        expect(await store.clients.remove('app')).toBe(true)
+        expect(await present('app', 'alice')).toEqual([false, false, false])
+        expect(await present('app', 'bob')).toEqual([false, false, false])
+        expect(await store.tokens.get(tokenHash('token app'))).toBeUndefined()
+        expect(await present('other', 'alice')).toEqual([true, true, true])
+        expect(await present('other', 'bob')).toEqual([true, true, true])
+        expect(await store.tokens.get(tokenHash('token other'))).toBeDefined()
+        expect(await store.tokens.revokeFamily('app alice', NOW)).toBe(0)
+      })
+
+      it("removing a user removes their codes, tokens and consents, and nobody else's", async () => {
+        await populate()
+        expect(await store.users.remove('alice')).toBe(true)
+        expect(await present('app', 'alice')).toEqual([false, false, false])
+        expect(await present('other', 'alice')).toEqual([false, false, false])
+        expect(await present('app', 'bob')).toEqual([true, true, true])
+        expect(await present('other', 'bob')).toEqual([true, true, true])
+        expect(await store.tokens.get(tokenHash('token app'))).toBeDefined()
+        expect(await store.tokens.get(tokenHash('token other'))).toBeDefined()
+      })
+    })
+
+    describe('transactions', () => {
+      beforeEach(seed)
+
+      it('commits the writes of work that resolves, which sees its own writes, and resolves to its result', async () => {
+        const code = codeRecord('code-1')
+        const access = tokenRecord('access-1')
+        const result = await store.transaction(async () => {
+          await store.codes.insert(code)
+          expect(await store.codes.consume(code.codeHash, NOW)).toBe(true)
+          await store.tokens.insert([access])
+          expect(await store.tokens.get(access.tokenHash)).toEqual(access)
+          return 'done'
+        })
+        expect(result).toBe('done')
+        expect((await store.codes.get(code.codeHash))?.consumedAt).toBe(NOW)
+        expect(await store.tokens.get(access.tokenHash)).toEqual(access)
+      })
+
+      it('undoes every write of work that throws, consume and rotate included, and rethrows the error', async () => {
+        const code = codeRecord('code-1')
+        const refresh = tokenRecord('refresh-1', { type: 'refresh_token', grantId: 'grant-1' })
+        const access = tokenRecord('access-1', { grantId: 'grant-1' })
+        const otherFamily = tokenRecord('access-2', { grantId: 'grant-2' })
+        await store.codes.insert(code)
+        await store.codes.insert(codeRecord('code of other', { clientId: 'other' }))
+        await store.tokens.insert([access, refresh, otherFamily])
+        await store.consents.put(consentRecord('app', 'alice'))
+        await store.consents.put(consentRecord('other', 'bob'))
+        const snapshot = async () => ({
+          clients: [...(await store.clients.list())].sort((a, b) => a.clientId.localeCompare(b.clientId)),
+          users: [...(await store.users.list())].sort((a, b) => a.userId.localeCompare(b.userId)),
+          codes: await Promise.all(['code-1', 'code-2', 'code of other'].map((value) => store.codes.get(tokenHash(value)))),
+          tokens: await Promise.all(['access-1', 'refresh-1', 'access-2', 'access-3'].map((value) => store.tokens.get(tokenHash(value)))),
+          consents: await Promise.all([store.consents.get('app', 'alice'), store.consents.get('app', 'bob'), store.consents.get('other', 'bob')]),
+        })
+        const before = await snapshot()
+        const failure = new Error('saving the tokens failed')
+        const outcome = store.transaction(async () => {
+          await store.clientTable.insert(clientRecord('third'))
+          await store.clientTable.updateSecretHash('app', 'sha256:changed')
+          await store.userTable.insert(userRecord('carol'))
+          await store.userTable.updatePasswordHash('alice', 'scrypt:changed')
+          await store.codes.insert(codeRecord('code-2'))
+          expect(await store.codes.consume(code.codeHash, NOW)).toBe(true)
+          expect(await store.tokens.rotate(refresh.tokenHash, NOW)).toBe(true)
+          await store.tokens.insert([tokenRecord('access-3', { grantId: 'grant-1' })])
+          expect(await store.tokens.revoke(otherFamily.tokenHash, NOW)).toBe(true)
+          expect(await store.tokens.revokeFamily('grant-1', NOW)).toBe(3)
+          await store.consents.put(consentRecord('app', 'alice', ['read', 'write']))
+          await store.consents.put(consentRecord('app', 'bob'))
+          expect(await store.clients.remove('other')).toBe(true)
+          expect(await store.users.remove('bob')).toBe(true)
+          throw failure
+        })
+        await expect(outcome).rejects.toBe(failure)
+        expect(await snapshot()).toEqual(before)
+        expect(await store.users.getByUsername('bob')).toEqual(userRecord('bob'))
+        expect(await store.users.getByUsername('carol')).toBeUndefined()
+        expect(await store.tokens.revokeFamily('grant-1', NOW)).toBe(2)
+      })
+
+      it('a code consumed in a transaction that rolls back can be consumed by a concurrent transaction', async () => {
+        const code = codeRecord('code-1')
+        await store.codes.insert(code)
+        const consumed = deferred()
+        const gate = deferred()
+        const failure = new Error('saving the tokens failed')
+        const first = store.transaction(async () => {
+          expect(await store.codes.consume(code.codeHash, NOW)).toBe(true)
+          consumed.resolve()
+          await gate.promise
+          throw failure
+        })
+        const firstOutcome = first.then(
+          () => undefined,
+          (error: unknown) => error,
+        )
+        await consumed.promise
+        const second = store.transaction(() => store.codes.consume(code.codeHash, NOW + 1))
+        gate.resolve()
+        expect(await firstOutcome).toBe(failure)
+        expect(await second).toBe(true)
+        expect((await store.codes.get(code.codeHash))?.consumedAt).toBe(NOW + 1)
+      })
+
+      it('a write outside a transaction is kept when a concurrent transaction rolls back', async () => {
+        const wrote = deferred()
+        const gate = deferred()
+        const failure = new Error('saving the tokens failed')
+        const failing = store.transaction(async () => {
+          await store.codes.insert(codeRecord('code-inside'))
+          wrote.resolve()
+          await gate.promise
+          throw failure
+        })
+        const failingOutcome = failing.then(
+          () => undefined,
+          (error: unknown) => error,
+        )
+        await wrote.promise
+        const outside = Promise.all([store.consents.put(consentRecord('other', 'bob')), store.codes.insert(codeRecord('code-outside', { clientId: 'other', userId: 'bob' }))])
+        // Let the outside writes run as far as they can before the transaction fails.
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        gate.resolve()
+        expect(await failingOutcome).toBe(failure)
+        await outside
+        expect(await store.codes.get(tokenHash('code-inside'))).toBeUndefined()
+        expect(await store.consents.get('other', 'bob')).toEqual(consentRecord('other', 'bob'))
+        expect(await store.codes.get(tokenHash('code-outside'))).toEqual(codeRecord('code-outside', { clientId: 'other', userId: 'bob' }))
+      })
+    })
+
+    describe('purgeExpired', () => {
+      beforeEach(seed)
+
+      it('deletes codes and tokens expired long ago, keeps live ones, and counts what it deleted', async () => {
+        const longAgo = NOW - 30 * DAY
+        const expiredCodes = [codeRecord('old code', { expiresAt: longAgo }), codeRecord('old consumed code', { expiresAt: longAgo, consumedAt: longAgo - 60 })]
+        const liveCodes = [codeRecord('live code'), codeRecord('live consumed code', { consumedAt: NOW - 10 })]
+        const expiredTokens = [
+          tokenRecord('old access', { expiresAt: longAgo }),
+          tokenRecord('old refresh', { type: 'refresh_token', expiresAt: longAgo, rotatedAt: longAgo - 60 }),
+          tokenRecord('old revoked access', { expiresAt: longAgo, revokedAt: longAgo - 60 }),
+        ]
+        const liveTokens = [
+          tokenRecord('live access'),
+          tokenRecord('live revoked access', { revokedAt: NOW - 10 }),
+          tokenRecord('refresh without expiry', { type: 'refresh_token', expiresAt: undefined }),
+          tokenRecord('rotated refresh without expiry', { type: 'refresh_token', expiresAt: undefined, rotatedAt: longAgo }),
+        ]
+        for (const code of [...expiredCodes, ...liveCodes]) await store.codes.insert(code)
+        await store.tokens.insert([...expiredTokens, ...liveTokens])
+        expect(await store.purgeExpired(NOW)).toBe(5)
+        for (const code of expiredCodes) expect(await store.codes.get(code.codeHash)).toBeUndefined()
+        for (const code of liveCodes) expect(await store.codes.get(code.codeHash)).toEqual(code)
+        for (const token of expiredTokens) expect(await store.tokens.get(token.tokenHash)).toBeUndefined()
+        for (const token of liveTokens) expect(await store.tokens.get(token.tokenHash)).toEqual(token)
+        expect(await store.purgeExpired(NOW)).toBe(0)
+        // The family holds only what is left: three live tokens not yet revoked.
+        expect(await store.tokens.revokeFamily('grant-1', NOW)).toBe(3)
+      })
+    })
+
+    describe('records', () => {
+      beforeEach(seed)
+
+      it('returns copies: changing a record got back, or one passed in, does not change the store', async () => {
+        const input = {
+          client: { ...clientRecord('third'), redirectUris: ['https://third.example/cb'], scopes: ['read'] },
+          user: userRecord('carol'),
+          code: { ...codeRecord('code-1'), scopes: ['read'], resources: ['https://api.example/'] },
+          token: { ...tokenRecord('access-1'), scopes: ['read'] },
+          consent: { ...consentRecord('app', 'alice'), scopes: ['read'] },
+        }
+        const expected = structuredClone(input)
+        await store.clientTable.insert(input.client)
+        await store.userTable.insert(input.user)
+        await store.codes.insert(input.code)
+        await store.tokens.insert([input.token])
+        await store.consents.put(input.consent)
+        const read = async () => ({
+          client: await store.clients.get('third'),
+          user: await store.users.get('carol'),
+          code: await store.codes.get(expected.code.codeHash),
+          token: await store.tokens.get(expected.token.tokenHash),
+          consent: await store.consents.get('app', 'alice'),
+        })
+        for (const record of Object.values(input)) scribble(record)
+        expect(await read()).toEqual(expected)
+        for (const record of Object.values(await read())) scribble(record as object)
+        for (const record of [...(await store.clients.list()), ...(await store.users.list())]) scribble(record)
+        expect(await read()).toEqual(expected)
+        expect(await store.users.getByUsername('carol')).toEqual(expected.user)
+      })
+
+      it('round-trips timestamps, strings and arrays exactly: order, empty arrays, and absent optional fields', async () => {
+        const client = clientRecord('Café ☕ 𝄞', {
+          name: 'Ünïcode “client”',
+          secretHash: undefined,
+          redirectUris: ['https://b.example/cb?x=1&y=2', 'https://a.example/cb', 'com.example.app:/cb'],
+          grantTypes: ['refresh_token', 'authorization_code'],
+          responseTypes: ['code'],
+          scopes: ['write', 'read', 'https://api.example/read', 'openid'],
+          resources: ['https://z.example/', 'https://a.example/'],
+          tokenEndpointAuthMethod: 'none',
+          createdAt: YEAR_2100,
+        })
+        const user: UserRecord = { userId: 'zoë', username: 'Zoë Ångström', passwordHash: FAKE_PASSWORD_HASH, createdAt: 0 }
+        const fullCode = codeRecord('full code', {
+          clientId: client.clientId,
+          userId: user.userId,
+          scopes: ['write', 'read'],
+          redirectUri: 'https://b.example/cb?x=1&y=2',
+          codeChallenge: 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk',
+          codeChallengeMethod: 'plain',
+          resources: ['https://z.example/', 'https://a.example/'],
+          expiresAt: YEAR_2100,
+          grantId: 'grant-ü',
+          consumedAt: YEAR_2100 - 1,
+        })
+        const bareCode = codeRecord('bare code', { scopes: [], resources: [] })
+        const fullToken = tokenRecord('full token', {
+          type: 'refresh_token',
+          clientId: client.clientId,
+          userId: user.userId,
+          scopes: ['write', 'read'],
+          resources: ['https://z.example/', 'https://a.example/'],
+          issuedAt: YEAR_2100 - 10,
+          expiresAt: YEAR_2100,
+          grantId: 'grant-ü',
+          revokedAt: YEAR_2100 - 2,
+          rotatedAt: YEAR_2100 - 3,
+        })
+        const bareToken = tokenRecord('bare token', { userId: undefined, scopes: [], expiresAt: undefined, issuedAt: 0 })
+        const consent: ConsentRecord = { clientId: client.clientId, userId: user.userId, scopes: [], grantedAt: YEAR_2100 }
+        await store.clientTable.insert(client)
+        await store.userTable.insert(user)
+        await store.codes.insert(fullCode)
+        await store.codes.insert(bareCode)
+        await store.tokens.insert([fullToken, bareToken])
+        await store.consents.put(consent)
+
+        expect(await store.clients.get(client.clientId)).toEqual(client)
+        expect(await store.users.get(user.userId)).toEqual(user)
+        expect(await store.users.getByUsername(user.username)).toEqual(user)
+        expect(await store.codes.get(fullCode.codeHash)).toEqual(fullCode)
+        expect(await store.tokens.get(fullToken.tokenHash)).toEqual(fullToken)
+        expect(await store.consents.get(client.clientId, user.userId)).toEqual(consent)
+
+        const code = await store.codes.get(bareCode.codeHash)
+        expect(code).toEqual(bareCode)
+        expect([code?.redirectUri, code?.codeChallenge, code?.codeChallengeMethod, code?.consumedAt]).toEqual([undefined, undefined, undefined, undefined])
+        const token = await store.tokens.get(bareToken.tokenHash)
+        expect(token).toEqual(bareToken)
+        expect([token?.userId, token?.expiresAt, token?.revokedAt, token?.rotatedAt]).toEqual([undefined, undefined, undefined, undefined])
+        expect((await store.clients.get(client.clientId))?.secretHash).toBeUndefined()
+        // Numbers stay numbers (a driver may hand back a BIGINT as a string).
+        expect(typeof (await store.clients.get(client.clientId))?.createdAt).toBe('number')
+        expect(typeof token?.issuedAt).toBe('number')
+      })
+    })
+  })
+}

@@ -1,0 +1,208 @@
+/**
+ * MemoryStore: the Store contract, then what only the memory backend promises: transactions queued one at a time,
+ * nested transactions, the hour of grace of purgeExpired, references checked as foreign keys would be, and close.
+ */
+import { describe, expect, it } from 'vitest'
+import { MemoryStore, tokenHash, type CodeRecord, type TokenRecord } from '../../src/store/index.js'
+import { describeStoreContract } from './contract.js'
+
+describeStoreContract('memory', async () => ({ store: await MemoryStore.open(), cleanup: async () => {} }))
+
+const NOW = 1_800_000_000
+const HOUR = 3600
+
+/** A store with client `app` and user `alice`. */
+async function seeded(): Promise<MemoryStore> {
+  const store = await MemoryStore.open()
+  await store.clientTable.insert({
+    clientId: 'app',
+    name: 'App',
+    secretHash: `sha256:${tokenHash('secret')}`,
+    redirectUris: ['https://app.example/cb'],
+    grantTypes: ['authorization_code', 'refresh_token'],
+    responseTypes: ['code'],
+    scopes: ['read'],
+    resources: [],
+    tokenEndpointAuthMethod: 'client_secret_basic',
+    createdAt: NOW,
+  })
+  await store.userTable.insert({ userId: 'alice', username: 'alice', passwordHash: 'scrypt:fake', createdAt: NOW })
+  return store
+}
+
+function code(value: string, fields: Partial<CodeRecord> = {}): CodeRecord {
+  return { codeHash: tokenHash(value), clientId: 'app', userId: 'alice', scopes: ['read'], resources: [], expiresAt: NOW + 600, grantId: 'grant-1', ...fields }
+}
+
+function token(value: string, fields: Partial<TokenRecord> = {}): TokenRecord {
+  return { tokenHash: tokenHash(value), type: 'access_token', clientId: 'app', userId: 'alice', scopes: ['read'], resources: [], issuedAt: NOW, expiresAt: NOW + HOUR, grantId: 'grant-1', ...fields }
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void
+  const promise = new Promise<void>((done) => (resolve = done))
+  return { promise, resolve }
+}
+
+/** Lets every pending callback run, timers included. */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 5))
+}
+
+describe('MemoryStore', () => {
+  describe('transactions', () => {
+    it('run one at a time, in the order they were started', async () => {
+      const store = await seeded()
+      const log: string[] = []
+      const run = (name: string) =>
+        store.transaction(async () => {
+          log.push(`${name} starts`)
+          await settle()
+          log.push(`${name} ends`)
+        })
+      await Promise.all([run('first'), run('second'), run('third')])
+      expect(log).toEqual(['first starts', 'first ends', 'second starts', 'second ends', 'third starts', 'third ends'])
+    })
+
+    it('a read outside a transaction waits for it, and never sees writes that are then undone', async () => {
+      const store = await seeded()
+      const wrote = deferred()
+      const gate = deferred()
+      const failing = store.transaction(async () => {
+        await store.codes.insert(code('code-1'))
+        wrote.resolve()
+        await gate.promise
+        throw new Error('rolled back')
+      })
+      const failed = failing.catch((error: unknown) => error)
+      await wrote.promise
+      let seen: CodeRecord | undefined | 'pending' = 'pending'
+      const read = store.codes.get(tokenHash('code-1')).then((record) => (seen = record))
+      await settle()
+      expect(seen).toBe('pending')
+      gate.resolve()
+      expect(await failed).toEqual(new Error('rolled back'))
+      await read
+      expect(seen).toBeUndefined()
+    })
+
+    it('a nested transaction that throws undoes only its own writes; the outer one commits the rest', async () => {
+      const store = await seeded()
+      const inner = new Error('inner failed')
+      await store.transaction(async () => {
+        await store.codes.insert(code('outer before'))
+        await expect(
+          store.transaction(async () => {
+            await store.codes.insert(code('inner'))
+            await store.codes.consume(tokenHash('outer before'), NOW)
+            throw inner
+          }),
+        ).rejects.toBe(inner)
+        await store.transaction(() => store.codes.insert(code('inner that resolves')))
+        await store.codes.insert(code('outer after'))
+      })
+      expect(await store.codes.get(tokenHash('outer before'))).toEqual(code('outer before'))
+      expect(await store.codes.get(tokenHash('inner'))).toBeUndefined()
+      expect(await store.codes.get(tokenHash('inner that resolves'))).toEqual(code('inner that resolves'))
+      expect(await store.codes.get(tokenHash('outer after'))).toEqual(code('outer after'))
+    })
+
+    it('a nested transaction that resolved is undone with the outer one', async () => {
+      const store = await seeded()
+      await expect(
+        store.transaction(async () => {
+          await store.transaction(() => store.codes.insert(code('inner')))
+          throw new Error('outer failed')
+        }),
+      ).rejects.toThrow('outer failed')
+      expect(await store.codes.get(tokenHash('inner'))).toBeUndefined()
+    })
+  })
+
+  describe('purgeExpired', () => {
+    it('keeps expired codes and tokens for an hour, and a refresh token without expiry until an hour after its revocation', async () => {
+      const store = await seeded()
+      await store.codes.insert(code('expired an hour ago', { expiresAt: NOW - HOUR }))
+      await store.codes.insert(code('expired an hour and a second ago', { expiresAt: NOW - HOUR - 1 }))
+      await store.tokens.insert([
+        token('expired an hour ago', { expiresAt: NOW - HOUR }),
+        token('expired an hour and a second ago', { expiresAt: NOW - HOUR - 1 }),
+        token('revoked an hour ago', { type: 'refresh_token', expiresAt: undefined, revokedAt: NOW - HOUR }),
+        token('revoked an hour and a second ago', { type: 'refresh_token', expiresAt: undefined, revokedAt: NOW - HOUR - 1 }),
+        token('rotated long ago', { type: 'refresh_token', expiresAt: undefined, rotatedAt: NOW - 100 * HOUR }),
+      ])
+      expect(await store.purgeExpired(NOW)).toBe(3)
+      expect(await store.codes.get(tokenHash('expired an hour ago'))).toBeDefined()
+      expect(await store.codes.get(tokenHash('expired an hour and a second ago'))).toBeUndefined()
+      for (const kept of ['expired an hour ago', 'revoked an hour ago', 'rotated long ago']) expect(await store.tokens.get(tokenHash(kept)), kept).toBeDefined()
+      for (const gone of ['expired an hour and a second ago', 'revoked an hour and a second ago']) expect(await store.tokens.get(tokenHash(gone)), gone).toBeUndefined()
+    })
+
+    it('deletes in batches until nothing expired is left', async () => {
+      const store = await seeded()
+      for (let i = 0; i < 2500; i++) await store.codes.insert(code(`code ${i}`, { expiresAt: NOW - 2 * HOUR }))
+      await store.tokens.insert(Array.from({ length: 1500 }, (_, i) => token(`token ${i}`, { expiresAt: NOW - 2 * HOUR })))
+      expect(await store.purgeExpired(NOW)).toBe(4000)
+      expect(await store.purgeExpired(NOW)).toBe(0)
+      expect(await store.tokens.revokeFamily('grant-1', NOW)).toBe(0)
+    })
+  })
+
+  describe('records', () => {
+    it('refuses a code, token or consent of a client or user that does not exist, as a foreign key would', async () => {
+      const store = await seeded()
+      await expect(store.codes.insert(code('code-1', { clientId: 'nobody' }))).rejects.toThrow('No client')
+      await expect(store.codes.insert(code('code-1', { userId: 'nobody' }))).rejects.toThrow('No user')
+      await expect(store.tokens.insert([token('token-1', { clientId: 'nobody' })])).rejects.toThrow('No client')
+      await expect(store.consents.put({ clientId: 'app', userId: 'nobody', scopes: [], grantedAt: NOW })).rejects.toThrow('No user')
+      await store.tokens.insert([token('client credentials', { userId: undefined })])
+      expect(await store.codes.get(tokenHash('code-1'))).toBeUndefined()
+      expect(await store.consents.get('app', 'nobody')).toBeUndefined()
+    })
+
+    it('refuses a second code or token with the same digest; a refused token insert writes none of its tokens', async () => {
+      const store = await seeded()
+      await store.codes.insert(code('code-1'))
+      await expect(store.codes.insert(code('code-1', { scopes: ['other'] }))).rejects.toThrow('exists already')
+      expect((await store.codes.get(tokenHash('code-1')))?.scopes).toEqual(['read'])
+      await store.tokens.insert([token('token-1')])
+      await expect(store.tokens.insert([token('token-2'), token('token-1')])).rejects.toThrow('exists already')
+      await expect(store.tokens.insert([token('token-3'), token('token-3')])).rejects.toThrow('exists already')
+      expect(await store.tokens.get(tokenHash('token-2'))).toBeUndefined()
+      expect(await store.tokens.get(tokenHash('token-3'))).toBeUndefined()
+    })
+
+    it('hands out frozen arrays', async () => {
+      const store = await seeded()
+      const client = await store.clients.get('app')
+      expect(() => (client?.scopes as string[]).push('admin')).toThrow(TypeError)
+      expect(Object.isFrozen(client?.redirectUris)).toBe(true)
+    })
+  })
+
+  it('isUnavailableError is always false', async () => {
+    const store = await MemoryStore.open()
+    expect(store.isUnavailableError(new Error('ECONNREFUSED'))).toBe(false)
+    expect(store.isUnavailableError(undefined)).toBe(false)
+  })
+
+  it('close waits for a running transaction, forgets everything, and later calls reject', async () => {
+    const store = await seeded()
+    const gate = deferred()
+    const committed = store.transaction(async () => {
+      await gate.promise
+      await store.codes.insert(code('code-1'))
+    })
+    let closed = false
+    const closing = store.close().then(() => (closed = true))
+    await settle()
+    expect(closed).toBe(false)
+    gate.resolve()
+    await committed
+    await closing
+    await expect(store.clients.get('app')).rejects.toThrow('closed')
+    await expect(store.codes.get(tokenHash('code-1'))).rejects.toThrow('closed')
+    await expect(store.transaction(async () => 1)).rejects.toThrow('closed')
+    await store.close()
+  })
+})
