@@ -121,6 +121,7 @@ export interface UserTable {
 
 /** Authorization codes. */
 export interface CodeTable {
+  /** @throws Error when the digest exists already, or the client or user does not exist */
   insert(record: CodeRecord): Promise<void>
   get(codeHash: string): Promise<CodeRecord | undefined>
   /**
@@ -133,14 +134,18 @@ export interface CodeTable {
 
 /** Access and refresh tokens. */
 export interface TokenTable {
-  /** Inserts the tokens of one response (an access token, and maybe a refresh token). */
+  /**
+   * Inserts the tokens of one response (an access token, and maybe a refresh token), all or none.
+   *
+   * @throws Error when a digest exists already, or the client or user does not exist
+   */
   insert(records: readonly TokenRecord[]): Promise<void>
   get(tokenHash: string): Promise<TokenRecord | undefined>
   /** Sets `revokedAt` if not set. @returns whether the token exists */
   revoke(tokenHash: string, now: number): Promise<boolean>
   /**
    * Marks a refresh token rotated, atomically: of concurrent calls for one token exactly one resolves to `true`.
-   * `false` when it was rotated or revoked already, or does not exist.
+   * `false` when it was rotated or revoked already, does not exist, or is an access token.
    */
   rotate(tokenHash: string, now: number): Promise<boolean>
   /** Revokes every token of a grant family that is not revoked yet. @returns how many were revoked */
@@ -150,7 +155,11 @@ export interface TokenTable {
 /** Consents remembered per client, user and scope set. */
 export interface ConsentTable {
   get(clientId: string, userId: string): Promise<ConsentRecord | undefined>
-  /** Stores the scopes granted, replacing an earlier consent of the same user to the same client. */
+  /**
+   * Stores the scopes granted, replacing an earlier consent of the same user to the same client.
+   *
+   * @throws Error when the client or user does not exist
+   */
   put(record: ConsentRecord): Promise<void>
   /** Forgets a consent. @returns whether there was one */
   delete(clientId: string, userId: string): Promise<boolean>
@@ -168,15 +177,18 @@ export interface StoreBackend {
   readonly consents: ConsentTable
   /**
    * Runs `work` in one transaction: every write through the tables inside it commits together, or none does when
-   * `work` throws (the error is rethrown). Transactions do not interleave their writes with each other.
+   * `work` throws (the error is rethrown). Transactions do not interleave their writes with each other, and a write
+   * made outside a transaction is never rolled back with one. A transaction started inside another joins it. `work`
+   * must not wait for a store call started outside it (on a single connection that would deadlock).
    */
   transaction<T>(work: () => Promise<T>): Promise<T>
   /**
-   * Deletes codes and tokens expired before `now` (minus a grace period the backend may keep for replay detection),
-   * in small batches so that requests are never blocked for long. @returns how many rows were deleted
+   * Deletes codes and tokens that expired more than an hour before `now` (the hour keeps replay detection working),
+   * in small batches so that requests are never blocked for long. A refresh token without expiry is kept.
+   * @returns how many rows were deleted
    */
   purgeExpired(now: number): Promise<number>
-  /** Releases connections and files. */
+  /** Releases connections and files; calls made after it reject. Idempotent. */
   close(): Promise<void>
 }
 
