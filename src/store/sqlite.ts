@@ -1,0 +1,633 @@
+/**
+ * `SqliteStore`: the embedded default store, one SQLite file through `better-sqlite3` (the `oauthkit/store/sqlite`
+ * entry).
+ *
+ * One process owns the file. It writes through one connection, in WAL mode, and reads committed data through a
+ * second one, so a read never waits for a write and never sees another request's unfinished transaction. Other
+ * processes (an admin CLI, a backup) may open the file too; SQLite's locks keep them consistent.
+ *
+ * @module
+ */
+import { AsyncLocalStorage } from 'node:async_hooks'
+import Database from 'better-sqlite3'
+import { migrate } from './sqlite-migrations.js'
+import {
+  Store,
+  type ClientRecord,
+  type ClientTable,
+  type CodeRecord,
+  type CodeTable,
+  type ConsentRecord,
+  type ConsentTable,
+  type TokenEndpointAuthMethod,
+  type TokenRecord,
+  type TokenTable,
+  type UserRecord,
+  type UserTable,
+} from './store.js'
+
+/** Options of {@link SqliteStore.open}. */
+export interface SqliteStoreOptions {
+  /**
+   * How long a statement waits for a lock held by another process before failing with `SQLITE_BUSY`, which
+   * `StoreValidator` answers with `temporarily_unavailable`. Default 1000 ms.
+   *
+   * better-sqlite3 is synchronous: the wait blocks the whole event loop. Another process's write lasts milliseconds,
+   * so a short wait suffices; a long one would freeze every request behind a stuck lock.
+   */
+  readonly busyTimeoutMs?: number | undefined
+}
+
+/** Codes and tokens stay this long after they expire, so that a late replay is still recognised and revokes its family. */
+const PURGE_GRACE_SECONDS = 3600
+
+/** Rows deleted per statement by `purgeExpired`: each batch holds the write lock for about a millisecond. */
+const PURGE_BATCH_SIZE = 500
+
+const DEFAULT_BUSY_TIMEOUT_MS = 1000
+
+/** Extended result codes are the primary code plus a suffix (`SQLITE_IOERR_WRITE`, `SQLITE_READONLY_DBMOVED`, …). */
+const UNAVAILABLE_CODE = /^SQLITE_(?:BUSY|LOCKED|CANTOPEN|IOERR|READONLY|FULL)(?:_|$)/
+
+/** better-sqlite3 throws these as plain `TypeError`s, without an SQLite code. */
+const UNAVAILABLE_MESSAGES = new Set(['The database connection is not open', 'Cannot open database because the directory does not exist'])
+
+/**
+ * The embedded default store: SQLite in WAL mode, schema migrated on open.
+ *
+ * - Only hashes are stored: the records carry SHA-256 digests of codes, tokens and generated secrets and scrypt
+ *   hashes of passwords, and the schema has no column for a clear value.
+ * - A code is consumed, and a refresh token rotated, by a conditional `UPDATE`, so exactly one of any number of
+ *   concurrent calls wins.
+ * - `transaction` serializes with every write outside it: a write that does not belong to a transaction waits until
+ *   the transaction ends, so it can neither be rolled back with it nor slip into it.
+ *
+ * Open one `SqliteStore` per file per process: two in one process would wait on each other's locks synchronously.
+ *
+ * @example
+ * ```ts
+ * const store = await SqliteStore.open('./oauthkit.db')
+ * const server = new Server(new StoreValidator(store, { issuer: 'https://as.example.com' }))
+ * ```
+ */
+export class SqliteStore extends Store {
+  /** @inheritDoc */
+  readonly clientTable: ClientTable
+  /** @inheritDoc */
+  readonly userTable: UserTable
+  /** @inheritDoc */
+  readonly codes: CodeTable
+  /** @inheritDoc */
+  readonly tokens: TokenTable
+  /** @inheritDoc */
+  readonly consents: ConsentTable
+
+  private readonly writer: Connection
+  private readonly reader: Connection
+  /** The scope outside any transaction; its lock is the store's write lock. */
+  private readonly root: Scope = { lock: new Mutex(), parent: undefined, depth: 0, active: true }
+  /** The transaction scope a table call runs in, if any (see {@link SqliteStore.transaction}). */
+  private readonly scopes = new AsyncLocalStorage<Scope>()
+  private closing: Promise<void> | undefined
+
+  private constructor(writer: Database.Database, reader: Database.Database) {
+    super()
+    this.writer = new Connection(writer)
+    this.reader = reader === writer ? this.writer : new Connection(reader)
+    const access: Access = { read: (query) => this.read(query), write: (change) => this.write(change) }
+    this.clientTable = new SqliteClientTable(access)
+    this.userTable = new SqliteUserTable(access)
+    this.codes = new SqliteCodeTable(access)
+    this.tokens = new SqliteTokenTable(access)
+    this.consents = new SqliteConsentTable(access)
+  }
+
+  /**
+   * Opens (creating if needed) the database at `path` and brings its schema to the latest version.
+   *
+   * `':memory:'` gives a private in-memory database (for tests): it cannot use WAL, so reads outside a transaction
+   * share the one connection and may see a transaction in progress.
+   *
+   * @param path - the database file; default `./oauthkit.db`
+   * @throws Error when the database's schema is newer than this oauthkit knows (upgrade oauthkit)
+   * @throws better-sqlite3's errors when the file cannot be opened or is not a database; classify them with
+   *   {@link SqliteStore.isUnavailableError}
+   */
+  static async open(path = './oauthkit.db', options: SqliteStoreOptions = {}): Promise<SqliteStore> {
+    const timeout = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS
+    if (!Number.isSafeInteger(timeout) || timeout < 0) throw new TypeError('busyTimeoutMs must be a non-negative integer')
+    const opened: Database.Database[] = []
+    try {
+      // `timeout` is SQLite's busy_timeout, set before the first statement: switching to WAL may already need a lock.
+      const writer = new Database(path, { timeout })
+      opened.push(writer)
+      // WAL: readers never block the writer nor the writer them. Persistent in the file; a no-op in memory.
+      writer.pragma('journal_mode = WAL')
+      // SQLite enforces foreign keys (and so the cascades) only when asked, per connection.
+      writer.pragma('foreign_keys = ON')
+      // NORMAL is durable in WAL mode except for the last transactions on power loss, and syncs far less than FULL.
+      writer.pragma('synchronous = NORMAL')
+      migrate(writer)
+      let reader = writer
+      if (!writer.memory) {
+        reader = new Database(path, { timeout, readonly: true, fileMustExist: true })
+        opened.push(reader)
+      }
+      return new SqliteStore(writer, reader)
+    } catch (error) {
+      for (const db of opened.reverse()) db.close()
+      throw error
+    }
+  }
+
+  /**
+   * Whether an error of this store means the database cannot be used right now (locked by another process, file
+   * missing or unreadable, disk full or failing, store closed) rather than a bug. Follows `cause` chains.
+   *
+   * Usable before a store exists, e.g. on an error of {@link SqliteStore.open}.
+   */
+  static isUnavailableError(error: unknown): boolean {
+    for (let current = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) {
+      const code = (current as { code?: unknown }).code
+      if (typeof code === 'string' && UNAVAILABLE_CODE.test(code)) return true
+      if (UNAVAILABLE_MESSAGES.has(current.message)) return true
+    }
+    return false
+  }
+
+  /** {@inheritDoc Store.isUnavailableError} See {@link SqliteStore.isUnavailableError | the static method}. */
+  isUnavailableError(error: unknown): boolean {
+    return SqliteStore.isUnavailableError(error)
+  }
+
+  /**
+   * Runs `work` in one SQLite transaction (`BEGIN IMMEDIATE`; a `SAVEPOINT` when nested in another).
+   *
+   * better-sqlite3 has one connection and `work` awaits between its statements, so other requests run meanwhile on
+   * the same connection. Every write outside this transaction, and every other transaction, therefore waits for the
+   * store's write lock, which this transaction holds until it commits or rolls back. Calls made by `work` run inside
+   * it (found through `AsyncLocalStorage`) and do not wait for that lock, which would deadlock. Reads outside the
+   * transaction go to the reading connection, which sees only committed data.
+   *
+   * @throws whatever `work` throws, after rolling back
+   */
+  async transaction<T>(work: () => Promise<T>): Promise<T> {
+    const parent = this.current()
+    return parent.lock.run(async () => {
+      const db = this.writer.db
+      const depth = parent.depth + 1
+      // A nested transaction gets a savepoint, so its failure undoes only its own writes. Siblings are serialized
+      // by the parent's lock, so one name per depth is enough.
+      const savepoint = depth === 1 ? undefined : `oauthkit_${depth}`
+      db.exec(savepoint === undefined ? 'BEGIN IMMEDIATE' : `SAVEPOINT ${savepoint}`)
+      const scope: Scope = { lock: new Mutex(), parent, depth, active: true }
+      let result: T
+      try {
+        result = await this.scopes.run(scope, work)
+      } catch (error) {
+        await this.end(scope)
+        if (db.inTransaction) {
+          try {
+            db.exec(savepoint === undefined ? 'ROLLBACK' : `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}`)
+          } catch {
+            // The connection is gone or SQLite rolled back already; the error of `work` is the one to report.
+          }
+        }
+        throw error
+      }
+      await this.end(scope)
+      try {
+        db.exec(savepoint === undefined ? 'COMMIT' : `RELEASE ${savepoint}`)
+      } catch (error) {
+        // A failed COMMIT (e.g. SQLITE_IOERR) may leave the transaction open; never leave it for the next caller.
+        if (savepoint === undefined && db.inTransaction) db.exec('ROLLBACK')
+        throw error
+      }
+      return result
+    })
+  }
+
+  /**
+   * Deletes, in batches of 500 rows, the codes and tokens that expired more than an hour before `now`. The hour keeps
+   * a replayed code or a reused refresh token recognisable a while after it expired, so it can still revoke its
+   * family. Tokens without expiry are kept. Between batches the write lock is released and the event loop gets a
+   * turn, so requests are not held up by a large purge.
+   *
+   * @returns how many codes and tokens were deleted
+   */
+  async purgeExpired(now: number): Promise<number> {
+    const cutoff = now - PURGE_GRACE_SECONDS
+    let deleted = 0
+    for (const table of ['codes', 'tokens'] as const) {
+      for (;;) {
+        const batch = await this.write(
+          (sql) => sql(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE expires_at < ? LIMIT ${PURGE_BATCH_SIZE})`).run(cutoff).changes,
+        )
+        deleted += batch
+        if (batch < PURGE_BATCH_SIZE) break
+        await new Promise(setImmediate)
+      }
+    }
+    return deleted
+  }
+
+  /**
+   * Closes the database, after the transaction and writes already queued have finished (called from inside a
+   * transaction, it cannot wait for it: SQLite rolls it back). Idempotent. Any later call rejects with "The database
+   * connection is not open", which {@link SqliteStore.isUnavailableError} accepts.
+   */
+  async close(): Promise<void> {
+    this.closing ??= (this.current() === this.root ? this.root.lock.run(() => undefined) : Promise.resolve()).then(() => {
+      // The reader first: the last connection to close checkpoints the WAL into the file and removes it.
+      if (this.reader !== this.writer) this.reader.db.close()
+      this.writer.db.close()
+    })
+    return this.closing
+  }
+
+  /** The innermost transaction still running around the caller, or the root scope. */
+  private current(): Scope {
+    let scope = this.scopes.getStore()
+    // A call left over from a finished transaction (e.g. a promise `work` did not await) belongs to the enclosing one.
+    while (scope !== undefined && !scope.active) scope = scope.parent
+    return scope ?? this.root
+  }
+
+  /** Ends a transaction scope: later calls from it go to the parent; calls already queued in it finish first. */
+  private async end(scope: Scope): Promise<void> {
+    scope.active = false
+    await scope.lock.idle()
+  }
+
+  private async read<T>(query: (sql: Sql) => T): Promise<T> {
+    // Inside a transaction, read through it to see its own writes; outside, read only committed data.
+    return query(this.current() === this.root ? this.reader.sql : this.writer.sql)
+  }
+
+  private write<T>(change: (sql: Sql, db: Database.Database) => T): Promise<T> {
+    return this.current().lock.run(() => change(this.writer.sql, this.writer.db))
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Connections, locks and scopes
+
+/** Prepares SQL once per connection and text; the texts are the constants of this file. */
+type Sql = (text: string) => Database.Statement
+
+class Connection {
+  private readonly statements = new Map<string, Database.Statement>()
+  constructor(readonly db: Database.Database) {}
+  readonly sql: Sql = (text) => {
+    let statement = this.statements.get(text)
+    if (statement === undefined) {
+      statement = this.db.prepare(text)
+      this.statements.set(text, statement)
+    }
+    return statement
+  }
+}
+
+/** First come, first served mutual exclusion for async work. */
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve()
+
+  /** Runs `critical` after everything queued before it has settled. */
+  run<T>(critical: () => T | Promise<T>): Promise<T> {
+    const turn = this.tail.then(critical)
+    this.tail = turn.catch(() => undefined)
+    return turn
+  }
+
+  /** Settles when everything queued so far has. */
+  idle(): Promise<unknown> {
+    return this.tail
+  }
+}
+
+/**
+ * A transaction level: outside any (the root) or one transaction. Writes made in a scope, and transactions begun in
+ * it, take turns on its lock. `active` is cleared when the transaction ends.
+ */
+interface Scope {
+  readonly lock: Mutex
+  readonly parent: Scope | undefined
+  readonly depth: number
+  active: boolean
+}
+
+/** How the tables reach the database: reads need no lock, writes take the caller's scope's. */
+interface Access {
+  read<T>(query: (sql: Sql) => T): Promise<T>
+  write<T>(change: (sql: Sql, db: Database.Database) => T): Promise<T>
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Tables
+
+interface ClientRow {
+  client_id: string
+  name: string
+  secret_hash: string | null
+  redirect_uris: string
+  grant_types: string
+  response_types: string
+  scopes: string
+  resources: string
+  token_endpoint_auth_method: TokenEndpointAuthMethod
+  created_at: number
+}
+
+class SqliteClientTable implements ClientTable {
+  constructor(private readonly access: Access) {}
+
+  async insert(record: ClientRecord): Promise<void> {
+    await this.access.write((sql) =>
+      sql(
+        `INSERT INTO clients (client_id, name, secret_hash, redirect_uris, grant_types, response_types, scopes, resources, token_endpoint_auth_method, created_at)
+         VALUES (@client_id, @name, @secret_hash, @redirect_uris, @grant_types, @response_types, @scopes, @resources, @token_endpoint_auth_method, @created_at)`,
+      ).run({
+        client_id: record.clientId,
+        name: record.name,
+        secret_hash: record.secretHash ?? null,
+        redirect_uris: JSON.stringify(record.redirectUris),
+        grant_types: JSON.stringify(record.grantTypes),
+        response_types: JSON.stringify(record.responseTypes),
+        scopes: JSON.stringify(record.scopes),
+        resources: JSON.stringify(record.resources),
+        token_endpoint_auth_method: record.tokenEndpointAuthMethod,
+        created_at: record.createdAt,
+      } satisfies ClientRow),
+    )
+  }
+
+  async get(clientId: string): Promise<ClientRecord | undefined> {
+    const row = await this.access.read((sql) => sql('SELECT * FROM clients WHERE client_id = ?').get(clientId) as ClientRow | undefined)
+    return row === undefined ? undefined : clientRecord(row)
+  }
+
+  async list(): Promise<readonly ClientRecord[]> {
+    const rows = await this.access.read((sql) => sql('SELECT * FROM clients ORDER BY created_at, client_id').all() as ClientRow[])
+    return rows.map(clientRecord)
+  }
+
+  async delete(clientId: string): Promise<boolean> {
+    // Codes, tokens and consents go with it: ON DELETE CASCADE.
+    return this.access.write((sql) => sql('DELETE FROM clients WHERE client_id = ?').run(clientId).changes === 1)
+  }
+
+  async updateSecretHash(clientId: string, secretHash: string): Promise<boolean> {
+    return this.access.write((sql) => sql('UPDATE clients SET secret_hash = ? WHERE client_id = ?').run(secretHash, clientId).changes === 1)
+  }
+}
+
+function clientRecord(row: ClientRow): ClientRecord {
+  return {
+    clientId: row.client_id,
+    name: row.name,
+    ...(row.secret_hash === null ? {} : { secretHash: row.secret_hash }),
+    redirectUris: list(row.redirect_uris),
+    grantTypes: list(row.grant_types),
+    responseTypes: list(row.response_types),
+    scopes: list(row.scopes),
+    resources: list(row.resources),
+    tokenEndpointAuthMethod: row.token_endpoint_auth_method,
+    createdAt: row.created_at,
+  }
+}
+
+interface UserRow {
+  user_id: string
+  username: string
+  password_hash: string
+  created_at: number
+}
+
+class SqliteUserTable implements UserTable {
+  constructor(private readonly access: Access) {}
+
+  async insert(record: UserRecord): Promise<void> {
+    await this.access.write((sql) =>
+      sql('INSERT INTO users (user_id, username, password_hash, created_at) VALUES (@user_id, @username, @password_hash, @created_at)').run({
+        user_id: record.userId,
+        username: record.username,
+        password_hash: record.passwordHash,
+        created_at: record.createdAt,
+      } satisfies UserRow),
+    )
+  }
+
+  async get(userId: string): Promise<UserRecord | undefined> {
+    const row = await this.access.read((sql) => sql('SELECT * FROM users WHERE user_id = ?').get(userId) as UserRow | undefined)
+    return row === undefined ? undefined : userRecord(row)
+  }
+
+  async getByUsername(username: string): Promise<UserRecord | undefined> {
+    const row = await this.access.read((sql) => sql('SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined)
+    return row === undefined ? undefined : userRecord(row)
+  }
+
+  async list(): Promise<readonly UserRecord[]> {
+    const rows = await this.access.read((sql) => sql('SELECT * FROM users ORDER BY created_at, user_id').all() as UserRow[])
+    return rows.map(userRecord)
+  }
+
+  async delete(userId: string): Promise<boolean> {
+    // Codes, tokens and consents go with them: ON DELETE CASCADE.
+    return this.access.write((sql) => sql('DELETE FROM users WHERE user_id = ?').run(userId).changes === 1)
+  }
+
+  async updatePasswordHash(userId: string, passwordHash: string): Promise<boolean> {
+    return this.access.write((sql) => sql('UPDATE users SET password_hash = ? WHERE user_id = ?').run(passwordHash, userId).changes === 1)
+  }
+}
+
+function userRecord(row: UserRow): UserRecord {
+  return { userId: row.user_id, username: row.username, passwordHash: row.password_hash, createdAt: row.created_at }
+}
+
+interface CodeRow {
+  code_hash: string
+  client_id: string
+  user_id: string
+  scopes: string
+  redirect_uri: string | null
+  code_challenge: string | null
+  code_challenge_method: 'S256' | 'plain' | null
+  resources: string
+  expires_at: number
+  grant_id: string
+  consumed_at: number | null
+}
+
+class SqliteCodeTable implements CodeTable {
+  constructor(private readonly access: Access) {}
+
+  async insert(record: CodeRecord): Promise<void> {
+    await this.access.write((sql) =>
+      sql(
+        `INSERT INTO codes (code_hash, client_id, user_id, scopes, redirect_uri, code_challenge, code_challenge_method, resources, expires_at, grant_id, consumed_at)
+         VALUES (@code_hash, @client_id, @user_id, @scopes, @redirect_uri, @code_challenge, @code_challenge_method, @resources, @expires_at, @grant_id, @consumed_at)`,
+      ).run({
+        code_hash: record.codeHash,
+        client_id: record.clientId,
+        user_id: record.userId,
+        scopes: JSON.stringify(record.scopes),
+        redirect_uri: record.redirectUri ?? null,
+        code_challenge: record.codeChallenge ?? null,
+        code_challenge_method: record.codeChallengeMethod ?? null,
+        resources: JSON.stringify(record.resources),
+        expires_at: record.expiresAt,
+        grant_id: record.grantId,
+        consumed_at: record.consumedAt ?? null,
+      } satisfies CodeRow),
+    )
+  }
+
+  async get(codeHash: string): Promise<CodeRecord | undefined> {
+    const row = await this.access.read((sql) => sql('SELECT * FROM codes WHERE code_hash = ?').get(codeHash) as CodeRow | undefined)
+    if (row === undefined) return undefined
+    return {
+      codeHash: row.code_hash,
+      clientId: row.client_id,
+      userId: row.user_id,
+      scopes: list(row.scopes),
+      ...(row.redirect_uri === null ? {} : { redirectUri: row.redirect_uri }),
+      ...(row.code_challenge === null ? {} : { codeChallenge: row.code_challenge }),
+      ...(row.code_challenge_method === null ? {} : { codeChallengeMethod: row.code_challenge_method }),
+      resources: list(row.resources),
+      expiresAt: row.expires_at,
+      grantId: row.grant_id,
+      ...(row.consumed_at === null ? {} : { consumedAt: row.consumed_at }),
+    }
+  }
+
+  async consume(codeHash: string, now: number): Promise<boolean> {
+    // The condition makes it a compare-and-set: of concurrent calls, only the first UPDATE matches the row.
+    return this.access.write(
+      (sql) => sql('UPDATE codes SET consumed_at = ? WHERE code_hash = ? AND consumed_at IS NULL').run(now, codeHash).changes === 1,
+    )
+  }
+}
+
+interface TokenRow {
+  token_hash: string
+  type: 'access_token' | 'refresh_token'
+  client_id: string
+  user_id: string | null
+  scopes: string
+  resources: string
+  issued_at: number
+  expires_at: number | null
+  grant_id: string
+  revoked_at: number | null
+  rotated_at: number | null
+}
+
+class SqliteTokenTable implements TokenTable {
+  constructor(private readonly access: Access) {}
+
+  async insert(records: readonly TokenRecord[]): Promise<void> {
+    if (records.length === 0) return
+    await this.access.write((sql, db) => {
+      const insert = sql(
+        `INSERT INTO tokens (token_hash, type, client_id, user_id, scopes, resources, issued_at, expires_at, grant_id, revoked_at, rotated_at)
+         VALUES (@token_hash, @type, @client_id, @user_id, @scopes, @resources, @issued_at, @expires_at, @grant_id, @revoked_at, @rotated_at)`,
+      )
+      // One response's tokens are saved together or not at all (a savepoint when inside a transaction).
+      db.transaction(() => {
+        for (const record of records) {
+          insert.run({
+            token_hash: record.tokenHash,
+            type: record.type,
+            client_id: record.clientId,
+            user_id: record.userId ?? null,
+            scopes: JSON.stringify(record.scopes),
+            resources: JSON.stringify(record.resources),
+            issued_at: record.issuedAt,
+            expires_at: record.expiresAt ?? null,
+            grant_id: record.grantId,
+            revoked_at: record.revokedAt ?? null,
+            rotated_at: record.rotatedAt ?? null,
+          } satisfies TokenRow)
+        }
+      })()
+    })
+  }
+
+  async get(tokenHash: string): Promise<TokenRecord | undefined> {
+    const row = await this.access.read((sql) => sql('SELECT * FROM tokens WHERE token_hash = ?').get(tokenHash) as TokenRow | undefined)
+    if (row === undefined) return undefined
+    return {
+      tokenHash: row.token_hash,
+      type: row.type,
+      clientId: row.client_id,
+      ...(row.user_id === null ? {} : { userId: row.user_id }),
+      scopes: list(row.scopes),
+      resources: list(row.resources),
+      issuedAt: row.issued_at,
+      ...(row.expires_at === null ? {} : { expiresAt: row.expires_at }),
+      grantId: row.grant_id,
+      ...(row.revoked_at === null ? {} : { revokedAt: row.revoked_at }),
+      ...(row.rotated_at === null ? {} : { rotatedAt: row.rotated_at }),
+    }
+  }
+
+  async revoke(tokenHash: string, now: number): Promise<boolean> {
+    // COALESCE keeps the first revocation time; the row still counts as changed, which tells that it exists.
+    return this.access.write(
+      (sql) => sql('UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE token_hash = ?').run(now, tokenHash).changes === 1,
+    )
+  }
+
+  async rotate(tokenHash: string, now: number): Promise<boolean> {
+    // Compare-and-set, as for codes: only one concurrent refresh matches a token not yet rotated nor revoked.
+    return this.access.write(
+      (sql) =>
+        sql(`UPDATE tokens SET rotated_at = ? WHERE token_hash = ? AND type = 'refresh_token' AND rotated_at IS NULL AND revoked_at IS NULL`).run(
+          now,
+          tokenHash,
+        ).changes === 1,
+    )
+  }
+
+  async revokeFamily(grantId: string, now: number): Promise<number> {
+    return this.access.write((sql) => sql('UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL').run(now, grantId).changes)
+  }
+}
+
+interface ConsentRow {
+  client_id: string
+  user_id: string
+  scopes: string
+  granted_at: number
+}
+
+class SqliteConsentTable implements ConsentTable {
+  constructor(private readonly access: Access) {}
+
+  async get(clientId: string, userId: string): Promise<ConsentRecord | undefined> {
+    const row = await this.access.read(
+      (sql) => sql('SELECT * FROM consents WHERE client_id = ? AND user_id = ?').get(clientId, userId) as ConsentRow | undefined,
+    )
+    return row === undefined ? undefined : { clientId: row.client_id, userId: row.user_id, scopes: list(row.scopes), grantedAt: row.granted_at }
+  }
+
+  async put(record: ConsentRecord): Promise<void> {
+    await this.access.write((sql) =>
+      sql(
+        `INSERT INTO consents (client_id, user_id, scopes, granted_at) VALUES (@client_id, @user_id, @scopes, @granted_at)
+         ON CONFLICT (client_id, user_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`,
+      ).run({ client_id: record.clientId, user_id: record.userId, scopes: JSON.stringify(record.scopes), granted_at: record.grantedAt } satisfies ConsentRow),
+    )
+  }
+
+  async delete(clientId: string, userId: string): Promise<boolean> {
+    return this.access.write((sql) => sql('DELETE FROM consents WHERE client_id = ? AND user_id = ?').run(clientId, userId).changes === 1)
+  }
+}
+
+/** A JSON array column as a fresh frozen array: callers get their own copy and cannot alter it by accident. */
+function list(json: string): readonly string[] {
+  return Object.freeze(JSON.parse(json) as string[])
+}
