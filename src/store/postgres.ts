@@ -1,0 +1,730 @@
+/**
+ * `oauthkit/store/postgres`: a {@link Store} on PostgreSQL through a `pg` pool, the backend for many instances of an
+ * authorization server behind a load balancer.
+ *
+ * Every instance may open the same database at once: schema migrations are versioned (table `schema_migrations`) and
+ * applied on open, in one transaction under an advisory lock. The atomic steps of the protocol are single
+ * conditional `UPDATE`s, so of any number of concurrent redemptions of a code, on any number of instances, exactly one
+ * wins. Only digests of tokens, codes and secrets are stored (see `secrets.ts`).
+ *
+ * @example
+ * ```ts
+ * import { PostgresStore } from 'oauthkit/store/postgres'
+ *
+ * const store = await PostgresStore.open(process.env.DATABASE_URL!, { schema: 'oauth' })
+ * ```
+ *
+ * @module
+ */
+import { AsyncLocalStorage } from 'node:async_hooks'
+import pg from 'pg'
+import {
+  Store,
+  type ClientRecord,
+  type ClientTable,
+  type CodeRecord,
+  type CodeTable,
+  type ConsentRecord,
+  type ConsentTable,
+  type TokenEndpointAuthMethod,
+  type TokenRecord,
+  type TokenTable,
+  type UserRecord,
+  type UserTable,
+} from './store.js'
+
+/** Options of {@link PostgresStore.open}. */
+export interface PostgresStoreOptions {
+  /**
+   * The schema that holds oauthkit's tables, created when missing. Default `public`. Give each application (or each
+   * test) its own schema to share one database.
+   */
+  readonly schema?: string | undefined
+}
+
+/** How long (seconds) expired codes and tokens are kept before {@link PostgresStore.purgeExpired} deletes them, so a replay is still recognised. */
+const PURGE_GRACE_SECONDS = 3600
+/** Rows deleted per statement by {@link PostgresStore.purgeExpired}: short statements, short row locks. */
+const PURGE_BATCH = 500
+/** First key of the advisory lock taken while migrating ("oaut"); the second is a hash of the schema's name. */
+const MIGRATION_LOCK_KEY = 0x6f617574
+
+/**
+ * The schema's migrations, in order: version `i + 1` is `MIGRATIONS[i]`. Never edit one that was released; append a
+ * new one. `{schema}` stands for the quoted schema name.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE {schema}.clients (
+    client_id text PRIMARY KEY,
+    name text NOT NULL,
+    secret_hash text,
+    redirect_uris text[] NOT NULL,
+    grant_types text[] NOT NULL,
+    response_types text[] NOT NULL,
+    scopes text[] NOT NULL,
+    resources text[] NOT NULL,
+    token_endpoint_auth_method text NOT NULL,
+    created_at bigint NOT NULL
+  );
+  CREATE TABLE {schema}.users (
+    user_id text PRIMARY KEY,
+    username text NOT NULL UNIQUE,
+    password_hash text NOT NULL,
+    created_at bigint NOT NULL
+  );
+  CREATE TABLE {schema}.codes (
+    code_hash text PRIMARY KEY,
+    client_id text NOT NULL REFERENCES {schema}.clients ON DELETE CASCADE,
+    user_id text NOT NULL REFERENCES {schema}.users ON DELETE CASCADE,
+    scopes text[] NOT NULL,
+    redirect_uri text,
+    code_challenge text,
+    code_challenge_method text CHECK (code_challenge_method IN ('S256', 'plain')),
+    resources text[] NOT NULL,
+    expires_at bigint NOT NULL,
+    grant_id text NOT NULL,
+    consumed_at bigint
+  );
+  CREATE INDEX codes_expires_at ON {schema}.codes (expires_at);
+  CREATE INDEX codes_client_id ON {schema}.codes (client_id);
+  CREATE INDEX codes_user_id ON {schema}.codes (user_id);
+  CREATE TABLE {schema}.tokens (
+    token_hash text PRIMARY KEY,
+    type text NOT NULL CHECK (type IN ('access_token', 'refresh_token')),
+    client_id text NOT NULL REFERENCES {schema}.clients ON DELETE CASCADE,
+    user_id text REFERENCES {schema}.users ON DELETE CASCADE,
+    scopes text[] NOT NULL,
+    resources text[] NOT NULL,
+    issued_at bigint NOT NULL,
+    expires_at bigint,
+    grant_id text NOT NULL,
+    revoked_at bigint,
+    rotated_at bigint
+  );
+  CREATE INDEX tokens_grant_id ON {schema}.tokens (grant_id);
+  CREATE INDEX tokens_expires_at ON {schema}.tokens (expires_at);
+  CREATE INDEX tokens_client_id ON {schema}.tokens (client_id);
+  CREATE INDEX tokens_user_id ON {schema}.tokens (user_id);
+  CREATE INDEX tokens_revoked_at ON {schema}.tokens (revoked_at) WHERE expires_at IS NULL;
+  CREATE TABLE {schema}.consents (
+    client_id text NOT NULL REFERENCES {schema}.clients ON DELETE CASCADE,
+    user_id text NOT NULL REFERENCES {schema}.users ON DELETE CASCADE,
+    scopes text[] NOT NULL,
+    granted_at bigint NOT NULL,
+    PRIMARY KEY (client_id, user_id)
+  );
+  CREATE INDEX consents_user_id ON {schema}.consents (user_id);
+  `,
+]
+
+/** Node's codes for a connection that could not be made or was lost. */
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+])
+/** SQLSTATEs (besides class 08, connection exception) that mean the server cannot serve right now. */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300'])
+/** What `pg` and `pg-pool` say when a connection drops or a pool cannot hand one out in time. */
+const CONNECTION_ERROR_MESSAGE = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i
+
+/** A `pg` connection or the pool: what a table runs its statements on. */
+type Queryable = Pick<pg.Pool, 'query'>
+
+/** A transaction in progress (or a savepoint inside one), bound to the async context of its `work`. */
+interface TransactionContext {
+  readonly client: pg.PoolClient
+  /** The enclosing transaction, for a savepoint. */
+  readonly parent: TransactionContext | undefined
+  readonly depth: number
+  /** Set once it ended, so that a call `work` left running afterwards does not use a released client. */
+  done: boolean
+  /** Settles when the last nested transaction started in it has ended: nested ones run one after another. */
+  nested: Promise<void>
+}
+
+/**
+ * A {@link Store} on PostgreSQL.
+ *
+ * Tables live in one schema (default `public`): `clients`, `users`, `codes`, `tokens`, `consents` and
+ * `schema_migrations`. Codes, tokens and consents reference their client and user and are deleted with them. Lists
+ * are `text[]`, times `bigint` seconds.
+ *
+ * Table calls inside {@link PostgresStore.transaction} run on that transaction's connection; other calls take a
+ * connection from the pool.
+ */
+export class PostgresStore extends Store {
+  /** Clients, table `clients`. */
+  readonly clientTable: ClientTable
+  /** Users, table `users` (usernames unique). */
+  readonly userTable: UserTable
+  /** Authorization codes by digest, table `codes`. */
+  readonly codes: CodeTable
+  /** Access and refresh tokens by digest, table `tokens`, indexed by grant family and expiry. */
+  readonly tokens: TokenTable
+  /** Consents by client and user, table `consents`. */
+  readonly consents: ConsentTable
+
+  private readonly context = new AsyncLocalStorage<TransactionContext>()
+  private ended: Promise<void> | undefined
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly tables: TableNames,
+  ) {
+    super()
+    const db: Queryable = { query: ((...args: Parameters<pg.Pool['query']>) => this.connection().query(...args)) as pg.Pool['query'] }
+    this.clientTable = new PostgresClientTable(db, tables)
+    this.userTable = new PostgresUserTable(db, tables)
+    this.codes = new PostgresCodeTable(db, tables)
+    this.tokens = new PostgresTokenTable(db, tables)
+    this.consents = new PostgresConsentTable(db, tables)
+  }
+
+  /**
+   * Connects a pool, creates the schema if it is missing, and applies the migrations it lacks. Safe to call from many
+   * instances at once: they wait for each other on an advisory lock.
+   *
+   * @param connection - a connection string (`postgresql://user:password@host:5432/db`) or a `pg.PoolConfig` (pool
+   *   size, TLS, timeouts, …)
+   * @throws Error when the database's schema version is newer than this oauthkit knows (upgrade oauthkit), or when
+   *   the database cannot be reached or migrated; the pool is closed then
+   */
+  static async open(connection: string | pg.PoolConfig, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const schemaName = options.schema ?? 'public'
+    if (typeof schemaName !== 'string' || schemaName === '') throw new TypeError('The schema must be a non-empty name')
+    const pool = new pg.Pool(typeof connection === 'string' ? { connectionString: connection } : connection)
+    // An idle connection that breaks (a server restart) is dropped by the pool, which then emits 'error'; with no
+    // listener, Node would end the process. The next query simply takes a new connection.
+    pool.on('error', () => {})
+    try {
+      await migrate(pool, schemaName)
+    } catch (error) {
+      await pool.end().catch(() => {})
+      throw error
+    }
+    return new PostgresStore(pool, tableNames(schemaName))
+  }
+
+  /**
+   * Runs `work` in one transaction on one connection: table calls made inside it (in its async context) use that
+   * connection, and commit together or, when `work` throws, not at all (the error is rethrown).
+   *
+   * A transaction started inside another joins it as a savepoint: when the inner `work` throws, only what it wrote is
+   * undone. Nested transactions of one transaction run one after another.
+   *
+   * As always in PostgreSQL, after a statement fails inside a transaction the statements after it fail too, up to the
+   * end of the (nested) transaction it belongs to.
+   */
+  async transaction<T>(work: () => Promise<T>): Promise<T> {
+    const parent = this.activeContext()
+    if (parent !== undefined) return this.savepoint(parent, work)
+    const client = await this.pool.connect()
+    const context: TransactionContext = { client, parent: undefined, depth: 0, done: false, nested: Promise.resolve() }
+    let broken: Error | undefined
+    // A connection lost between two statements is reported as an 'error' event, which would end the process unheard;
+    // the next statement fails anyway, and the client must not go back to the pool.
+    const onError = (error: Error) => (broken ??= error)
+    client.on('error', onError)
+    try {
+      await client.query('BEGIN')
+      const result = await this.context.run(context, work)
+      await client.query('COMMIT')
+      return result
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK')
+      } catch (rollbackError) {
+        // The connection is gone: the server rolls back on its own; the pool must not reuse this client.
+        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError))
+      }
+      throw error
+    } finally {
+      context.done = true
+      client.removeListener('error', onError)
+      client.release(broken)
+    }
+  }
+
+  /** Runs `work` inside the transaction `parent`, as a savepoint, after the nested transactions started before it. */
+  private async savepoint<T>(parent: TransactionContext, work: () => Promise<T>): Promise<T> {
+    const before = parent.nested
+    let finished!: () => void
+    parent.nested = new Promise((resolve) => (finished = resolve))
+    await before
+    const context: TransactionContext = { client: parent.client, parent, depth: parent.depth + 1, done: false, nested: Promise.resolve() }
+    const name = `oauthkit_savepoint_${context.depth}`
+    try {
+      await context.client.query(`SAVEPOINT ${name}`)
+      try {
+        const result = await this.context.run(context, work)
+        await context.client.query(`RELEASE SAVEPOINT ${name}`)
+        return result
+      } catch (error) {
+        // If even this fails, the connection is gone and the outermost transaction fails with it.
+        await context.client.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => {})
+        throw error
+      }
+    } finally {
+      context.done = true
+      finished()
+    }
+  }
+
+  /**
+   * Deletes codes and tokens that expired more than an hour before `now`, and refresh tokens without expiry revoked
+   * more than an hour before `now` (the hour keeps a replayed code or reused refresh token recognisable). It deletes
+   * 500 rows per statement and skips rows locked by requests in flight, so requests are never held up. Run it from a
+   * timer on any instance.
+   *
+   * @returns how many rows were deleted
+   */
+  async purgeExpired(now: number): Promise<number> {
+    const cutoff = now - PURGE_GRACE_SECONDS
+    const expired: readonly (readonly [string, string])[] = [
+      [this.tables.codes, 'expires_at < $1'],
+      [this.tables.tokens, 'expires_at < $1'],
+      // A refresh token without expiry is kept for reuse detection until it has been revoked for the grace period.
+      [this.tables.tokens, 'expires_at IS NULL AND revoked_at < $1'],
+    ]
+    let total = 0
+    for (const [table, condition] of expired) {
+      for (;;) {
+        const result = await this.connection().query(
+          `DELETE FROM ${table} WHERE ctid IN (SELECT ctid FROM ${table} WHERE ${condition} LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)`,
+          [cutoff],
+        )
+        const deleted = result.rowCount ?? 0
+        total += deleted
+        if (deleted < PURGE_BATCH) break
+      }
+    }
+    return total
+  }
+
+  /**
+   * Whether `error` means PostgreSQL cannot be reached right now: a connection refused, reset, timed out or lost, a
+   * pool that could not hand out a connection in time, SQLSTATE class 08 (connection exception), 57P01–57P03 (the
+   * server is shutting down, crashed or starting) or 53300 (too many connections).
+   */
+  isUnavailableError(error: unknown): boolean {
+    return isUnavailable(error, 0)
+  }
+
+  /** Ends the pool, waiting for connections in use to be released. Calling it again does nothing more. */
+  close(): Promise<void> {
+    this.ended ??= this.pool.end()
+    return this.ended
+  }
+
+  /** The connection of the transaction in progress in this async context, or the pool. */
+  private connection(): Queryable {
+    return this.activeContext()?.client ?? this.pool
+  }
+
+  /** The innermost transaction of this async context that has not ended yet. */
+  private activeContext(): TransactionContext | undefined {
+    let context = this.context.getStore()
+    while (context?.done === true) context = context.parent
+    return context
+  }
+}
+
+function isUnavailable(error: unknown, depth: number): boolean {
+  if (typeof error !== 'object' || error === null || depth > 3) return false
+  const { code, message, errors, cause } = error as { code?: unknown; message?: unknown; errors?: unknown; cause?: unknown }
+  if (typeof code === 'string') {
+    if (CONNECTION_ERROR_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code)) return true
+  }
+  if (typeof message === 'string' && CONNECTION_ERROR_MESSAGE.test(message)) return true
+  // Node reports a refused connection to a name with several addresses as an AggregateError of one error per address.
+  if (Array.isArray(errors) && errors.some((inner) => isUnavailable(inner, depth + 1))) return true
+  return isUnavailable(cause, depth + 1)
+}
+
+/** Creates the schema if needed and applies the missing migrations, in one transaction under an advisory lock. */
+async function migrate(pool: pg.Pool, schemaName: string): Promise<void> {
+  const schema = pg.escapeIdentifier(schemaName)
+  const client = await pool.connect()
+  let broken: Error | undefined
+  const onError = (error: Error) => (broken ??= error)
+  client.on('error', onError)
+  try {
+    await client.query('BEGIN')
+    // Instances starting together queue here; each then sees the versions the others applied.
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [MIGRATION_LOCK_KEY, schemaName])
+    // Create the schema only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even then.
+    const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schemaName])
+    if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${schema}`)
+    await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)`)
+    const { rows } = await client.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${schema}.schema_migrations`)
+    const current = rows[0]?.version ?? 0
+    if (current > MIGRATIONS.length) {
+      throw new Error(`database schema version ${current} is newer than this oauthkit (knows ${MIGRATIONS.length}): upgrade oauthkit`)
+    }
+    for (let version = current + 1; version <= MIGRATIONS.length; version++) {
+      await client.query((MIGRATIONS[version - 1] as string).replaceAll('{schema}', schema))
+      await client.query(`INSERT INTO ${schema}.schema_migrations (version, applied_at) VALUES ($1, $2)`, [version, Math.floor(Date.now() / 1000)])
+    }
+    await client.query('COMMIT')
+  } catch (error) {
+    await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError))
+    })
+    throw error
+  } finally {
+    client.removeListener('error', onError)
+    client.release(broken)
+  }
+}
+
+/** The schema-qualified, quoted names of the tables. */
+interface TableNames {
+  readonly clients: string
+  readonly users: string
+  readonly codes: string
+  readonly tokens: string
+  readonly consents: string
+}
+
+function tableNames(schemaName: string): TableNames {
+  const schema = pg.escapeIdentifier(schemaName)
+  return { clients: `${schema}.clients`, users: `${schema}.users`, codes: `${schema}.codes`, tokens: `${schema}.tokens`, consents: `${schema}.consents` }
+}
+
+// `pg` returns bigint as a string (it may exceed 2^53); times in seconds never do.
+type Int8 = string | number
+
+function seconds(value: Int8): number {
+  return Number(value)
+}
+
+function optionalSeconds(value: Int8 | null): number | undefined {
+  return value === null ? undefined : Number(value)
+}
+
+/** An array `pg` parsed for this row alone, frozen: nobody else holds it. */
+function list(values: string[]): readonly string[] {
+  return Object.freeze(values)
+}
+
+function affected(result: pg.QueryResult): boolean {
+  return (result.rowCount ?? 0) > 0
+}
+
+interface ClientRow {
+  client_id: string
+  name: string
+  secret_hash: string | null
+  redirect_uris: string[]
+  grant_types: string[]
+  response_types: string[]
+  scopes: string[]
+  resources: string[]
+  token_endpoint_auth_method: string
+  created_at: Int8
+}
+
+function toClient(row: ClientRow): ClientRecord {
+  return {
+    clientId: row.client_id,
+    name: row.name,
+    secretHash: row.secret_hash ?? undefined,
+    redirectUris: list(row.redirect_uris),
+    grantTypes: list(row.grant_types),
+    responseTypes: list(row.response_types),
+    scopes: list(row.scopes),
+    resources: list(row.resources),
+    tokenEndpointAuthMethod: row.token_endpoint_auth_method as TokenEndpointAuthMethod,
+    createdAt: seconds(row.created_at),
+  }
+}
+
+class PostgresClientTable implements ClientTable {
+  constructor(
+    private readonly db: Queryable,
+    private readonly tables: TableNames,
+  ) {}
+
+  async insert(record: ClientRecord): Promise<void> {
+    await this.db.query(
+      `INSERT INTO ${this.tables.clients} (client_id, name, secret_hash, redirect_uris, grant_types, response_types, scopes, resources, token_endpoint_auth_method, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [
+        record.clientId,
+        record.name,
+        record.secretHash ?? null,
+        [...record.redirectUris],
+        [...record.grantTypes],
+        [...record.responseTypes],
+        [...record.scopes],
+        [...record.resources],
+        record.tokenEndpointAuthMethod,
+        record.createdAt,
+      ],
+    )
+  }
+
+  async get(clientId: string): Promise<ClientRecord | undefined> {
+    const { rows } = await this.db.query<ClientRow>(`SELECT * FROM ${this.tables.clients} WHERE client_id = $1`, [clientId])
+    return rows[0] === undefined ? undefined : toClient(rows[0])
+  }
+
+  async list(): Promise<readonly ClientRecord[]> {
+    const { rows } = await this.db.query<ClientRow>(`SELECT * FROM ${this.tables.clients} ORDER BY created_at, client_id`)
+    return rows.map(toClient)
+  }
+
+  async delete(clientId: string): Promise<boolean> {
+    return affected(await this.db.query(`DELETE FROM ${this.tables.clients} WHERE client_id = $1`, [clientId]))
+  }
+
+  async updateSecretHash(clientId: string, secretHash: string): Promise<boolean> {
+    return affected(await this.db.query(`UPDATE ${this.tables.clients} SET secret_hash = $2 WHERE client_id = $1`, [clientId, secretHash]))
+  }
+}
+
+interface UserRow {
+  user_id: string
+  username: string
+  password_hash: string
+  created_at: Int8
+}
+
+function toUser(row: UserRow): UserRecord {
+  return { userId: row.user_id, username: row.username, passwordHash: row.password_hash, createdAt: seconds(row.created_at) }
+}
+
+class PostgresUserTable implements UserTable {
+  constructor(
+    private readonly db: Queryable,
+    private readonly tables: TableNames,
+  ) {}
+
+  async insert(record: UserRecord): Promise<void> {
+    await this.db.query(`INSERT INTO ${this.tables.users} (user_id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)`, [
+      record.userId,
+      record.username,
+      record.passwordHash,
+      record.createdAt,
+    ])
+  }
+
+  async get(userId: string): Promise<UserRecord | undefined> {
+    const { rows } = await this.db.query<UserRow>(`SELECT * FROM ${this.tables.users} WHERE user_id = $1`, [userId])
+    return rows[0] === undefined ? undefined : toUser(rows[0])
+  }
+
+  async getByUsername(username: string): Promise<UserRecord | undefined> {
+    const { rows } = await this.db.query<UserRow>(`SELECT * FROM ${this.tables.users} WHERE username = $1`, [username])
+    return rows[0] === undefined ? undefined : toUser(rows[0])
+  }
+
+  async list(): Promise<readonly UserRecord[]> {
+    const { rows } = await this.db.query<UserRow>(`SELECT * FROM ${this.tables.users} ORDER BY created_at, user_id`)
+    return rows.map(toUser)
+  }
+
+  async delete(userId: string): Promise<boolean> {
+    return affected(await this.db.query(`DELETE FROM ${this.tables.users} WHERE user_id = $1`, [userId]))
+  }
+
+  async updatePasswordHash(userId: string, passwordHash: string): Promise<boolean> {
+    return affected(await this.db.query(`UPDATE ${this.tables.users} SET password_hash = $2 WHERE user_id = $1`, [userId, passwordHash]))
+  }
+}
+
+interface CodeRow {
+  code_hash: string
+  client_id: string
+  user_id: string
+  scopes: string[]
+  redirect_uri: string | null
+  code_challenge: string | null
+  code_challenge_method: 'S256' | 'plain' | null
+  resources: string[]
+  expires_at: Int8
+  grant_id: string
+  consumed_at: Int8 | null
+}
+
+function toCode(row: CodeRow): CodeRecord {
+  return {
+    codeHash: row.code_hash,
+    clientId: row.client_id,
+    userId: row.user_id,
+    scopes: list(row.scopes),
+    redirectUri: row.redirect_uri ?? undefined,
+    codeChallenge: row.code_challenge ?? undefined,
+    codeChallengeMethod: row.code_challenge_method ?? undefined,
+    resources: list(row.resources),
+    expiresAt: seconds(row.expires_at),
+    grantId: row.grant_id,
+    consumedAt: optionalSeconds(row.consumed_at),
+  }
+}
+
+class PostgresCodeTable implements CodeTable {
+  constructor(
+    private readonly db: Queryable,
+    private readonly tables: TableNames,
+  ) {}
+
+  async insert(record: CodeRecord): Promise<void> {
+    await this.db.query(
+      `INSERT INTO ${this.tables.codes} (code_hash, client_id, user_id, scopes, redirect_uri, code_challenge, code_challenge_method, resources, expires_at, grant_id, consumed_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [
+        record.codeHash,
+        record.clientId,
+        record.userId,
+        [...record.scopes],
+        record.redirectUri ?? null,
+        record.codeChallenge ?? null,
+        record.codeChallengeMethod ?? null,
+        [...record.resources],
+        record.expiresAt,
+        record.grantId,
+        record.consumedAt ?? null,
+      ],
+    )
+  }
+
+  async get(codeHash: string): Promise<CodeRecord | undefined> {
+    const { rows } = await this.db.query<CodeRow>(`SELECT * FROM ${this.tables.codes} WHERE code_hash = $1`, [codeHash])
+    return rows[0] === undefined ? undefined : toCode(rows[0])
+  }
+
+  async consume(codeHash: string, now: number): Promise<boolean> {
+    // One conditional UPDATE: PostgreSQL locks the row, and a concurrent UPDATE re-checks `consumed_at IS NULL` after
+    // the first one commits, so exactly one of them changes a row.
+    const result = await this.db.query(`UPDATE ${this.tables.codes} SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL`, [now, codeHash])
+    return result.rowCount === 1
+  }
+}
+
+interface TokenRow {
+  token_hash: string
+  type: 'access_token' | 'refresh_token'
+  client_id: string
+  user_id: string | null
+  scopes: string[]
+  resources: string[]
+  issued_at: Int8
+  expires_at: Int8 | null
+  grant_id: string
+  revoked_at: Int8 | null
+  rotated_at: Int8 | null
+}
+
+function toToken(row: TokenRow): TokenRecord {
+  return {
+    tokenHash: row.token_hash,
+    type: row.type,
+    clientId: row.client_id,
+    userId: row.user_id ?? undefined,
+    scopes: list(row.scopes),
+    resources: list(row.resources),
+    issuedAt: seconds(row.issued_at),
+    expiresAt: optionalSeconds(row.expires_at),
+    grantId: row.grant_id,
+    revokedAt: optionalSeconds(row.revoked_at),
+    rotatedAt: optionalSeconds(row.rotated_at),
+  }
+}
+
+const TOKEN_COLUMNS = 11
+
+class PostgresTokenTable implements TokenTable {
+  constructor(
+    private readonly db: Queryable,
+    private readonly tables: TableNames,
+  ) {}
+
+  async insert(records: readonly TokenRecord[]): Promise<void> {
+    if (records.length === 0) return
+    // One statement for the tokens of one response: they are inserted together or not at all.
+    const rows = records.map((_, i) => `(${Array.from({ length: TOKEN_COLUMNS }, (_, j) => `$${i * TOKEN_COLUMNS + j + 1}`).join(', ')})`)
+    const values = records.flatMap((record) => [
+      record.tokenHash,
+      record.type,
+      record.clientId,
+      record.userId ?? null,
+      [...record.scopes],
+      [...record.resources],
+      record.issuedAt,
+      record.expiresAt ?? null,
+      record.grantId,
+      record.revokedAt ?? null,
+      record.rotatedAt ?? null,
+    ])
+    await this.db.query(
+      `INSERT INTO ${this.tables.tokens} (token_hash, type, client_id, user_id, scopes, resources, issued_at, expires_at, grant_id, revoked_at, rotated_at)
+       VALUES ${rows.join(', ')}`,
+      values,
+    )
+  }
+
+  async get(tokenHash: string): Promise<TokenRecord | undefined> {
+    const { rows } = await this.db.query<TokenRow>(`SELECT * FROM ${this.tables.tokens} WHERE token_hash = $1`, [tokenHash])
+    return rows[0] === undefined ? undefined : toToken(rows[0])
+  }
+
+  async revoke(tokenHash: string, now: number): Promise<boolean> {
+    return affected(await this.db.query(`UPDATE ${this.tables.tokens} SET revoked_at = COALESCE(revoked_at, $1) WHERE token_hash = $2`, [now, tokenHash]))
+  }
+
+  async rotate(tokenHash: string, now: number): Promise<boolean> {
+    // Atomic like CodeTable.consume: of concurrent rotations exactly one changes the row.
+    const result = await this.db.query(
+      `UPDATE ${this.tables.tokens} SET rotated_at = $1
+       WHERE token_hash = $2 AND type = 'refresh_token' AND rotated_at IS NULL AND revoked_at IS NULL`,
+      [now, tokenHash],
+    )
+    return result.rowCount === 1
+  }
+
+  async revokeFamily(grantId: string, now: number): Promise<number> {
+    const result = await this.db.query(`UPDATE ${this.tables.tokens} SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL`, [now, grantId])
+    return result.rowCount ?? 0
+  }
+}
+
+interface ConsentRow {
+  client_id: string
+  user_id: string
+  scopes: string[]
+  granted_at: Int8
+}
+
+class PostgresConsentTable implements ConsentTable {
+  constructor(
+    private readonly db: Queryable,
+    private readonly tables: TableNames,
+  ) {}
+
+  async get(clientId: string, userId: string): Promise<ConsentRecord | undefined> {
+    const { rows } = await this.db.query<ConsentRow>(`SELECT * FROM ${this.tables.consents} WHERE client_id = $1 AND user_id = $2`, [clientId, userId])
+    const row = rows[0]
+    return row === undefined ? undefined : { clientId: row.client_id, userId: row.user_id, scopes: list(row.scopes), grantedAt: seconds(row.granted_at) }
+  }
+
+  async put(record: ConsentRecord): Promise<void> {
+    await this.db.query(
+      `INSERT INTO ${this.tables.consents} (client_id, user_id, scopes, granted_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (client_id, user_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`,
+      [record.clientId, record.userId, [...record.scopes], record.grantedAt],
+    )
+  }
+
+  async delete(clientId: string, userId: string): Promise<boolean> {
+    return affected(await this.db.query(`DELETE FROM ${this.tables.consents} WHERE client_id = $1 AND user_id = $2`, [clientId, userId]))
+  }
+}
