@@ -15,12 +15,23 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)))
 // Inside the package, so that 'oauthkit' resolves to this package's dist/ (ignored by git and by tsconfig.json).
 const scratch = join(root, 'test', '.tmp-readme')
 
-/** The first ```ts block of the '## Usage' section. */
-function usageExample(readme: string): string {
-  const usage = readme.split(/^## /m).find((section) => section.startsWith('Usage\n'))
-  const block = usage === undefined ? null : /^```ts\n([\s\S]*?)^```$/m.exec(usage)
-  if (block?.[1] === undefined) throw new Error("README.md has no ```ts block under '## Usage'")
+/** The first ```ts block of a '## <title>' section. */
+function example(readme: string, title: string): string {
+  const section = readme.split(/^## /m).find((text) => text.startsWith(`${title}\n`))
+  const block = section === undefined ? null : /^```ts\n([\s\S]*?)^```$/m.exec(section)
+  if (block?.[1] === undefined) throw new Error(`README.md has no \`\`\`ts block under '## ${title}'`)
   return block[1]
+}
+
+/** Transpiles an example to JavaScript and runs it with Node in `cwd`; returns the JSON its last line printed. */
+async function run(source: string, dir: string, cwd: string): Promise<Record<string, unknown>> {
+  const { outputText } = ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
+  })
+  const file = join(dir, `example-${Math.random().toString(36).slice(2)}.mjs`)
+  await writeFile(file, outputText)
+  const { stdout } = await promisify(execFile)(process.execPath, [file], { cwd, timeout: 20_000 })
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Record<string, unknown>
 }
 
 describe('README usage example', () => {
@@ -31,7 +42,7 @@ describe('README usage example', () => {
     await mkdir(scratch, { recursive: true })
     dir = await mkdtemp(join(scratch, 'run-'))
     // The example leaves `status`, `headers` and `body` in scope: print them for the test to read.
-    source = `${usageExample(await readFile(join(root, 'README.md'), 'utf8'))}\nconsole.log(JSON.stringify({ status, headers, body }))\n`
+    source = `${example(await readFile(join(root, 'README.md'), 'utf8'), 'Usage')}\nconsole.log(JSON.stringify({ status, headers, body }))\n`
   })
 
   afterAll(async () => {
@@ -40,13 +51,7 @@ describe('README usage example', () => {
 
   it('issues a client credentials token when run against the built package', async () => {
     expect(existsSync(join(root, 'dist', 'index.js')), 'dist/ is missing: run `npm run build` (npm test does)').toBe(true)
-    const { outputText } = ts.transpileModule(source, {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
-    })
-    const file = join(dir, 'example.mjs')
-    await writeFile(file, outputText)
-    const { stdout } = await promisify(execFile)(process.execPath, [file], { cwd: root, timeout: 20_000 })
-    const { status, headers, body } = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as { status: number; headers: Record<string, string>; body: string }
+    const { status, headers, body } = (await run(source, dir, root)) as { status: number; headers: Record<string, string>; body: string }
     expect(status, body).toBe(200)
     expect(headers['Cache-Control']).toBe('no-store')
     const token = JSON.parse(body) as Record<string, unknown>
@@ -54,14 +59,27 @@ describe('README usage example', () => {
     expect(token.access_token).toEqual(expect.any(String))
   }, 30_000)
 
-  it("type-checks against the package's published declarations", async () => {
+  it.each(['Usage', 'Stores'])("the %s example type-checks against the package's published declarations", async (title) => {
     expect(existsSync(join(root, 'dist', 'index.d.ts')), 'dist/ is missing: run `npm run build` (npm test does)').toBe(true)
-    const file = join(dir, 'example.ts')
-    await writeFile(file, source)
+    const file = join(dir, `example-${title}.ts`)
+    await writeFile(file, example(await readFile(join(root, 'README.md'), 'utf8'), title))
     const base = ts.readConfigFile(join(root, 'tsconfig.base.json'), (path) => ts.sys.readFile(path))
     const { options } = ts.convertCompilerOptionsFromJson(base.config.compilerOptions, root)
-    const program = ts.createProgram([file], { ...options, noEmit: true, lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'], types: [] })
+    // The core needs no Node types; the stores are Node batteries.
+    const types = title === 'Usage' ? [] : ['node']
+    // An example leaves its results for the reader: unused locals are fine there.
+    const program = ts.createProgram([file], { ...options, noUnusedLocals: false, noEmit: true, lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'], types, typeRoots: [join(root, 'node_modules', '@types')] })
     const diagnostics = ts.getPreEmitDiagnostics(program).map((diagnostic) => ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'))
     expect(diagnostics).toEqual([])
+  }, 30_000)
+
+  it('the Stores example issues a token from a SQLite store it creates, with the client it registers', async () => {
+    expect(existsSync(join(root, 'dist', 'store', 'sqlite.js')), 'dist/ is missing: run `npm run build` (npm test does)').toBe(true)
+    const stores = `${example(await readFile(join(root, 'README.md'), 'utf8'), 'Stores')}\nconsole.log(JSON.stringify({ status, body }))\n`
+    // Run in the scratch directory, so that ./oauthkit.db is created there.
+    const { status, body } = (await run(stores, dir, dir)) as { status: number; body: string }
+    expect(status, body).toBe(200)
+    expect(JSON.parse(body)).toMatchObject({ token_type: 'Bearer', scope: 'read' })
+    expect(existsSync(join(dir, 'oauthkit.db'))).toBe(true)
   }, 30_000)
 })
