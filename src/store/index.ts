@@ -14,6 +14,8 @@ export {
   type CodeTable,
   type ConsentRecord,
   type ConsentTable,
+  type KeyTable,
+  type SigningKeyRecord,
   type StoreBackend,
   type TokenEndpointAuthMethod,
   type TokenRecord,
@@ -25,5 +27,4 @@ export { CLIENT_GRANT_TYPES, Clients, type CreatedClient, type NewClient } from 
 export { Users, type NewUser } from './users.js'
 export { hashPassword, SCRYPT_PARAMETERS, tokenHash, verifySecret } from './secrets.js'
 export { MemoryStore } from './memory.js'
-
 export { StoreValidator, type StoreUser, type StoreValidatorOptions } from './validator.js'

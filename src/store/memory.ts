@@ -18,6 +18,8 @@ import {
   type CodeTable,
   type ConsentRecord,
   type ConsentTable,
+  type KeyTable,
+  type SigningKeyRecord,
   type TokenRecord,
   type TokenTable,
   type UserRecord,
@@ -71,6 +73,8 @@ export class MemoryStore extends Store {
   readonly tokens: TokenTable = new MemoryTokenTable(this.database)
   /** Consents, by client and user. */
   readonly consents: ConsentTable = new MemoryConsentTable(this.database)
+  /** Signing keys, by `kid`, private keys included (they live in this process's memory only). */
+  readonly keys: KeyTable = new MemoryKeyTable(this.database)
 
   /**
    * Runs `work` as one transaction, after any running one: when it throws, every write it made through the tables is
@@ -82,9 +86,10 @@ export class MemoryStore extends Store {
 
   /**
    * Deletes codes that expired more than an hour before `now`, tokens that did, and refresh tokens without expiry
-   * that were revoked more than an hour before `now`, in batches of a thousand.
+   * that were revoked more than an hour before `now`, in batches of a thousand; and signing keys whose `expiresAt` is
+   * before `now`.
    *
-   * @returns how many codes and tokens were deleted
+   * @returns how many codes, tokens and keys were deleted
    */
   async purgeExpired(now: number): Promise<number> {
     const cutoff = now - PURGE_GRACE_SECONDS
@@ -92,9 +97,11 @@ export class MemoryStore extends Store {
     for (;;) {
       const batch = await this.database.run((writer) => this.database.purgeBatch(writer, cutoff, PURGE_BATCH_SIZE))
       deleted += batch
-      if (batch < PURGE_BATCH_SIZE) return deleted
+      if (batch < PURGE_BATCH_SIZE) break
       await new Promise((resolve) => setImmediate(resolve))
     }
+    // Keys are few: one step, no batches. No grace either: a key expires when the last token it signed does.
+    return deleted + (await this.database.run((writer) => this.database.purgeKeys(writer, now)))
   }
 
   /** Always `false`: memory cannot be unreachable. */
@@ -178,6 +185,10 @@ class MemoryDatabase {
   readonly families = new Map<string, ReadonlySet<string>>()
   /** consentKey(clientId, userId) → consent */
   readonly consents = new Map<string, ConsentRecord>()
+  /** kid → signing key, with the order of insertion that breaks ties of `createdAt` in `list`. */
+  readonly keys = new Map<string, StoredKey>()
+  /** The `order` of the next key inserted. */
+  nextKeyOrder = 0
 
   private readonly queue = new Queue()
   private readonly context = new AsyncLocalStorage<Transaction>()
@@ -232,7 +243,7 @@ class MemoryDatabase {
     await this.queue.acquire()
     try {
       this.closed = true
-      for (const map of [this.clients, this.users, this.usernames, this.codes, this.tokens, this.families, this.consents]) map.clear()
+      for (const map of [this.clients, this.users, this.usernames, this.codes, this.tokens, this.families, this.consents, this.keys]) map.clear()
     } finally {
       this.queue.release()
     }
@@ -273,6 +284,15 @@ class MemoryDatabase {
         this.deleteToken(writer, token)
         deleted++
       }
+    }
+    return deleted
+  }
+
+  /** Deletes the signing keys whose `expiresAt` is before `now`. @returns how many */
+  purgeKeys(writer: Writer, now: number): number {
+    let deleted = 0
+    for (const [kid, { record }] of this.keys) {
+      if (record.expiresAt !== undefined && record.expiresAt < now && writer.delete(this.keys, kid)) deleted++
     }
     return deleted
   }
@@ -480,6 +500,45 @@ class MemoryConsentTable implements ConsentTable {
   }
 }
 
+class MemoryKeyTable implements KeyTable {
+  constructor(private readonly database: MemoryDatabase) {}
+
+  insert(record: SigningKeyRecord): Promise<void> {
+    const key = copyKey(record)
+    return this.database.run((writer) => {
+      if (this.database.keys.has(key.kid)) throw new Error('A signing key with this kid exists already')
+      // Taken from a counter that an undo does not roll back: orders stay unique, and a rolled-back insert leaves a gap.
+      writer.set(this.database.keys, key.kid, { record: key, order: this.database.nextKeyOrder++ })
+    })
+  }
+
+  list(): Promise<readonly SigningKeyRecord[]> {
+    return this.database.run(() =>
+      [...this.database.keys.values()].sort((a, b) => b.record.createdAt - a.record.createdAt || b.order - a.order).map(({ record }) => ({ ...record })),
+    )
+  }
+
+  retire(kid: string, retiredAt: number, expiresAt: number): Promise<boolean> {
+    // Check and write in one synchronous step, as for consume: one of concurrent retirements wins.
+    return this.database.run((writer) => {
+      const stored = this.database.keys.get(kid)
+      if (stored === undefined || stored.record.retiredAt !== undefined) return false
+      writer.set(this.database.keys, kid, { record: Object.freeze({ ...stored.record, retiredAt, expiresAt }), order: stored.order })
+      return true
+    })
+  }
+
+  delete(kid: string): Promise<boolean> {
+    return this.database.run((writer) => writer.delete(this.database.keys, kid))
+  }
+}
+
+/** A signing key as the memory store keeps it: the record, and its place in the order of insertion. */
+interface StoredKey {
+  readonly record: SigningKeyRecord
+  readonly order: number
+}
+
 /** Rolls a journal back to `mark`, newest write first. */
 function undoTo(undo: (() => void)[], mark: number): void {
   while (undo.length > mark) (undo.pop() as () => void)()
@@ -548,6 +607,18 @@ function copyToken(record: TokenRecord): TokenRecord {
     grantId: record.grantId,
     revokedAt: record.revokedAt,
     rotatedAt: record.rotatedAt,
+  })
+}
+
+function copyKey(record: SigningKeyRecord): SigningKeyRecord {
+  return Object.freeze({
+    kid: record.kid,
+    alg: record.alg,
+    privateJwk: record.privateJwk,
+    publicJwk: record.publicJwk,
+    createdAt: record.createdAt,
+    retiredAt: record.retiredAt,
+    expiresAt: record.expiresAt,
   })
 }
 

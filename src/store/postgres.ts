@@ -5,7 +5,8 @@
  * Every instance may open the same database at once: schema migrations are versioned (table `schema_migrations`) and
  * applied on open, in one transaction under an advisory lock. The atomic steps of the protocol are single
  * conditional `UPDATE`s, so of any number of concurrent redemptions of a code, on any number of instances, exactly one
- * wins. Only digests of tokens, codes and secrets are stored (see `secrets.ts`).
+ * wins. Only digests of tokens, codes and secrets are stored (see `secrets.ts`); the exception is the private signing
+ * keys of JWT access tokens (table `signing_keys`), stored in clear, so protect the database like the keys themselves.
  *
  * @example
  * ```ts
@@ -26,6 +27,8 @@ import {
   type CodeTable,
   type ConsentRecord,
   type ConsentTable,
+  type KeyTable,
+  type SigningKeyRecord,
   type TokenEndpointAuthMethod,
   type TokenRecord,
   type TokenTable,
@@ -116,6 +119,20 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX consents_user_id ON {schema}.consents (user_id);
   `,
+  // 2: signing keys of JWT access tokens, private key in clear (it must sign, so it cannot be hashed). `seq` is the
+  // order of insertion, which orders keys created in the same second.
+  `
+  CREATE TABLE {schema}.signing_keys (
+    kid text PRIMARY KEY,
+    seq bigint GENERATED ALWAYS AS IDENTITY,
+    alg text NOT NULL CHECK (alg IN ('ES256', 'RS256', 'EdDSA')),
+    private_jwk text NOT NULL,
+    public_jwk text NOT NULL,
+    created_at bigint NOT NULL,
+    retired_at bigint,
+    expires_at bigint
+  );
+  `,
 ]
 
 /** Node's codes for a connection that could not be made or was lost. */
@@ -153,7 +170,7 @@ interface TransactionContext {
 /**
  * A {@link Store} on PostgreSQL.
  *
- * Tables live in one schema (default `public`): `clients`, `users`, `codes`, `tokens`, `consents` and
+ * Tables live in one schema (default `public`): `clients`, `users`, `codes`, `tokens`, `consents`, `signing_keys` and
  * `schema_migrations`. Codes, tokens and consents reference their client and user and are deleted with them. Lists
  * are `text[]`, times `bigint` seconds.
  *
@@ -171,6 +188,8 @@ export class PostgresStore extends Store {
   readonly tokens: TokenTable
   /** Consents by client and user, table `consents`. */
   readonly consents: ConsentTable
+  /** Signing keys by `kid`, table `signing_keys`, private keys in clear: protect the database like the keys. */
+  readonly keys: KeyTable
 
   private readonly context = new AsyncLocalStorage<TransactionContext>()
   private ended: Promise<void> | undefined
@@ -186,6 +205,7 @@ export class PostgresStore extends Store {
     this.codes = new PostgresCodeTable(db, tables)
     this.tokens = new PostgresTokenTable(db, tables)
     this.consents = new PostgresConsentTable(db, tables)
+    this.keys = new PostgresKeyTable(db, tables)
   }
 
   /**
@@ -281,8 +301,9 @@ export class PostgresStore extends Store {
   /**
    * Deletes codes and tokens that expired more than an hour before `now`, and refresh tokens without expiry revoked
    * more than an hour before `now` (the hour keeps a replayed code or reused refresh token recognisable). It deletes
-   * 500 rows per statement and skips rows locked by requests in flight, so requests are never held up. Run it from a
-   * timer on any instance.
+   * 500 rows per statement and skips rows locked by requests in flight, so requests are never held up. Also deletes
+   * the signing keys whose `expires_at` is before `now` (no grace: no token they signed is valid any more). Run it
+   * from a timer on any instance.
    *
    * @returns how many rows were deleted
    */
@@ -306,7 +327,9 @@ export class PostgresStore extends Store {
         if (deleted < PURGE_BATCH) break
       }
     }
-    return total
+    // Keys are few: one statement, against `now` itself.
+    const keys = await this.connection().query(`DELETE FROM ${this.tables.signingKeys} WHERE expires_at < $1`, [now])
+    return total + (keys.rowCount ?? 0)
   }
 
   /**
@@ -392,11 +415,19 @@ interface TableNames {
   readonly codes: string
   readonly tokens: string
   readonly consents: string
+  readonly signingKeys: string
 }
 
 function tableNames(schemaName: string): TableNames {
   const schema = pg.escapeIdentifier(schemaName)
-  return { clients: `${schema}.clients`, users: `${schema}.users`, codes: `${schema}.codes`, tokens: `${schema}.tokens`, consents: `${schema}.consents` }
+  return {
+    clients: `${schema}.clients`,
+    users: `${schema}.users`,
+    codes: `${schema}.codes`,
+    tokens: `${schema}.tokens`,
+    consents: `${schema}.consents`,
+    signingKeys: `${schema}.signing_keys`,
+  }
 }
 
 // `pg` returns bigint as a string (it may exceed 2^53); times in seconds never do.
@@ -726,5 +757,58 @@ class PostgresConsentTable implements ConsentTable {
 
   async delete(clientId: string, userId: string): Promise<boolean> {
     return affected(await this.db.query(`DELETE FROM ${this.tables.consents} WHERE client_id = $1 AND user_id = $2`, [clientId, userId]))
+  }
+}
+
+interface SigningKeyRow {
+  kid: string
+  alg: SigningKeyRecord['alg']
+  private_jwk: string
+  public_jwk: string
+  created_at: Int8
+  retired_at: Int8 | null
+  expires_at: Int8 | null
+}
+
+class PostgresKeyTable implements KeyTable {
+  constructor(
+    private readonly db: Queryable,
+    private readonly tables: TableNames,
+  ) {}
+
+  async insert(record: SigningKeyRecord): Promise<void> {
+    await this.db.query(
+      `INSERT INTO ${this.tables.signingKeys} (kid, alg, private_jwk, public_jwk, created_at, retired_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [record.kid, record.alg, record.privateJwk, record.publicJwk, record.createdAt, record.retiredAt ?? null, record.expiresAt ?? null],
+    )
+  }
+
+  async list(): Promise<readonly SigningKeyRecord[]> {
+    const { rows } = await this.db.query<SigningKeyRow>(
+      `SELECT kid, alg, private_jwk, public_jwk, created_at, retired_at, expires_at FROM ${this.tables.signingKeys} ORDER BY created_at DESC, seq DESC`,
+    )
+    return rows.map((row) => ({
+      kid: row.kid,
+      alg: row.alg,
+      privateJwk: row.private_jwk,
+      publicJwk: row.public_jwk,
+      createdAt: seconds(row.created_at),
+      retiredAt: optionalSeconds(row.retired_at),
+      expiresAt: optionalSeconds(row.expires_at),
+    }))
+  }
+
+  async retire(kid: string, retiredAt: number, expiresAt: number): Promise<boolean> {
+    // Atomic like CodeTable.consume: of concurrent retirements exactly one changes the row.
+    const result = await this.db.query(`UPDATE ${this.tables.signingKeys} SET retired_at = $2, expires_at = $3 WHERE kid = $1 AND retired_at IS NULL`, [
+      kid,
+      retiredAt,
+      expiresAt,
+    ])
+    return result.rowCount === 1
+  }
+
+  async delete(kid: string): Promise<boolean> {
+    return affected(await this.db.query(`DELETE FROM ${this.tables.signingKeys} WHERE kid = $1`, [kid]))
   }
 }

@@ -19,7 +19,8 @@ import type Database from 'better-sqlite3'
  * Tables are STRICT, so a value of the wrong type (a fractional time, a number where a hash belongs) is refused rather
  * than stored. Lists (scopes, redirect URIs, grant types, resources) are JSON arrays in TEXT columns: they are always
  * read and written whole, never queried by element. Codes and tokens are kept only as SHA-256 digests (the records
- * carry digests, and there is deliberately no column for a clear value), so a copy of the file holds nothing usable.
+ * carry digests, and there is deliberately no column for a clear value), so a copy of the file holds no usable token,
+ * code or secret. The exception is `signing_keys` (migration 2), which holds private signing keys in clear.
  */
 export const MIGRATIONS: readonly string[] = [
   // 1: the initial schema.
@@ -91,6 +92,20 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   -- The primary key covers lookups by client; deleting a user needs this one.
   CREATE INDEX consents_user_id ON consents (user_id);
+  `,
+  // 2: signing keys of JWT access tokens. Unlike everything else here, the private key is stored as it is (a key that
+  // must sign cannot be hashed): the file must be protected like the key itself. `list` orders by created_at, then
+  // by rowid (the order of insertion), so the table keeps its rowid.
+  `
+  CREATE TABLE signing_keys (
+    kid TEXT PRIMARY KEY NOT NULL,
+    alg TEXT NOT NULL CHECK (alg IN ('ES256', 'RS256', 'EdDSA')),
+    private_jwk TEXT NOT NULL,
+    public_jwk TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    retired_at INTEGER,
+    expires_at INTEGER
+  ) STRICT;
   `,
 ]
 

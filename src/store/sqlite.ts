@@ -19,6 +19,8 @@ import {
   type CodeTable,
   type ConsentRecord,
   type ConsentTable,
+  type KeyTable,
+  type SigningKeyRecord,
   type TokenEndpointAuthMethod,
   type TokenRecord,
   type TokenTable,
@@ -56,7 +58,8 @@ const UNAVAILABLE_MESSAGES = new Set(['The database connection is not open', 'Ca
  * The embedded default store: SQLite in WAL mode, schema migrated on open.
  *
  * - Only hashes are stored: the records carry SHA-256 digests of codes, tokens and generated secrets and scrypt
- *   hashes of passwords, and the schema has no column for a clear value.
+ *   hashes of passwords, and the schema has no column for a clear value. The exception is the signing keys of JWT
+ *   access tokens (table `signing_keys`), stored in clear: protect the file, its WAL and its backups like the keys.
  * - A code is consumed, and a refresh token rotated, by a conditional `UPDATE`, so exactly one of any number of
  *   concurrent calls wins.
  * - `transaction` serializes with every write outside it: a write that does not belong to a transaction waits until
@@ -81,6 +84,8 @@ export class SqliteStore extends Store {
   readonly tokens: TokenTable
   /** @inheritDoc */
   readonly consents: ConsentTable
+  /** @inheritDoc */
+  readonly keys: KeyTable
 
   private readonly writer: Connection
   private readonly reader: Connection
@@ -100,6 +105,7 @@ export class SqliteStore extends Store {
     this.codes = new SqliteCodeTable(access)
     this.tokens = new SqliteTokenTable(access)
     this.consents = new SqliteConsentTable(access)
+    this.keys = new SqliteKeyTable(access)
   }
 
   /**
@@ -211,9 +217,10 @@ export class SqliteStore extends Store {
    * Deletes, in batches of 500 rows, the codes and tokens that expired more than an hour before `now`. The hour keeps
    * a replayed code or a reused refresh token recognisable a while after it expired, so it can still revoke its
    * family. Tokens without expiry are kept. Between batches the write lock is released and the event loop gets a
-   * turn, so requests are not held up by a large purge.
+   * turn, so requests are not held up by a large purge. Signing keys whose `expires_at` is before `now` are deleted
+   * too, in one statement (they are few), with no grace: no token they signed is valid any more.
    *
-   * @returns how many codes and tokens were deleted
+   * @returns how many codes, tokens and keys were deleted
    */
   async purgeExpired(now: number): Promise<number> {
     const cutoff = now - PURGE_GRACE_SECONDS
@@ -228,6 +235,8 @@ export class SqliteStore extends Store {
         await new Promise(setImmediate)
       }
     }
+    // Keys are few: one statement, against `now` itself.
+    deleted += await this.write((sql) => sql('DELETE FROM signing_keys WHERE expires_at < ?').run(now).changes)
     return deleted
   }
 
@@ -624,6 +633,62 @@ class SqliteConsentTable implements ConsentTable {
 
   async delete(clientId: string, userId: string): Promise<boolean> {
     return this.access.write((sql) => sql('DELETE FROM consents WHERE client_id = ? AND user_id = ?').run(clientId, userId).changes === 1)
+  }
+}
+
+interface SigningKeyRow {
+  kid: string
+  alg: SigningKeyRecord['alg']
+  private_jwk: string
+  public_jwk: string
+  created_at: number
+  retired_at: number | null
+  expires_at: number | null
+}
+
+class SqliteKeyTable implements KeyTable {
+  constructor(private readonly access: Access) {}
+
+  async insert(record: SigningKeyRecord): Promise<void> {
+    await this.access.write((sql) =>
+      sql(
+        `INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, retired_at, expires_at)
+         VALUES (@kid, @alg, @private_jwk, @public_jwk, @created_at, @retired_at, @expires_at)`,
+      ).run({
+        kid: record.kid,
+        alg: record.alg,
+        private_jwk: record.privateJwk,
+        public_jwk: record.publicJwk,
+        created_at: record.createdAt,
+        retired_at: record.retiredAt ?? null,
+        expires_at: record.expiresAt ?? null,
+      } satisfies SigningKeyRow),
+    )
+  }
+
+  async list(): Promise<readonly SigningKeyRecord[]> {
+    // rowid grows with each insert: it orders the keys created in the same second.
+    const rows = await this.access.read((sql) => sql('SELECT * FROM signing_keys ORDER BY created_at DESC, rowid DESC').all() as SigningKeyRow[])
+    return rows.map((row) => ({
+      kid: row.kid,
+      alg: row.alg,
+      privateJwk: row.private_jwk,
+      publicJwk: row.public_jwk,
+      createdAt: row.created_at,
+      ...(row.retired_at === null ? {} : { retiredAt: row.retired_at }),
+      ...(row.expires_at === null ? {} : { expiresAt: row.expires_at }),
+    }))
+  }
+
+  async retire(kid: string, retiredAt: number, expiresAt: number): Promise<boolean> {
+    // Compare-and-set, as for codes: only one concurrent retirement matches a key still signing.
+    return this.access.write(
+      (sql) => sql('UPDATE signing_keys SET retired_at = ?, expires_at = ? WHERE kid = ? AND retired_at IS NULL').run(retiredAt, expiresAt, kid).changes === 1,
+    )
+  }
+
+  async delete(kid: string): Promise<boolean> {
+    return this.access.write((sql) => sql('DELETE FROM signing_keys WHERE kid = ?').run(kid).changes === 1)
   }
 }
 

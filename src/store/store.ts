@@ -3,8 +3,9 @@
  * PostgreSQL backends implement and `StoreValidator` uses.
  *
  * Secrets never reach a backend in clear: tokens, codes and generated client secrets arrive as SHA-256 digests
- * (`tokenHash`, `codeHash`), passwords and imported secrets as slow scrypt hashes (see `secrets.ts`). A leaked
- * database holds nothing usable.
+ * (`tokenHash`, `codeHash`), passwords and imported secrets as slow scrypt hashes (see `secrets.ts`). The one
+ * exception is the signing keys of JWT access tokens ({@link KeyTable}): a key that must sign cannot be hashed, so it
+ * is stored as it is, and the database must be protected like the key itself.
  *
  * Times are whole seconds since the epoch.
  *
@@ -12,6 +13,7 @@
  */
 import { Clients } from './clients.js'
 import { Users } from './users.js'
+import { type SigningAlgorithm } from '../tokens/signed-token.js'
 
 /** How a client authenticates at the token endpoint (RFC 7591 §2). */
 export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none'
@@ -92,6 +94,59 @@ export interface ConsentRecord {
   readonly userId: string
   readonly scopes: readonly string[]
   readonly grantedAt: number
+}
+
+/**
+ * A key pair that signs JWT access tokens (RFC 9068), as stored.
+ *
+ * A key signs from `createdAt` until `retiredAt`, and is published (in the JWKS) until `expiresAt`, so that the tokens
+ * it signed verify until they expire.
+ *
+ * **Warning:** `privateJwk` is the private key itself, in clear. A signing key cannot be hashed like a token or a
+ * password: it has to sign. Whoever reads it can forge access tokens that every resource server accepts, so protect
+ * the database (its files, backups and credentials) as you would the key itself.
+ */
+export interface SigningKeyRecord {
+  /** The key identifier, written as `kid` in the tokens' header and in the JWKS (oauthkit uses the RFC 7638 thumbprint). */
+  readonly kid: string
+  /** The signature algorithm: `ES256`, `RS256` or `EdDSA` (those `signedTokenGenerator` signs with). */
+  readonly alg: SigningAlgorithm
+  /** JSON text of the private JWK (RFC 7517), private members included. Stored as it is: see the warning above. */
+  readonly privateJwk: string
+  /** JSON text of the public JWK, the member published in the JWKS. */
+  readonly publicJwk: string
+  readonly createdAt: number
+  /** When the key stopped signing (it was rotated out); absent while it signs. */
+  readonly retiredAt?: number | undefined
+  /**
+   * After this, the key is no longer published and `purgeExpired` deletes it: at least `retiredAt` plus the longest
+   * token lifetime, when no token it signed is valid any more. Absent while it signs.
+   */
+  readonly expiresAt?: number | undefined
+}
+
+/**
+ * The keys that sign JWT access tokens: the one signing now, and retired ones still published for verification.
+ *
+ * **Warning:** private keys are stored in clear (see {@link SigningKeyRecord}): the database must be protected like the
+ * keys themselves.
+ */
+export interface KeyTable {
+  /** @throws Error when `kid` exists already */
+  insert(record: SigningKeyRecord): Promise<void>
+  /**
+   * Every key, newest first: by `createdAt` descending, and among keys created in the same second, the one inserted
+   * last first.
+   */
+  list(): Promise<readonly SigningKeyRecord[]>
+  /**
+   * Retires a key that still signs, atomically: sets `retiredAt` and `expiresAt` if `retiredAt` is not set yet, so
+   * that of concurrent calls for one key exactly one resolves to `true`. `false` when the key was retired already or
+   * does not exist.
+   */
+  retire(kid: string, retiredAt: number, expiresAt: number): Promise<boolean>
+  /** @returns whether a key was deleted */
+  delete(kid: string): Promise<boolean>
 }
 
 /** Low-level client storage: rows in, rows out. `Clients` adds secret generation and hashing on top. */
@@ -175,6 +230,8 @@ export interface StoreBackend {
   readonly codes: CodeTable
   readonly tokens: TokenTable
   readonly consents: ConsentTable
+  /** Keys that sign JWT access tokens. Private keys are stored in clear: protect the database like the keys. */
+  readonly keys: KeyTable
   /**
    * Runs `work` in one transaction: every write through the tables inside it commits together, or none does when
    * `work` throws (the error is rethrown). Transactions do not interleave their writes with each other, and a write
@@ -184,7 +241,8 @@ export interface StoreBackend {
   transaction<T>(work: () => Promise<T>): Promise<T>
   /**
    * Deletes codes and tokens that expired more than an hour before `now` (the hour keeps replay detection working),
-   * in small batches so that requests are never blocked for long. A refresh token without expiry is kept.
+   * in small batches so that requests are never blocked for long. A refresh token without expiry is kept. Also
+   * deletes the signing keys whose `expiresAt` is before `now` (no grace: no token they signed is valid any more).
    * @returns how many rows were deleted
    */
   purgeExpired(now: number): Promise<number>
@@ -202,6 +260,7 @@ export abstract class Store implements StoreBackend {
   abstract readonly codes: CodeTable
   abstract readonly tokens: TokenTable
   abstract readonly consents: ConsentTable
+  abstract readonly keys: KeyTable
   abstract transaction<T>(work: () => Promise<T>): Promise<T>
   abstract purgeExpired(now: number): Promise<number>
   abstract close(): Promise<void>

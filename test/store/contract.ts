@@ -17,6 +17,7 @@ import {
   type TokenRecord,
   type UserRecord,
 } from '../../src/store/index.js'
+import { type SigningKeyRecord } from '../../src/store/store.js'
 
 /** A fixed clock: the tables take `now` as an argument and never read the time themselves. */
 const NOW = 1_800_000_000
@@ -688,6 +689,125 @@ export function describeStoreContract(name: string, open: () => Promise<{ store:
         // Numbers stay numbers (a driver may hand back a BIGINT as a string).
         expect(typeof (await store.clients.get(client.clientId))?.createdAt).toBe('number')
         expect(typeof token?.issuedAt).toBe('number')
+      })
+    })
+
+    describe('signing keys', () => {
+      /** A made-up key record: the table stores the JWKs as text and never parses them. */
+      function keyRecord(kid: string, fields: Partial<SigningKeyRecord> = {}): SigningKeyRecord {
+        return {
+          kid,
+          alg: 'ES256',
+          privateJwk: JSON.stringify({ kty: 'EC', crv: 'P-256', x: `x of ${kid}`, y: `y of ${kid}`, d: `d of ${kid}` }),
+          publicJwk: JSON.stringify({ kty: 'EC', crv: 'P-256', x: `x of ${kid}`, y: `y of ${kid}` }),
+          createdAt: NOW,
+          ...fields,
+        }
+      }
+
+      it('inserts keys and lists them newest first, the last inserted first among keys of the same second', async () => {
+        await store.keys.insert(keyRecord('middle', { createdAt: NOW - 10 }))
+        await store.keys.insert(keyRecord('same second, first', { createdAt: NOW }))
+        await store.keys.insert(keyRecord('oldest', { createdAt: NOW - 20 }))
+        await store.keys.insert(keyRecord('same second, second', { createdAt: NOW }))
+        await store.keys.insert(keyRecord('same second, third', { createdAt: NOW }))
+        expect((await store.keys.list()).map((key) => key.kid)).toEqual(['same second, third', 'same second, second', 'same second, first', 'middle', 'oldest'])
+      })
+
+      it('round-trips a key exactly, private JWK included, with absent optional fields absent', async () => {
+        const rsa = keyRecord('rsa', {
+          alg: 'RS256',
+          privateJwk: '{"kty":"RSA","n":"…","e":"AQAB","d":"…","p":"…","q":"…","dp":"…","dq":"…","qi":"…"}',
+          publicJwk: '{"kty":"RSA","n":"…","e":"AQAB"}',
+          createdAt: YEAR_2100 - 10,
+          retiredAt: YEAR_2100 - 5,
+          expiresAt: YEAR_2100,
+        })
+        const ed = keyRecord('ed', {
+          alg: 'EdDSA',
+          privateJwk: '{"kty":"OKP","crv":"Ed25519","x":"x","d":"d"}',
+          publicJwk: '{"kty":"OKP","crv":"Ed25519","x":"x"}',
+          createdAt: 0,
+        })
+        await store.keys.insert(rsa)
+        await store.keys.insert(ed)
+        const [first, second] = await store.keys.list()
+        expect(first).toEqual(rsa)
+        expect(second).toEqual(ed)
+        expect([second?.retiredAt, second?.expiresAt]).toEqual([undefined, undefined])
+        expect(typeof first?.expiresAt).toBe('number')
+      })
+
+      it('refuses a second key with the same kid and keeps the first', async () => {
+        await store.keys.insert(keyRecord('k1'))
+        await expect(store.keys.insert(keyRecord('k1', { alg: 'RS256', createdAt: NOW + 1 }))).rejects.toThrow()
+        expect(await store.keys.list()).toEqual([keyRecord('k1')])
+      })
+
+      it('returns copies: changing a key got back, or one passed in, does not change the store', async () => {
+        const input = keyRecord('k1')
+        await store.keys.insert(input)
+        scribble(input)
+        for (const key of await store.keys.list()) scribble(key)
+        expect(await store.keys.list()).toEqual([keyRecord('k1')])
+      })
+
+      it('retire sets retiredAt and expiresAt of a key that signs, once; a retired or unknown key gives false', async () => {
+        await store.keys.insert(keyRecord('k1'))
+        await store.keys.insert(keyRecord('k2', { createdAt: NOW + 1 }))
+        expect(await store.keys.retire('k1', NOW + 1, NOW + 3601)).toBe(true)
+        expect(await store.keys.retire('k1', NOW + 2, NOW + 9999)).toBe(false)
+        expect(await store.keys.retire('unknown', NOW, NOW)).toBe(false)
+        expect(await store.keys.list()).toEqual([keyRecord('k2', { createdAt: NOW + 1 }), keyRecord('k1', { retiredAt: NOW + 1, expiresAt: NOW + 3601 })])
+      })
+
+      it('retires a key exactly once among concurrent calls', async () => {
+        await store.keys.insert(keyRecord('k1'))
+        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.keys.retire('k1', NOW + i, NOW + 3600 + i)))
+        expect(wins(results)).toBe(1)
+        const winner = results.indexOf(true)
+        expect(await store.keys.list()).toEqual([keyRecord('k1', { retiredAt: NOW + winner, expiresAt: NOW + 3600 + winner })])
+      })
+
+      it('deletes a key; deleting an unknown key is false', async () => {
+        await store.keys.insert(keyRecord('k1'))
+        await store.keys.insert(keyRecord('k2'))
+        expect(await store.keys.delete('k1')).toBe(true)
+        expect(await store.keys.delete('k1')).toBe(false)
+        expect(await store.keys.delete('unknown')).toBe(false)
+        expect((await store.keys.list()).map((key) => key.kid)).toEqual(['k2'])
+      })
+
+      it('purgeExpired deletes the keys whose expiresAt passed, with no grace, keeps the others, and counts them', async () => {
+        const gone = [
+          keyRecord('expired long ago', { retiredAt: NOW - 30 * DAY, expiresAt: NOW - 29 * DAY }),
+          keyRecord('expired a second ago', { retiredAt: NOW - 3601, expiresAt: NOW - 1 }),
+        ]
+        const kept = [
+          keyRecord('signing', { createdAt: NOW - 40 * DAY }),
+          keyRecord('expires now', { retiredAt: NOW - 3600, expiresAt: NOW }),
+          keyRecord('expires later', { retiredAt: NOW - 10, expiresAt: NOW + 3590 }),
+        ]
+        for (const key of [...gone, ...kept]) await store.keys.insert(key)
+        expect(await store.purgeExpired(NOW)).toBe(2)
+        expect((await store.keys.list()).map((key) => key.kid).sort()).toEqual(kept.map((key) => key.kid).sort())
+        expect(await store.purgeExpired(NOW)).toBe(0)
+      })
+
+      it('undoes key writes of a transaction whose work throws', async () => {
+        await store.keys.insert(keyRecord('old'))
+        await store.keys.insert(keyRecord('doomed'))
+        const before = await store.keys.list()
+        const failure = new Error('rotation failed')
+        await expect(
+          store.transaction(async () => {
+            await store.keys.insert(keyRecord('new', { createdAt: NOW + 1 }))
+            expect(await store.keys.retire('old', NOW + 1, NOW + 3601)).toBe(true)
+            expect(await store.keys.delete('doomed')).toBe(true)
+            throw failure
+          }),
+        ).rejects.toBe(failure)
+        expect(await store.keys.list()).toEqual(before)
       })
     })
   })
