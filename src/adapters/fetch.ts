@@ -1,0 +1,311 @@
+/**
+ * The Fetch API adapter (`oauthkit/fetch`): `Request` in, `Response` out, on Web standards only, so it runs on Node,
+ * Deno, Bun and edge runtimes. The node:http, Express, Fastify and Hono adapters are built on it.
+ *
+ * @module
+ */
+import { type RequestBody, type RequestHeaders } from '../core/request.js'
+import { type OAuth2Response } from '../core/response.js'
+import { type ProtectedResourceResult } from '../endpoints/resource.js'
+import { type StoredToken } from '../validator.js'
+import { reportAdapterError, type AdapterErrorHook } from './error-reporting.js'
+
+export { type AdapterErrorHook } from './error-reporting.js'
+
+/** A handler of the Fetch API: what `createFetchHandler` returns and what every other adapter serves. */
+export type FetchHandler = (request: Request) => Promise<Response> | Response
+
+/** The default cap on a request body: 64 KiB, far more than any OAuth form needs. */
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024
+
+/**
+ * A failure at the HTTP level, outside OAuth: an unknown path, a body over the cap, a malformed `Host`, an adapter
+ * misconfigured. It becomes a `application/problem+json` response (RFC 9457), never an RFC 6749 error code, so a
+ * client cannot mistake it for an answer of the protocol.
+ *
+ * @see {@link https://www.rfc-editor.org/rfc/rfc9457 | RFC 9457}
+ */
+export class HttpError extends Error {
+  /** The HTTP status code to answer with. */
+  readonly status: number
+
+  /**
+   * @param status - the HTTP status code
+   * @param detail - a sentence for the developer reading the response; sent on the wire, so no secrets
+   * @param options - `cause`: the underlying failure, for logs only
+   */
+  constructor(status: number, detail: string, options?: { cause?: unknown }) {
+    super(detail, options)
+    this.name = 'HttpError'
+    this.status = status
+  }
+
+  /** The problem details response: status, `Cache-Control: no-store`, and `{ title, status, detail }`. */
+  toResponse(): Response {
+    return problemResponse(this.status, this.message)
+  }
+}
+
+/** The request body is larger than the adapter's cap; answered 413. */
+export class PayloadTooLargeError extends HttpError {
+  /** Stable code, for `switch` without `instanceof`. */
+  readonly code = 'ERR_PAYLOAD_TOO_LARGE'
+  /** The cap in bytes that the body exceeded. */
+  readonly maxBodyBytes: number
+
+  /** @param maxBodyBytes - the cap that was exceeded */
+  constructor(maxBodyBytes: number) {
+    super(413, `The request body is larger than ${maxBodyBytes} bytes`)
+    this.name = 'PayloadTooLargeError'
+    this.maxBodyBytes = maxBodyBytes
+  }
+}
+
+/** The parts of a request the core's create-style calls take: `(uri, httpMethod, body, headers)`. */
+export interface OAuth2HttpRequest {
+  /** The absolute request URI: `request.url`, as the runtime (or the proxy-aware transport) built it. */
+  readonly uri: string
+  /** The HTTP method. */
+  readonly httpMethod: string
+  /** The raw body as text (UTF-8), so repeated parameters survive; `undefined` when the request has no body. */
+  readonly body: string | undefined
+  /** The request headers. */
+  readonly headers: Headers
+}
+
+/** Options of {@link readRequest}. */
+export interface ReadRequestOptions {
+  /** Refuse a body larger than this many bytes; default {@link DEFAULT_MAX_BODY_BYTES}. */
+  readonly maxBodyBytes?: number | undefined
+}
+
+/**
+ * Reads a request into the arguments of the core's create-style calls. The body is read raw, as text, never parsed:
+ * the core must see a repeated parameter to refuse it (RFC 6749 §3.1, §3.2). A body over the cap is not read further:
+ * its stream is cancelled.
+ *
+ * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-3.2 | RFC 6749 §3.2}
+ * @throws {@link PayloadTooLargeError} when `Content-Length` or the bytes read exceed `maxBodyBytes`
+ * @throws whatever the body stream fails with, e.g. when the client went away
+ */
+export async function readRequest(request: Request, options: ReadRequestOptions = {}): Promise<OAuth2HttpRequest> {
+  const maxBodyBytes = checkedCap(options.maxBodyBytes)
+  const parts = { uri: request.url, httpMethod: request.method, headers: request.headers }
+  const stream = request.body
+  if (stream === null) return { ...parts, body: undefined }
+  const declared = Number(request.headers.get('content-length') ?? Number.NaN)
+  if (declared > maxBodyBytes) {
+    await stream.cancel().catch(() => undefined)
+    throw new PayloadTooLargeError(maxBodyBytes)
+  }
+  const reader = stream.getReader()
+  const decoder = new TextDecoder('utf-8')
+  let size = 0
+  let text = ''
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > maxBodyBytes) {
+      await reader.cancel().catch(() => undefined)
+      throw new PayloadTooLargeError(maxBodyBytes)
+    }
+    text += decoder.decode(value, { stream: true })
+  }
+  return { ...parts, body: text + decoder.decode() }
+}
+
+/**
+ * Turns a core response into a Fetch `Response`. No body is sent for 204, 205 and 304, nor to a `HEAD` request.
+ *
+ * @param requestMethod - the method of the request answered; `HEAD` drops the body and keeps the headers
+ */
+export function toResponse(response: OAuth2Response, requestMethod?: string): Response {
+  const bodyless = response.status === 204 || response.status === 205 || response.status === 304 || requestMethod?.toUpperCase() === 'HEAD'
+  return new Response(bodyless || response.body === '' ? null : response.body, { status: response.status, headers: response.headers })
+}
+
+/** A core call of the shape every endpoint shares. */
+type CreateResponse = (uri: string, httpMethod?: string, body?: RequestBody, headers?: RequestHeaders) => Promise<OAuth2Response>
+
+/**
+ * What {@link createFetchHandler} needs of a server: any of oauthkit's pre-configured servers fits
+ * (`MobileApplicationServer` has no token endpoint, so its `/token` is not served).
+ */
+export interface FetchHandlerServer {
+  /** The token endpoint (RFC 6749 §3.2). */
+  readonly createTokenResponse?: CreateResponse
+  /** The revocation endpoint (RFC 7009). */
+  readonly createRevocationResponse: CreateResponse
+  /** The introspection endpoint (RFC 7662). */
+  readonly createIntrospectResponse: CreateResponse
+  /** The metadata document (RFC 8414); served only when `metadataEndpoint` is set. */
+  readonly createMetadataResponse: CreateResponse
+  /** Present when the server was given an `issuer`. */
+  readonly metadataEndpoint: { readonly wellKnownUri: string } | undefined
+}
+
+/** The endpoints {@link createFetchHandler} serves. */
+export type EndpointName = 'token' | 'revocation' | 'introspection' | 'metadata'
+
+/** The default paths of {@link createFetchHandler}, matching the metadata document's default endpoint URLs. */
+export const DEFAULT_PATHS: Readonly<Record<EndpointName, string>> = Object.freeze({
+  token: '/token',
+  revocation: '/revoke',
+  introspection: '/introspect',
+  metadata: '/.well-known/oauth-authorization-server',
+})
+
+/** Options of {@link createFetchHandler}. */
+export interface FetchHandlerOptions {
+  /**
+   * Where each endpoint is served (exact pathnames). Defaults: {@link DEFAULT_PATHS}, except that the metadata path
+   * defaults to the path of the server's `metadataEndpoint.wellKnownUri`, which is `DEFAULT_PATHS.metadata` unless
+   * the issuer has a path (RFC 8414 §3.1). Keep them in step with the URLs the metadata document advertises.
+   */
+  readonly paths?: Partial<Record<EndpointName, string>> | undefined
+  /** Refuse a body larger than this many bytes (413); default {@link DEFAULT_MAX_BODY_BYTES}. */
+  readonly maxBodyBytes?: number | undefined
+  /** Receives unexpected failures (answered 500); default `console.error`. Not called when the client went away. */
+  readonly onError?: AdapterErrorHook | undefined
+}
+
+/**
+ * A Fetch API handler serving a pre-configured server's endpoints: token (`POST`), revocation, introspection, and,
+ * when the server has an issuer, the metadata document (`GET`/`HEAD`). The request URI given to the core is
+ * `request.url`: behind a proxy, the transport decides what that is (see `oauthkit/node`'s `trustProxy`).
+ *
+ * - a known path with the wrong method: the endpoint's own 405 with `Allow`;
+ * - an unknown path: 404 `application/problem+json`, not an OAuth error;
+ * - a body over the cap: 413 `application/problem+json`;
+ * - an unexpected failure: 500 `application/problem+json`, reported to `onError`.
+ *
+ * The returned handler never rejects.
+ *
+ * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-3.2 | RFC 6749 §3.2}
+ * @see {@link https://www.rfc-editor.org/rfc/rfc8414#section-3 | RFC 8414 §3}
+ * @throws TypeError when `maxBodyBytes` is not a non-negative integer
+ * @example
+ * ```ts
+ * const handler = createFetchHandler(new BackendApplicationServer(validator, { issuer: 'https://as.example.com' }))
+ * export default { fetch: handler } // Deno, Bun, Cloudflare Workers
+ * ```
+ */
+export function createFetchHandler(server: FetchHandlerServer, options: FetchHandlerOptions = {}): (request: Request) => Promise<Response> {
+  const maxBodyBytes = checkedCap(options.maxBodyBytes)
+  const onError = options.onError
+  const metadataPath = server.metadataEndpoint === undefined ? undefined : new URL(server.metadataEndpoint.wellKnownUri).pathname
+  const routes = new Map<string, CreateResponse>()
+  const route = (name: EndpointName, fallback: string | undefined, create: CreateResponse | undefined) => {
+    const path = options.paths?.[name] ?? fallback
+    if (path !== undefined && create !== undefined) routes.set(path, create.bind(server))
+  }
+  route('token', DEFAULT_PATHS.token, server.createTokenResponse)
+  route('revocation', DEFAULT_PATHS.revocation, server.createRevocationResponse)
+  route('introspection', DEFAULT_PATHS.introspection, server.createIntrospectResponse)
+  if (metadataPath !== undefined) route('metadata', metadataPath, server.createMetadataResponse)
+
+  return async (request) => {
+    try {
+      const create = routes.get(new URL(request.url).pathname)
+      if (create === undefined) return new HttpError(404, 'There is no OAuth endpoint at this path').toResponse()
+      const { uri, httpMethod, body, headers } = await readRequest(request, { maxBodyBytes })
+      return toResponse(await create(uri, httpMethod, body, headers), httpMethod)
+    } catch (error) {
+      return failureResponse(error, request, onError)
+    }
+  }
+}
+
+/** Options of {@link protectedResource}. */
+export interface ProtectedResourceOptions {
+  /** Refuse a form body larger than this many bytes (413); default {@link DEFAULT_MAX_BODY_BYTES}. */
+  readonly maxBodyBytes?: number | undefined
+  /** Receives unexpected failures, the handler's included (answered 500); default `console.error`. */
+  readonly onError?: AdapterErrorHook | undefined
+}
+
+/** What {@link protectedResource} needs of a server: the protected-resource check every pre-configured server has. */
+export interface ProtectedResourceServer {
+  /** See `ResourceEndpoint.validateProtectedResourceRequest`. */
+  validateProtectedResourceRequest(
+    uri: string,
+    httpMethod?: string,
+    body?: RequestBody,
+    headers?: RequestHeaders,
+    scopes?: readonly string[],
+  ): Promise<ProtectedResourceResult>
+}
+
+/**
+ * Guards a Fetch API handler with a Bearer access token: the handler runs only when the request carries a valid,
+ * unexpired access token granting every scope in `scopes`, and receives that token. Otherwise the answer is the
+ * RFC 6750 §3 challenge (401 or 403 with `WWW-Authenticate: Bearer …`). A form body (where RFC 6750 §2.2 lets the
+ * token travel) is read with the cap and handed on to the handler in a fresh `Request`. Never rejects.
+ *
+ * @see {@link https://www.rfc-editor.org/rfc/rfc6750#section-2 | RFC 6750 §2}
+ * @see {@link https://www.rfc-editor.org/rfc/rfc6750#section-3 | RFC 6750 §3}
+ * @throws TypeError when `maxBodyBytes` is not a non-negative integer
+ * @example
+ * ```ts
+ * const me = protectedResource(server, ['profile'], (request, token) => Response.json({ sub: token.user?.userId }))
+ * ```
+ */
+export function protectedResource(
+  server: ProtectedResourceServer,
+  scopes: readonly string[],
+  handler: (request: Request, token: StoredToken) => Promise<Response> | Response,
+  options: ProtectedResourceOptions = {},
+): (request: Request) => Promise<Response> {
+  const maxBodyBytes = checkedCap(options.maxBodyBytes)
+  const onError = options.onError
+  return async (request) => {
+    try {
+      // RFC 6750 §2.2: only a form body of these methods may carry the token; any other body is the handler's.
+      const mediaType = request.headers.get('content-type')?.split(';', 1)[0]?.trim().toLowerCase()
+      const formBody = mediaType === 'application/x-www-form-urlencoded' && ['POST', 'PUT', 'PATCH'].includes(request.method.toUpperCase())
+      let body: string | undefined
+      let forward = request
+      if (formBody) {
+        body = (await readRequest(request, { maxBodyBytes })).body
+        forward = new Request(request.url, { method: request.method, headers: request.headers, body: body ?? null, signal: request.signal })
+      }
+      const result = await server.validateProtectedResourceRequest(request.url, request.method, body, request.headers, scopes)
+      if (!result.valid) return toResponse(result.response, request.method)
+      return await handler(forward, result.token)
+    } catch (error) {
+      return failureResponse(error, request, onError)
+    }
+  }
+}
+
+/** The response for an exception of an adapter: its own for an {@link HttpError}, else a reported 500. */
+function failureResponse(error: unknown, request: Request, onError: AdapterErrorHook | undefined): Response {
+  if (error instanceof HttpError) return error.toResponse()
+  // The client went away while its body was read: nobody will see the answer, and nothing went wrong here.
+  if (!request.signal.aborted) reportAdapterError(onError, error, request)
+  return problemResponse(500, 'The server failed to handle the request')
+}
+
+const STATUS_TITLES: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  413: 'Content Too Large',
+  500: 'Internal Server Error',
+}
+
+/** An RFC 9457 problem details response. */
+function problemResponse(status: number, detail: string): Response {
+  const title = STATUS_TITLES[status] ?? 'Error'
+  return new Response(JSON.stringify({ title, status, detail }), {
+    status,
+    headers: { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store' },
+  })
+}
+
+/** The body cap, checked: a caller's mistake is a TypeError, not a protocol failure. */
+function checkedCap(maxBodyBytes: number | undefined): number {
+  const cap = maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+  if (!Number.isSafeInteger(cap) || cap < 0) throw new TypeError('maxBodyBytes must be a non-negative integer')
+  return cap
+}

@@ -1,0 +1,307 @@
+/**
+ * The node:http adapter (`oauthkit/node`): an `IncomingMessage` becomes a Fetch `Request` (body streamed with a cap,
+ * aborted when the client goes away), a `Response` is written back to the `ServerResponse`. Built on `oauthkit/fetch`;
+ * the Express and Fastify adapters are built on it.
+ *
+ * @module
+ */
+import { once } from 'node:events'
+import { type IncomingMessage, type ServerResponse } from 'node:http'
+import { reportAdapterError, type AdapterErrorHook } from './error-reporting.js'
+import { DEFAULT_MAX_BODY_BYTES, HttpError, PayloadTooLargeError, type FetchHandler } from './fetch.js'
+
+/** Options of {@link toFetchRequest}. */
+export interface ToFetchRequestOptions {
+  /** Stop reading a body larger than this many bytes (the stream fails with `PayloadTooLargeError`); default 64 KiB. */
+  readonly maxBodyBytes?: number | undefined
+  /**
+   * Build the URL from `X-Forwarded-Proto` and `X-Forwarded-Host` (their first values) instead of the connection and
+   * `Host`. Default `false`.
+   *
+   * **Set it only behind a proxy that overwrites these headers**: otherwise any client chooses the URI the core sees,
+   * and the core relies on it for the `https` check (RFC 6749 §3.2) and the `iss` of responses.
+   */
+  readonly trustProxy?: boolean | undefined
+  /** The response of this request: the signal also aborts when the connection closes before it was sent. */
+  readonly response?: ServerResponse | undefined
+  /** The request target to use instead of `req.url`, e.g. Express's `req.originalUrl` under a mount path. */
+  readonly target?: string | undefined
+  /** The body, when a framework already read it off the stream; the stream is then not read. */
+  readonly body?: string | Uint8Array | undefined
+}
+
+/** Options of {@link createNodeHandler} and {@link handleNodeRequest}. */
+export interface NodeHandlerOptions {
+  /** Refuse a body larger than this many bytes (413); default 64 KiB. The fetch handler's own cap applies too. */
+  readonly maxBodyBytes?: number | undefined
+  /** See {@link ToFetchRequestOptions.trustProxy}; read its warning. Default `false`. */
+  readonly trustProxy?: boolean | undefined
+  /** Receives unexpected failures (answered 500); default `console.error`. */
+  readonly onError?: AdapterErrorHook | undefined
+}
+
+const BODYLESS_METHODS = new Set(['GET', 'HEAD'])
+
+/**
+ * Turns a node:http request into a Fetch `Request`:
+ * - the absolute URL from the connection (`https` on TLS) and `Host` (or `:authority` on HTTP/2), or from
+ *   `X-Forwarded-Proto`/`X-Forwarded-Host` with `trustProxy`;
+ * - the headers as received, repeated ones included, HTTP/2 pseudo-headers (`:path`, …) left out;
+ * - the body streamed on demand (nothing is read until someone reads it), failing with `PayloadTooLargeError` past
+ *   the cap; the rest of an oversized or unread body is drained, so the answer reaches the client;
+ * - a `signal` aborted when the client disconnects before the request was read (or, given `response`, before the
+ *   response was sent).
+ *
+ * @throws {@link HttpError} (400) when the `Host` header or the request target is missing or malformed, or the
+ *   request cannot be a Fetch `Request` (e.g. method `TRACE`)
+ * @throws TypeError when `maxBodyBytes` is not a non-negative integer
+ */
+export function toFetchRequest(req: IncomingMessage, options: ToFetchRequestOptions = {}): Request {
+  const maxBodyBytes = checkedCap(options.maxBodyBytes)
+  const url = requestUrl(req, options.target ?? req.url, options.trustProxy === true)
+  const headers = new Headers()
+  const raw = req.rawHeaders
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string
+    // HTTP/2 pseudo-headers (RFC 9113 §8.3) are not fields; their meaning is in the URL and method already.
+    if (name.startsWith(':')) continue
+    try {
+      headers.append(name, raw[i + 1] as string)
+    } catch (cause) {
+      throw new HttpError(400, 'A request header is malformed', { cause })
+    }
+  }
+
+  const abort = new AbortController()
+  const onRequestClose = () => {
+    if (!req.complete) abort.abort()
+  }
+  req.once('close', onRequestClose)
+  const res = options.response
+  if (res !== undefined) {
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort()
+    })
+  }
+
+  const method = req.method ?? 'GET'
+  let body: ReadableStream<Uint8Array> | string | Uint8Array | null = null
+  if (!BODYLESS_METHODS.has(method.toUpperCase())) {
+    if (options.body === undefined) body = bodyStream(req, maxBodyBytes, abort)
+    else if (byteLength(options.body) > maxBodyBytes) throw new PayloadTooLargeError(maxBodyBytes)
+    else body = options.body
+  }
+  try {
+    // `duplex: 'half'` is required of a streamed body; the DOM typings do not know it yet.
+    return new Request(url, { method, headers, body, signal: abort.signal, duplex: 'half' } as RequestInit)
+  } catch (cause) {
+    throw new HttpError(400, 'The request cannot be represented as a Fetch Request', { cause })
+  }
+}
+
+/**
+ * Writes a Fetch `Response` to a node:http response: status, headers (every `Set-Cookie` kept apart) and the body,
+ * streamed with backpressure. Stops, without error, when the client has gone away.
+ */
+export async function writeResponse(res: ServerResponse, response: Response): Promise<void> {
+  if (res.destroyed || res.writableEnded) {
+    await response.body?.cancel().catch(() => undefined)
+    return
+  }
+  res.statusCode = response.status
+  for (const [name, value] of response.headers) {
+    if (name !== 'set-cookie') res.setHeader(name, value)
+  }
+  const cookies = response.headers.getSetCookie()
+  if (cookies.length > 0) res.setHeader('set-cookie', cookies)
+  if (response.body === null) {
+    res.end()
+    return
+  }
+  const reader = response.body.getReader()
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      if (res.destroyed) {
+        await reader.cancel()
+        return
+      }
+      if (!res.write(value)) await Promise.race([once(res, 'drain'), once(res, 'close')])
+    }
+    res.end()
+  } catch (error) {
+    // Headers are gone already: the only honest way left to signal failure is to cut the connection.
+    res.destroy(error instanceof Error ? error : undefined)
+  }
+}
+
+/**
+ * Serves one node:http request with a Fetch API handler: builds the `Request` ({@link toFetchRequest}), calls the
+ * handler, writes the `Response` ({@link writeResponse}). Never rejects: an `HttpError` (413, 400) is answered as
+ * itself, anything else with 500 and reported to `onError`. The building block of the Express and Fastify adapters.
+ *
+ * @param requestOptions - per-request settings: the `target` or `body` a framework already took off the request
+ */
+export async function handleNodeRequest(
+  fetchHandler: FetchHandler,
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: NodeHandlerOptions = {},
+  requestOptions: Pick<ToFetchRequestOptions, 'target' | 'body'> = {},
+): Promise<void> {
+  let request: Request | undefined
+  try {
+    request = toFetchRequest(req, { ...requestOptions, maxBodyBytes: options.maxBodyBytes, trustProxy: options.trustProxy, response: res })
+    await writeResponse(res, await fetchHandler(request))
+  } catch (error) {
+    if (!(error instanceof HttpError) && request?.signal.aborted !== true) reportAdapterError(options.onError, error, request)
+    await writeFailure(res, error)
+  } finally {
+    // Whatever the handler left unread is drained, so the client gets the answer and the connection can be reused.
+    if (!req.readableEnded && !req.destroyed) req.resume()
+  }
+}
+
+/**
+ * A node:http request listener serving a Fetch API handler, for `http.createServer(createNodeHandler(handler))`.
+ * Never throws: 413 past the body cap, 400 for a malformed `Host`, 500 (reported to `onError`) on an unexpected
+ * failure.
+ *
+ * @throws TypeError when `maxBodyBytes` is not a non-negative integer
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http'
+ * createServer(createNodeHandler(createFetchHandler(server))).listen(3000, '127.0.0.1')
+ * ```
+ */
+export function createNodeHandler(fetchHandler: FetchHandler, options: NodeHandlerOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
+  checkedCap(options.maxBodyBytes)
+  return (req, res) => {
+    void handleNodeRequest(fetchHandler, req, res, options)
+  }
+}
+
+/** Answers a failure if the response has not started; otherwise cuts the connection. */
+async function writeFailure(res: ServerResponse, error: unknown): Promise<void> {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  // Headers a failed write left behind belong to another answer.
+  for (const name of res.getHeaderNames()) res.removeHeader(name)
+  const response = error instanceof HttpError ? error.toResponse() : new HttpError(500, 'The server failed to handle the request').toResponse()
+  await writeResponse(res, response)
+}
+
+/** The body as a pull-based stream: nothing is read from `req` until the consumer asks. */
+function bodyStream(req: IncomingMessage, maxBodyBytes: number, abort: AbortController): ReadableStream<Uint8Array> {
+  let size = 0
+  let listening = false
+  const detach = () => {
+    req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose)
+  }
+  // The rest of the body is read and dropped, so the response can still reach a client that is sending it.
+  const drain = () => {
+    detach()
+    if (!req.destroyed) req.resume()
+  }
+  let controller!: ReadableStreamDefaultController<Uint8Array>
+  const onData = (chunk: Uint8Array) => {
+    size += chunk.byteLength
+    if (size > maxBodyBytes) {
+      drain()
+      controller.error(new PayloadTooLargeError(maxBodyBytes))
+      return
+    }
+    controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+    if ((controller.desiredSize ?? 0) <= 0) req.pause()
+  }
+  const onEnd = () => {
+    detach()
+    controller.close()
+  }
+  const onError = (error: Error) => {
+    detach()
+    abort.abort()
+    controller.error(error)
+  }
+  const onClose = () => {
+    // Closed before the end: the client went away mid-body.
+    detach()
+    abort.abort()
+    controller.error(new Error('The client closed the connection before the request body ended'))
+  }
+  return new ReadableStream<Uint8Array>(
+    {
+      start(streamController) {
+        controller = streamController
+      },
+      pull() {
+        if (!listening) {
+          listening = true
+          // Destroyed before anyone read it: the client went away while the handler was busy.
+          if (req.destroyed) {
+            abort.abort()
+            controller.error(new Error('The client closed the connection before the request body was read'))
+            return
+          }
+          const declared = Number(req.headers['content-length'] ?? Number.NaN)
+          if (declared > maxBodyBytes) {
+            drain()
+            controller.error(new PayloadTooLargeError(maxBodyBytes))
+            return
+          }
+          req.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose)
+        }
+        req.resume()
+      },
+      cancel() {
+        drain()
+      },
+    },
+    // No read-ahead: the body stays on the socket until the handler asks for it.
+    { highWaterMark: 0 },
+  )
+}
+
+function requestUrl(req: IncomingMessage, target: string | undefined, trustProxy: boolean): string {
+  const encrypted = (req.socket as { encrypted?: boolean } | null)?.encrypted === true
+  let protocol = encrypted ? 'https' : 'http'
+  let host = req.headers.host ?? headerValue(req.headers[':authority'])
+  if (trustProxy) {
+    const forwardedProto = firstForwarded(req.headers['x-forwarded-proto'])?.toLowerCase()
+    if (forwardedProto === 'http' || forwardedProto === 'https') protocol = forwardedProto
+    host = firstForwarded(req.headers['x-forwarded-host']) ?? host
+  }
+  // RFC 9110 §7.2: a host and an optional port, nothing that could change the URL's structure.
+  if (host === undefined || !/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(host)) {
+    throw new HttpError(400, 'The Host header is missing or malformed')
+  }
+  // Origin-form only (RFC 9112 §3.2.1); concatenated, never resolved, so `//evil.example` stays a path.
+  if (target === undefined || !target.startsWith('/')) throw new HttpError(400, 'The request target must be an absolute path')
+  try {
+    return new URL(`${protocol}://${host}${target}`).href
+  } catch (cause) {
+    throw new HttpError(400, 'The request target is malformed', { cause })
+  }
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value
+}
+
+function firstForwarded(value: string | string[] | undefined): string | undefined {
+  const first = headerValue(value)?.split(',', 1)[0]?.trim()
+  return first === '' ? undefined : first
+}
+
+function byteLength(body: string | Uint8Array): number {
+  return typeof body === 'string' ? new TextEncoder().encode(body).byteLength : body.byteLength
+}
+
+function checkedCap(maxBodyBytes: number | undefined): number {
+  const cap = maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+  if (!Number.isSafeInteger(cap) || cap < 0) throw new TypeError('maxBodyBytes must be a non-negative integer')
+  return cap
+}

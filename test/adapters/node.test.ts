@@ -1,0 +1,125 @@
+import { once } from 'node:events'
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http'
+import { connect as connectHttp2, createServer as createHttp2Server } from 'node:http2'
+import { type AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type FetchHandler } from '../../src/adapters/fetch.js'
+import { createNodeHandler, type NodeHandlerOptions } from '../../src/adapters/node.js'
+import { describeAdapter, listenOnLoopback, type StartedAdapter } from './suite.js'
+
+describeAdapter('node:http', async (fetchHandler) => listenOnLoopback(createServer(createNodeHandler(fetchHandler))))
+
+/** Answers with what the handler received: URL, method, headers in order, body. */
+const echo: FetchHandler = async (request) =>
+  Response.json({ url: request.url, method: request.method, headers: [...request.headers], body: request.body === null ? null : await request.text() })
+
+/** A raw request through node:http, where the Host header and the request target are ours to choose. */
+async function rawRequest(url: string, path: string, headers: Record<string, string | string[]>, method = 'GET'): Promise<{ status: number; body: string; headers: IncomingMessage['headers'] }> {
+  const { hostname, port } = new URL(url)
+  const request = httpRequest({ host: hostname, port, path, method, headers, setHost: false, agent: false })
+  request.end()
+  const [response] = (await once(request, 'response')) as [IncomingMessage]
+  let body = ''
+  for await (const chunk of response) body += String(chunk)
+  return { status: response.statusCode ?? 0, body, headers: response.headers }
+}
+
+describe('createNodeHandler', () => {
+  let plain: StartedAdapter
+  let proxied: StartedAdapter
+  const start = (options: NodeHandlerOptions = {}) => listenOnLoopback(createServer(createNodeHandler(echo, options)))
+  beforeAll(async () => {
+    ;[plain, proxied] = await Promise.all([start(), start({ trustProxy: true })])
+  })
+  afterAll(async () => {
+    await Promise.all([plain.close(), proxied.close()])
+  })
+
+  it('builds the URL from Host, ignoring X-Forwarded-* without trustProxy', async () => {
+    const response = await rawRequest(plain.url, '/token?a=1', { Host: 'as.example.com:8443', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'evil.example' })
+    expect(JSON.parse(response.body)).toMatchObject({ url: 'http://as.example.com:8443/token?a=1' })
+  })
+
+  it('builds the URL from the first X-Forwarded-Proto and X-Forwarded-Host with trustProxy', async () => {
+    const response = await rawRequest(proxied.url, '/token', { Host: '127.0.0.1', 'X-Forwarded-Proto': 'https, http', 'X-Forwarded-Host': 'as.example.com, inner' })
+    expect(JSON.parse(response.body)).toMatchObject({ url: 'https://as.example.com/token' })
+  })
+
+  it('keeps a target starting with // as a path, never as another host', async () => {
+    const response = await rawRequest(plain.url, '//evil.example/token', { Host: 'as.example.com' })
+    expect(JSON.parse(response.body)).toMatchObject({ url: 'http://as.example.com//evil.example/token' })
+  })
+
+  it.each([
+    ['a Host with a path', 'as.example.com/x'],
+    ['a Host with userinfo', 'user@as.example.com'],
+    ['an empty Host', ''],
+  ])('answers %s with a 400 problem', async (_case, host) => {
+    const response = await rawRequest(plain.url, '/token', { Host: host })
+    expect(response.status).toBe(400)
+    expect(response.headers['content-type']).toBe('application/problem+json')
+  })
+
+  it('answers a method a Fetch Request cannot carry with a 400 problem', async () => {
+    const response = await rawRequest(plain.url, '/token', { Host: '127.0.0.1' }, 'TRACE')
+    expect(response.status).toBe(400)
+  })
+
+  it('keeps a repeated header, so the core can see it', async () => {
+    const response = await rawRequest(plain.url, '/token', { Host: '127.0.0.1', Authorization: ['Basic YTpi', 'Basic Yzpk'] })
+    const headers = new Map(JSON.parse(response.body).headers as Array<[string, string]>)
+    expect(headers.get('authorization')).toBe('Basic YTpi, Basic Yzpk')
+  })
+
+  it('writes every Set-Cookie header of the response apart', async () => {
+    const cookies = new Headers()
+    cookies.append('Set-Cookie', 'a=1')
+    cookies.append('Set-Cookie', 'b=2')
+    const started = await listenOnLoopback(createServer(createNodeHandler(() => new Response(null, { status: 204, headers: cookies }))))
+    try {
+      const response = await rawRequest(started.url, '/', { Host: '127.0.0.1' })
+      expect(response.status).toBe(204)
+      expect(response.headers['set-cookie']).toEqual(['a=1', 'b=2'])
+    } finally {
+      await started.close()
+    }
+  })
+
+  it('answers a handler that throws with a 500 problem, reported to onError', async () => {
+    const errors: unknown[] = []
+    const started = await listenOnLoopback(
+      createServer(createNodeHandler(() => Promise.reject(new Error('boom')), { onError: (error) => errors.push(error) })),
+    )
+    try {
+      const response = await fetch(started.url)
+      expect(response.status).toBe(500)
+      expect(await response.text()).not.toMatch(/boom/)
+      expect(errors).toHaveLength(1)
+    } finally {
+      await started.close()
+    }
+  })
+
+  it('leaves out HTTP/2 pseudo-headers, taking the authority for the URL', async () => {
+    // The compatibility API gives node:http-shaped objects; their types differ only in what the adapter does not use.
+    const server = createHttp2Server(createNodeHandler(echo) as unknown as (req: unknown, res: unknown) => void)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as AddressInfo
+    const client = connectHttp2(`http://127.0.0.1:${port}`)
+    try {
+      const stream = client.request({ ':method': 'POST', ':path': '/token', 'content-type': 'application/x-www-form-urlencoded' })
+      stream.end('grant_type=client_credentials')
+      let body = ''
+      stream.setEncoding('utf8')
+      for await (const chunk of stream) body += String(chunk)
+      const received = JSON.parse(body) as { url: string; headers: Array<[string, string]>; body: string }
+      expect(received.url).toBe(`http://127.0.0.1:${port}/token`)
+      expect(received.headers.map(([name]) => name).filter((name) => name.startsWith(':'))).toEqual([])
+      expect(received.body).toBe('grant_type=client_credentials')
+    } finally {
+      client.close()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+})
+
