@@ -1,0 +1,347 @@
+/**
+ * The ready-to-run authorization server: a `Server` over a `Store`, with login and consent pages, served as one
+ * Fetch API handler (`(Request) => Promise<Response>`) built on the `oauthkit/fetch` adapter.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto'
+import {
+  AccessDeniedError,
+  OAuth2Error,
+  randomTokenGenerator,
+  Server,
+  signedTokenGenerator,
+  type TokenGenerator,
+} from '../index.js'
+import { createFetchHandler, readRequest, toResponse } from '../adapters/fetch.js'
+import { type Store } from '../store/store.js'
+import { StoreValidator } from '../store/validator.js'
+import { SigningKeys } from './keys.js'
+import { consentPage, errorPage, loginPage, logoutPage, PAGE_HEADERS } from './pages.js'
+import { Sessions } from './session.js'
+import { LoginThrottle, type ThrottleOptions } from './throttle.js'
+
+/** Options of {@link createApp}. */
+export interface AppOptions {
+  /** Where clients, users, codes, tokens, consents and signing keys live. */
+  readonly store: Store
+  /**
+   * The issuer identifier and public origin, e.g. `https://as.example.com`: every URL of the metadata is under it.
+   * Plain `http` only on loopback (development).
+   */
+  readonly issuer: string
+  /** `opaque` (default): random tokens checked through the store; `jwt`: RFC 9068 tokens signed with the store's keys. */
+  readonly tokenFormat?: 'opaque' | 'jwt' | undefined
+  /** Access token lifetime in seconds; default one hour. */
+  readonly tokenExpiresIn?: number | undefined
+  /**
+   * Signs session cookies and CSRF tokens (at least 32 bytes). Give every instance behind a load balancer the same
+   * one; default a random secret per process, so sessions end with a restart.
+   */
+  readonly sessionSecret?: Uint8Array | undefined
+  /** Login throttling; default 5 failures per 15 minutes, per username and per address. */
+  readonly throttle?: ThrottleOptions | undefined
+  /** Receives one structured entry per request (never a query string, which may hold a code) and every server error. */
+  readonly log?: ((entry: Record<string, unknown>) => void) | undefined
+}
+
+/** What the handler knows of the connection, which a `Request` does not carry. */
+export interface ConnectionInfo {
+  /** The client's address, for login throttling. */
+  readonly remoteAddress?: string | undefined
+}
+
+/** The running application. */
+export interface App {
+  /** Handles one HTTP request. Never rejects. */
+  fetch(request: Request, connection?: ConnectionInfo): Promise<Response>
+  /** The OAuth server inside, for embedding. */
+  readonly server: Server
+  readonly validator: StoreValidator
+  readonly keys: SigningKeys
+  /** Stops background work (purging); the store is the caller's to close. */
+  close(): Promise<void>
+}
+
+/** The access token lifetime of the ready server, in seconds, unless `tokenExpiresIn` says otherwise. */
+export const DEFAULT_TOKEN_EXPIRES_IN = 3600
+
+/**
+ * Builds the ready-to-run server: `/authorize`, `/token`, `/revoke`, `/introspect`, `/jwks.json`,
+ * `/.well-known/oauth-authorization-server`, `/login`, `/consent`, `/logout` and `/healthz`.
+ *
+ * @throws TypeError when the issuer is not an https URL (or http on loopback) without path, query or fragment
+ */
+export async function createApp(options: AppOptions): Promise<App> {
+  const issuer = checkIssuer(options.issuer)
+  const secure = new URL(issuer).protocol === 'https:'
+  const log = options.log ?? ((entry) => console.log(JSON.stringify(entry)))
+  const tokenExpiresIn = options.tokenExpiresIn ?? DEFAULT_TOKEN_EXPIRES_IN
+  const keys = await SigningKeys.load(options.store, { maxTokenLifetime: tokenExpiresIn })
+  const validator = new StoreValidator(options.store, { issuer })
+  const server = new Server(validator, {
+    issuer,
+    tokenExpiresIn,
+    tokenGenerator: options.tokenFormat === 'jwt' ? jwtGenerator(keys, issuer) : randomTokenGenerator,
+    // Behind a TLS-terminating proxy the request URL is rebuilt as https (trustProxy); plain http is loopback only.
+    allowInsecureTransport: !secure,
+    metadata: { jwks_uri: `${issuer}/jwks.json` },
+    onError: (error) => log({ level: 'error', message: 'server error', error: describe(error) }),
+  })
+  const sessions = new Sessions({ secret: options.sessionSecret ?? randomBytes(32), secure })
+  const throttle = new LoginThrottle(options.throttle)
+  const protocol = createFetchHandler(server)
+  const stopPurging = validator.startPurging(600, (error) => log({ level: 'error', message: 'purge failed', error: describe(error) }))
+
+  const pages = new Pages(server, validator, options.store, sessions, throttle, issuer)
+
+  async function route(request: Request, connection: ConnectionInfo): Promise<Response> {
+    const { pathname } = new URL(request.url)
+    switch (pathname) {
+      case '/authorize':
+        return pages.authorize(request)
+      case '/login':
+        return pages.login(request, connection)
+      case '/consent':
+        return pages.consent(request)
+      case '/logout':
+        return pages.logout(request)
+      case '/jwks.json':
+        return toResponse(keys.jwksResponse())
+      case '/healthz':
+        return health(options.store)
+      default:
+        return protocol(request)
+    }
+  }
+
+  return {
+    server,
+    validator,
+    keys,
+    async fetch(request, connection = {}) {
+      const started = performance.now()
+      let response: Response
+      try {
+        response = await route(request, connection)
+      } catch (error) {
+        log({ level: 'error', message: 'request failed', error: describe(error) })
+        response = page(500, errorPage('Something went wrong', 'The server could not complete the request. Please try again.'))
+      }
+      // One line per request; the path only, since a query may carry a code or state.
+      log({
+        time: new Date().toISOString(),
+        method: request.method,
+        path: new URL(request.url).pathname,
+        status: response.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        remote: connection.remoteAddress,
+      })
+      return response
+    },
+    async close() {
+      stopPurging()
+      keys.stop()
+    },
+  }
+}
+
+/** The login, consent and sign-out flow around the authorization endpoint. */
+class Pages {
+  constructor(
+    private readonly server: Server,
+    private readonly validator: StoreValidator,
+    private readonly store: Store,
+    private readonly sessions: Sessions,
+    private readonly throttle: LoginThrottle,
+    private readonly issuer: string,
+  ) {}
+
+  /**
+   * `/authorize`: verifies the request, sends the user to sign in and to consent when needed, then redirects to the
+   * client with the code (or the error).
+   */
+  async authorize(request: Request): Promise<Response> {
+    const { uri, httpMethod, body, headers } = await readRequest(request)
+    let validated
+    try {
+      validated = await this.server.validateAuthorizationRequest(uri, httpMethod, body, headers)
+    } catch (error) {
+      if (error instanceof OAuth2Error && error.redirectable) {
+        return toResponse(await this.server.createAuthorizationErrorResponse(uri, httpMethod, body, headers, error))
+      }
+      return this.shownError(error)
+    }
+    // Sign-in and consent come back to the same request as a GET, whatever its method was (RFC 6749 §3.1).
+    const returnTo = `/authorize?${httpMethod === 'POST' ? (body ?? '') : new URL(uri).search.slice(1)}`
+    const session = this.sessions.read(request)
+    if (session === undefined) return redirect(`/login?return_to=${encodeURIComponent(returnTo)}`)
+    const { client } = validated.credentials
+    if (!(await this.validator.hasConsent(client.clientId, session.userId, validated.scopes))) {
+      return redirect(`/consent?return_to=${encodeURIComponent(returnTo)}`)
+    }
+    return toResponse(await this.server.createAuthorizationResponse(uri, httpMethod, body, headers, validated.scopes, { userId: session.userId }))
+  }
+
+  /** `/login`: the form, and signing in with throttling per username and per address. */
+  async login(request: Request, connection: ConnectionInfo): Promise<Response> {
+    if (request.method === 'GET') {
+      const returnTo = localReturnTo(new URL(request.url).searchParams.get('return_to'))
+      const csrf = this.sessions.csrf(request)
+      return page(200, loginPage({ csrf: csrf.token, returnTo }), csrf.setCookie)
+    }
+    if (request.method !== 'POST') return methodNotAllowed('GET, POST')
+    const form = await formOf(request)
+    const returnTo = localReturnTo(form.get('return_to'))
+    const csrf = this.sessions.csrf(request)
+    if (!this.sessions.checkCsrf(request, form.get('csrf_token'))) {
+      return page(403, loginPage({ csrf: csrf.token, returnTo, error: 'Your session expired. Please try again.' }), csrf.setCookie)
+    }
+    const username = form.get('username') ?? ''
+    const keys = [`user:${username}`, `ip:${connection.remoteAddress ?? 'unknown'}`]
+    const wait = this.throttle.retryAfter(keys)
+    if (wait > 0) {
+      return page(429, loginPage({ csrf: csrf.token, returnTo, username, error: `Too many failed attempts. Try again in ${wait} seconds.` }), undefined, {
+        'Retry-After': String(wait),
+      })
+    }
+    const user = username === '' ? undefined : await this.store.users.authenticate(username, form.get('password') ?? '')
+    if (user === undefined) {
+      this.throttle.fail(keys)
+      return page(401, loginPage({ csrf: csrf.token, returnTo, username, error: 'The username or password is incorrect.' }))
+    }
+    this.throttle.succeed(`user:${username}`)
+    // A new session id (and CSRF cookie) on every sign-in: a session fixed before login is worthless.
+    return redirect(returnTo, this.sessions.start(user.userId))
+  }
+
+  /** `/consent`: names the client and the scopes, and answers Allow or Deny. */
+  async consent(request: Request): Promise<Response> {
+    const session = this.sessions.read(request)
+    const isPost = request.method === 'POST'
+    if (!isPost && request.method !== 'GET') return methodNotAllowed('GET, POST')
+    const form = isPost ? await formOf(request) : new URL(request.url).searchParams
+    const returnTo = localReturnTo(form.get('return_to'))
+    if (session === undefined) return redirect(`/login?return_to=${encodeURIComponent(returnTo)}`)
+    if (!returnTo.startsWith('/authorize?')) return page(400, errorPage('Nothing to consent to', 'This page is reached from an authorization request.'))
+    const authorizeUri = `${this.issuer}${returnTo}`
+    let validated
+    try {
+      validated = await this.server.validateAuthorizationRequest(authorizeUri, 'GET')
+    } catch (error) {
+      if (error instanceof OAuth2Error && error.redirectable) {
+        return toResponse(await this.server.createAuthorizationErrorResponse(authorizeUri, 'GET', undefined, {}, error))
+      }
+      return this.shownError(error)
+    }
+    const { client } = validated.credentials
+    const csrf = this.sessions.csrf(request)
+    if (!isPost) {
+      const user = await this.store.users.get(session.userId)
+      const registered = await this.store.clients.get(client.clientId)
+      return page(
+        200,
+        consentPage({ csrf: csrf.token, returnTo, clientName: registered?.name ?? client.clientId, scopes: validated.scopes, username: user?.username ?? '' }),
+        csrf.setCookie,
+      )
+    }
+    if (!this.sessions.checkCsrf(request, form.get('csrf_token'))) {
+      return page(403, errorPage('Your session expired', 'Go back to the application and try again.'))
+    }
+    if (form.get('decision') !== 'allow') {
+      // RFC 6749 §4.1.2.1: the resource owner denied the request.
+      const denied = new AccessDeniedError('The user denied the request')
+      return toResponse(await this.server.createAuthorizationErrorResponse(authorizeUri, 'GET', undefined, {}, denied))
+    }
+    await this.validator.saveConsent(client.clientId, session.userId, validated.scopes)
+    return toResponse(await this.server.createAuthorizationResponse(authorizeUri, 'GET', undefined, {}, validated.scopes, { userId: session.userId }))
+  }
+
+  /** `/logout`: a confirmation form (GET) and signing out (POST). */
+  async logout(request: Request): Promise<Response> {
+    const csrf = this.sessions.csrf(request)
+    if (request.method === 'GET') return page(200, logoutPage({ csrf: csrf.token, signedOut: false }), csrf.setCookie)
+    if (request.method !== 'POST') return methodNotAllowed('GET, POST')
+    const form = await formOf(request)
+    if (!this.sessions.checkCsrf(request, form.get('csrf_token'))) return page(403, logoutPage({ csrf: csrf.token, signedOut: false }))
+    return page(200, logoutPage({ csrf: '', signedOut: true }), this.sessions.end())
+  }
+
+  private shownError(error: unknown): Response {
+    if (error instanceof OAuth2Error && error.status < 500) return page(error.status === 405 ? 405 : 400, errorPage('This request cannot be completed', error.description))
+    throw error
+  }
+}
+
+/** A signed-token generator that always signs with the store's current key, so a rotation takes effect at once. */
+function jwtGenerator(keys: SigningKeys, issuer: string): TokenGenerator {
+  const generators = new Map<string, TokenGenerator>()
+  return (context) => {
+    const { kid, alg, privateKey } = keys.current()
+    let generator = generators.get(kid)
+    if (generator === undefined) {
+      generator = signedTokenGenerator(privateKey, { issuer, alg, kid })
+      generators.set(kid, generator)
+    }
+    return generator(context)
+  }
+}
+
+async function health(store: Store): Promise<Response> {
+  try {
+    await store.clientTable.get('healthz')
+    return Response.json({ status: 'ok' }, { headers: { 'Cache-Control': 'no-store' } })
+  } catch (error) {
+    const status = store.isUnavailableError(error) ? 503 : 500
+    return Response.json({ status: 'unavailable' }, { status, headers: { 'Cache-Control': 'no-store' } })
+  }
+}
+
+/** Only a path of this server may be returned to after sign-in: never another origin (no open redirect). */
+function localReturnTo(value: string | null): string {
+  return value !== null && /^\/(authorize\?|$)/.test(value) && !value.startsWith('//') ? value : '/'
+}
+
+async function formOf(request: Request): Promise<URLSearchParams> {
+  const type = request.headers.get('content-type') ?? ''
+  if (!type.toLowerCase().startsWith('application/x-www-form-urlencoded')) return new URLSearchParams()
+  const { body } = await readRequest(request)
+  return new URLSearchParams(body ?? '')
+}
+
+function page(status: number, html: string, setCookie?: string | readonly string[], extra: Record<string, string> = {}): Response {
+  const headers = new Headers({ ...PAGE_HEADERS, ...extra })
+  for (const cookie of typeof setCookie === 'string' ? [setCookie] : (setCookie ?? [])) headers.append('Set-Cookie', cookie)
+  return new Response(html, { status, headers })
+}
+
+function redirect(location: string, setCookie: readonly string[] = []): Response {
+  const headers = new Headers({ Location: location, 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' })
+  for (const cookie of setCookie) headers.append('Set-Cookie', cookie)
+  return new Response(null, { status: 303, headers })
+}
+
+function methodNotAllowed(allow: string): Response {
+  return page(405, errorPage('Method not allowed', `Use ${allow}.`), undefined, { Allow: allow })
+}
+
+function checkIssuer(issuer: string): string {
+  let url: URL
+  try {
+    url = new URL(issuer)
+  } catch {
+    throw new TypeError(`The issuer ${issuer} is not a URL`)
+  }
+  const loopback = ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname)
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new TypeError(`The issuer must be https (plain http only on loopback): ${issuer}`)
+  }
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || issuer.endsWith('/')) {
+    throw new TypeError(`The issuer must be an origin without path, query, fragment or trailing slash: ${issuer}`)
+  }
+  return issuer
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+}

@@ -1,0 +1,120 @@
+/**
+ * Browser sessions of the ready server: a signed cookie naming the signed-in user, and CSRF tokens bound to a second
+ * cookie (double submit, HMAC-bound so that a token cannot be forged without the server's secret).
+ *
+ * @module
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+
+const SESSION_COOKIE = 'oauthkit_session'
+const CSRF_COOKIE = 'oauthkit_csrf'
+
+/** A signed-in browser. */
+export interface Session {
+  /** Random per sign-in: a new one on every login, so a session fixed before login is worthless (RFC 6819 §4.4.1.9). */
+  readonly sid: string
+  readonly userId: string
+  /** Expiry, seconds since the epoch. */
+  readonly expiresAt: number
+}
+
+/** Options of {@link Sessions}. */
+export interface SessionOptions {
+  /** Signs cookies and CSRF tokens; at least 32 bytes. Share it between instances behind one load balancer. */
+  readonly secret: Uint8Array
+  /** Send cookies with `Secure`; off only for a loopback issuer in development. */
+  readonly secure: boolean
+  /** Session lifetime in seconds; default 8 hours. */
+  readonly maxAge?: number | undefined
+}
+
+/**
+ * Cookie sessions and CSRF protection for the login, consent and sign-out forms. Cookies are `HttpOnly`,
+ * `SameSite=Lax` and, unless on loopback, `Secure`.
+ */
+export class Sessions {
+  private readonly maxAge: number
+
+  /** @throws TypeError when the secret is shorter than 32 bytes */
+  constructor(private readonly options: SessionOptions) {
+    if (options.secret.length < 32) throw new TypeError('The session secret must be at least 32 bytes')
+    this.maxAge = options.maxAge ?? 8 * 3600
+  }
+
+  /** The session of a request, when its cookie is present, authentic and not expired. */
+  read(request: Request): Session | undefined {
+    const value = cookies(request).get(SESSION_COOKIE)
+    if (value === undefined) return undefined
+    const dot = value.lastIndexOf('.')
+    if (dot < 0) return undefined
+    const payload = value.slice(0, dot)
+    if (!this.verify(`session:${payload}`, value.slice(dot + 1))) return undefined
+    try {
+      const session = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Session
+      if (typeof session.userId !== 'string' || typeof session.sid !== 'string' || !(session.expiresAt > Date.now() / 1000)) return undefined
+      return session
+    } catch {
+      return undefined
+    }
+  }
+
+  /**
+   * Starts a session for a user who just signed in, with a fresh session id and a fresh CSRF cookie.
+   *
+   * @returns the `Set-Cookie` values to send
+   */
+  start(userId: string): string[] {
+    const session: Session = { sid: randomBytes(16).toString('base64url'), userId, expiresAt: Math.floor(Date.now() / 1000) + this.maxAge }
+    const payload = Buffer.from(JSON.stringify(session)).toString('base64url')
+    return [
+      this.cookie(SESSION_COOKIE, `${payload}.${this.sign(`session:${payload}`)}`, this.maxAge),
+      this.cookie(CSRF_COOKIE, randomBytes(16).toString('base64url'), this.maxAge),
+    ]
+  }
+
+  /** The `Set-Cookie` values that end the session. */
+  end(): string[] {
+    return [this.cookie(SESSION_COOKIE, '', 0), this.cookie(CSRF_COOKIE, '', 0)]
+  }
+
+  /**
+   * The CSRF token to put in a form, and the cookie to set when the browser has none yet.
+   */
+  csrf(request: Request): { token: string; setCookie: string | undefined } {
+    const existing = cookies(request).get(CSRF_COOKIE)
+    const value = existing !== undefined && /^[A-Za-z0-9_-]{22}$/.test(existing) ? existing : randomBytes(16).toString('base64url')
+    return {
+      token: this.sign(`csrf:${value}`),
+      setCookie: value === existing ? undefined : this.cookie(CSRF_COOKIE, value, this.maxAge),
+    }
+  }
+
+  /** Whether a form's `csrf_token` belongs to this browser's CSRF cookie. */
+  checkCsrf(request: Request, token: string | null): boolean {
+    const value = cookies(request).get(CSRF_COOKIE)
+    return value !== undefined && token !== null && this.verify(`csrf:${value}`, token)
+  }
+
+  private sign(data: string): string {
+    return createHmac('sha256', this.options.secret).update(data).digest('base64url')
+  }
+
+  private verify(data: string, mac: string): boolean {
+    const expected = Buffer.from(this.sign(data))
+    const presented = Buffer.from(mac)
+    return expected.length === presented.length && timingSafeEqual(expected, presented)
+  }
+
+  private cookie(name: string, value: string, maxAge: number): string {
+    return `${name}=${value}; Path=/; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${this.options.secure ? '; Secure' : ''}`
+  }
+}
+
+function cookies(request: Request): Map<string, string> {
+  const map = new Map<string, string>()
+  for (const part of (request.headers.get('cookie') ?? '').split(';')) {
+    const eq = part.indexOf('=')
+    if (eq > 0) map.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim())
+  }
+  return map
+}

@@ -1,0 +1,466 @@
+/**
+ * The `oauthkit` command: runs the ready server and manages its clients, users and signing keys.
+ *
+ * Every command acts on the database named by `--db` (or `OAUTHKIT_DB`), default `sqlite:./oauthkit.db`, so that
+ * `clients add` works on the data the running `serve` uses. Exit codes: 0 done, 1 failed (database unreachable, port
+ * in use, …), 2 bad usage. Failures print one line, never a stack trace.
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs'
+import { createServer, type Server as HttpServer } from 'node:http'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { createApp, DEFAULT_TOKEN_EXPIRES_IN, type App } from './app/app.js'
+import { SigningKeys } from './app/keys.js'
+import { toFetchRequest, writeResponse } from './adapters/node.js'
+import { CLIENT_GRANT_TYPES, type Store } from './store/index.js'
+
+/** A usage mistake: exit code 2 with the command's help hint. */
+class UsageError extends Error {}
+
+const DEFAULT_DB = 'sqlite:./oauthkit.db'
+
+const HELP: Record<string, string> = {
+  main: `Usage: oauthkit <command> [options]
+
+Commands:
+  serve                 run the authorization server
+  clients add|list|show|remove|rotate-secret
+  users add|list|remove|passwd
+  keys rotate           start signing with a new key (the old one keeps verifying until its tokens expire)
+
+Every command takes --db sqlite:PATH | postgres://… | memory (default ${DEFAULT_DB}, env OAUTHKIT_DB).
+Run 'oauthkit <command> --help' for its options.`,
+  serve: `Usage: oauthkit serve [options]
+
+  --port N               port to listen on (default 3000, env OAUTHKIT_PORT)
+  --host H               address to listen on (default 127.0.0.1, env OAUTHKIT_HOST)
+  --issuer URL           public origin and issuer (default http://HOST:PORT; https required unless loopback, env OAUTHKIT_ISSUER)
+  --db DB                sqlite:PATH | postgres://… | memory (default ${DEFAULT_DB}, env OAUTHKIT_DB)
+  --config FILE          JSON file with any of: port, host, issuer, db, tokenFormat, trustProxy (env OAUTHKIT_CONFIG)
+  --token-format F       opaque (default) or jwt (env OAUTHKIT_TOKEN_FORMAT)
+  --trust-proxy          behind a TLS-terminating proxy: read X-Forwarded-Proto/Host/For (env OAUTHKIT_TRUST_PROXY=1)
+Session cookies are signed with OAUTHKIT_SESSION_SECRET (base64url, 32+ bytes) when set; give every instance the same.`,
+  clients: `Usage: oauthkit clients <add|list|show|remove|rotate-secret> [options]
+
+  add --name N [--redirect-uri U]... [--grant-type G]... --scope "a b" [--resource URI]... [--public] [--json]
+      grant types: ${CLIENT_GRANT_TYPES.join(', ')} (default authorization_code and refresh_token)
+      prints the client_secret once: it is stored only as a hash
+  list [--json]
+  show CLIENT_ID [--json]
+  remove CLIENT_ID
+  rotate-secret CLIENT_ID [--json]
+All take --db (default ${DEFAULT_DB}).`,
+  users: `Usage: oauthkit users <add|list|remove|passwd> [options]
+
+  add --username U [--password P]      without --password, the password is read from stdin
+  list [--json]
+  remove USERNAME
+  passwd USERNAME [--password P]        without --password, read from stdin
+All take --db (default ${DEFAULT_DB}).`,
+  keys: `Usage: oauthkit keys rotate [--db DB] [--json]
+
+Generates a new signing key; the previous one is still published for verification until its tokens expire.`,
+}
+
+/** Runs the CLI with `argv` (without `node` and the script); resolves to the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv
+  try {
+    switch (command) {
+      case 'serve':
+        return await serve(rest)
+      case 'clients':
+        return await clients(rest)
+      case 'users':
+        return await users(rest)
+      case 'keys':
+        return await keys(rest)
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        console.log(HELP.main)
+        return command === undefined ? 2 : 0
+      default:
+        throw new UsageError(`unknown command '${command}'`)
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`oauthkit: ${error.message} (see 'oauthkit ${command !== undefined && command in HELP ? `${command} ` : ''}--help')`)
+      return 2
+    }
+    console.error(`oauthkit: ${oneLine(error)}`)
+    return 1
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// serve
+
+async function serve(argv: readonly string[]): Promise<number> {
+  const { values } = parse(argv, {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    issuer: { type: 'string' },
+    db: { type: 'string' },
+    config: { type: 'string' },
+    'token-format': { type: 'string' },
+    'trust-proxy': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  })
+  if (values.help === true) return help('serve')
+  const env = process.env
+  const configPath = str(values.config) ?? env.OAUTHKIT_CONFIG
+  const file = configPath === undefined ? {} : readConfig(configPath)
+  const host = str(values.host) ?? env.OAUTHKIT_HOST ?? str(file.host) ?? '127.0.0.1'
+  const port = Number(str(values.port) ?? env.OAUTHKIT_PORT ?? file.port ?? 3000)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, got ${String(values.port ?? env.OAUTHKIT_PORT ?? file.port)}`)
+  const tokenFormat = str(values['token-format']) ?? env.OAUTHKIT_TOKEN_FORMAT ?? str(file.tokenFormat) ?? 'opaque'
+  if (tokenFormat !== 'opaque' && tokenFormat !== 'jwt') throw new UsageError(`--token-format must be opaque or jwt, got ${tokenFormat}`)
+  const trustProxy = values['trust-proxy'] === true || env.OAUTHKIT_TRUST_PROXY === '1' || file.trustProxy === true
+  const givenIssuer = str(values.issuer) ?? env.OAUTHKIT_ISSUER ?? str(file.issuer)
+  if (givenIssuer !== undefined) checkServeIssuer(givenIssuer)
+  else if (!['127.0.0.1', '::1', 'localhost'].includes(host)) {
+    throw new UsageError('listening beyond loopback needs --issuer https://… (behind a TLS-terminating proxy, with --trust-proxy)')
+  }
+  const db = str(values.db) ?? env.OAUTHKIT_DB ?? str(file.db) ?? DEFAULT_DB
+  const sessionSecret = env.OAUTHKIT_SESSION_SECRET === undefined ? undefined : decodeSecret(env.OAUTHKIT_SESSION_SECRET)
+
+  const store = await openStore(db)
+  let app: App | undefined
+  const server = createServer((req, res) => {
+    void (async () => {
+      if (app === undefined) {
+        res.writeHead(503, { 'Retry-After': '1' }).end()
+        return
+      }
+      let request: Request
+      try {
+        request = toFetchRequest(req, { trustProxy })
+      } catch {
+        res.writeHead(400).end()
+        return
+      }
+      const forwarded = trustProxy ? req.headers['x-forwarded-for']?.toString().split(',')[0]?.trim() : undefined
+      await writeResponse(res, await app.fetch(request, { remoteAddress: forwarded ?? req.socket.remoteAddress }))
+    })().catch(() => {
+      if (!res.headersSent) res.writeHead(500)
+      res.end()
+    })
+  })
+  let issuer: string
+  try {
+    await listen(server, port, host)
+    // Without --issuer the issuer is where the server listens, read after listening so that --port 0 works.
+    const address = server.address()
+    const actualPort = typeof address === 'object' && address !== null ? address.port : port
+    issuer = givenIssuer ?? `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`
+    app = await createApp({ store, issuer, tokenFormat, sessionSecret })
+    console.log(`oauthkit: listening on http://${host.includes(':') ? `[${host}]` : host}:${actualPort}, issuer ${issuer}`)
+  } catch (error) {
+    server.close()
+    await store.close()
+    throw error
+  }
+  console.log(`oauthkit: data in ${describeDb(db)}`)
+  console.log(`oauthkit: metadata at ${issuer}/.well-known/oauth-authorization-server`)
+  console.log(
+    `oauthkit: next, add a user and a client:\n` +
+      `  npx oauthkit users add --username alice --db ${db}\n` +
+      `  npx oauthkit clients add --name my-app --redirect-uri http://127.0.0.1:8080/callback --scope "read" --db ${db}`,
+  )
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      console.log('oauthkit: shutting down')
+      // Stop accepting connections, let in-flight requests finish, then close the store.
+      server.close(() => resolve())
+      server.closeIdleConnections()
+    }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+  })
+  await app.close()
+  await store.close()
+  return 0
+}
+
+function listen(server: HttpServer, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(new Error(error.code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use` : `cannot listen on ${host}:${port}: ${error.message}`))
+    })
+    server.listen(port, host, () => resolve())
+  })
+}
+
+function checkServeIssuer(issuer: string): void {
+  let url: URL
+  try {
+    url = new URL(issuer)
+  } catch {
+    throw new UsageError(`--issuer must be a URL, got ${issuer}`)
+  }
+  const loopback = ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname)
+  if (url.protocol === 'http:' && !loopback) {
+    throw new UsageError('plain http is accepted only for a loopback issuer; serve https behind a TLS-terminating proxy with --issuer https://… --trust-proxy')
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`--issuer must be an https URL, got ${issuer}`)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// clients, users, keys
+
+async function clients(argv: readonly string[]): Promise<number> {
+  const [action, ...rest] = argv
+  const { values, positionals } = parse(rest, {
+    db: { type: 'string' },
+    json: { type: 'boolean' },
+    name: { type: 'string' },
+    'redirect-uri': { type: 'string', multiple: true },
+    'grant-type': { type: 'string', multiple: true },
+    scope: { type: 'string' },
+    resource: { type: 'string', multiple: true },
+    public: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  })
+  if (values.help === true || action === undefined || action === '--help') return help('clients', action === undefined)
+  return withStore(values.db, async (store) => {
+    const json = values.json === true
+    switch (action) {
+      case 'add': {
+        const name = str(values.name)
+        if (name === undefined) throw new UsageError('clients add needs --name')
+        const grantTypes = values['grant-type'] as (typeof CLIENT_GRANT_TYPES)[number][] | undefined
+        let created
+        try {
+          created = await store.clients.create({
+            name,
+            redirectUris: values['redirect-uri'] ?? [],
+            grantTypes,
+            scopes: (str(values.scope) ?? '').split(' ').filter((scope) => scope !== ''),
+            resources: values.resource ?? [],
+            public: values.public === true,
+          })
+        } catch (error) {
+          if (error instanceof TypeError) throw new UsageError(error.message)
+          throw error
+        }
+        const view = { ...clientView(created.client), ...(created.clientSecret === undefined ? {} : { client_secret: created.clientSecret }) }
+        if (json) console.log(JSON.stringify(view))
+        else {
+          printClient(view)
+          if (created.clientSecret !== undefined) console.log('\nThe client_secret is shown only now: store it safely.')
+        }
+        return 0
+      }
+      case 'list': {
+        const list = (await store.clients.list()).map(clientView)
+        if (json) console.log(JSON.stringify(list))
+        else for (const client of list) console.log(`${client.client_id}\t${client.client_name}\t${client.grant_types.join(',')}`)
+        return 0
+      }
+      case 'show':
+      case 'remove':
+      case 'rotate-secret': {
+        const clientId = positionals[0]
+        if (clientId === undefined) throw new UsageError(`clients ${action} needs a CLIENT_ID`)
+        if (action === 'show') {
+          const client = await store.clients.get(clientId)
+          if (client === undefined) throw new Error(`no client ${clientId}`)
+          if (json) console.log(JSON.stringify(clientView(client)))
+          else printClient(clientView(client))
+          return 0
+        }
+        if (action === 'remove') {
+          if (!(await store.clients.remove(clientId))) throw new Error(`no client ${clientId}`)
+          console.log(json ? JSON.stringify({ removed: clientId }) : `removed client ${clientId}`)
+          return 0
+        }
+        const secret = await store.clients.rotateSecret(clientId)
+        if (secret === undefined) throw new Error(`no confidential client ${clientId}`)
+        console.log(json ? JSON.stringify({ client_id: clientId, client_secret: secret }) : `client_secret: ${secret}\n\nShown only now; the old secret no longer works.`)
+        return 0
+      }
+      default:
+        throw new UsageError(`unknown clients action '${action}'`)
+    }
+  })
+}
+
+async function users(argv: readonly string[]): Promise<number> {
+  const [action, ...rest] = argv
+  const { values, positionals } = parse(rest, {
+    db: { type: 'string' },
+    json: { type: 'boolean' },
+    username: { type: 'string' },
+    password: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  })
+  if (values.help === true || action === undefined || action === '--help') return help('users', action === undefined)
+  return withStore(values.db, async (store) => {
+    const json = values.json === true
+    switch (action) {
+      case 'add': {
+        const username = str(values.username)
+        if (username === undefined) throw new UsageError('users add needs --username')
+        const password = str(values.password) ?? (await readStdin())
+        if (password === '') throw new UsageError('users add needs a password (--password, or on stdin)')
+        if ((await store.users.getByUsername(username)) !== undefined) throw new Error(`user ${username} exists already`)
+        const user = await store.users.create({ username, password })
+        console.log(json ? JSON.stringify({ user_id: user.userId, username }) : `added user ${username} (${user.userId})`)
+        return 0
+      }
+      case 'list': {
+        const list = (await store.users.list()).map((user) => ({ user_id: user.userId, username: user.username }))
+        if (json) console.log(JSON.stringify(list))
+        else for (const user of list) console.log(`${user.username}\t${user.user_id}`)
+        return 0
+      }
+      case 'remove':
+      case 'passwd': {
+        const username = positionals[0] ?? str(values.username)
+        if (username === undefined) throw new UsageError(`users ${action} needs a USERNAME`)
+        const user = await store.users.getByUsername(username)
+        if (user === undefined) throw new Error(`no user ${username}`)
+        if (action === 'remove') {
+          await store.users.remove(user.userId)
+          console.log(json ? JSON.stringify({ removed: username }) : `removed user ${username}`)
+          return 0
+        }
+        const password = str(values.password) ?? (await readStdin())
+        if (password === '') throw new UsageError('users passwd needs a password (--password, or on stdin)')
+        await store.users.setPassword(user.userId, password)
+        console.log(json ? JSON.stringify({ username, changed: true }) : `changed the password of ${username}`)
+        return 0
+      }
+      default:
+        throw new UsageError(`unknown users action '${action}'`)
+    }
+  })
+}
+
+async function keys(argv: readonly string[]): Promise<number> {
+  const [action, ...rest] = argv
+  const { values } = parse(rest, { db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } })
+  if (values.help === true || action === undefined || action === '--help') return help('keys', action === undefined)
+  if (action !== 'rotate') throw new UsageError(`unknown keys action '${action}'`)
+  return withStore(values.db, async (store) => {
+    // The old key stays published as long as the tokens it signed can live (serve's lifetime).
+    const signingKeys = await SigningKeys.load(store, { maxTokenLifetime: DEFAULT_TOKEN_EXPIRES_IN, reloadInterval: 0 })
+    const { kid } = await signingKeys.rotate()
+    signingKeys.stop()
+    console.log(values.json === true ? JSON.stringify({ kid }) : `now signing with key ${kid}`)
+    return 0
+  })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// helpers
+
+/** Opens the store a `--db` value names: `sqlite:PATH` (or a bare path), `postgres://…`, or `memory`. */
+export async function openStore(db: string): Promise<Store> {
+  try {
+    if (db === 'memory') return await (await import('./store/memory.js')).MemoryStore.open()
+    if (/^postgres(ql)?:\/\//.test(db)) return await (await import('./store/postgres.js')).PostgresStore.open(db)
+    const path = db.startsWith('sqlite:') ? db.slice('sqlite:'.length) : db
+    if (path === '') throw new UsageError('--db sqlite: needs a path')
+    return await (await import('./store/sqlite.js')).SqliteStore.open(path)
+  } catch (error) {
+    if (error instanceof UsageError) throw error
+    throw new Error(`cannot open the database ${describeDb(db)}: ${oneLine(error)}`)
+  }
+}
+
+async function withStore(db: string | boolean | undefined, work: (store: Store) => Promise<number>): Promise<number> {
+  const store = await openStore(str(db) ?? process.env.OAUTHKIT_DB ?? DEFAULT_DB)
+  try {
+    return await work(store)
+  } finally {
+    await store.close()
+  }
+}
+
+function parse<const O extends NonNullable<ParseArgsConfig['options']>>(argv: readonly string[], options: O) {
+  try {
+    return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true })
+  } catch (error) {
+    throw new UsageError(oneLine(error).replace(/^TypeError[^:]*: /, ''))
+  }
+}
+
+function help(command: string, missing = false): number {
+  console.log(HELP[command])
+  return missing ? 2 : 0
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined
+}
+
+function readConfig(path: string): Record<string, unknown> {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new UsageError(`cannot read --config ${path}: ${oneLine(error)}`)
+  }
+  try {
+    const parsed: unknown = JSON.parse(text)
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object')
+    return parsed as Record<string, unknown>
+  } catch (error) {
+    throw new UsageError(`--config ${path} is not a JSON object: ${oneLine(error)}`)
+  }
+}
+
+function decodeSecret(value: string): Uint8Array {
+  const secret = Buffer.from(value, 'base64url')
+  if (secret.length < 32) throw new UsageError('OAUTHKIT_SESSION_SECRET must be at least 32 bytes, base64url-encoded')
+  return secret
+}
+
+interface ClientView {
+  client_id: string
+  client_name: string
+  redirect_uris: readonly string[]
+  grant_types: readonly string[]
+  scope: string
+  token_endpoint_auth_method: string
+  client_secret?: string
+}
+
+/** A client with RFC 7591 §2 names, as `--json` prints it. */
+function clientView(client: Awaited<ReturnType<Store['clients']['get']>> & object): ClientView {
+  return {
+    client_id: client.clientId,
+    client_name: client.name,
+    redirect_uris: client.redirectUris,
+    grant_types: client.grantTypes,
+    scope: client.scopes.join(' '),
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+  }
+}
+
+function printClient(view: ClientView): void {
+  for (const [name, value] of Object.entries(view)) console.log(`${name}: ${Array.isArray(value) ? value.join(' ') : String(value)}`)
+}
+
+function describeDb(db: string): string {
+  if (db === 'memory') return 'memory (lost when the server stops)'
+  if (/^postgres(ql)?:\/\//.test(db)) return `PostgreSQL ${db.replace(/\/\/[^@/]*@/, '//***@')}`
+  return `SQLite ${db.startsWith('sqlite:') ? db.slice('sqlite:'.length) : db}`
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return ''
+  let text = ''
+  for await (const chunk of process.stdin) text += String(chunk)
+  return text.replace(/\r?\n$/, '')
+}
+
+/** The message of an error, first line only: no stack trace reaches the terminal. */
+export function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error)
+  return message.split('\n')[0] ?? message
+}
