@@ -453,10 +453,27 @@ function describeDb(db: string): string {
 }
 
 async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) return ''
+  if (process.stdin.isTTY) return promptHidden('Password: ')
   let text = ''
   for await (const chunk of process.stdin) text += String(chunk)
   return text.replace(/\r?\n$/, '')
+}
+
+/** Asks for a password on the terminal without echoing it. */
+async function promptHidden(question: string): Promise<string> {
+  const { createInterface } = await import('node:readline')
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true })
+  const output = rl as unknown as { _writeToOutput: (text: string) => void }
+  let asked = false
+  output._writeToOutput = (text: string) => {
+    // Show the question once, then nothing of what is typed.
+    if (!asked) process.stdout.write(text)
+    asked = true
+  }
+  const answer = await new Promise<string>((resolve) => rl.question(question, resolve))
+  rl.close()
+  process.stdout.write('\n')
+  return answer
 }
 
 /** The message of an error, first line only: no stack trace reaches the terminal. */
