@@ -11,6 +11,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
 import {
+  PURGE_GRACE_SECONDS,
   Store,
   type ClientRecord,
   type ClientTable,
@@ -25,12 +26,6 @@ import {
   type UserRecord,
   type UserTable,
 } from './store.js'
-
-/**
- * How long, in seconds, `purgeExpired` keeps an expired code or token (and a non-expiring refresh token after its
- * revocation): a code redeemed again within that hour is still recognised as a replay, and its family revoked.
- */
-const PURGE_GRACE_SECONDS = 3600
 
 /** Rows deleted by `purgeExpired` before it lets other work run. */
 const PURGE_BATCH_SIZE = 1000

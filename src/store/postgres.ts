@@ -20,6 +20,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import pg from 'pg'
 import {
+  PURGE_GRACE_SECONDS,
   Store,
   type ClientRecord,
   type ClientTable,
@@ -45,8 +46,6 @@ export interface PostgresStoreOptions {
   readonly schema?: string | undefined
 }
 
-/** How long (seconds) expired codes and tokens are kept before {@link PostgresStore.purgeExpired} deletes them, so a replay is still recognised. */
-const PURGE_GRACE_SECONDS = 3600
 /** Rows deleted per statement by {@link PostgresStore.purgeExpired}: short statements, short row locks. */
 const PURGE_BATCH = 500
 /** First key of the advisory lock taken while migrating ("oaut"); the second is a hash of the schema's name. */

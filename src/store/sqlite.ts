@@ -12,6 +12,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import Database from 'better-sqlite3'
 import { migrate } from './sqlite-migrations.js'
 import {
+  PURGE_GRACE_SECONDS,
   Store,
   type ClientRecord,
   type ClientTable,
@@ -39,9 +40,6 @@ export interface SqliteStoreOptions {
    */
   readonly busyTimeoutMs?: number | undefined
 }
-
-/** Codes and tokens stay this long after they expire, so that a late replay is still recognised and revokes its family. */
-const PURGE_GRACE_SECONDS = 3600
 
 /** Rows deleted per statement by `purgeExpired`: each batch holds the write lock for about a millisecond. */
 const PURGE_BATCH_SIZE = 500

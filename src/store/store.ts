@@ -18,6 +18,12 @@ import { type SigningAlgorithm } from '../tokens/signed-token.js'
 /** How a client authenticates at the token endpoint (RFC 7591 §2). */
 export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none'
 
+/**
+ * How long codes and tokens are kept after they expire before `purgeExpired` deletes them: a replay within this hour
+ * is still recognised and revokes its family (RFC 6749 §4.1.2, RFC 9700 §4.14.2).
+ */
+export const PURGE_GRACE_SECONDS = 3600
+
 /** A registered client, as stored. */
 export interface ClientRecord {
   readonly clientId: string
