@@ -39,7 +39,8 @@ Run 'oauthkit <command> --help' for its options.`,
   --db DB                sqlite:PATH | postgres://… | memory (default ${DEFAULT_DB}, env OAUTHKIT_DB)
   --config FILE          JSON file with any of: port, host, issuer, db, tokenFormat, trustProxy (env OAUTHKIT_CONFIG)
   --token-format F       opaque (default) or jwt (env OAUTHKIT_TOKEN_FORMAT)
-  --trust-proxy          behind a TLS-terminating proxy: read X-Forwarded-Proto/Host/For (env OAUTHKIT_TRUST_PROXY=1)
+  --trust-proxy          behind one TLS-terminating proxy: read X-Forwarded-Proto/Host, and the last X-Forwarded-For
+                         address (the one the proxy appended) for login throttling (env OAUTHKIT_TRUST_PROXY=1)
 Session cookies are signed with OAUTHKIT_SESSION_SECRET (base64url, 32+ bytes) when set; give every instance the same.`,
   clients: `Usage: oauthkit clients <add|list|show|remove|rotate-secret> [options]
 
@@ -114,7 +115,8 @@ async function serve(argv: readonly string[]): Promise<number> {
   const configPath = str(values.config) ?? env.OAUTHKIT_CONFIG
   const file = configPath === undefined ? {} : readConfig(configPath)
   const host = str(values.host) ?? env.OAUTHKIT_HOST ?? str(file.host) ?? '127.0.0.1'
-  const port = Number(str(values.port) ?? env.OAUTHKIT_PORT ?? file.port ?? 3000)
+  const portText = String(str(values.port) ?? env.OAUTHKIT_PORT ?? file.port ?? 3000)
+  const port = /^\d+$/.test(portText) ? Number(portText) : Number.NaN
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, got ${String(values.port ?? env.OAUTHKIT_PORT ?? file.port)}`)
   const tokenFormat = str(values['token-format']) ?? env.OAUTHKIT_TOKEN_FORMAT ?? str(file.tokenFormat) ?? 'opaque'
   if (tokenFormat !== 'opaque' && tokenFormat !== 'jwt') throw new UsageError(`--token-format must be opaque or jwt, got ${tokenFormat}`)
@@ -129,6 +131,7 @@ async function serve(argv: readonly string[]): Promise<number> {
 
   const store = await openStore(db)
   let app: App | undefined
+  let shuttingDown = false
   const server = createServer((req, res) => {
     void (async () => {
       if (app === undefined) {
@@ -142,8 +145,12 @@ async function serve(argv: readonly string[]): Promise<number> {
         res.writeHead(400).end()
         return
       }
-      const forwarded = trustProxy ? req.headers['x-forwarded-for']?.toString().split(',')[0]?.trim() : undefined
-      await writeResponse(res, await app.fetch(request, { remoteAddress: forwarded ?? req.socket.remoteAddress }))
+      // The address the trusted proxy saw is the last one it appended; the ones before it are the client's to forge.
+      const forwarded = trustProxy ? req.headers['x-forwarded-for']?.toString().split(',').at(-1)?.trim() : undefined
+      const response = await app.fetch(request, { remoteAddress: forwarded ?? req.socket.remoteAddress })
+      // Once shutting down, no connection is kept alive: each closes after its answer, so the process can exit.
+      if (shuttingDown) res.setHeader('Connection', 'close')
+      await writeResponse(res, response)
     })().catch(() => {
       if (!res.headersSent) res.writeHead(500)
       res.end()
@@ -172,6 +179,7 @@ async function serve(argv: readonly string[]): Promise<number> {
   )
   await new Promise<void>((resolve) => {
     const stop = () => {
+      shuttingDown = true
       console.log('oauthkit: shutting down')
       // Stop accepting connections, let in-flight requests finish, then close the store.
       server.close(() => resolve())
@@ -225,6 +233,7 @@ async function clients(argv: readonly string[]): Promise<number> {
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true || action === undefined || action === '--help') return help('clients', action === undefined)
+  if (!['add', 'list', 'show', 'remove', 'rotate-secret'].includes(action)) throw new UsageError(`unknown clients action '${action}'`)
   return withStore(values.db, async (store) => {
     const json = values.json === true
     switch (action) {
@@ -298,6 +307,7 @@ async function users(argv: readonly string[]): Promise<number> {
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true || action === undefined || action === '--help') return help('users', action === undefined)
+  if (!['add', 'list', 'remove', 'passwd'].includes(action)) throw new UsageError(`unknown users action '${action}'`)
   return withStore(values.db, async (store) => {
     const json = values.json === true
     switch (action) {
@@ -362,7 +372,8 @@ async function keys(argv: readonly string[]): Promise<number> {
 export async function openStore(db: string): Promise<Store> {
   try {
     if (db === 'memory') return await (await import('./store/memory.js')).MemoryStore.open()
-    if (/^postgres(ql)?:\/\//.test(db)) return await (await import('./store/postgres.js')).PostgresStore.open(db)
+    // The command line fails fast on a database that does not answer.
+    if (/^postgres(ql)?:\/\//.test(db)) return await (await import('./store/postgres.js')).PostgresStore.open({ connectionString: db, connectionTimeoutMillis: 3000 })
     const path = db.startsWith('sqlite:') ? db.slice('sqlite:'.length) : db
     if (path === '') throw new UsageError('--db sqlite: needs a path')
     return await (await import('./store/sqlite.js')).SqliteStore.open(path)

@@ -46,6 +46,9 @@ export interface PostgresStoreOptions {
   readonly schema?: string | undefined
 }
 
+/** How long a new connection may take before the attempt fails (and `isUnavailableError` says so). */
+const DEFAULT_CONNECTION_TIMEOUT_MS = 5000
+
 /** Rows deleted per statement by {@link PostgresStore.purgeExpired}: short statements, short row locks. */
 const PURGE_BATCH = 500
 /** First key of the advisory lock taken while migrating ("oaut"); the second is a hash of the schema's name. */
@@ -219,7 +222,9 @@ export class PostgresStore extends Store {
   static async open(connection: string | pg.PoolConfig, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
     const schemaName = options.schema ?? 'public'
     if (typeof schemaName !== 'string' || schemaName === '') throw new TypeError('The schema must be a non-empty name')
-    const pool = new pg.Pool(typeof connection === 'string' ? { connectionString: connection } : connection)
+    // A server that accepts connections but never answers must fail a request, not hang it: 5 s unless configured.
+    const config = typeof connection === 'string' ? { connectionString: connection } : connection
+    const pool = new pg.Pool({ connectionTimeoutMillis: DEFAULT_CONNECTION_TIMEOUT_MS, ...config })
     // An idle connection that breaks (a server restart) is dropped by the pool, which then emits 'error'; with no
     // listener, Node would end the process. The next query simply takes a new connection.
     pool.on('error', () => {})
