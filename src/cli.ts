@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs'
 import { createServer, type Server as HttpServer } from 'node:http'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { createApp, DEFAULT_TOKEN_EXPIRES_IN, type App } from './app/app.js'
+import { checkIssuer, createApp, DEFAULT_TOKEN_EXPIRES_IN, type App } from './app/app.js'
 import { SigningKeys } from './app/keys.js'
 import { toFetchRequest, writeResponse } from './adapters/node.js'
 import { CLIENT_GRANT_TYPES, type Store } from './store/index.js'
@@ -203,17 +203,12 @@ function listen(server: HttpServer, port: number, host: string): Promise<void> {
 }
 
 function checkServeIssuer(issuer: string): void {
-  let url: URL
+  if (!URL.canParse(issuer)) throw new UsageError(`--issuer must be a URL, got ${issuer}`)
   try {
-    url = new URL(issuer)
-  } catch {
-    throw new UsageError(`--issuer must be a URL, got ${issuer}`)
+    checkIssuer(issuer)
+  } catch (error) {
+    throw new UsageError(`--issuer: ${oneLine(error)}; behind a TLS-terminating proxy use --issuer https://… --trust-proxy`)
   }
-  const loopback = ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname)
-  if (url.protocol === 'http:' && !loopback) {
-    throw new UsageError('plain http is accepted only for a loopback issuer; serve https behind a TLS-terminating proxy with --issuer https://… --trust-proxy')
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`--issuer must be an https URL, got ${issuer}`)
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -325,7 +325,14 @@ function methodNotAllowed(allow: string): Response {
   return page(405, errorPage('Method not allowed', `Use ${allow}.`), undefined, { Allow: allow })
 }
 
-function checkIssuer(issuer: string): string {
+/**
+ * Checks the ready server's issuer: an `https` origin (plain `http` only on loopback), without path, query,
+ * fragment or trailing slash.
+ *
+ * @returns the issuer
+ * @throws TypeError saying what is wrong
+ */
+export function checkIssuer(issuer: string): string {
   let url: URL
   try {
     url = new URL(issuer)
@@ -334,7 +341,7 @@ function checkIssuer(issuer: string): string {
   }
   const loopback = ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname)
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
-    throw new TypeError(`The issuer must be https (plain http only on loopback): ${issuer}`)
+    throw new TypeError(`The issuer must be https: plain http is accepted only for a loopback issuer, got ${issuer}`)
   }
   if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || issuer.endsWith('/')) {
     throw new TypeError(`The issuer must be an origin without path, query, fragment or trailing slash: ${issuer}`)

@@ -142,7 +142,7 @@ function buildRecord(input: NewClient): Omit<ClientRecord, 'secretHash'> {
   if (isPublic && input.clientSecret !== undefined) throw new TypeError('A public client has no secret')
   if (isPublic && grantTypes.includes('client_credentials')) throw new TypeError('A public client cannot use client_credentials (RFC 6749 section 4.4)')
   if (input.clientSecret === '') throw new TypeError('An imported client secret must not be empty')
-  const clientId = input.clientId ?? randomBytes(16).toString('base64url')
+  const clientId = input.clientId ?? generateClientId()
   if (clientId === '' || /[\x00-\x1F\x7F]/.test(clientId)) throw new TypeError('A client_id must be printable and not empty')
   return {
     clientId,
@@ -154,6 +154,17 @@ function buildRecord(input: NewClient): Omit<ClientRecord, 'secretHash'> {
     resources: [...resources],
     tokenEndpointAuthMethod: isPublic ? 'none' : (input.tokenEndpointAuthMethod ?? 'client_secret_basic'),
     createdAt: Math.floor(Date.now() / 1000),
+  }
+}
+
+/**
+ * A random client identifier of 128 bits, base64url, starting with a letter or digit, so that it can be typed after a
+ * command-line command without being taken for an option.
+ */
+function generateClientId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url')
+    if (/^[A-Za-z0-9]/.test(id)) return id
   }
 }
 
