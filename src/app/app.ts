@@ -17,7 +17,7 @@ import { createFetchHandler, readRequest, toResponse } from '../adapters/fetch.j
 import { type Store } from '../store/store.js'
 import { StoreValidator } from '../store/validator.js'
 import { SigningKeys } from './keys.js'
-import { consentPage, errorPage, loginPage, logoutPage, PAGE_HEADERS } from './pages.js'
+import { consentPage, errorPage, homePage, loginPage, logoutPage, PAGE_HEADERS } from './pages.js'
 import { Sessions } from './session.js'
 import { LoginThrottle, type ThrottleOptions } from './throttle.js'
 
@@ -68,7 +68,7 @@ export const DEFAULT_TOKEN_EXPIRES_IN = 3600
 
 /**
  * Builds the ready-to-run server: `/authorize`, `/token`, `/revoke`, `/introspect`, `/jwks.json`,
- * `/.well-known/oauth-authorization-server`, `/login`, `/consent`, `/logout` and `/healthz`.
+ * `/.well-known/oauth-authorization-server`, `/login`, `/consent`, `/logout`, `/healthz` and a home page at `/`.
  *
  * @throws TypeError when the issuer is not an https URL (or http on loopback) without path, query or fragment
  */
@@ -110,6 +110,8 @@ export async function createApp(options: AppOptions): Promise<App> {
         return toResponse(keys.jwksResponse())
       case '/healthz':
         return health(options.store)
+      case '/':
+        return pages.home(request)
       default:
         return protocol(request)
     }
@@ -174,7 +176,7 @@ class Pages {
     }
     // Sign-in and consent come back to the same request as a GET, whatever its method was (RFC 6749 §3.1).
     const returnTo = `/authorize?${httpMethod === 'POST' ? (body ?? '') : new URL(uri).search.slice(1)}`
-    const session = this.sessions.read(request)
+    const session = await this.signedIn(request)
     if (session === undefined) return redirect(`/login?return_to=${encodeURIComponent(returnTo)}`)
     const { client } = validated.credentials
     if (!(await this.validator.hasConsent(client.clientId, session.userId, validated.scopes))) {
@@ -217,7 +219,7 @@ class Pages {
 
   /** `/consent`: names the client and the scopes, and answers Allow or Deny. */
   async consent(request: Request): Promise<Response> {
-    const session = this.sessions.read(request)
+    const session = await this.signedIn(request)
     const isPost = request.method === 'POST'
     if (!isPost && request.method !== 'GET') return methodNotAllowed('GET, POST')
     const form = isPost ? await formOf(request) : new URL(request.url).searchParams
@@ -237,11 +239,10 @@ class Pages {
     const { client } = validated.credentials
     const csrf = this.sessions.csrf(request)
     if (!isPost) {
-      const user = await this.store.users.get(session.userId)
       const registered = await this.store.clients.get(client.clientId)
       return page(
         200,
-        consentPage({ csrf: csrf.token, returnTo, clientName: registered?.name ?? client.clientId, scopes: validated.scopes, username: user?.username ?? '' }),
+        consentPage({ csrf: csrf.token, returnTo, clientName: registered?.name ?? client.clientId, scopes: validated.scopes, username: session.username }),
         csrf.setCookie,
       )
     }
@@ -257,6 +258,12 @@ class Pages {
     return toResponse(await this.server.createAuthorizationResponse(authorizeUri, 'GET', undefined, {}, validated.scopes, { userId: session.userId }))
   }
 
+  /** `/`: where a sign-in without an authorization request lands. */
+  async home(request: Request): Promise<Response> {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return methodNotAllowed('GET')
+    return page(200, homePage({ username: (await this.signedIn(request))?.username }))
+  }
+
   /** `/logout`: a confirmation form (GET) and signing out (POST). */
   async logout(request: Request): Promise<Response> {
     const csrf = this.sessions.csrf(request)
@@ -264,7 +271,15 @@ class Pages {
     if (request.method !== 'POST') return methodNotAllowed('GET, POST')
     const form = await formOf(request)
     if (!this.sessions.checkCsrf(request, form.get('csrf_token'))) return page(403, logoutPage({ csrf: csrf.token, signedOut: false }))
-    return page(200, logoutPage({ csrf: '', signedOut: true }), this.sessions.end())
+    return page(200, logoutPage({ csrf: '', signedOut: true }), this.sessions.end(request))
+  }
+
+  /** The signed-in user of a request: a live session of a user who still exists (a removed user is signed out). */
+  private async signedIn(request: Request): Promise<{ userId: string; username: string } | undefined> {
+    const session = this.sessions.read(request)
+    if (session === undefined) return undefined
+    const user = await this.store.users.get(session.userId)
+    return user === undefined ? undefined : { userId: user.userId, username: user.username }
   }
 
   private shownError(error: unknown): Response {

@@ -84,6 +84,16 @@ export function logoutPage(options: { csrf: string; signedOut: boolean }): strin
   )
 }
 
+/** The home page, where a user lands after signing in without an authorization request. */
+export function homePage(options: { username: string | undefined }): string {
+  return layout(
+    'oauthkit',
+    options.username === undefined
+      ? '<h1>oauthkit authorization server</h1><p><a href="/login">Sign in</a></p>'
+      : `<h1>Signed in as ${escapeHtml(options.username)}</h1><p>Applications can now ask you for access.</p><p><a href="/logout">Sign out</a></p>`,
+  )
+}
+
 /** An error shown to the user, never sent to a client (e.g. an unknown client or redirect URI). */
 export function errorPage(title: string, description: string): string {
   return layout(title, `<h1>${escapeHtml(title)}</h1><p class="error">${escapeHtml(description)}</p>`)

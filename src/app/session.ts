@@ -34,6 +34,8 @@ export interface SessionOptions {
  */
 export class Sessions {
   private readonly maxAge: number
+  /** Sessions ended by sign-out before their expiry: sid → expiry. Kept per process (see {@link Sessions.revoke}). */
+  private readonly revoked = new Map<string, number>()
 
   /** @throws TypeError when the secret is shorter than 32 bytes */
   constructor(private readonly options: SessionOptions) {
@@ -52,7 +54,7 @@ export class Sessions {
     try {
       const session = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Session
       if (typeof session.userId !== 'string' || typeof session.sid !== 'string' || !(session.expiresAt > Date.now() / 1000)) return undefined
-      return session
+      return this.revoked.has(session.sid) ? undefined : session
     } catch {
       return undefined
     }
@@ -72,8 +74,19 @@ export class Sessions {
     ]
   }
 
-  /** The `Set-Cookie` values that end the session. */
-  end(): string[] {
+  /**
+   * Ends the session of a request: its cookie no longer works, even if a copy of it is replayed later.
+   *
+   * The revocation is kept in this process until the session would have expired; instances behind a load balancer
+   * do not share it (a copied cookie stays valid on the others until it expires).
+   *
+   * @returns the `Set-Cookie` values that clear the browser's cookies
+   */
+  end(request: Request): string[] {
+    const session = this.read(request)
+    const now = Date.now() / 1000
+    for (const [sid, expiresAt] of this.revoked) if (expiresAt <= now) this.revoked.delete(sid)
+    if (session !== undefined) this.revoked.set(session.sid, session.expiresAt)
     return [this.cookie(SESSION_COOKIE, '', 0), this.cookie(CSRF_COOKIE, '', 0)]
   }
 

@@ -146,7 +146,9 @@ describe('routes', () => {
       healthz: (await fetch('/healthz')).status,
     }
     expect(statuses).toEqual({ authorize: 400, token: 400, revoke: 401, introspect: 401, jwks: 200, metadata: 200, login: 200, consent: 303, logout: 200, healthz: 200 })
-    for (const path of ['/', '/nope', '/authorize/', '/login/x', '/.well-known/openid-configuration']) {
+    // '/' is the home page a sign-in without an authorization request lands on.
+    expect((await fetch('/')).status).toBe(200)
+    for (const path of ['/nope', '/authorize/', '/login/x', '/.well-known/openid-configuration']) {
       expect((await fetch(path)).status, path).toBe(404)
     }
   })
