@@ -317,7 +317,9 @@ function decodeBasic(authorization: string): ClientCredentials | undefined {
   }
   let decoded: string
   try {
-    decoded = utf8.decode(Uint8Array.from(atob(match[1] as string), (c) => c.charCodeAt(0)))
+    const binary = atob(match[1] as string)
+    // ASCII credentials (nearly all) are their own UTF-8 decoding; only others pay for the byte copy.
+    decoded = /^[\x00-\x7F]*$/.test(binary) ? binary : utf8.decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)))
   } catch {
     throw new InvalidRequestError('The Basic credentials are not base64 of UTF-8 text')
   }
