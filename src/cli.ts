@@ -177,19 +177,26 @@ async function serve(argv: readonly string[]): Promise<number> {
       `  npx oauthkit users add --username alice --db ${db}\n` +
       `  npx oauthkit clients add --name my-app --redirect-uri http://127.0.0.1:8080/callback --scope "read" --db ${db}`,
   )
+  let stop: () => void = () => {}
   await new Promise<void>((resolve) => {
-    const stop = () => {
+    stop = () => {
+      // A signal often comes twice: `npm start` passes on to the server the SIGTERM that a process manager also sends
+      // to the whole group. The handler stays installed, so a repeat never falls through to the default (an instant
+      // kill) in the middle of a graceful shutdown; it is ignored.
+      if (shuttingDown) return
       shuttingDown = true
       console.log('oauthkit: shutting down')
       // Stop accepting connections, let in-flight requests finish, then close the store.
       server.close(() => resolve())
       server.closeIdleConnections()
     }
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
   })
   await app.close()
   await store.close()
+  process.off('SIGINT', stop)
+  process.off('SIGTERM', stop)
   return 0
 }
 
