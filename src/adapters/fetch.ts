@@ -8,6 +8,7 @@ import { type RequestBody, type RequestHeaders } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
 import { type ProtectedResourceResult } from '../endpoints/resource.js'
 import { type StoredToken } from '../validator.js'
+import { setDirectHandler } from './direct.js'
 import { reportAdapterError, type AdapterErrorHook } from './error-reporting.js'
 
 export { type AdapterErrorHook } from './error-reporting.js'
@@ -205,16 +206,30 @@ export function createFetchHandler(server: FetchHandlerServer, options: FetchHan
   route('introspection', DEFAULT_PATHS.introspection, server.createIntrospectResponse)
   if (metadataPath !== undefined) route('metadata', metadataPath, server.createMetadataResponse)
 
-  return async (request) => {
+  const handler = async (request: Request): Promise<Response> => {
     try {
       const create = routes.get(new URL(request.url).pathname)
-      if (create === undefined) return new HttpError(404, 'There is no OAuth endpoint at this path').toResponse()
+      if (create === undefined) return toResponse(NOT_AN_ENDPOINT)
       const { uri, httpMethod, body, headers } = await readRequest(request, { maxBodyBytes })
       return toResponse(await create(uri, httpMethod, body, headers), httpMethod)
     } catch (error) {
       return failureResponse(error, request, onError)
     }
   }
+  // The same routes for the node:http adapter, without a Fetch Request and Response per request (see direct.ts).
+  setDirectHandler(handler, async (request) => {
+    try {
+      const create = routes.get(request.url.pathname)
+      if (create === undefined) return NOT_AN_ENDPOINT
+      const body = await request.readBody(maxBodyBytes)
+      return await create(request.url.href, request.method, body, request.headers)
+    } catch (error) {
+      if (error instanceof HttpError) return problem(error.status, error.message)
+      if (!request.aborted()) reportAdapterError(onError, error, request.toRequest())
+      return SERVER_FAILURE
+    }
+  })
+  return handler
 }
 
 /** Options of {@link protectedResource}. */
@@ -284,7 +299,7 @@ function failureResponse(error: unknown, request: Request, onError: AdapterError
   if (error instanceof HttpError) return error.toResponse()
   // The client went away while its body was read: nobody will see the answer, and nothing went wrong here.
   if (!request.signal.aborted) reportAdapterError(onError, error, request)
-  return problemResponse(500, 'The server failed to handle the request')
+  return toResponse(SERVER_FAILURE)
 }
 
 const STATUS_TITLES: Readonly<Record<number, string>> = {
@@ -296,12 +311,21 @@ const STATUS_TITLES: Readonly<Record<number, string>> = {
 
 /** An RFC 9457 problem details response. */
 function problemResponse(status: number, detail: string): Response {
+  return toResponse(problem(status, detail))
+}
+
+/** An RFC 9457 problem details response, as status, headers and body. */
+function problem(status: number, detail: string): OAuth2Response {
   const title = STATUS_TITLES[status] ?? 'Error'
-  return new Response(JSON.stringify({ title, status, detail }), {
+  return {
     status,
     headers: { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store' },
-  })
+    body: JSON.stringify({ title, status, detail }),
+  }
 }
+
+const NOT_AN_ENDPOINT = problem(404, 'There is no OAuth endpoint at this path')
+const SERVER_FAILURE = problem(500, 'The server failed to handle the request')
 
 /** The body cap, checked: a caller's mistake is a TypeError, not a protocol failure. */
 function checkedCap(maxBodyBytes: number | undefined): number {

@@ -7,6 +7,7 @@
  */
 import { once } from 'node:events'
 import { type IncomingMessage, type ServerResponse } from 'node:http'
+import { directHandlerOf, type DirectHandler } from './direct.js'
 import { reportAdapterError, type AdapterErrorHook } from './error-reporting.js'
 import { DEFAULT_MAX_BODY_BYTES, HttpError, PayloadTooLargeError, type FetchHandler } from './fetch.js'
 
@@ -58,7 +59,7 @@ const BODYLESS_METHODS = new Set(['GET', 'HEAD'])
  */
 export function toFetchRequest(req: IncomingMessage, options: ToFetchRequestOptions = {}): Request {
   const maxBodyBytes = checkedCap(options.maxBodyBytes)
-  const url = requestUrl(req, options.target ?? req.url, options.trustProxy === true)
+  const url = requestUrl(req, options.target ?? req.url, options.trustProxy === true).href
   const headers = new Headers()
   const raw = req.rawHeaders
   for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -150,6 +151,8 @@ export async function handleNodeRequest(
   options: NodeHandlerOptions = {},
   requestOptions: Pick<ToFetchRequestOptions, 'target' | 'body'> = {},
 ): Promise<void> {
+  const direct = directHandlerOf(fetchHandler)
+  if (direct !== undefined) return handleDirect(direct, req, res, options, requestOptions)
   let request: Request | undefined
   try {
     request = toFetchRequest(req, { ...requestOptions, maxBodyBytes: options.maxBodyBytes, trustProxy: options.trustProxy, response: res })
@@ -180,6 +183,105 @@ export function createNodeHandler(fetchHandler: FetchHandler, options: NodeHandl
   return (req, res) => {
     void handleNodeRequest(fetchHandler, req, res, options)
   }
+}
+
+/**
+ * {@link handleNodeRequest} for a handler made by `createFetchHandler`: the same answers, computed from the request's
+ * own parts and written straight to `res`, without a Fetch `Request` and `Response` in between.
+ */
+async function handleDirect(
+  direct: DirectHandler,
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: NodeHandlerOptions,
+  requestOptions: Pick<ToFetchRequestOptions, 'target' | 'body'>,
+): Promise<void> {
+  try {
+    const url = requestUrl(req, requestOptions.target ?? req.url, options.trustProxy === true)
+    const method = req.method ?? 'GET'
+    const aborted = () => res.destroyed || (req.destroyed && !req.complete)
+    const response = await direct({
+      url,
+      method,
+      headers: headerPairs(req.rawHeaders),
+      readBody: (fetchCap) => {
+        if (BODYLESS_METHODS.has(method.toUpperCase())) return Promise.resolve(undefined)
+        const cap = Math.min(checkedCap(options.maxBodyBytes), fetchCap)
+        return requestOptions.body === undefined ? readBody(req, cap) : Promise.resolve(givenBody(requestOptions.body, cap))
+      },
+      toRequest: () => {
+        try {
+          return new Request(url, { method, headers: new Headers(headerPairs(req.rawHeaders)) })
+        } catch {
+          return undefined
+        }
+      },
+      aborted,
+    })
+    if (res.destroyed || res.writableEnded) return
+    const bodyless = response.status === 204 || response.status === 205 || response.status === 304 || method.toUpperCase() === 'HEAD'
+    res.statusCode = response.status
+    for (const name in response.headers) res.setHeader(name, response.headers[name] as string)
+    // What a Fetch Response does for a text body without a type.
+    if (response.body !== '' && !res.hasHeader('content-type')) res.setHeader('Content-Type', 'text/plain;charset=UTF-8')
+    res.end(bodyless || response.body === '' ? undefined : response.body)
+  } catch (error) {
+    if (!(error instanceof HttpError) && !res.destroyed) reportAdapterError(options.onError, error, undefined)
+    await writeFailure(res, error)
+  } finally {
+    if (!req.readableEnded && !req.destroyed) req.resume()
+  }
+}
+
+/** The request's headers as received, as name/value pairs; HTTP/2 pseudo-headers left out. */
+function headerPairs(raw: readonly string[]): Array<[string, string]> {
+  const pairs: Array<[string, string]> = []
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string
+    if (!name.startsWith(':')) pairs.push([name, raw[i + 1] as string])
+  }
+  return pairs
+}
+
+/** A body a framework already read, within the cap. */
+function givenBody(body: string | Uint8Array, cap: number): string {
+  if (byteLength(body) > cap) throw new PayloadTooLargeError(cap)
+  return typeof body === 'string' ? body : new TextDecoder().decode(body)
+}
+
+/** Reads the whole body as UTF-8 text (invalid sequences become U+FFFD, as `TextDecoder` makes them), within `cap`. */
+function readBody(req: IncomingMessage, cap: number): Promise<string> {
+  const declared = Number(req.headers['content-length'] ?? Number.NaN)
+  // The rest of the body is drained by the caller, so the answer still reaches the client.
+  if (declared > cap) return Promise.reject(new PayloadTooLargeError(cap))
+  if (req.readableEnded) return Promise.reject(new HttpError(500, 'The request body was already read by another handler'))
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const detach = () => {
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose)
+    }
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength
+      if (size > cap) {
+        detach()
+        reject(new PayloadTooLargeError(cap))
+      } else chunks.push(chunk)
+    }
+    const onEnd = () => {
+      detach()
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks, size).toString('utf8'))
+    }
+    const onError = (error: Error) => {
+      detach()
+      reject(error)
+    }
+    const onClose = () => {
+      detach()
+      reject(new Error('The client closed the connection before the request body ended'))
+    }
+    req.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose)
+  })
 }
 
 /** Answers a failure if the response has not started; otherwise cuts the connection. */
@@ -265,7 +367,7 @@ function bodyStream(req: IncomingMessage, maxBodyBytes: number, abort: AbortCont
   )
 }
 
-function requestUrl(req: IncomingMessage, target: string | undefined, trustProxy: boolean): string {
+function requestUrl(req: IncomingMessage, target: string | undefined, trustProxy: boolean): URL {
   const encrypted = (req.socket as { encrypted?: boolean } | null)?.encrypted === true
   let protocol = encrypted ? 'https' : 'http'
   let host = req.headers.host ?? headerValue(req.headers[':authority'])
@@ -281,7 +383,7 @@ function requestUrl(req: IncomingMessage, target: string | undefined, trustProxy
   // Origin-form only (RFC 9112 §3.2.1); concatenated, never resolved, so `//evil.example` stays a path.
   if (target === undefined || !target.startsWith('/')) throw new HttpError(400, 'The request target must be an absolute path')
   try {
-    return new URL(`${protocol}://${host}${target}`).href
+    return new URL(`${protocol}://${host}${target}`)
   } catch (cause) {
     throw new HttpError(400, 'The request target is malformed', { cause })
   }

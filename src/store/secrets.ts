@@ -8,14 +8,14 @@
  *
  * @module
  */
-import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+import { hash, randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto'
 
 /** scrypt parameters for new hashes (RFC 7914 §2). */
 export const SCRYPT_PARAMETERS = Object.freeze({ N: 2 ** 15, r: 8, p: 1, keyLength: 32, saltLength: 16 })
 
 /** The SHA-256 digest of a token or code, base64url: how tokens and codes are looked up in a store. */
 export function tokenHash(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('base64url')
+  return hash('sha256', value, 'base64url')
 }
 
 /** The stored form of a secret oauthkit generated with 256 bits of entropy: `sha256:<digest>`. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { randomBytes } from 'node:crypto'
+import { randomBase64url } from '../core/random.js'
 import {
   RequestValidator,
   TemporarilyUnavailableError,
@@ -385,7 +385,7 @@ function storeUser(user: UserRecord): StoreUser {
 }
 
 function newGrantId(): string {
-  return randomBytes(16).toString('base64url')
+  return randomBase64url(16)
 }
 
 function now(): number {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { base64url } from 'jose'
+import { randomBase64url } from '../core/random.js'
 import { type TokenGenerator } from './generator.js'
 
 /** Bytes of randomness in a token: 256 bits, past any guessing (RFC 6749 §10.10, RFC 6819 §5.1.4.2.2). */
@@ -14,7 +14,7 @@ const TOKEN_BYTES = 32
  * secrets.
  */
 export function generateToken(): string {
-  return base64url.encode(crypto.getRandomValues(new Uint8Array(TOKEN_BYTES)))
+  return randomBase64url(TOKEN_BYTES)
 }
 
 /**

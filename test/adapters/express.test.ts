@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { expressHandler } from '../../src/adapters/express.js'
 import { createFetchHandler, type FetchHandler } from '../../src/adapters/fetch.js'
 import { basic } from '../support/memory-validator.js'
-import { describeAdapter, listenOnLoopback, suiteHandler, suiteServer } from './suite.js'
+import { describeAdapter, HANDLERS, listenOnLoopback, suiteHandler, suiteServer } from './suite.js'
 
 describeAdapter('express', async (fetchHandler) => {
   const app = express()
@@ -14,10 +14,15 @@ describeAdapter('express', async (fetchHandler) => {
 describe('expressHandler and body parsers', () => {
   const FORM = { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basic('svc', 's3cret') }
 
-  async function serve(setup: (app: express.Express, handler: FetchHandler, errors: unknown[]) => void, body: string, path = '/token') {
+  async function serve(
+    setup: (app: express.Express, handler: FetchHandler, errors: unknown[]) => void,
+    body: string,
+    path = '/token',
+    make: (onError: (error: unknown) => void) => FetchHandler = suiteHandler,
+  ) {
     const errors: unknown[] = []
     const app = express()
-    setup(app, suiteHandler((error) => errors.push(error)), errors)
+    setup(app, make((error) => errors.push(error)), errors)
     const started = await listenOnLoopback(app.listen(0, '127.0.0.1'))
     try {
       const response = await fetch(started.url + path, { method: 'POST', headers: FORM, body })
@@ -37,21 +42,25 @@ describe('expressHandler and body parsers', () => {
     expect(result.errors).toHaveLength(1)
   })
 
-  it.each([
+  const parsers = [
     ['express.raw()', () => express.raw({ type: 'application/x-www-form-urlencoded' })],
     ['express.text()', () => express.text({ type: 'application/x-www-form-urlencoded' })],
-  ])('uses a body kept raw by %s, repeated parameters included', async (_case, parser) => {
-    const ok = await serve((app, handler) => {
-      app.use(parser())
-      app.use(expressHandler(handler))
-    }, 'grant_type=client_credentials')
-    expect(ok.status).toBe(200)
-    const repeated = await serve((app, handler) => {
-      app.use(parser())
-      app.use(expressHandler(handler))
-    }, 'grant_type=client_credentials&scope=read&scope=write')
-    expect(repeated).toMatchObject({ status: 400, body: { error: 'invalid_request' } })
-  })
+  ] as const
+  it.each(parsers.flatMap(([name, parser]) => HANDLERS.map((handler) => [name, handler.name, parser, handler.make] as const)))(
+    'uses a body kept raw by %s, repeated parameters included (%s)',
+    async (_parser, _handler, parser, make) => {
+      const ok = await serve((app, handler) => {
+        app.use(parser())
+        app.use(expressHandler(handler))
+      }, 'grant_type=client_credentials', '/token', make)
+      expect(ok.status).toBe(200)
+      const repeated = await serve((app, handler) => {
+        app.use(parser())
+        app.use(expressHandler(handler))
+      }, 'grant_type=client_credentials&scope=read&scope=write', '/token', make)
+      expect(repeated).toMatchObject({ status: 400, body: { error: 'invalid_request' } })
+    },
+  )
 
   it('reads the raw body when express.json() is mounted first, since it skips forms', async () => {
     const result = await serve((app, handler) => {

@@ -12,8 +12,9 @@ function backend(): BackendApplicationServer {
   return new BackendApplicationServer(validator, { issuer: 'http://127.0.0.1', allowInsecureTransport: true })
 }
 
-// The Fetch API handler itself, with oauthkit/node as nothing more than its transport.
-describeAdapter('fetch', async (fetchHandler) => listenOnLoopback(createServer(createNodeHandler(fetchHandler))))
+// The Fetch API handler itself, with oauthkit/node as nothing more than its transport: wrapped, so that the node:http
+// adapter cannot take its direct path and every request goes through a Fetch Request and Response.
+describeAdapter('fetch', async (fetchHandler) => listenOnLoopback(createServer(createNodeHandler((request) => fetchHandler(request)))))
 
 describe('readRequest', () => {
   it('reads the raw body as text, repeated parameters kept', async () => {

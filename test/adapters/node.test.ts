@@ -3,9 +3,11 @@ import { createServer, request as httpRequest, type IncomingMessage } from 'node
 import { connect as connectHttp2, createServer as createHttp2Server } from 'node:http2'
 import { type AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type FetchHandler } from '../../src/adapters/fetch.js'
+import { createFetchHandler, type FetchHandler } from '../../src/adapters/fetch.js'
 import { createNodeHandler, type NodeHandlerOptions } from '../../src/adapters/node.js'
-import { describeAdapter, listenOnLoopback, type StartedAdapter } from './suite.js'
+import { type BackendApplicationServer } from '../../src/index.js'
+import { basic } from '../support/memory-validator.js'
+import { describeAdapter, listenOnLoopback, suiteServer, type StartedAdapter } from './suite.js'
 
 describeAdapter('node:http', async (fetchHandler) => listenOnLoopback(createServer(createNodeHandler(fetchHandler))))
 
@@ -14,10 +16,16 @@ const echo: FetchHandler = async (request) =>
   Response.json({ url: request.url, method: request.method, headers: [...request.headers], body: request.body === null ? null : await request.text() })
 
 /** A raw request through node:http, where the Host header and the request target are ours to choose. */
-async function rawRequest(url: string, path: string, headers: Record<string, string | string[]>, method = 'GET'): Promise<{ status: number; body: string; headers: IncomingMessage['headers'] }> {
+async function rawRequest(
+  url: string,
+  path: string,
+  headers: Record<string, string | string[]>,
+  method = 'GET',
+  requestBody?: string,
+): Promise<{ status: number; body: string; headers: IncomingMessage['headers'] }> {
   const { hostname, port } = new URL(url)
   const request = httpRequest({ host: hostname, port, path, method, headers, setHost: false, agent: false })
-  request.end()
+  request.end(requestBody)
   const [response] = (await once(request, 'response')) as [IncomingMessage]
   let body = ''
   for await (const chunk of response) body += String(chunk)
@@ -123,3 +131,55 @@ describe('createNodeHandler', () => {
   })
 })
 
+
+describe("createNodeHandler with createFetchHandler's own handler (the direct path, without Request and Response)", () => {
+  it('reports a failure of the core to the Fetch handler\'s onError with the request, and answers a 500 problem', async () => {
+    const failure = new Error('boom')
+    const server = suiteServer()
+    const broken = Object.assign(Object.create(server) as BackendApplicationServer, { createRevocationResponse: () => Promise.reject(failure) })
+    const reported: Array<[unknown, Request | undefined]> = []
+    const started = await listenOnLoopback(createServer(createNodeHandler(createFetchHandler(broken, { onError: (error, request) => reported.push([error, request]) }))))
+    try {
+      const response = await fetch(`${started.url}/revoke?x=1`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'token=t' })
+      expect(response.status).toBe(500)
+      expect(response.headers.get('content-type')).toBe('application/problem+json')
+      expect(response.headers.get('cache-control')).toBe('no-store')
+      expect(await response.text()).not.toMatch(/boom/)
+      expect(reported).toHaveLength(1)
+      expect(reported[0]?.[0]).toBe(failure)
+      expect(reported[0]?.[1]?.url).toBe(`${started.url}/revoke?x=1`)
+      expect(reported[0]?.[1]?.method).toBe('POST')
+    } finally {
+      await started.close()
+    }
+  })
+
+  it('gives the core every header as received: a second Authorization header is invalid_request, not merged', async () => {
+    const started = await listenOnLoopback(createServer(createNodeHandler(createFetchHandler(suiteServer()))))
+    try {
+      const headers = { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: [basic('svc', 's3cret'), basic('svc', 'other')] }
+      const response = await rawRequest(started.url, '/token', { ...headers, Host: new URL(started.url).host, 'Content-Length': '29' }, 'POST', 'grant_type=client_credentials')
+      expect(response.status).toBe(400)
+      expect(response.headers['cache-control']).toBe('no-store')
+      expect(JSON.parse(response.body)).toMatchObject({ error: 'invalid_request', error_description: expect.stringMatching(/authorization/i) })
+    } finally {
+      await started.close()
+    }
+  })
+
+  it('answers with Content-Length, the core\'s headers, and no body to HEAD', async () => {
+    const started = await listenOnLoopback(createServer(createNodeHandler(createFetchHandler(suiteServer()))))
+    try {
+      const get = await rawRequest(started.url, '/.well-known/oauth-authorization-server', { Host: new URL(started.url).host })
+      expect(get.status).toBe(200)
+      expect(get.headers['content-length']).toBe(String(Buffer.byteLength(get.body)))
+      expect(JSON.parse(get.body)).toMatchObject({ issuer: 'http://127.0.0.1' })
+      const head = await rawRequest(started.url, '/.well-known/oauth-authorization-server', { Host: new URL(started.url).host }, 'HEAD')
+      expect(head.status).toBe(200)
+      expect(head.headers['content-type']).toBe(get.headers['content-type'])
+      expect(head.body).toBe('')
+    } finally {
+      await started.close()
+    }
+  })
+})

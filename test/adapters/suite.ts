@@ -57,13 +57,27 @@ export async function listenOnLoopback(server: HttpServer): Promise<StartedAdapt
   }
 }
 
+/**
+ * The suite's two handlers: `createFetchHandler`'s own (which the node:http adapter serves on its direct path, without
+ * a Fetch `Request` and `Response`), and {@link suiteHandler}, a handler of the application's making around it (served
+ * through `Request` and `Response` by every adapter), which adds the protected resource.
+ */
+export const HANDLERS: ReadonlyArray<{ name: string; make: (onError: (error: unknown) => void) => FetchHandler; resource: boolean }> = [
+  { name: "createFetchHandler's own handler", make: (onError) => createFetchHandler(suiteServer(onError), { maxBodyBytes: SUITE_MAX_BODY_BYTES, onError }), resource: false },
+  { name: 'a handler of the application wrapping it', make: suiteHandler, resource: true },
+]
+
 export function describeAdapter(name: string, start: (fetchHandler: FetchHandler) => Promise<StartedAdapter>): void {
-  describe(`${name} adapter`, () => {
+  for (const handler of HANDLERS) describeAdapterWith(name, start, handler)
+}
+
+function describeAdapterWith(name: string, start: (fetchHandler: FetchHandler) => Promise<StartedAdapter>, handler: (typeof HANDLERS)[number]): void {
+  describe(`${name} adapter, serving ${handler.name}`, () => {
     let started: StartedAdapter
     const errors: unknown[] = []
 
     beforeAll(async () => {
-      started = await start(suiteHandler((error) => errors.push(error)))
+      started = await start(handler.make((error) => errors.push(error)))
     })
     afterAll(async () => {
       await started?.close()
@@ -183,7 +197,7 @@ export function describeAdapter(name: string, start: (fetchHandler: FetchHandler
       expect(errors).toEqual([])
     })
 
-    it('answers a protected resource without a token with the Bearer challenge, and with one with 200', async () => {
+    if (handler.resource) it('answers a protected resource without a token with the Bearer challenge, and with one with 200', async () => {
       const anonymous = await fetch(started.url + RESOURCE_PATH)
       expect(anonymous.status).toBe(401)
       expect(anonymous.headers.get('www-authenticate')).toBe('Bearer scope="read"')

@@ -1,0 +1,45 @@
+/**
+ * The direct path between `createFetchHandler` and the node:http adapter: the same routing, body cap and failure
+ * handling as the Fetch handler, without building a Fetch `Request` and `Response` for each request. Those two
+ * objects (with their web streams and abort signals) cost about half of a token request's CPU on Node; the node:http
+ * adapter has the method, target, headers and body at hand already.
+ *
+ * Not part of the public API: a handler made by `createFetchHandler` carries its direct counterpart, found here by the
+ * node:http adapter; any other Fetch handler is served through `Request` and `Response` as before.
+ *
+ * @module
+ * @internal
+ */
+import { type RequestHeaders } from '../core/request.js'
+import { type OAuth2Response } from '../core/response.js'
+
+/** A request as the node:http adapter hands it over, read lazily. */
+export interface DirectRequest {
+  /** The absolute request URL, as `toFetchRequest` would have built it. */
+  readonly url: URL
+  /** The HTTP method as received. */
+  readonly method: string
+  /** The headers as received, repeated ones kept apart. */
+  readonly headers: RequestHeaders
+  /** Reads the body as UTF-8 text within `maxBodyBytes` (the smaller of both caps applies); `undefined` for GET/HEAD. */
+  readBody(maxBodyBytes: number): Promise<string | undefined>
+  /** The request as a Fetch `Request` (without its body), for an error report; built only when one is made. */
+  toRequest(): Request | undefined
+  /** Whether the client went away: a failure is then nobody's to see, and not reported. */
+  aborted(): boolean
+}
+
+/** What a `createFetchHandler` handler does for a {@link DirectRequest}: the core's response, never a rejection. */
+export type DirectHandler = (request: DirectRequest) => Promise<OAuth2Response>
+
+const directHandlers = new WeakMap<object, DirectHandler>()
+
+/** Records `direct` as the counterpart of the Fetch handler `handler`. */
+export function setDirectHandler(handler: object, direct: DirectHandler): void {
+  directHandlers.set(handler, direct)
+}
+
+/** The direct counterpart of a Fetch handler made by `createFetchHandler`, if it is one. */
+export function directHandlerOf(handler: object): DirectHandler | undefined {
+  return directHandlers.get(handler)
+}
