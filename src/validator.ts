@@ -335,7 +335,8 @@ export class RequestValidator<C extends Client = Client, U extends User = User> 
    *
    * Default: runs `work` as it is, with no rollback.
    *
-   * Used by: every grant of the token endpoint.
+   * Used by: the authorization code and refresh token grants, which consume something before saving. The other grants
+   * write only through `saveBearerToken`, which must save a response's tokens together or not at all on its own.
    */
   async transaction<T>(request: OAuth2Request, work: () => Promise<T>): Promise<T> {
     void request

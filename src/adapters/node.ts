@@ -41,6 +41,8 @@ export interface NodeHandlerOptions {
   readonly onError?: AdapterErrorHook | undefined
 }
 
+export { nodeSigner } from './node-signer.js'
+
 const BODYLESS_METHODS = new Set(['GET', 'HEAD'])
 
 /**

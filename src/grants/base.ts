@@ -130,7 +130,8 @@ export abstract class GrantTypeBase implements TokenGrantType {
    * Creates, saves and returns the token response; `scope` is included when the granted scope differs from the
    * requested one (RFC 6749 §5.1). The tokens are made first (signing may take time), then `redeem` (consuming a
    * code or rotating a refresh token) and `saveBearerToken` run inside one `RequestValidator.transaction`, so that
-   * nothing is consumed without the new tokens being saved.
+   * nothing is consumed without the new tokens being saved. Without `redeem`, `saveBearerToken` is the only write and
+   * runs on its own.
    */
   protected async issueToken(
     request: OAuth2Request,
@@ -146,10 +147,15 @@ export abstract class GrantTypeBase implements TokenGrantType {
       includeScope: requestedScopes === undefined || !sameScopes(requestedScopes, context.scopes),
       saveToken: false,
     })
-    await this.requestValidator.transaction(request, async () => {
-      await redeem?.()
+    if (redeem === undefined) {
+      // Nothing to consume: one write, with no transaction around it (a store makes each write whole on its own).
       await this.requestValidator.saveBearerToken(token, context, request)
-    })
+    } else {
+      await this.requestValidator.transaction(request, async () => {
+        await redeem()
+        await this.requestValidator.saveBearerToken(token, context, request)
+      })
+    }
     return noStoreJsonResponse(200, token)
   }
 }

@@ -64,4 +64,30 @@ describe('RequestValidator.transaction around the writes of a token request', ()
     for (const r of responses.filter((r) => r.status !== 200)) expectErrorResponse(r, 400, 'invalid_grant')
     expect(validator.saved).toHaveLength(1)
   })
+
+  it('is used by the grants that consume something (code, refresh token), not by those whose only write is the token', async () => {
+    class CountingValidator extends MemoryValidator {
+      transactions = 0
+      override async transaction<T>(request: Parameters<MemoryValidator['transaction']>[0], work: () => Promise<T>): Promise<T> {
+        this.transactions++
+        return super.transaction(request, work)
+      }
+    }
+    const validator = new CountingValidator()
+    const { headers } = setup(validator)
+    const legacy = new LegacyApplicationServer(validator)
+    const web = new WebApplicationServer(validator)
+    const counted = async (respond: () => ReturnType<typeof legacy.createTokenResponse>) => {
+      const before = validator.transactions
+      const response = expectTokenResponse(await respond())
+      return { response, transactions: validator.transactions - before }
+    }
+    const password = await counted(() => legacy.createTokenResponse(TOKEN_URI, 'POST', 'grant_type=password&username=alice&password=wonderland', headers))
+    expect(password.transactions).toBe(0)
+    const refresh = await counted(() => legacy.createTokenResponse(TOKEN_URI, 'POST', `grant_type=refresh_token&refresh_token=${password.response.refresh_token as string}`, headers))
+    expect(refresh.transactions).toBe(1)
+    const code = await counted(() => web.createTokenResponse(TOKEN_URI, 'POST', `grant_type=authorization_code&code=the-code&code_verifier=${VERIFIER}`, headers))
+    expect(code.transactions).toBe(1)
+    expect(validator.saved).toHaveLength(3)
+  })
 })

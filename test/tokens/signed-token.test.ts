@@ -326,11 +326,33 @@ describe('signedTokenGenerator: configuration errors', () => {
     ['an ES256 key used for EdDSA', 'EdDSA', () => keyPair('ES256').privateKey],
     ['an EdDSA key used for RS256', 'RS256', () => keyPair('EdDSA').privateKey],
     ['a public key', 'ES256', () => keyPair('ES256').publicKey],
-  ])('answers 500 server_error reported to onError for %s', async (_, alg, key) => {
-    const { response, errors, validator } = await clientCredentials(signedTokenGenerator(key(), { issuer: ISSUER, alg }))
+  ])('throws TypeError at construction for %s', (_, alg, key) => {
+    expect(() => signedTokenGenerator(key(), { issuer: ISSUER, alg })).toThrow(/not a private signing key/)
+  })
+})
+
+describe('signedTokenGenerator with a JwsSigner', () => {
+  it.each<SigningAlgorithm>(['ES256', 'RS256', 'EdDSA'])('signs the JWS signing input through the signer: a %s token that verifies', async (alg) => {
+    const { privateKey, publicKey } = keyPair(alg)
+    const inputs: string[] = []
+    const signer = async (signingInput: Uint8Array) => {
+      inputs.push(new TextDecoder().decode(signingInput))
+      const params = alg === 'ES256' ? { name: 'ECDSA', hash: 'SHA-256' } : alg === 'RS256' ? { name: 'RSASSA-PKCS1-v1_5' } : { name: 'Ed25519' }
+      return new Uint8Array(await crypto.subtle.sign(params, privateKey, signingInput as Uint8Array<ArrayBuffer>))
+    }
+    const { response } = await clientCredentials(signedTokenGenerator(signer, { issuer: ISSUER, alg, kid: 'k1' }))
+    const token = expectTokenResponse(response).access_token as string
+    expect(inputs).toEqual([token.split('.').slice(0, 2).join('.')])
+    const { payload, protectedHeader } = await jwtVerify(token, publicKey, { issuer: ISSUER, typ: 'at+jwt' })
+    expect(protectedHeader).toEqual({ alg, typ: 'at+jwt', kid: 'k1' })
+    expect(payload).toMatchObject({ iss: ISSUER, client_id: expect.any(String), scope: expect.any(String), jti: expect.any(String) })
+  })
+
+  it('answers 500 server_error reported to onError when the signer fails, saving nothing', async () => {
+    const failure = new Error('HSM unavailable')
+    const { response, errors, validator } = await clientCredentials(signedTokenGenerator(() => Promise.reject(failure), { issuer: ISSUER, alg: 'ES256' }))
     expectErrorResponse(response, 500, 'server_error', GENERIC_SERVER_ERROR)
-    expect(errors).toHaveLength(1)
-    expect(errors[0]?.error).toBeInstanceOf(Error)
+    expect(errors[0]?.error).toBe(failure)
     expect(validator.saved).toEqual([])
   })
 })
