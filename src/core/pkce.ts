@@ -4,9 +4,7 @@
  * @module
  */
 import { base64url } from 'jose'
-import { equalDigests, sha256 } from './constant-time.js'
-
-const encoder = new TextEncoder()
+import { sha256, timingSafeEqual } from './constant-time.js'
 
 /** The `code_challenge_method` values of RFC 7636 §4.3. */
 export type CodeChallengeMethod = 'S256' | 'plain'
@@ -32,7 +30,7 @@ export function isWellFormedVerifier(value: string): boolean {
  */
 export async function verifyCodeChallenge(verifier: string, challenge: string, method: CodeChallengeMethod): Promise<boolean> {
   const derived = method === 'plain' ? verifier : base64url.encode(await sha256(verifier))
-  // Both sides are ASCII of RFC 7636's syntax and the challenge is public (it travelled through the browser), so
-  // their bytes are compared directly, without an early exit: no second and third digest on the token endpoint.
-  return equalDigests(encoder.encode(derived), encoder.encode(challenge))
+  // Through the constant-time compare of fixed-length digests, as every verifier comparison: a `plain` challenge is
+  // the verifier itself, and a raw byte compare would answer at once when the lengths differ.
+  return timingSafeEqual(derived, challenge)
 }

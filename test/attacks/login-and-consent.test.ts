@@ -1,0 +1,180 @@
+/**
+ * Attacks on the login and consent pages: cross-site request forgery (RFC 6749 §10.12), clickjacking (RFC 9700 §4.16,
+ * RFC 6749 §10.13) and session fixation. A forged form changes nothing, no page may be framed, and signing in starts
+ * a new session with a new CSRF secret, so nothing an attacker planted before survives it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  authorize,
+  authorizePath,
+  CSRF_COOKIE,
+  decide,
+  hiddenField,
+  locationOf,
+  PASSWORD,
+  pkce,
+  SESSION_COOKIE,
+  setCookie,
+  signIn,
+  startServer,
+  type AttackServer,
+  type Browser,
+  type TestClient,
+} from './support.js'
+
+let server: AttackServer
+let client: TestClient
+const { challenge } = pkce()
+
+beforeAll(async () => {
+  server = await startServer()
+  client = await server.addClient()
+  await server.addUser('alice')
+  await server.addUser('mallory')
+})
+
+afterAll(() => server?.close())
+
+let users = 0
+
+/**
+ * A browser signed in as a new user (named after `name`, so that no consent given in another test applies), on an
+ * authorization request that user has not consented to.
+ */
+async function signedIn(name: string): Promise<{ browser: Browser; path: string; username: string }> {
+  const username = `${name}-${++users}`
+  await server.addUser(username)
+  const browser = server.browser()
+  const path = authorizePath(client.clientId, challenge)
+  expect((await signIn(browser, path, username)).status).toBe(303)
+  return { browser, path, username }
+}
+
+/** The session id inside a session cookie value (base64url JSON, then a MAC). */
+function sid(cookie: string): string {
+  return (JSON.parse(Buffer.from(cookie.slice(0, cookie.lastIndexOf('.')), 'base64url').toString('utf8')) as { sid: string }).sid
+}
+
+describe('RFC 6749 §10.12: cross-site request forgery on the login form', () => {
+  it('RFC 6749 §10.12: a login without a valid CSRF token (none, forged, or the attacker’s own) is refused with 403 and starts no session', async () => {
+    const attacker = server.browser()
+    const attackerToken = hiddenField(await (await attacker.get('/login')).text(), 'csrf_token')
+    const victim = server.browser()
+    await victim.get('/login')
+    for (const token of [{}, { csrf_token: 'forged' }, { csrf_token: attackerToken }]) {
+      // Login CSRF: the attacker's form signs the victim's browser in to the attacker's account.
+      const response = await victim.post('/login', { ...token, return_to: '/', username: 'mallory', password: PASSWORD })
+      expect(response.status).toBe(403)
+      expect(response.headers.get('Location')).toBeNull()
+      expect(setCookie(response, SESSION_COOKIE)).toBeUndefined()
+    }
+    expect(victim.cookies.has(SESSION_COOKIE)).toBe(false)
+    expect(locationOf(await victim.get(authorizePath(client.clientId, challenge)))?.pathname).toBe('/login')
+  })
+
+  it('RFC 6749 §10.12: a login form posted by a browser that never loaded the form (no CSRF cookie) is refused with 403', async () => {
+    const attacker = server.browser()
+    const attackerToken = hiddenField(await (await attacker.get('/login')).text(), 'csrf_token')
+    const fresh = server.browser()
+    const response = await fresh.post('/login', { csrf_token: attackerToken, return_to: '/', username: 'mallory', password: PASSWORD })
+    expect(response.status).toBe(403)
+    expect(setCookie(response, SESSION_COOKIE)).toBeUndefined()
+  })
+})
+
+describe('RFC 6749 §10.12: cross-site request forgery on the consent form', () => {
+  it('RFC 6749 §10.12: an Allow posted without a valid CSRF token is refused with 403: no code, no redirect, no consent remembered', async () => {
+    const { browser, path } = await signedIn('alice')
+    const attacker = await signedIn('mallory')
+    const attackerToken = hiddenField(await (await attacker.browser.get(`/consent?return_to=${encodeURIComponent(attacker.path)}`)).text(), 'csrf_token')
+    for (const token of [{}, { csrf_token: 'forged' }, { csrf_token: attackerToken }]) {
+      const response = await browser.post('/consent', { ...token, return_to: path, decision: 'allow' })
+      expect(response.status).toBe(403)
+      expect(response.headers.get('Location')).toBeNull()
+    }
+    // Nothing was granted: the same request still asks alice.
+    expect(locationOf(await browser.get(path))?.pathname).toBe('/consent')
+  })
+
+  it('RFC 6749 §10.12: a GET of the consent page with decision=allow only shows the form; it grants nothing', async () => {
+    const { browser, path } = await signedIn('alice')
+    const response = await browser.get(`/consent?return_to=${encodeURIComponent(path)}&decision=allow`)
+    expect(response.status).toBe(200)
+    expect(response.headers.get('Location')).toBeNull()
+    expect(locationOf(await browser.get(path))?.pathname).toBe('/consent')
+  })
+
+  it('RFC 6749 §10.12: the authorization endpoint never grants a client the user has not allowed, even for a signed-in user', async () => {
+    const { browser, path } = await signedIn('alice')
+    const response = await browser.get(path)
+    expect(response.status).toBe(303)
+    expect(locationOf(response)?.pathname).toBe('/consent')
+    // Allowing through the real form does grant it: the refusals above are the CSRF defence's doing.
+    expect((await decide(browser, path, 'allow')).status).toBe(302)
+  })
+
+  it('RFC 6749 §10.12: the session and CSRF cookies are HttpOnly and SameSite=Lax', async () => {
+    const browser = server.browser()
+    const form = await browser.get('/login')
+    const html = await form.text()
+    expect(setCookie(form, CSRF_COOKIE)).toMatch(/; HttpOnly; SameSite=Lax/)
+    const response = await browser.post('/login', { csrf_token: hiddenField(html, 'csrf_token'), return_to: '/', username: 'alice', password: PASSWORD })
+    expect(setCookie(response, SESSION_COOKIE)).toMatch(/; HttpOnly; SameSite=Lax/)
+  })
+})
+
+describe('RFC 9700 §4.16: clickjacking', () => {
+  it.each([
+    ['the login page', async () => server.browser().get('/login')],
+    ['the consent page', async () => {
+      const { browser, path } = await signedIn('alice')
+      return browser.get(`/consent?return_to=${encodeURIComponent(path)}`)
+    }],
+    ['the sign-out page', async () => server.browser().get('/logout')],
+    ['the error page of an unknown client', async () => server.browser().get(authorizePath('no-such-client', challenge))],
+  ])('RFC 9700 §4.16: %s may not be framed (X-Frame-Options DENY, CSP frame-ancestors none; RFC 6749 §10.13)', async (_, open) => {
+    const response = await open()
+    expect(response.headers.get('Content-Type')).toMatch(/^text\/html/)
+    expect(response.headers.get('X-Frame-Options')).toBe('DENY')
+    expect(response.headers.get('Content-Security-Policy')).toMatch(/(^|;)\s*frame-ancestors 'none'\s*(;|$)/)
+  })
+})
+
+describe('RFC 6749 §10.12: session fixation', () => {
+  it('RFC 6749 §10.12: a session cookie planted before sign-in is replaced by a new session id, and the planted one stays the attacker’s', async () => {
+    const attacker = await signedIn('mallory')
+    const planted = attacker.browser.cookies.get(SESSION_COOKIE) as string
+    const victim = server.browser()
+    victim.cookies.set(SESSION_COOKIE, planted)
+    expect((await signIn(victim, attacker.path, 'alice')).status).toBe(303)
+    const fresh = victim.cookies.get(SESSION_COOKIE) as string
+    expect(fresh).not.toBe(planted)
+    expect(sid(fresh)).not.toBe(sid(planted))
+    // The attacker's copy did not become alice's session.
+    const page = await attacker.browser.get(`/consent?return_to=${encodeURIComponent(attacker.path)}`)
+    expect(await page.text()).toContain(`Signed in as ${attacker.username}.`)
+  })
+
+  it('RFC 6749 §10.12: a forged session cookie never authenticates', async () => {
+    const browser = server.browser()
+    const payload = Buffer.from(JSON.stringify({ sid: 'fixed', userId: 'id-alice', expiresAt: Math.floor(Date.now() / 1000) + 3600 })).toString('base64url')
+    browser.cookies.set(SESSION_COOKIE, `${payload}.forged-mac`)
+    expect(locationOf(await browser.get(authorizePath(client.clientId, challenge)))?.pathname).toBe('/login')
+  })
+
+  it('RFC 6749 §10.12: a CSRF cookie planted before sign-in is replaced at sign-in, so the attacker’s token cannot post the consent form', async () => {
+    const attacker = server.browser()
+    const attackerToken = hiddenField(await (await attacker.get('/login')).text(), 'csrf_token')
+    const victim = server.browser()
+    victim.cookies.set(CSRF_COOKIE, attacker.cookies.get(CSRF_COOKIE) as string)
+    await server.addUser('victim')
+    const path = authorizePath(client.clientId, challenge)
+    expect((await signIn(victim, path, 'victim')).status).toBe(303)
+    expect(victim.cookies.get(CSRF_COOKIE)).not.toBe(attacker.cookies.get(CSRF_COOKIE))
+    const forged = await victim.post('/consent', { csrf_token: attackerToken, return_to: path, decision: 'allow' })
+    expect(forged.status).toBe(403)
+    expect(forged.headers.get('Location')).toBeNull()
+    // The victim's own form still works after sign-in.
+    expect((await authorize(victim, path, 'victim')).status).toBe(302)
+  })
+})

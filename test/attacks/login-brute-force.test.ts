@@ -1,0 +1,99 @@
+/**
+ * Online guessing of passwords at the login form (RFC 6819 §4.4.3.6, §5.1.4.2.3): after a few failures the form
+ * answers 429 with Retry-After, and within the window not even the right password signs in. Failures count per
+ * username (guessing from many addresses) and per address (spraying many usernames).
+ *
+ * The limits are the server's defaults; the tests only assume that they are reached within {@link MAX_ATTEMPTS}.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  authorizePath,
+  hiddenField,
+  locationOf,
+  PASSWORD,
+  pkce,
+  SESSION_COOKIE,
+  setCookie,
+  startServer,
+  type AttackServer,
+  type Browser,
+  type TestClient,
+} from './support.js'
+
+/** Failed attempts after which a throttle must have answered 429. */
+const MAX_ATTEMPTS = 20
+
+let server: AttackServer
+let client: TestClient
+
+beforeAll(async () => {
+  server = await startServer()
+  client = await server.addClient()
+  for (const username of ['alice', 'bob', 'carol', ...Array.from({ length: MAX_ATTEMPTS }, (_, i) => `user${i}`)]) await server.addUser(username)
+})
+
+afterAll(() => server?.close())
+
+const csrfTokens = new WeakMap<Browser, string>()
+
+/** One login attempt, with the CSRF token of the browser's login form. */
+async function attempt(browser: Browser, username: string, password: string): Promise<Response> {
+  let token = csrfTokens.get(browser)
+  if (token === undefined) {
+    token = hiddenField(await (await browser.get('/login')).text(), 'csrf_token')
+    csrfTokens.set(browser, token)
+  }
+  return browser.post('/login', { csrf_token: token, return_to: '/', username, password })
+}
+
+/** Fails logins until one is throttled; every earlier one must be an ordinary 401. @returns the 429 */
+async function guessUntilThrottled(next: (i: number) => Promise<Response>): Promise<Response> {
+  for (let i = 0; i < MAX_ATTEMPTS; i++) {
+    const response = await next(i)
+    if (response.status === 429) return response
+    expect(response.status).toBe(401)
+    expect(setCookie(response, SESSION_COOKIE)).toBeUndefined()
+  }
+  throw new Error(`no 429 after ${MAX_ATTEMPTS} failed logins`)
+}
+
+/** A throttled answer: 429, a Retry-After of whole seconds, and no session. */
+function expectThrottled(response: Response): void {
+  expect(response.status).toBe(429)
+  const retryAfter = response.headers.get('Retry-After')
+  expect(retryAfter).toMatch(/^\d+$/)
+  expect(Number(retryAfter)).toBeGreaterThan(0)
+  expect(setCookie(response, SESSION_COOKIE)).toBeUndefined()
+  expect(response.headers.get('Location')).toBeNull()
+}
+
+/** The browser is not signed in: an authorization request is sent to the login page. */
+async function expectSignedOut(browser: Browser): Promise<void> {
+  expect(browser.cookies.has(SESSION_COOKIE)).toBe(false)
+  expect(locationOf(await browser.get(authorizePath(client.clientId, pkce().challenge)))?.pathname).toBe('/login')
+}
+
+describe('RFC 6819 §4.4.3.6: online guessing of passwords at the login form', () => {
+  it('RFC 6819 §5.1.4.2.3: repeated wrong passwords from one address get 429 with Retry-After, and then the right password signs in no one', async () => {
+    const guesser = server.browser()
+    expectThrottled(await guessUntilThrottled((i) => attempt(guesser, 'alice', `guess-${i}`)))
+    expectThrottled(await attempt(guesser, 'alice', PASSWORD))
+    await expectSignedOut(guesser)
+  })
+
+  it('RFC 6819 §5.1.4.2.3: guesses at one username from many addresses are throttled per username, the right password included', async () => {
+    expectThrottled(await guessUntilThrottled((i) => attempt(server.browser(), 'bob', `guess-${i}`)))
+    const owner = server.browser()
+    expectThrottled(await attempt(owner, 'bob', PASSWORD))
+    await expectSignedOut(owner)
+  })
+
+  it('RFC 6819 §5.1.4.2.3: one address spraying a password over many usernames is throttled, then refused for a username it has not tried', async () => {
+    const sprayer = server.browser()
+    expectThrottled(await guessUntilThrottled((i) => attempt(sprayer, `user${i}`, 'Summer2025!')))
+    expectThrottled(await attempt(sprayer, 'carol', PASSWORD))
+    await expectSignedOut(sprayer)
+    // Another address is not affected: carol herself signs in.
+    expect((await attempt(server.browser(), 'carol', PASSWORD)).status).toBe(303)
+  })
+})

@@ -1,0 +1,133 @@
+/**
+ * Refresh token replay and revoked grants (RFC 9700 §4.14; RFC 6749 §10.4; RFC 6819 §5.2.2): a rotated refresh token
+ * presented again ends its whole family, whoever presents it first, and a revoked grant's tokens stop working at every
+ * place that checks them: the API, introspection and the token endpoint.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  callApi,
+  expectTokenError,
+  isActive,
+  obtainTokens,
+  post,
+  refresh,
+  startServer,
+  type AttackServer,
+  type Browser,
+  type TestClient,
+  type TokenBody,
+} from './support.js'
+
+let server: AttackServer
+let client: TestClient
+let attacker: TestClient
+let alice: Browser
+
+beforeAll(async () => {
+  server = await startServer()
+  client = await server.addClient()
+  attacker = await server.addClient({ name: 'Attacker' })
+  await server.addUser('alice')
+  alice = server.browser()
+})
+
+afterAll(() => server?.close())
+
+interface Tokens {
+  access_token: string
+  refresh_token: string
+}
+
+async function refreshed(response: Response): Promise<Tokens> {
+  expect(response.status).toBe(200)
+  const body = (await response.json()) as TokenBody
+  expect(body.access_token).toEqual(expect.any(String))
+  expect(body.refresh_token).toEqual(expect.any(String))
+  return body as Tokens
+}
+
+/** The access token works nowhere: the API answers 401 invalid_token, introspection says inactive. */
+async function expectDeadAccessToken(token: string): Promise<void> {
+  const api = await callApi(server, token)
+  expect(api.status).toBe(401)
+  expect(api.headers.get('WWW-Authenticate')).toMatch(/error="invalid_token"/)
+  expect(await isActive(server, client, token)).toBe(false)
+}
+
+/** The refresh token works nowhere: the token endpoint answers invalid_grant, introspection says inactive. */
+async function expectDeadRefreshToken(token: string): Promise<void> {
+  await expectTokenError(await refresh(server, client, token), 400, 'invalid_grant')
+  expect(await isActive(server, client, token)).toBe(false)
+}
+
+describe('RFC 9700 §4.14.2: refresh token rotation with replay detection', () => {
+  it('RFC 9700 §4.14.2: a refresh rotates the refresh token, and the old one replayed revokes the whole family', async () => {
+    const first = await obtainTokens(server, alice, client)
+    const second = await refreshed(await refresh(server, client, first.refresh_token))
+    expect(second.refresh_token).not.toBe(first.refresh_token)
+    expect((await callApi(server, second.access_token)).status).toBe(200)
+
+    // The replay: whoever holds the old refresh token (an attacker, or the client after a theft) is refused ...
+    await expectTokenError(await refresh(server, client, first.refresh_token), 400, 'invalid_grant')
+    // ... and everything issued in this grant is revoked, the legitimate latest tokens included.
+    await expectDeadRefreshToken(second.refresh_token)
+    await expectDeadAccessToken(second.access_token)
+    await expectDeadAccessToken(first.access_token)
+  })
+
+  it('RFC 9700 §4.14.2: when the attacker refreshes first, the legitimate client’s next refresh revokes the attacker’s tokens', async () => {
+    const stolen = await obtainTokens(server, alice, client)
+    // The attacker holds the client's credentials too (e.g. a public client or a leaked secret) and refreshes first.
+    const attackers = await refreshed(await refresh(server, client, stolen.refresh_token))
+    expect((await callApi(server, attackers.access_token)).status).toBe(200)
+
+    await expectTokenError(await refresh(server, client, stolen.refresh_token), 400, 'invalid_grant')
+    await expectDeadAccessToken(attackers.access_token)
+    await expectDeadRefreshToken(attackers.refresh_token)
+  })
+
+  it('RFC 9700 §4.14.2: two refreshes with one refresh token racing each other rotate it once, then revoke the family', async () => {
+    const tokens = await obtainTokens(server, alice, client)
+    const answers = await Promise.all([refresh(server, client, tokens.refresh_token), refresh(server, client, tokens.refresh_token)])
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 400])
+    const winner = await refreshed(answers.find((answer) => answer.status === 200) as Response)
+    await expectTokenError(answers.find((answer) => answer.status === 400) as Response, 400, 'invalid_grant')
+    await expectDeadRefreshToken(winner.refresh_token)
+    await expectDeadAccessToken(winner.access_token)
+  })
+
+  it('RFC 6819 §5.2.2.2: a refresh token presented by another client is refused with invalid_grant and stays its owner’s', async () => {
+    const tokens = await obtainTokens(server, alice, client)
+    await expectTokenError(await refresh(server, attacker, tokens.refresh_token), 400, 'invalid_grant')
+    expect((await refresh(server, client, tokens.refresh_token)).status).toBe(200)
+  })
+})
+
+describe('RFC 6819 §5.2.2.4: tokens of a revoked grant stop working everywhere', () => {
+  it('RFC 6819 §5.2.2.4: revoking the refresh token (RFC 7009) ends the access tokens of its grant at the API, introspection and the token endpoint', async () => {
+    const first = await obtainTokens(server, alice, client)
+    const second = await refreshed(await refresh(server, client, first.refresh_token))
+    expect((await callApi(server, second.access_token)).status).toBe(200)
+
+    const revoked = await post(server, '/revoke', { token: second.refresh_token, token_type_hint: 'refresh_token' }, client)
+    expect(revoked.status).toBe(200)
+
+    await expectDeadRefreshToken(second.refresh_token)
+    await expectDeadAccessToken(second.access_token)
+    await expectDeadAccessToken(first.access_token)
+  })
+
+  it('RFC 6819 §5.2.2.4: a revoked access token is refused by the API and introspection at once', async () => {
+    const tokens = await obtainTokens(server, alice, client)
+    expect((await callApi(server, tokens.access_token)).status).toBe(200)
+    expect((await post(server, '/revoke', { token: tokens.access_token }, client)).status).toBe(200)
+    await expectDeadAccessToken(tokens.access_token)
+  })
+
+  it('RFC 6819 §5.2.2.4: another client cannot revoke a token it was not issued (RFC 7009 §2.1), which keeps working', async () => {
+    const tokens = await obtainTokens(server, alice, client)
+    await post(server, '/revoke', { token: tokens.refresh_token }, attacker)
+    expect((await callApi(server, tokens.access_token)).status).toBe(200)
+    expect((await refresh(server, client, tokens.refresh_token)).status).toBe(200)
+  })
+})
