@@ -29,7 +29,7 @@ export function isWellFormedVerifier(value: string): boolean {
  * @see {@link https://www.rfc-editor.org/rfc/rfc7636#section-4.6 | RFC 7636 §4.6}
  */
 export async function verifyCodeChallenge(verifier: string, challenge: string, method: CodeChallengeMethod): Promise<boolean> {
-  const derived = method === 'plain' ? verifier : base64url.encode(await sha256(verifier))
+  const derived = method === 'plain' ? verifier : base64url.encode(sha256(verifier))
   // Through the constant-time compare of fixed-length digests, as every verifier comparison: a `plain` challenge is
   // the verifier itself, and a raw byte compare would answer at once when the lengths differ.
   return timingSafeEqual(derived, challenge)
