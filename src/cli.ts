@@ -8,11 +8,11 @@
  * @module
  */
 import { readFileSync } from 'node:fs'
-import { createServer, type Server as HttpServer } from 'node:http'
+import { createServer, ServerResponse, type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders, type Server as HttpServer } from 'node:http'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { checkIssuer, createApp, DEFAULT_TOKEN_EXPIRES_IN, type App } from './app/app.js'
+import { DEFAULT_RATE_LIMITS, type RateLimit, type RateLimitOptions } from './app/rate-limit.js'
 import { SigningKeys } from './app/keys.js'
-import { toFetchRequest, writeResponse } from './adapters/node.js'
 import { CLIENT_GRANT_TYPES, type Store } from './store/index.js'
 
 /** A usage mistake: exit code 2 with the command's help hint. */
@@ -37,10 +37,18 @@ Run 'oauthkit <command> --help' for its options.`,
   --host H               address to listen on (default 127.0.0.1, env OAUTHKIT_HOST)
   --issuer URL           public origin and issuer (default http://HOST:PORT; https required unless loopback, env OAUTHKIT_ISSUER)
   --db DB                sqlite:PATH | postgres://… | memory (default ${DEFAULT_DB}, env OAUTHKIT_DB)
-  --config FILE          JSON file with any of: port, host, issuer, db, tokenFormat, trustProxy (env OAUTHKIT_CONFIG)
+  --config FILE          JSON file with any of: port, host, issuer, db, tokenFormat, trustProxy, loginLimit,
+                         tokenClientLimit, tokenAddressLimit, rateLimit (false) (env OAUTHKIT_CONFIG)
   --token-format F       opaque (default) or jwt (env OAUTHKIT_TOKEN_FORMAT)
   --trust-proxy          behind one TLS-terminating proxy: read X-Forwarded-Proto/Host, and the last X-Forwarded-For
-                         address (the one the proxy appended) for login throttling (env OAUTHKIT_TRUST_PROXY=1)
+                         address (the one the proxy appended) for the per-address rate limits (env OAUTHKIT_TRUST_PROXY=1)
+Rate limits: N/SECONDS (failures per window) or off, counted in the database (shared by every instance); past one, 429:
+  --login-limit L        failed sign-ins per username and per address; a username's count includes the password
+                         grant's (default ${limitText(DEFAULT_RATE_LIMITS.loginPerUsername)}, env OAUTHKIT_LOGIN_LIMIT)
+  --token-client-limit L failed client authentications per client_id at /token (default ${limitText(DEFAULT_RATE_LIMITS.tokenPerClient)}, env OAUTHKIT_TOKEN_CLIENT_LIMIT)
+  --token-address-limit L
+                         failed token requests per address (default ${limitText(DEFAULT_RATE_LIMITS.tokenPerAddress)}, env OAUTHKIT_TOKEN_ADDRESS_LIMIT)
+  --no-rate-limit        turn every rate limit off (env OAUTHKIT_NO_RATE_LIMIT=1)
 Session cookies are signed with OAUTHKIT_SESSION_SECRET (base64url, 32+ bytes) when set; give every instance the same.`,
   clients: `Usage: oauthkit clients <add|list|show|remove|rotate-secret> [options]
 
@@ -108,6 +116,10 @@ async function serve(argv: readonly string[]): Promise<number> {
     config: { type: 'string' },
     'token-format': { type: 'string' },
     'trust-proxy': { type: 'boolean' },
+    'login-limit': { type: 'string' },
+    'token-client-limit': { type: 'string' },
+    'token-address-limit': { type: 'string' },
+    'no-rate-limit': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true) return help('serve')
@@ -128,34 +140,12 @@ async function serve(argv: readonly string[]): Promise<number> {
   }
   const db = str(values.db) ?? env.OAUTHKIT_DB ?? str(file.db) ?? DEFAULT_DB
   const sessionSecret = env.OAUTHKIT_SESSION_SECRET === undefined ? undefined : decodeSecret(env.OAUTHKIT_SESSION_SECRET)
+  const rateLimit = serveRateLimit(values, env, file)
 
   const store = await openStore(db)
   let app: App | undefined
   let shuttingDown = false
-  const server = createServer((req, res) => {
-    void (async () => {
-      if (app === undefined) {
-        res.writeHead(503, { 'Retry-After': '1' }).end()
-        return
-      }
-      let request: Request
-      try {
-        request = toFetchRequest(req, { trustProxy })
-      } catch {
-        res.writeHead(400).end()
-        return
-      }
-      // The address the trusted proxy saw is the last one it appended; the ones before it are the client's to forge.
-      const forwarded = trustProxy ? req.headers['x-forwarded-for']?.toString().split(',').at(-1)?.trim() : undefined
-      const response = await app.fetch(request, { remoteAddress: forwarded ?? req.socket.remoteAddress })
-      // Once shutting down, no connection is kept alive: each closes after its answer, so the process can exit.
-      if (shuttingDown) res.setHeader('Connection', 'close')
-      await writeResponse(res, response)
-    })().catch(() => {
-      if (!res.headersSent) res.writeHead(500)
-      res.end()
-    })
-  })
+  const server = createServeServer({ app: () => app, trustProxy, shuttingDown: () => shuttingDown })
   let issuer: string
   try {
     await listen(server, port, host)
@@ -163,7 +153,7 @@ async function serve(argv: readonly string[]): Promise<number> {
     const address = server.address()
     const actualPort = typeof address === 'object' && address !== null ? address.port : port
     issuer = givenIssuer ?? `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`
-    app = await createApp({ store, issuer, tokenFormat, sessionSecret })
+    app = await createApp({ store, issuer, tokenFormat, sessionSecret, rateLimit })
     console.log(`oauthkit: listening on http://${host.includes(':') ? `[${host}]` : host}:${actualPort}, issuer ${issuer}`)
   } catch (error) {
     server.close()
@@ -198,6 +188,99 @@ async function serve(argv: readonly string[]): Promise<number> {
   process.off('SIGINT', stop)
   process.off('SIGTERM', stop)
   return 0
+}
+
+/**
+ * How long `oauthkit serve` waits for a client to send its request; past these node:http answers 408 and closes the
+ * connection, so a client that never finishes its headers or body cannot hold a connection for long.
+ */
+export const SERVE_TIMEOUTS: Readonly<ServeTimeouts> = Object.freeze({
+  /** The request line and headers (node:http's `headersTimeout`). */
+  headersMs: 10_000,
+  /** The whole request, body included (`requestTimeout`; node's default is five minutes). */
+  requestMs: 30_000,
+  /** How often connections are checked against both (`connectionsCheckingInterval`; node's default is 30 s). */
+  checkIntervalMs: 1_000,
+})
+
+/** See {@link SERVE_TIMEOUTS}. */
+export interface ServeTimeouts {
+  readonly headersMs: number
+  readonly requestMs: number
+  readonly checkIntervalMs: number
+}
+
+/** Options of {@link createServeServer}. */
+export interface ServeServerOptions {
+  /** The app once it is ready; until then every request is answered 503 with `Retry-After`. */
+  readonly app: () => App | undefined
+  /** Behind one TLS-terminating proxy (`serve --trust-proxy`). */
+  readonly trustProxy: boolean
+  /** Once true, no connection is kept alive: each closes after its answer, so the process can exit. */
+  readonly shuttingDown?: (() => boolean) | undefined
+  /** Other timeouts than {@link SERVE_TIMEOUTS}, for tests. */
+  readonly timeouts?: Partial<ServeTimeouts> | undefined
+}
+
+/** The node:http server `oauthkit serve` runs around the app, not yet listening. */
+export function createServeServer(options: ServeServerOptions): HttpServer {
+  const { trustProxy } = options
+  const timeouts = { ...SERVE_TIMEOUTS, ...options.timeouts }
+  const serverOptions = { headersTimeout: timeouts.headersMs, requestTimeout: timeouts.requestMs, connectionsCheckingInterval: timeouts.checkIntervalMs }
+  const shuttingDown = options.shuttingDown ?? (() => false)
+  /** Once shutting down, every answer closes its connection: decided when the headers go out, not when it began. */
+  class ServeResponse extends ServerResponse {
+    override writeHead(statusCode: number, statusMessage?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
+      if (shuttingDown() && !this.headersSent) this.setHeader('Connection', 'close')
+      return typeof statusMessage === 'string' ? super.writeHead(statusCode, statusMessage, headers) : super.writeHead(statusCode, statusMessage)
+    }
+  }
+  // The app's own listener (protocol endpoints straight from node:http, pages through fetch), made once per app.
+  let served: { app: App; listener: (req: IncomingMessage, res: ServerResponse) => void } | undefined
+  return createServer({ ...serverOptions, ServerResponse: ServeResponse }, (req, res) => {
+    const app = options.app()
+    if (app === undefined) {
+      res.writeHead(503, { 'Retry-After': '1' }).end()
+      return
+    }
+    if (served?.app !== app) served = { app, listener: app.nodeListener({ trustProxy }) }
+    served.listener(req, res)
+  })
+}
+
+/**
+ * The rate limits of `oauthkit serve`, from its flags, else the environment, else the `--config` file, else the
+ * defaults: each limit `N/SECONDS` or `off`; `--no-rate-limit` (`OAUTHKIT_NO_RATE_LIMIT=1`, `"rateLimit": false`)
+ * turns them all off.
+ *
+ * @throws UsageError for a limit of another form
+ */
+export function serveRateLimit(
+  flags: Readonly<Record<string, string | boolean | undefined>>,
+  env: Readonly<Record<string, string | undefined>>,
+  file: Readonly<Record<string, unknown>>,
+): RateLimitOptions | false {
+  if (flags['no-rate-limit'] === true || env.OAUTHKIT_NO_RATE_LIMIT === '1' || file.rateLimit === false) return false
+  const limit = (flag: string, variable: string, key: string): RateLimit | false | undefined => {
+    const text = str(flags[flag]) ?? env[variable] ?? str(file[key])
+    if (text === undefined) return undefined
+    if (text === 'off') return false
+    const match = /^(\d{1,9})\/(\d{1,9})$/.exec(text)
+    const [maxFailures, windowSeconds] = match === null ? [0, 0] : [Number(match[1]), Number(match[2])]
+    if (maxFailures < 1 || windowSeconds < 1) throw new UsageError(`--${flag} must be N/SECONDS (failures per window, e.g. 5/900) or off, got ${text}`)
+    return { maxFailures, windowSeconds }
+  }
+  const login = limit('login-limit', 'OAUTHKIT_LOGIN_LIMIT', 'loginLimit')
+  return {
+    loginPerUsername: login,
+    loginPerAddress: login,
+    tokenPerClient: limit('token-client-limit', 'OAUTHKIT_TOKEN_CLIENT_LIMIT', 'tokenClientLimit'),
+    tokenPerAddress: limit('token-address-limit', 'OAUTHKIT_TOKEN_ADDRESS_LIMIT', 'tokenAddressLimit'),
+  }
+}
+
+function limitText(limit: RateLimit): string {
+  return `${limit.maxFailures}/${limit.windowSeconds}`
 }
 
 function listen(server: HttpServer, port: number, host: string): Promise<void> {

@@ -14,7 +14,7 @@ import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { SigningKeys } from '../src/app/keys.js'
-import { main, openStore } from '../src/cli.js'
+import { main, openStore, serveRateLimit } from '../src/cli.js'
 import { type Store } from '../src/store/store.js'
 import { basic } from './support/memory-validator.js'
 
@@ -108,7 +108,11 @@ describe('oauthkit --help', () => {
     [['--help'], ['serve', 'clients', 'users', 'keys', '--db', 'OAUTHKIT_DB']],
     [['-h'], ['serve', 'clients', 'users', 'keys']],
     [['help'], ['serve', 'clients', 'users', 'keys']],
-    [['serve', '--help'], ['--port', '--host', '--issuer', '--db', '--config', '--token-format', '--trust-proxy', 'OAUTHKIT_PORT', 'OAUTHKIT_DB']],
+    [
+      ['serve', '--help'],
+      ['--port', '--host', '--issuer', '--db', '--config', '--token-format', '--trust-proxy', 'OAUTHKIT_PORT', 'OAUTHKIT_DB'],
+    ],
+    [['serve', '--help'], ['--login-limit', '--token-client-limit', '--token-address-limit', '--no-rate-limit', '5/900', 'OAUTHKIT_LOGIN_LIMIT']],
     [['clients', '--help'], ['add', 'list', 'show', 'remove', 'rotate-secret', '--name', '--redirect-uri', '--grant-type', '--scope', '--public', '--json', '--db']],
     [['clients', 'add', '--help'], ['--name', '--redirect-uri', '--grant-type', '--scope', '--public', '--json']],
     [['clients', 'rotate-secret', '-h'], ['rotate-secret']],
@@ -396,6 +400,8 @@ describe('oauthkit serve: refused before it listens', () => {
     ['an unknown token format', ['--token-format', 'xml'], /--token-format must be opaque or jwt, got xml/],
     ['a port that is not a number', ['--port', 'http'], /--port must be a port number/],
     ['a port out of range', ['--port', '70000'], /--port must be a port number/],
+    ['a rate limit without its window', ['--login-limit', '5'], /--login-limit must be N\/SECONDS .* or off, got 5 /],
+    ['a rate limit of zero', ['--token-client-limit', '0/60'], /--token-client-limit must be N\/SECONDS/],
   ])('refuses %s with exit 2', async (_, args, message) => {
     expectFailure(await within(run('serve', ...args, '--db', 'memory')), 2, message)
   })
@@ -435,6 +441,27 @@ describe('oauthkit serve: refused before it listens', () => {
     writeFileSync(config, '[]')
     vi.stubEnv('OAUTHKIT_CONFIG', config)
     expectFailure(await run('serve'), 2, /--config .*bad\.json is not a JSON object/)
+  })
+})
+
+describe('oauthkit serve: rate limits', () => {
+  it('takes each limit from its flag, else the environment, else --config, else the default; off turns one off', () => {
+    expect(serveRateLimit({}, {}, {})).toEqual({ loginPerUsername: undefined, loginPerAddress: undefined, tokenPerClient: undefined, tokenPerAddress: undefined })
+    const env = { OAUTHKIT_LOGIN_LIMIT: '10/600', OAUTHKIT_TOKEN_CLIENT_LIMIT: 'off' }
+    const file = { loginLimit: '1/1', tokenAddressLimit: '50/60' }
+    expect(serveRateLimit({ 'login-limit': '3/60' }, env, file)).toEqual({
+      loginPerUsername: { maxFailures: 3, windowSeconds: 60 },
+      loginPerAddress: { maxFailures: 3, windowSeconds: 60 },
+      tokenPerClient: false,
+      tokenPerAddress: { maxFailures: 50, windowSeconds: 60 },
+    })
+    expect(serveRateLimit({}, env, file)).toMatchObject({ loginPerUsername: { maxFailures: 10, windowSeconds: 600 } })
+  })
+
+  it('turns every limit off with --no-rate-limit, OAUTHKIT_NO_RATE_LIMIT=1 or "rateLimit": false', () => {
+    expect(serveRateLimit({ 'no-rate-limit': true }, {}, {})).toBe(false)
+    expect(serveRateLimit({}, { OAUTHKIT_NO_RATE_LIMIT: '1' }, {})).toBe(false)
+    expect(serveRateLimit({}, {}, { rateLimit: false })).toBe(false)
   })
 })
 

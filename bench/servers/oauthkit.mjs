@@ -1,12 +1,12 @@
 /**
  * oauthkit through the node:http adapter: `Server` over `StoreValidator` and a store (memory, SQLite or PostgreSQL),
- * served with `createFetchHandler` + `createNodeHandler`; the protected resource with `protectedResource`.
+ * served with `createFetchHandler` + `createNodeHandler`; the protected resource with `bearerGuard`.
  */
 import { join } from 'node:path'
 import { exportJWK, generateKeyPair } from 'jose'
 import { Server, signedTokenGenerator } from 'oauthkit'
-import { createFetchHandler, protectedResource } from 'oauthkit/fetch'
-import { createNodeHandler } from 'oauthkit/node'
+import { createFetchHandler } from 'oauthkit/fetch'
+import { bearerGuard, createNodeHandler, nodeSigner } from 'oauthkit/node'
 import { MemoryStore, StoreValidator } from 'oauthkit/store'
 import { CODE_TTL, pkcePair, randomToken, REDIRECT_URI, SCOPE, TOKEN_TTL, USERNAME } from '../lib/common.mjs'
 
@@ -72,17 +72,21 @@ export async function start({ scenario, store: kind, port, workdir, databaseUrl,
   let jwks
   if (scenario === 'cc-jwt') {
     const { privateKey, publicKey } = await generateKeyPair('ES256')
-    tokenGenerator = signedTokenGenerator(privateKey, { issuer, alg: 'ES256', kid: 'bench' })
+    // On Node, signed with node:crypto (nodeSigner), as oauthkit/node recommends.
+    tokenGenerator = signedTokenGenerator(nodeSigner(privateKey, 'ES256'), { issuer, alg: 'ES256', kid: 'bench' })
     jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256', use: 'sig' }] }
   }
   const validator = new StoreValidator(store, { issuer })
   const server = new Server(validator, { issuer, tokenExpiresIn: TOKEN_TTL, allowInsecureTransport: true, tokenGenerator })
   const endpoints = createNodeHandler(createFetchHandler(server))
-  const resource = createNodeHandler(
-    protectedResource(server, [SCOPE], (_request, token) =>
-      Response.json({ client_id: token.clientId, scope: token.scopes.join(' ') }, { headers: { 'Cache-Control': 'no-store' } }),
-    ),
-  )
+  // A node:http resource server's way: bearerGuard answers the RFC 6750 challenges, the handler the rest.
+  const guard = bearerGuard(server, [SCOPE])
+  const resource = async (req, res) => {
+    const token = await guard(req, res)
+    if (token === undefined) return
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' })
+    res.end(JSON.stringify({ client_id: token.clientId, scope: token.scopes.join(' ') }))
+  }
   return {
     handler: (req, res) => (req.url === '/resource' ? resource(req, res) : endpoints(req, res)),
     clientId,

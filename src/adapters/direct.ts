@@ -19,6 +19,8 @@ export interface DirectRequest {
   readonly url: URL
   /** The HTTP method as received. */
   readonly method: string
+  /** The client's address, when the transport knows it (behind a trusted proxy, the one the proxy saw). */
+  readonly remoteAddress?: string | undefined
   /** The headers as received, repeated ones kept apart. */
   readonly headers: RequestHeaders
   /** Reads the body as UTF-8 text within `maxBodyBytes` (the smaller of both caps applies); `undefined` for GET/HEAD. */
@@ -29,8 +31,11 @@ export interface DirectRequest {
   aborted(): boolean
 }
 
-/** What a `createFetchHandler` handler does for a {@link DirectRequest}: the core's response, never a rejection. */
-export type DirectHandler = (request: DirectRequest) => Promise<OAuth2Response>
+/**
+ * What a `createFetchHandler` handler does for a {@link DirectRequest}: the core's response, never a rejection; or
+ * `undefined`, decided before reading the body, for a request it leaves to the Fetch handler.
+ */
+export type DirectHandler = (request: DirectRequest) => Promise<OAuth2Response | undefined>
 
 const directHandlers = new WeakMap<object, DirectHandler>()
 

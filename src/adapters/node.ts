@@ -9,7 +9,9 @@ import { once } from 'node:events'
 import { type IncomingMessage, type ServerResponse } from 'node:http'
 import { directHandlerOf, type DirectHandler } from './direct.js'
 import { reportAdapterError, type AdapterErrorHook } from './error-reporting.js'
-import { DEFAULT_MAX_BODY_BYTES, HttpError, PayloadTooLargeError, type FetchHandler } from './fetch.js'
+import { type OAuth2Response } from '../core/response.js'
+import { type StoredToken } from '../validator.js'
+import { DEFAULT_MAX_BODY_BYTES, HttpError, PayloadTooLargeError, type FetchHandler, type ProtectedResourceServer } from './fetch.js'
 
 /** Options of {@link toFetchRequest}. */
 export interface ToFetchRequestOptions {
@@ -153,8 +155,24 @@ export async function handleNodeRequest(
   options: NodeHandlerOptions = {},
   requestOptions: Pick<ToFetchRequestOptions, 'target' | 'body'> = {},
 ): Promise<void> {
-  const direct = directHandlerOf(fetchHandler)
-  if (direct !== undefined) return handleDirect(direct, req, res, options, requestOptions)
+  return serveNodeRequest(directHandlerOf(fetchHandler), fetchHandler, req, res, options, requestOptions)
+}
+
+/**
+ * {@link handleNodeRequest} with the direct handler given: it answers what it can without a Fetch `Request` and
+ * `Response`; what it declines (before reading the body) goes to `fetchHandler`.
+ *
+ * @internal
+ */
+export async function serveNodeRequest(
+  direct: DirectHandler | undefined,
+  fetchHandler: FetchHandler,
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: NodeHandlerOptions & { readonly remoteAddress?: string | undefined },
+  requestOptions: Pick<ToFetchRequestOptions, 'target' | 'body'> = {},
+): Promise<void> {
+  if (direct !== undefined && (await handleDirect(direct, req, res, options, requestOptions))) return
   let request: Request | undefined
   try {
     request = toFetchRequest(req, { ...requestOptions, maxBodyBytes: options.maxBodyBytes, trustProxy: options.trustProxy, response: res })
@@ -195,9 +213,10 @@ async function handleDirect(
   direct: DirectHandler,
   req: IncomingMessage,
   res: ServerResponse,
-  options: NodeHandlerOptions,
+  options: NodeHandlerOptions & { readonly remoteAddress?: string | undefined },
   requestOptions: Pick<ToFetchRequestOptions, 'target' | 'body'>,
-): Promise<void> {
+): Promise<boolean> {
+  let answered = true
   try {
     const url = requestUrl(req, requestOptions.target ?? req.url, options.trustProxy === true)
     const method = req.method ?? 'GET'
@@ -205,6 +224,7 @@ async function handleDirect(
     const response = await direct({
       url,
       method,
+      remoteAddress: options.remoteAddress,
       headers: headerPairs(req.rawHeaders),
       readBody: (fetchCap) => {
         if (BODYLESS_METHODS.has(method.toUpperCase())) return Promise.resolve(undefined)
@@ -220,18 +240,19 @@ async function handleDirect(
       },
       aborted,
     })
-    if (res.destroyed || res.writableEnded) return
-    const bodyless = response.status === 204 || response.status === 205 || response.status === 304 || method.toUpperCase() === 'HEAD'
-    res.statusCode = response.status
-    for (const name in response.headers) res.setHeader(name, response.headers[name] as string)
-    // What a Fetch Response does for a text body without a type.
-    if (response.body !== '' && !res.hasHeader('content-type')) res.setHeader('Content-Type', 'text/plain;charset=UTF-8')
-    res.end(bodyless || response.body === '' ? undefined : response.body)
+    if (response === undefined) {
+      answered = false
+      return false
+    }
+    writeDirect(res, response, method)
+    return true
   } catch (error) {
     if (!(error instanceof HttpError) && !res.destroyed) reportAdapterError(options.onError, error, undefined)
     await writeFailure(res, error)
+    return true
   } finally {
-    if (!req.readableEnded && !req.destroyed) req.resume()
+    // Declined, the body is the Fetch path's to read.
+    if (answered && !req.readableEnded && !req.destroyed) req.resume()
   }
 }
 
@@ -284,6 +305,65 @@ function readBody(req: IncomingMessage, cap: number): Promise<string> {
     }
     req.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose)
   })
+}
+
+/** Options of {@link bearerGuard}. */
+export interface BearerGuardOptions {
+  /** See {@link ToFetchRequestOptions.trustProxy}; read its warning. Default `false`. */
+  readonly trustProxy?: boolean | undefined
+  /** Receives unexpected failures (answered 500); default `console.error`. */
+  readonly onError?: AdapterErrorHook | undefined
+}
+
+/**
+ * Guards node:http handlers (and Express or Fastify routes, through their `req.raw`/`res`) with a Bearer access
+ * token, without a Fetch `Request` and `Response`: `await guard(req, res)` resolves to the token when the request
+ * carries a valid, unexpired one granting every scope in `scopes`; otherwise the guard has answered with the RFC 6750
+ * §3 challenge (401 or 403 with `WWW-Authenticate: Bearer …`, or 400 for a malformed request) and resolves to
+ * `undefined`. The token is read from the `Authorization` header (§2.1) and the query; the body is left unread for
+ * the handler, so a token in a form body (§2.2) is not seen: use `protectedResource` of `oauthkit/fetch` for that.
+ *
+ * @param scopes - every scope the handler needs
+ * @see {@link https://www.rfc-editor.org/rfc/rfc6750#section-3 | RFC 6750 §3}
+ * @example
+ * ```ts
+ * const guard = bearerGuard(server, ['profile'])
+ * createServer(async (req, res) => {
+ *   const token = await guard(req, res)
+ *   if (token === undefined) return
+ *   res.setHeader('Content-Type', 'application/json').end(JSON.stringify({ sub: token.user?.userId }))
+ * })
+ * ```
+ */
+export function bearerGuard(
+  server: ProtectedResourceServer,
+  scopes: readonly string[],
+  options: BearerGuardOptions = {},
+): (req: IncomingMessage, res: ServerResponse) => Promise<StoredToken | undefined> {
+  const trustProxy = options.trustProxy === true
+  return async (req, res) => {
+    try {
+      const method = req.method ?? 'GET'
+      const result = await server.validateProtectedResourceRequest(requestUrl(req, req.url, trustProxy).href, method, undefined, headerPairs(req.rawHeaders), scopes)
+      if (result.valid) return result.token
+      writeDirect(res, result.response, method)
+    } catch (error) {
+      if (!(error instanceof HttpError) && !res.destroyed) reportAdapterError(options.onError, error, undefined)
+      await writeFailure(res, error)
+    }
+    return undefined
+  }
+}
+
+/** Writes a core response: status, headers, and the body unless the status or a `HEAD` request has none. */
+function writeDirect(res: ServerResponse, response: OAuth2Response, method: string): void {
+  if (res.destroyed || res.writableEnded) return
+  const bodyless = response.status === 204 || response.status === 205 || response.status === 304 || method.toUpperCase() === 'HEAD'
+  res.statusCode = response.status
+  for (const name in response.headers) res.setHeader(name, response.headers[name] as string)
+  // What a Fetch Response does for a text body without a type.
+  if (response.body !== '' && !res.hasHeader('content-type')) res.setHeader('Content-Type', 'text/plain;charset=UTF-8')
+  res.end(bodyless || response.body === '' ? undefined : response.body)
 }
 
 /** Answers a failure if the response has not started; otherwise cuts the connection. */

@@ -13,13 +13,19 @@ import {
   signedTokenGenerator,
   type TokenGenerator,
 } from '../index.js'
-import { createFetchHandler, readRequest, toResponse } from '../adapters/fetch.js'
+import { type IncomingMessage, type ServerResponse } from 'node:http'
+import { directHandlerOf, type DirectHandler, type DirectRequest } from '../adapters/direct.js'
+import { createFetchHandler, DEFAULT_MAX_BODY_BYTES, DEFAULT_PATHS, HttpError, readRequest, toResponse } from '../adapters/fetch.js'
+import { serveNodeRequest } from '../adapters/node.js'
+import { nodeSigner } from '../adapters/node-signer.js'
+import { type RequestHeaders } from '../core/request.js'
+import { type OAuth2Response } from '../core/response.js'
 import { type Store } from '../store/store.js'
 import { StoreValidator } from '../store/validator.js'
 import { SigningKeys } from './keys.js'
 import { consentPage, errorPage, homePage, loginPage, logoutPage, PAGE_HEADERS } from './pages.js'
 import { Sessions } from './session.js'
-import { LoginThrottle, type ThrottleOptions } from './throttle.js'
+import { RateLimiter, type RateLimitOptions } from './rate-limit.js'
 
 /** Options of {@link createApp}. */
 export interface AppOptions {
@@ -39,15 +45,23 @@ export interface AppOptions {
    * one; default a random secret per process, so sessions end with a restart.
    */
   readonly sessionSecret?: Uint8Array | undefined
-  /** Login throttling; default 5 failures per 15 minutes, per username and per address. */
-  readonly throttle?: ThrottleOptions | undefined
+  /**
+   * Rate limiting of failed sign-ins and failed token requests, counted in the store (shared by every instance over
+   * one database): past a limit, 429 with `Retry-After`. Defaults: sign-ins 5 failures per 15 minutes per username
+   * and per address; token requests 20 failed client authentications per 5 minutes per client and 100 failures per
+   * 5 minutes per address (see {@link RateLimitOptions}). `false` turns it off: no counter is read or written.
+   */
+  readonly rateLimit?: RateLimitOptions | false | undefined
   /** Receives one structured entry per request (never a query string, which may hold a code) and every server error. */
   readonly log?: ((entry: Record<string, unknown>) => void) | undefined
 }
 
 /** What the handler knows of the connection, which a `Request` does not carry. */
 export interface ConnectionInfo {
-  /** The client's address, for login throttling. */
+  /**
+   * The client's address, for the per-address rate limits (without it they do not apply). Behind a proxy, the address
+   * the proxy saw, never one the client could forge.
+   */
   readonly remoteAddress?: string | undefined
 }
 
@@ -55,6 +69,20 @@ export interface ConnectionInfo {
 export interface App {
   /** Handles one HTTP request. Never rejects. */
   fetch(request: Request, connection?: ConnectionInfo): Promise<Response>
+  /**
+   * A node:http request listener serving this app, as `oauthkit serve` does: the protocol endpoints (`/token`,
+   * `/revoke`, `/introspect`, the metadata) answered straight from node:http, without a Fetch `Request` and
+   * `Response`; the pages through {@link App.fetch}. The client's address is the connection's or, with `trustProxy`,
+   * the last `X-Forwarded-For` entry (the one the proxy appended; earlier ones are the client's to forge).
+   *
+   * @param options - `trustProxy`: the request is rebuilt from `X-Forwarded-Proto`/`-Host`/`-For`; set it only behind
+   *   a proxy that overwrites them
+   * @example
+   * ```ts
+   * createServer(app.nodeListener()).listen(3000, '127.0.0.1')
+   * ```
+   */
+  nodeListener(options?: { readonly trustProxy?: boolean | undefined }): (req: IncomingMessage, res: ServerResponse) => void
   /** The OAuth server inside, for embedding. */
   readonly server: Server
   readonly validator: StoreValidator
@@ -89,11 +117,47 @@ export async function createApp(options: AppOptions): Promise<App> {
     onError: (error) => log({ level: 'error', message: 'server error', error: describe(error) }),
   })
   const sessions = new Sessions({ secret: options.sessionSecret ?? randomBytes(32), secure })
-  const throttle = new LoginThrottle(options.throttle)
+  const limiter = RateLimiter.create(options.store.rateLimits, options.rateLimit, log, (error) => options.store.isUnavailableError(error))
   const protocol = createFetchHandler(server)
   const stopPurging = validator.startPurging(600, (error) => log({ level: 'error', message: 'purge failed', error: describe(error) }))
 
-  const pages = new Pages(server, validator, options.store, sessions, throttle, issuer)
+  const pages = new Pages(server, validator, options.store, sessions, limiter, issuer)
+
+  const protocolDirect = directHandlerOf(protocol) as DirectHandler
+  /** The protocol endpoints, for {@link App.nodeListener}: the same answers as through `fetch`, logged the same way. */
+  const direct: DirectHandler = async (request) => {
+    const path = request.url.pathname
+    if (!PROTOCOL_PATHS.has(path)) return undefined
+    const started = performance.now()
+    let response: OAuth2Response
+    if (path === '/token' && limiter !== undefined) {
+      // The body is read once: the limiter looks at the client_id and username in it, then the endpoint gets it.
+      let body: Promise<string | undefined> | undefined
+      const once: DirectRequest = { ...request, readBody: (cap) => (body ??= request.readBody(cap)) }
+      const issue = async () => (await protocolDirect(once)) as OAuth2Response
+      try {
+        const text = await once.readBody(DEFAULT_MAX_BODY_BYTES)
+        response = await limiter.token(text, firstHeader(request.headers, 'authorization'), request.remoteAddress, issue)
+      } catch {
+        // A body over the cap or cut short: the endpoint's own answer to it (413, or none for a client gone).
+        response = await issue()
+      }
+    } else response = (await protocolDirect(request)) as OAuth2Response
+    logRequest(request.method, path, response.status, started, request.remoteAddress)
+    return response
+  }
+
+  function logRequest(method: string, path: string, status: number, started: number, remote: string | undefined): void {
+    // One line per request; the path only, since a query may carry a code or state.
+    log({ time: new Date().toISOString(), method, path, status, ms: Math.round((performance.now() - started) * 10) / 10, remote })
+  }
+
+  /** `/token` under the rate limits: counters checked before the endpoint runs, failures counted after. */
+  async function limitedToken(request: Request, connection: ConnectionInfo, rateLimiter: RateLimiter): Promise<Response> {
+    const { uri, httpMethod, body, headers } = await readRequest(request)
+    const issue = () => server.createTokenResponse(uri, httpMethod, body, headers)
+    return toResponse(await rateLimiter.token(body, headers.get('authorization'), connection.remoteAddress, issue), httpMethod)
+  }
 
   async function route(request: Request, connection: ConnectionInfo): Promise<Response> {
     const { pathname } = new URL(request.url)
@@ -110,6 +174,8 @@ export async function createApp(options: AppOptions): Promise<App> {
         return toResponse(keys.jwksResponse())
       case '/healthz':
         return health(options.store)
+      case '/token':
+        return limiter === undefined ? protocol(request) : limitedToken(request, connection, limiter)
       case '/':
         return pages.home(request)
       default:
@@ -117,7 +183,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     }
   }
 
-  return {
+  const app: App = {
     server,
     validator,
     keys,
@@ -127,25 +193,30 @@ export async function createApp(options: AppOptions): Promise<App> {
       try {
         response = await route(request, connection)
       } catch (error) {
-        log({ level: 'error', message: 'request failed', error: describe(error) })
-        response = page(500, errorPage('Something went wrong', 'The server could not complete the request. Please try again.'))
+        // A page's form body over the cap is the client's fault (413), as at the protocol endpoints.
+        if (error instanceof HttpError) response = error.toResponse()
+        else {
+          // The client went away while its body was read: nobody sees the answer, and nothing failed here.
+          if (!request.signal.aborted) log({ level: 'error', message: 'request failed', error: describe(error) })
+          response = page(500, errorPage('Something went wrong', 'The server could not complete the request. Please try again.'))
+        }
       }
-      // One line per request; the path only, since a query may carry a code or state.
-      log({
-        time: new Date().toISOString(),
-        method: request.method,
-        path: new URL(request.url).pathname,
-        status: response.status,
-        ms: Math.round((performance.now() - started) * 10) / 10,
-        remote: connection.remoteAddress,
-      })
+      logRequest(request.method, new URL(request.url).pathname, response.status, started, connection.remoteAddress)
       return response
+    },
+    nodeListener({ trustProxy = false } = {}) {
+      const onError = (error: unknown) => log({ level: 'error', message: 'request failed', error: describe(error) })
+      return (req, res) => {
+        const remoteAddress = clientAddress(req, trustProxy)
+        void serveNodeRequest(direct, (request) => app.fetch(request, { remoteAddress }), req, res, { trustProxy, remoteAddress, onError })
+      }
     },
     async close() {
       stopPurging()
       keys.stop()
     },
   }
+  return app
 }
 
 /** The login, consent and sign-out flow around the authorization endpoint. */
@@ -155,7 +226,7 @@ class Pages {
     private readonly validator: StoreValidator,
     private readonly store: Store,
     private readonly sessions: Sessions,
-    private readonly throttle: LoginThrottle,
+    private readonly limiter: RateLimiter | undefined,
     private readonly issuer: string,
   ) {}
 
@@ -185,7 +256,7 @@ class Pages {
     return toResponse(await this.server.createAuthorizationResponse(uri, httpMethod, body, headers, validated.scopes, { userId: session.userId }))
   }
 
-  /** `/login`: the form, and signing in with throttling per username and per address. */
+  /** `/login`: the form, and signing in under the rate limits per username and per address. */
   async login(request: Request, connection: ConnectionInfo): Promise<Response> {
     if (request.method === 'GET') {
       const returnTo = localReturnTo(new URL(request.url).searchParams.get('return_to'))
@@ -200,8 +271,15 @@ class Pages {
       return page(403, loginPage({ csrf: csrf.token, returnTo, error: 'Your session expired. Please try again.' }), csrf.setCookie)
     }
     const username = form.get('username') ?? ''
-    const keys = [`user:${username}`, `ip:${connection.remoteAddress ?? 'unknown'}`]
-    const wait = this.throttle.retryAfter(keys)
+    const address = connection.remoteAddress
+    // Checked before the password is hashed: a blocked attempt costs no scrypt.
+    let wait: number
+    try {
+      wait = (await this.limiter?.loginWait(username, address)) ?? 0
+    } catch {
+      // The database cannot be reached (the limiter rethrows nothing else): no sign-in can succeed now.
+      return page(503, errorPage('Temporarily unavailable', 'The server cannot sign you in right now. Please try again in a moment.'), undefined, { 'Retry-After': '5' })
+    }
     if (wait > 0) {
       return page(429, loginPage({ csrf: csrf.token, returnTo, username, error: `Too many failed attempts. Try again in ${wait} seconds.` }), undefined, {
         'Retry-After': String(wait),
@@ -209,10 +287,10 @@ class Pages {
     }
     const user = username === '' ? undefined : await this.store.users.authenticate(username, form.get('password') ?? '')
     if (user === undefined) {
-      this.throttle.fail(keys)
+      await this.limiter?.loginFailed(username, address)
       return page(401, loginPage({ csrf: csrf.token, returnTo, username, error: 'The username or password is incorrect.' }))
     }
-    this.throttle.succeed(`user:${username}`)
+    await this.limiter?.loginSucceeded(username)
     // A new session id (and CSRF cookie) on every sign-in: a session fixed before login is worthless.
     return redirect(returnTo, this.sessions.start(user.userId))
   }
@@ -289,13 +367,29 @@ class Pages {
 }
 
 /** A signed-token generator that always signs with the store's current key, so a rotation takes effect at once. */
+/** The paths of the protocol endpoints (`createFetchHandler`'s defaults), which {@link App.nodeListener} serves directly. */
+const PROTOCOL_PATHS: ReadonlySet<string> = new Set(Object.values(DEFAULT_PATHS))
+
+/** The first value of a header among the request's name/value pairs. */
+function firstHeader(headers: RequestHeaders, name: string): string | undefined {
+  for (const [key, value] of headers as Iterable<readonly [string, string]>) if (key.toLowerCase() === name) return value
+  return undefined
+}
+
+/** The client's address: the connection's, or behind a trusted proxy the last `X-Forwarded-For` entry. */
+function clientAddress(req: IncomingMessage, trustProxy: boolean): string | undefined {
+  const forwarded = trustProxy ? req.headers['x-forwarded-for']?.toString().split(',').at(-1)?.trim() : undefined
+  return forwarded === undefined || forwarded === '' ? req.socket.remoteAddress : forwarded
+}
+
 function jwtGenerator(keys: SigningKeys, issuer: string): TokenGenerator {
   const generators = new Map<string, TokenGenerator>()
   return (context) => {
     const { kid, alg, privateKey } = keys.current()
     let generator = generators.get(kid)
     if (generator === undefined) {
-      generator = signedTokenGenerator(privateKey, { issuer, alg, kid })
+      // Signed with node:crypto: in the calling thread, about half the CPU of crypto.subtle.sign on Node.
+      generator = signedTokenGenerator(nodeSigner(privateKey, alg), { issuer, alg, kid })
       generators.set(kid, generator)
     }
     return generator(context)

@@ -6,4 +6,4 @@
  */
 export { createApp, DEFAULT_TOKEN_EXPIRES_IN, type App, type AppOptions, type ConnectionInfo } from './app.js'
 export { SigningKeys, type CurrentSigningKey, type SigningKeysOptions } from './keys.js'
-export { type ThrottleOptions } from './throttle.js'
+export { DEFAULT_RATE_LIMITS, type RateLimit, type RateLimitOptions } from './rate-limit.js'

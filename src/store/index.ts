@@ -15,6 +15,8 @@ export {
   type ConsentRecord,
   type ConsentTable,
   type KeyTable,
+  type RateLimitTable,
+  type RateLimitWindow,
   type SigningKeyRecord,
   type StoreBackend,
   type TokenEndpointAuthMethod,

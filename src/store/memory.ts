@@ -20,6 +20,8 @@ import {
   type ConsentRecord,
   type ConsentTable,
   type KeyTable,
+  type RateLimitTable,
+  type RateLimitWindow,
   type SigningKeyRecord,
   type TokenRecord,
   type TokenTable,
@@ -29,6 +31,12 @@ import {
 
 /** Rows deleted by `purgeExpired` before it lets other work run. */
 const PURGE_BATCH_SIZE = 1000
+
+/**
+ * The most rate-limit windows kept at once. Each window takes a failed attempt to create and is purged once it ended;
+ * past this bound the oldest window is dropped, so a flood of distinct keys cannot take all the memory.
+ */
+const MAX_RATE_LIMIT_WINDOWS = 100_000
 
 /**
  * A store in memory, for tests and demos: every record lives in a Map of this object, is lost when the process exits,
@@ -42,6 +50,7 @@ const PURGE_BATCH_SIZE = 1000
  *   when the inner `work` throws, only the writes made since it started are undone.
  * - Inserting a code, token or consent for a client or user that does not exist fails, as a foreign key would.
  * - `purgeExpired` keeps expired codes and tokens for an hour, for replay detection.
+ * - At most 100,000 rate-limit windows are kept; beyond that the oldest is dropped.
  *
  * @example
  * ```ts
@@ -70,6 +79,8 @@ export class MemoryStore extends Store {
   readonly consents: ConsentTable = new MemoryConsentTable(this.database)
   /** Signing keys, by `kid`, private keys included (they live in this process's memory only). */
   readonly keys: KeyTable = new MemoryKeyTable(this.database)
+  /** Rate-limit windows, by key; this process's counts only. */
+  readonly rateLimits: RateLimitTable = new MemoryRateLimitTable(this.database)
 
   /**
    * Runs `work` as one transaction, after any running one: when it throws, every write it made through the tables is
@@ -82,15 +93,21 @@ export class MemoryStore extends Store {
   /**
    * Deletes codes that expired more than an hour before `now`, tokens that did, and refresh tokens without expiry
    * that were revoked more than an hour before `now`, in batches of a thousand; and signing keys whose `expiresAt` is
-   * before `now`.
+   * before `now`; and rate-limit windows that ended at or before `now`, in batches too.
    *
-   * @returns how many codes, tokens and keys were deleted
+   * @returns how many codes, tokens, keys and rate-limit windows were deleted
    */
   async purgeExpired(now: number): Promise<number> {
     const cutoff = now - PURGE_GRACE_SECONDS
     let deleted = 0
     for (;;) {
       const batch = await this.database.run((writer) => this.database.purgeBatch(writer, cutoff, PURGE_BATCH_SIZE))
+      deleted += batch
+      if (batch < PURGE_BATCH_SIZE) break
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    for (;;) {
+      const batch = await this.database.run((writer) => this.database.purgeRateLimits(writer, now, PURGE_BATCH_SIZE))
       deleted += batch
       if (batch < PURGE_BATCH_SIZE) break
       await new Promise((resolve) => setImmediate(resolve))
@@ -182,6 +199,8 @@ class MemoryDatabase {
   readonly consents = new Map<string, ConsentRecord>()
   /** kid → signing key, with the order of insertion that breaks ties of `createdAt` in `list`. */
   readonly keys = new Map<string, StoredKey>()
+  /** rate-limit key → its window, in the order the windows started. */
+  readonly rateLimits = new Map<string, RateLimitWindow>()
   /** The `order` of the next key inserted. */
   nextKeyOrder = 0
 
@@ -238,7 +257,9 @@ class MemoryDatabase {
     await this.queue.acquire()
     try {
       this.closed = true
-      for (const map of [this.clients, this.users, this.usernames, this.codes, this.tokens, this.families, this.consents, this.keys]) map.clear()
+      for (const map of [this.clients, this.users, this.usernames, this.codes, this.tokens, this.families, this.consents, this.keys, this.rateLimits]) {
+        map.clear()
+      }
     } finally {
       this.queue.release()
     }
@@ -288,6 +309,16 @@ class MemoryDatabase {
     let deleted = 0
     for (const [kid, { record }] of this.keys) {
       if (record.expiresAt !== undefined && record.expiresAt < now && writer.delete(this.keys, kid)) deleted++
+    }
+    return deleted
+  }
+
+  /** Deletes up to `limit` rate-limit windows that ended at or before `now`. @returns how many */
+  purgeRateLimits(writer: Writer, now: number, limit: number): number {
+    let deleted = 0
+    for (const [key, window] of this.rateLimits) {
+      if (deleted === limit) return deleted
+      if (window.resetAt <= now && writer.delete(this.rateLimits, key)) deleted++
     }
     return deleted
   }
@@ -525,6 +556,41 @@ class MemoryKeyTable implements KeyTable {
 
   delete(kid: string): Promise<boolean> {
     return this.database.run((writer) => writer.delete(this.database.keys, kid))
+  }
+}
+
+class MemoryRateLimitTable implements RateLimitTable {
+  constructor(private readonly database: MemoryDatabase) {}
+
+  hit(key: string, windowSeconds: number, now: number): Promise<RateLimitWindow> {
+    // Read and write in one synchronous step: concurrent hits count one after another.
+    return this.database.run((writer) => {
+      const running = this.database.rateLimits.get(key)
+      const window =
+        running !== undefined && running.resetAt > now
+          ? Object.freeze({ count: running.count + 1, resetAt: running.resetAt })
+          : Object.freeze({ count: 1, resetAt: now + windowSeconds })
+      if (running === undefined && this.database.rateLimits.size >= MAX_RATE_LIMIT_WINDOWS) {
+        writer.delete(this.database.rateLimits, this.database.rateLimits.keys().next().value as string)
+      }
+      // A new window goes to the end of the Map, which stays in the order windows started.
+      if (window.count === 1) writer.delete(this.database.rateLimits, key)
+      writer.set(this.database.rateLimits, key, window)
+      return { ...window }
+    })
+  }
+
+  peek(keys: readonly string[], now: number): Promise<readonly (RateLimitWindow | undefined)[]> {
+    return this.database.run(() =>
+      keys.map((key) => {
+        const window = this.database.rateLimits.get(key)
+        return window !== undefined && window.resetAt > now ? { ...window } : undefined
+      }),
+    )
+  }
+
+  reset(key: string): Promise<boolean> {
+    return this.database.run((writer) => writer.delete(this.database.rateLimits, key))
   }
 }
 

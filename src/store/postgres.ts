@@ -29,6 +29,8 @@ import {
   type ConsentRecord,
   type ConsentTable,
   type KeyTable,
+  type RateLimitTable,
+  type RateLimitWindow,
   type SigningKeyRecord,
   type TokenEndpointAuthMethod,
   type TokenRecord,
@@ -48,6 +50,14 @@ export interface PostgresStoreOptions {
 
 /** How long a new connection may take before the attempt fails (and `isUnavailableError` says so). */
 const DEFAULT_CONNECTION_TIMEOUT_MS = 5000
+/**
+ * How long a statement may go unanswered before it fails (and `isUnavailableError` says so): a server that stopped
+ * answering (frozen, or cut off without a reset) must fail the request, not hang it. The store's statements take
+ * milliseconds; migrations have no limit.
+ */
+const DEFAULT_QUERY_TIMEOUT_MS = 5000
+/** The longest timer Node keeps: a query timeout that never fires in practice (24.8 days). */
+const NO_QUERY_TIMEOUT_MS = 2 ** 31 - 1
 
 /** Rows deleted per statement by {@link PostgresStore.purgeExpired}: short statements, short row locks. */
 const PURGE_BATCH = 500
@@ -135,6 +145,15 @@ const MIGRATIONS: readonly string[] = [
     expires_at bigint
   );
   `,
+  // 3: rate-limit windows, one row per key (the ready server passes SHA-256 digests), shared by every instance.
+  `
+  CREATE TABLE {schema}.rate_limits (
+    rate_key text PRIMARY KEY,
+    hits integer NOT NULL,
+    reset_at bigint NOT NULL
+  );
+  CREATE INDEX rate_limits_reset_at ON {schema}.rate_limits (reset_at);
+  `,
 ]
 
 /** Node's codes for a connection that could not be made or was lost. */
@@ -152,7 +171,10 @@ const CONNECTION_ERROR_CODES = new Set([
 /** SQLSTATEs (besides class 08, connection exception) that mean the server cannot serve right now. */
 const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300'])
 /** What `pg` and `pg-pool` say when a connection drops or a pool cannot hand one out in time. */
-const CONNECTION_ERROR_MESSAGE = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i
+const CONNECTION_ERROR_MESSAGE = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i
+
+/** A statement with its own `query_timeout`, which `pg` reads but its types do not declare. */
+type TimedQueryConfig = pg.QueryConfig & { readonly query_timeout: number }
 
 /** A `pg` connection or the pool: what a table runs its statements on. */
 type Queryable = Pick<pg.Pool, 'query'>
@@ -172,9 +194,9 @@ interface TransactionContext {
 /**
  * A {@link Store} on PostgreSQL.
  *
- * Tables live in one schema (default `public`): `clients`, `users`, `codes`, `tokens`, `consents`, `signing_keys` and
- * `schema_migrations`. Codes, tokens and consents reference their client and user and are deleted with them. Lists
- * are `text[]`, times `bigint` seconds.
+ * Tables live in one schema (default `public`): `clients`, `users`, `codes`, `tokens`, `consents`, `signing_keys`,
+ * `rate_limits` and `schema_migrations`. Codes, tokens and consents reference their client and user and are deleted
+ * with them. Lists are `text[]`, times `bigint` seconds.
  *
  * Table calls inside {@link PostgresStore.transaction} run on that transaction's connection; other calls take a
  * connection from the pool.
@@ -192,6 +214,8 @@ export class PostgresStore extends Store {
   readonly consents: ConsentTable
   /** Signing keys by `kid`, table `signing_keys`, private keys in clear: protect the database like the keys. */
   readonly keys: KeyTable
+  /** Rate-limit windows by key, table `rate_limits`: every instance over the database shares the counts. */
+  readonly rateLimits: RateLimitTable
 
   private readonly context = new AsyncLocalStorage<TransactionContext>()
   private ended: Promise<void> | undefined
@@ -208,6 +232,7 @@ export class PostgresStore extends Store {
     this.tokens = new PostgresTokenTable(db, tables)
     this.consents = new PostgresConsentTable(db, tables)
     this.keys = new PostgresKeyTable(db, tables)
+    this.rateLimits = new PostgresRateLimitTable(db, tables)
   }
 
   /**
@@ -215,16 +240,19 @@ export class PostgresStore extends Store {
    * instances at once: they wait for each other on an advisory lock.
    *
    * @param connection - a connection string (`postgresql://user:password@host:5432/db`) or a `pg.PoolConfig` (pool
-   *   size, TLS, timeouts, …)
+   *   size, TLS, timeouts, …). Unless it says otherwise, a connection not made within 5 s (`connectionTimeoutMillis`)
+   *   and a statement not answered within 5 s (`query_timeout`; migrations have none) fail as unavailable, so that a
+   *   server that stopped answering fails requests instead of hanging them.
    * @throws Error when the database's schema version is newer than this oauthkit knows (upgrade oauthkit), or when
    *   the database cannot be reached or migrated; the pool is closed then
    */
   static async open(connection: string | pg.PoolConfig, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
     const schemaName = options.schema ?? 'public'
     if (typeof schemaName !== 'string' || schemaName === '') throw new TypeError('The schema must be a non-empty name')
-    // A server that accepts connections but never answers must fail a request, not hang it: 5 s unless configured.
+    // A server that accepts connections but never answers must fail a request, not hang it: 5 s to connect and 5 s
+    // for each statement's answer, unless configured.
     const config = typeof connection === 'string' ? { connectionString: connection } : connection
-    const pool = new pg.Pool({ connectionTimeoutMillis: DEFAULT_CONNECTION_TIMEOUT_MS, ...config })
+    const pool = new pg.Pool({ connectionTimeoutMillis: DEFAULT_CONNECTION_TIMEOUT_MS, query_timeout: DEFAULT_QUERY_TIMEOUT_MS, ...config })
     // An idle connection that breaks (a server restart) is dropped by the pool, which then emits 'error'; with no
     // listener, Node would end the process. The next query simply takes a new connection.
     pool.on('error', () => {})
@@ -263,6 +291,12 @@ export class PostgresStore extends Store {
       await client.query('COMMIT')
       return result
     } catch (error) {
+      if (isUnavailable(error, 0)) {
+        // The connection is lost, or the server does not answer: a ROLLBACK would wait as long again. Dropping the
+        // connection rolls the transaction back (the server aborts it when it sees the connection close).
+        broken ??= error instanceof Error ? error : new Error(String(error))
+        throw error
+      }
       try {
         await client.query('ROLLBACK')
       } catch (rollbackError) {
@@ -292,8 +326,9 @@ export class PostgresStore extends Store {
         await context.client.query(`RELEASE SAVEPOINT ${name}`)
         return result
       } catch (error) {
-        // If even this fails, the connection is gone and the outermost transaction fails with it.
-        await context.client.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => {})
+        // If even this fails, the connection is gone and the outermost transaction fails with it. Not tried when the
+        // server does not answer: the outermost transaction drops the connection.
+        if (!isUnavailable(error, 0)) await context.client.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => {})
         throw error
       }
     } finally {
@@ -306,8 +341,8 @@ export class PostgresStore extends Store {
    * Deletes codes and tokens that expired more than an hour before `now`, and refresh tokens without expiry revoked
    * more than an hour before `now` (the hour keeps a replayed code or reused refresh token recognisable). It deletes
    * 500 rows per statement and skips rows locked by requests in flight, so requests are never held up. Also deletes
-   * the signing keys whose `expires_at` is before `now` (no grace: no token they signed is valid any more). Run it
-   * from a timer on any instance.
+   * the signing keys whose `expires_at` is before `now` (no grace: no token they signed is valid any more), and the
+   * rate-limit windows that ended at or before `now`. Run it from a timer on any instance.
    *
    * @returns how many rows were deleted
    */
@@ -333,7 +368,18 @@ export class PostgresStore extends Store {
     }
     // Keys are few: one statement, against `now` itself.
     const keys = await this.connection().query(`DELETE FROM ${this.tables.signingKeys} WHERE expires_at < $1`, [now])
-    return total + (keys.rowCount ?? 0)
+    total += keys.rowCount ?? 0
+    // Rate-limit windows that ended are worth nothing: no grace. A window being counted right now is skipped.
+    for (;;) {
+      const result = await this.connection().query(
+        `DELETE FROM ${this.tables.rateLimits} WHERE ctid IN (SELECT ctid FROM ${this.tables.rateLimits} WHERE reset_at <= $1 LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)`,
+        [now],
+      )
+      const deleted = result.rowCount ?? 0
+      total += deleted
+      if (deleted < PURGE_BATCH) break
+    }
+    return total
   }
 
   /**
@@ -380,29 +426,34 @@ function isUnavailable(error: unknown, depth: number): boolean {
 async function migrate(pool: pg.Pool, schemaName: string): Promise<void> {
   const schema = pg.escapeIdentifier(schemaName)
   const client = await pool.connect()
+  // No query timeout: a migration may wait for another instance's, or rewrite a large table.
+  const query = <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => {
+    const config: TimedQueryConfig = values === undefined ? { text, query_timeout: NO_QUERY_TIMEOUT_MS } : { text, values, query_timeout: NO_QUERY_TIMEOUT_MS }
+    return client.query<R>(config)
+  }
   let broken: Error | undefined
   const onError = (error: Error) => (broken ??= error)
   client.on('error', onError)
   try {
-    await client.query('BEGIN')
+    await query('BEGIN')
     // Instances starting together queue here; each then sees the versions the others applied.
-    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [MIGRATION_LOCK_KEY, schemaName])
+    await query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [MIGRATION_LOCK_KEY, schemaName])
     // Create the schema only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even then.
-    const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schemaName])
-    if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${schema}`)
-    await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)`)
-    const { rows } = await client.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${schema}.schema_migrations`)
+    const exists = await query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schemaName])
+    if (exists.rowCount === 0) await query(`CREATE SCHEMA ${schema}`)
+    await query(`CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)`)
+    const { rows } = await query<{ version: number | null }>(`SELECT max(version) AS version FROM ${schema}.schema_migrations`)
     const current = rows[0]?.version ?? 0
     if (current > MIGRATIONS.length) {
       throw new Error(`database schema version ${current} is newer than this oauthkit (knows ${MIGRATIONS.length}): upgrade oauthkit`)
     }
     for (let version = current + 1; version <= MIGRATIONS.length; version++) {
-      await client.query((MIGRATIONS[version - 1] as string).replaceAll('{schema}', schema))
-      await client.query(`INSERT INTO ${schema}.schema_migrations (version, applied_at) VALUES ($1, $2)`, [version, Math.floor(Date.now() / 1000)])
+      await query((MIGRATIONS[version - 1] as string).replaceAll('{schema}', schema))
+      await query(`INSERT INTO ${schema}.schema_migrations (version, applied_at) VALUES ($1, $2)`, [version, Math.floor(Date.now() / 1000)])
     }
-    await client.query('COMMIT')
+    await query('COMMIT')
   } catch (error) {
-    await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+    await query('ROLLBACK').catch((rollbackError: unknown) => {
       broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError))
     })
     throw error
@@ -420,6 +471,7 @@ interface TableNames {
   readonly tokens: string
   readonly consents: string
   readonly signingKeys: string
+  readonly rateLimits: string
 }
 
 function tableNames(schemaName: string): TableNames {
@@ -431,6 +483,7 @@ function tableNames(schemaName: string): TableNames {
     tokens: `${schema}.tokens`,
     consents: `${schema}.consents`,
     signingKeys: `${schema}.signing_keys`,
+    rateLimits: `${schema}.rate_limits`,
   }
 }
 
@@ -814,5 +867,43 @@ class PostgresKeyTable implements KeyTable {
 
   async delete(kid: string): Promise<boolean> {
     return affected(await this.db.query(`DELETE FROM ${this.tables.signingKeys} WHERE kid = $1`, [kid]))
+  }
+}
+
+class PostgresRateLimitTable implements RateLimitTable {
+  constructor(
+    private readonly db: Queryable,
+    private readonly tables: TableNames,
+  ) {}
+
+  async hit(key: string, windowSeconds: number, now: number): Promise<RateLimitWindow> {
+    // One INSERT … ON CONFLICT DO UPDATE: PostgreSQL locks the row, so concurrent hits on one key, from any instance,
+    // count one after another (1, 2, … n). A running window counts on; an ended one starts over.
+    const { rows } = await this.db.query<{ hits: number; reset_at: Int8 }>(
+      `INSERT INTO ${this.tables.rateLimits} AS window_row (rate_key, hits, reset_at) VALUES ($1, 1, $2::bigint + $3::bigint)
+       ON CONFLICT (rate_key) DO UPDATE SET
+         hits = CASE WHEN window_row.reset_at > $2::bigint THEN window_row.hits + 1 ELSE 1 END,
+         reset_at = CASE WHEN window_row.reset_at > $2::bigint THEN window_row.reset_at ELSE EXCLUDED.reset_at END
+       RETURNING hits, reset_at`,
+      [key, now, windowSeconds],
+    )
+    const row = rows[0] as { hits: number; reset_at: Int8 }
+    return { count: row.hits, resetAt: seconds(row.reset_at) }
+  }
+
+  async peek(keys: readonly string[], now: number): Promise<readonly (RateLimitWindow | undefined)[]> {
+    if (keys.length === 0) return []
+    const { rows } = await this.db.query<{ rate_key: string; hits: number; reset_at: Int8 }>(
+      `SELECT rate_key, hits, reset_at FROM ${this.tables.rateLimits} WHERE rate_key = ANY($1::text[]) AND reset_at > $2`,
+      [[...keys], now],
+    )
+    return keys.map((key) => {
+      const row = rows.find((candidate) => candidate.rate_key === key)
+      return row === undefined ? undefined : { count: row.hits, resetAt: seconds(row.reset_at) }
+    })
+  }
+
+  async reset(key: string): Promise<boolean> {
+    return affected(await this.db.query(`DELETE FROM ${this.tables.rateLimits} WHERE rate_key = $1`, [key]))
   }
 }

@@ -107,6 +107,16 @@ export const MIGRATIONS: readonly string[] = [
     expires_at INTEGER
   ) STRICT;
   `,
+  // 3: rate-limit windows, one row per key (the ready server passes SHA-256 digests). Looked up by key only, so the
+  // key is the primary key of a table without rowid; purgeExpired scans by reset_at.
+  `
+  CREATE TABLE rate_limits (
+    rate_key TEXT PRIMARY KEY NOT NULL,
+    hits INTEGER NOT NULL,
+    reset_at INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX rate_limits_reset_at ON rate_limits (reset_at);
+  `,
 ]
 
 /** The schema version this oauthkit writes and understands: the number of migrations. */

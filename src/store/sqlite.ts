@@ -9,6 +9,8 @@
  * @module
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
+import { statSync } from 'node:fs'
+import { resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { migrate } from './sqlite-migrations.js'
 import {
@@ -21,6 +23,8 @@ import {
   type ConsentRecord,
   type ConsentTable,
   type KeyTable,
+  type RateLimitTable,
+  type RateLimitWindow,
   type SigningKeyRecord,
   type TokenEndpointAuthMethod,
   type TokenRecord,
@@ -36,7 +40,8 @@ export interface SqliteStoreOptions {
    * `StoreValidator` answers with `temporarily_unavailable`. Default 1000 ms.
    *
    * better-sqlite3 is synchronous: the wait blocks the whole event loop. Another process's write lasts milliseconds,
-   * so a short wait suffices; a long one would freeze every request behind a stuck lock.
+   * so a short wait suffices. A lock held longer costs one wait, not one per write: after a write found it held past
+   * the timeout, writes try the lock without waiting until one gets it.
    */
   readonly busyTimeoutMs?: number | undefined
 }
@@ -48,6 +53,9 @@ const DEFAULT_BUSY_TIMEOUT_MS = 1000
 
 /** Extended result codes are the primary code plus a suffix (`SQLITE_IOERR_WRITE`, `SQLITE_READONLY_DBMOVED`, …). */
 const UNAVAILABLE_CODE = /^SQLITE_(?:BUSY|LOCKED|CANTOPEN|IOERR|READONLY|FULL)(?:_|$)/
+
+/** What a write gets when the file it would go to is not the one at the store's path any more. */
+const DB_MOVED_CODE = 'SQLITE_READONLY_DBMOVED'
 
 /** better-sqlite3 throws these as plain `TypeError`s, without an SQLite code. */
 const UNAVAILABLE_MESSAGES = new Set(['The database connection is not open', 'Cannot open database because the directory does not exist'])
@@ -62,6 +70,12 @@ const UNAVAILABLE_MESSAGES = new Set(['The database connection is not open', 'Ca
  *   concurrent calls wins.
  * - `transaction` serializes with every write outside it: a write that does not belong to a transaction waits until
  *   the transaction ends, so it can neither be rolled back with it nor slip into it.
+ * - When the database cannot be written, writes fail with an error {@link SqliteStore.isUnavailableError} accepts
+ *   (`StoreValidator` answers 503) and reads go on: while another process holds the write lock (`SQLITE_BUSY`; only
+ *   the first write waits the busy timeout), and while the file or its WAL is not at its path any more, moved or
+ *   removed (`SQLITE_READONLY_DBMOVED`: the open connections would still write, to files the next start would not
+ *   find). Writes resume when the lock is released or the same file is back; a different file put in its place is
+ *   not adopted until the store is opened again.
  *
  * Open one `SqliteStore` per file per process: two in one process would wait on each other's locks synchronously.
  *
@@ -84,6 +98,8 @@ export class SqliteStore extends Store {
   readonly consents: ConsentTable
   /** @inheritDoc */
   readonly keys: KeyTable
+  /** @inheritDoc */
+  readonly rateLimits: RateLimitTable
 
   private readonly writer: Connection
   private readonly reader: Connection
@@ -92,11 +108,18 @@ export class SqliteStore extends Store {
   /** The transaction scope a table call runs in, if any (see {@link SqliteStore.transaction}). */
   private readonly scopes = new AsyncLocalStorage<Scope>()
   private closing: Promise<void> | undefined
+  /** The database file and its WAL as opened, to notice them moved or removed (see `checkFiles`); none in memory. */
+  private readonly files: readonly OpenedFile[]
+  /** The writer's busy timeout, and whether it is set to 0 now because another process holds the lock (`takeWriteLock`). */
+  private readonly busyTimeoutMs: number
+  private lockedOut = false
 
   private constructor(writer: Database.Database, reader: Database.Database) {
     super()
     this.writer = new Connection(writer)
     this.reader = reader === writer ? this.writer : new Connection(reader)
+    this.files = writer.memory ? [] : openedFiles(resolve(writer.name))
+    this.busyTimeoutMs = writer.pragma('busy_timeout', { simple: true }) as number
     const access: Access = { read: (query) => this.read(query), write: (change) => this.write(change) }
     this.clientTable = new SqliteClientTable(access)
     this.userTable = new SqliteUserTable(access)
@@ -104,6 +127,7 @@ export class SqliteStore extends Store {
     this.tokens = new SqliteTokenTable(access)
     this.consents = new SqliteConsentTable(access)
     this.keys = new SqliteKeyTable(access)
+    this.rateLimits = new SqliteRateLimitTable(access)
   }
 
   /**
@@ -183,7 +207,8 @@ export class SqliteStore extends Store {
       // A nested transaction gets a savepoint, so its failure undoes only its own writes. Siblings are serialized
       // by the parent's lock, so one name per depth is enough.
       const savepoint = depth === 1 ? undefined : `oauthkit_${depth}`
-      db.exec(savepoint === undefined ? 'BEGIN IMMEDIATE' : `SAVEPOINT ${savepoint}`)
+      if (savepoint === undefined) this.takeWriteLock(() => db.exec('BEGIN IMMEDIATE'))
+      else db.exec(`SAVEPOINT ${savepoint}`)
       const scope: Scope = { lock: new Mutex(), parent, depth, active: true }
       let result: T
       try {
@@ -201,6 +226,8 @@ export class SqliteStore extends Store {
       }
       await this.end(scope)
       try {
+        // The file may have been moved away while `work` awaited: then nothing of it is committed.
+        if (savepoint === undefined) this.checkFiles()
         db.exec(savepoint === undefined ? 'COMMIT' : `RELEASE ${savepoint}`)
       } catch (error) {
         // A failed COMMIT (e.g. SQLITE_IOERR) may leave the transaction open; never leave it for the next caller.
@@ -216,9 +243,10 @@ export class SqliteStore extends Store {
    * a replayed code or a reused refresh token recognisable a while after it expired, so it can still revoke its
    * family. Tokens without expiry are kept. Between batches the write lock is released and the event loop gets a
    * turn, so requests are not held up by a large purge. Signing keys whose `expires_at` is before `now` are deleted
-   * too, in one statement (they are few), with no grace: no token they signed is valid any more.
+   * too, in one statement (they are few), with no grace: no token they signed is valid any more. Rate-limit windows
+   * that ended at or before `now` go too, in batches, with no grace.
    *
-   * @returns how many codes, tokens and keys were deleted
+   * @returns how many codes, tokens, keys and rate-limit windows were deleted
    */
   async purgeExpired(now: number): Promise<number> {
     const cutoff = now - PURGE_GRACE_SECONDS
@@ -235,6 +263,16 @@ export class SqliteStore extends Store {
     }
     // Keys are few: one statement, against `now` itself.
     deleted += await this.write((sql) => sql('DELETE FROM signing_keys WHERE expires_at < ?').run(now).changes)
+    // Rate-limit windows that ended are worth nothing: no grace.
+    for (;;) {
+      const batch = await this.write(
+        (sql) =>
+          sql(`DELETE FROM rate_limits WHERE rate_key IN (SELECT rate_key FROM rate_limits WHERE reset_at <= ? LIMIT ${PURGE_BATCH_SIZE})`).run(now).changes,
+      )
+      deleted += batch
+      if (batch < PURGE_BATCH_SIZE) break
+      await new Promise(setImmediate)
+    }
     return deleted
   }
 
@@ -272,8 +310,65 @@ export class SqliteStore extends Store {
   }
 
   private write<T>(change: (sql: Sql, db: Database.Database) => T): Promise<T> {
-    return this.current().lock.run(() => change(this.writer.sql, this.writer.db))
+    const scope = this.current()
+    // Outside a transaction, the statement takes SQLite's write lock itself.
+    if (scope === this.root) return scope.lock.run(() => this.takeWriteLock(() => change(this.writer.sql, this.writer.db)))
+    return scope.lock.run(() => change(this.writer.sql, this.writer.db))
   }
+
+  /**
+   * Runs `attempt`, which takes SQLite's write lock (`BEGIN IMMEDIATE`, or a write outside a transaction), once
+   * {@link SqliteStore.checkFiles} passed.
+   *
+   * When another process holds the lock past the busy timeout, waiting the busy timeout again for every write would
+   * block the event loop that long per write, one after the other, and requests would pile up behind a stuck lock.
+   * So after an `SQLITE_BUSY`, writes try the lock without waiting, until one gets it.
+   */
+  private takeWriteLock<T>(attempt: () => T): T {
+    this.checkFiles()
+    let busy = false
+    try {
+      return attempt()
+    } catch (error) {
+      busy = /^SQLITE_BUSY(?:_|$)/.test(String((error as { code?: unknown }).code))
+      throw error
+    } finally {
+      if (busy !== this.lockedOut && this.writer.db.open) {
+        this.lockedOut = busy
+        this.writer.db.pragma(`busy_timeout = ${busy ? 0 : this.busyTimeoutMs}`)
+      }
+    }
+  }
+
+  /**
+   * Throws `SQLITE_READONLY_DBMOVED` unless the database file and its WAL at the store's path are still the ones it
+   * opened. On Linux an open database that was moved or removed goes on working, on files that no longer have its
+   * name: a write would go where the next start does not look (and a removed file is gone for good). SQLite checks
+   * this itself only in rollback-journal mode. One `stat` per file, per write transaction.
+   */
+  private checkFiles(): void {
+    for (const file of this.files) {
+      const now = statSync(file.path, { throwIfNoEntry: false })
+      if (now === undefined || now.ino !== file.ino || now.dev !== file.dev) {
+        throw new Database.SqliteError(`${file.path} was moved or removed since the store opened it: writes are refused until it is back`, DB_MOVED_CODE)
+      }
+    }
+  }
+}
+
+/** A file as the store opened it: where, and which one (device and inode). */
+interface OpenedFile {
+  readonly path: string
+  readonly dev: number
+  readonly ino: number
+}
+
+/** The database file and its WAL (SQLite keeps the same WAL file while the database is open). */
+function openedFiles(path: string): OpenedFile[] {
+  return [path, `${path}-wal`].flatMap((file) => {
+    const stat = statSync(file, { throwIfNoEntry: false })
+    return stat === undefined ? [] : [{ path: file, dev: stat.dev, ino: stat.ino }]
+  })
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -541,24 +636,24 @@ class SqliteTokenTable implements TokenTable {
         `INSERT INTO tokens (token_hash, type, client_id, user_id, scopes, resources, issued_at, expires_at, grant_id, revoked_at, rotated_at)
          VALUES (@token_hash, @type, @client_id, @user_id, @scopes, @resources, @issued_at, @expires_at, @grant_id, @revoked_at, @rotated_at)`,
       )
-      // One response's tokens are saved together or not at all (a savepoint when inside a transaction).
-      db.transaction(() => {
-        for (const record of records) {
-          insert.run({
-            token_hash: record.tokenHash,
-            type: record.type,
-            client_id: record.clientId,
-            user_id: record.userId ?? null,
-            scopes: JSON.stringify(record.scopes),
-            resources: JSON.stringify(record.resources),
-            issued_at: record.issuedAt,
-            expires_at: record.expiresAt ?? null,
-            grant_id: record.grantId,
-            revoked_at: record.revokedAt ?? null,
-            rotated_at: record.rotatedAt ?? null,
-          } satisfies TokenRow)
-        }
-      })()
+      const insertRecord = (record: TokenRecord) =>
+        insert.run({
+          token_hash: record.tokenHash,
+          type: record.type,
+          client_id: record.clientId,
+          user_id: record.userId ?? null,
+          scopes: JSON.stringify(record.scopes),
+          resources: JSON.stringify(record.resources),
+          issued_at: record.issuedAt,
+          expires_at: record.expiresAt ?? null,
+          grant_id: record.grantId,
+          revoked_at: record.revokedAt ?? null,
+          rotated_at: record.rotatedAt ?? null,
+        } satisfies TokenRow)
+      // One statement is whole on its own; a response's two tokens are saved together or not at all (a savepoint when
+      // inside a transaction).
+      if (records.length === 1) insertRecord(records[0] as TokenRecord)
+      else db.transaction(() => records.forEach(insertRecord))()
     })
   }
 
@@ -687,6 +782,51 @@ class SqliteKeyTable implements KeyTable {
 
   async delete(kid: string): Promise<boolean> {
     return this.access.write((sql) => sql('DELETE FROM signing_keys WHERE kid = ?').run(kid).changes === 1)
+  }
+}
+
+interface RateLimitRow {
+  rate_key: string
+  hits: number
+  reset_at: number
+}
+
+class SqliteRateLimitTable implements RateLimitTable {
+  constructor(private readonly access: Access) {}
+
+  async hit(key: string, windowSeconds: number, now: number): Promise<RateLimitWindow> {
+    // One UPSERT: a running window counts on, an ended one starts over (the SET expressions read the old row).
+    const row = await this.access.write(
+      (sql) =>
+        sql(
+          `INSERT INTO rate_limits (rate_key, hits, reset_at) VALUES (@key, 1, @now + @window)
+           ON CONFLICT (rate_key) DO UPDATE SET
+             hits = CASE WHEN reset_at > @now THEN hits + 1 ELSE 1 END,
+             reset_at = CASE WHEN reset_at > @now THEN reset_at ELSE excluded.reset_at END
+           RETURNING hits, reset_at`,
+        ).get({ key, now, window: windowSeconds }) as Omit<RateLimitRow, 'rate_key'>,
+    )
+    return { count: row.hits, resetAt: row.reset_at }
+  }
+
+  async peek(keys: readonly string[], now: number): Promise<readonly (RateLimitWindow | undefined)[]> {
+    if (keys.length === 0) return []
+    // One statement per number of keys (callers use one to three), prepared once each.
+    const rows = await this.access.read(
+      (sql) =>
+        sql(`SELECT rate_key, hits, reset_at FROM rate_limits WHERE rate_key IN (${keys.map(() => '?').join(', ')}) AND reset_at > ?`).all(
+          ...keys,
+          now,
+        ) as RateLimitRow[],
+    )
+    return keys.map((key) => {
+      const row = rows.find((candidate) => candidate.rate_key === key)
+      return row === undefined ? undefined : { count: row.hits, resetAt: row.reset_at }
+    })
+  }
+
+  async reset(key: string): Promise<boolean> {
+    return this.access.write((sql) => sql('DELETE FROM rate_limits WHERE rate_key = ?').run(key).changes === 1)
   }
 }
 

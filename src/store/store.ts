@@ -155,6 +155,42 @@ export interface KeyTable {
   delete(kid: string): Promise<boolean>
 }
 
+/** One key's window of a {@link RateLimitTable}: how many hits it counted and when it ends. */
+export interface RateLimitWindow {
+  /** The hits counted in the window (for {@link RateLimitTable.hit}, this one included). */
+  readonly count: number
+  /** When the window ends, in seconds since the epoch: from then on the key counts from zero again. */
+  readonly resetAt: number
+}
+
+/**
+ * Counters of attempts in fixed windows, one per key, for rate limiting (failed sign-ins, failed token requests).
+ * Kept in the store so that every instance over one database shares the counts.
+ *
+ * A window starts at a key's first hit, lasts `windowSeconds`, and is not extended by later hits. Keys are opaque
+ * strings chosen by the caller; keep them short and bounded (the ready server passes SHA-256 digests), since every
+ * distinct key is a row until `purgeExpired` deletes it after its window ended.
+ */
+export interface RateLimitTable {
+  /**
+   * Counts one hit for `key`, atomically, in one statement: adds one to the count of its window when that window has
+   * not ended at `now` (`resetAt > now`), else starts a new window of `windowSeconds` with a count of 1. Of `n`
+   * concurrent hits on one key within one window, on any number of instances, the counts returned are 1 to `n`, each
+   * once.
+   *
+   * @returns the key's window after this hit
+   */
+  hit(key: string, windowSeconds: number, now: number): Promise<RateLimitWindow>
+  /**
+   * The windows of `keys` that have not ended at `now`, without counting: one lookup for all of them.
+   *
+   * @returns one entry per key, in the order of `keys`: its window, or `undefined` when it has none running
+   */
+  peek(keys: readonly string[], now: number): Promise<readonly (RateLimitWindow | undefined)[]>
+  /** Ends the window of `key` at once, e.g. a username's failures after a successful sign-in. @returns whether there was one to delete */
+  reset(key: string): Promise<boolean>
+}
+
 /** Low-level client storage: rows in, rows out. `Clients` adds secret generation and hashing on top. */
 export interface ClientTable {
   /** @throws Error when `clientId` exists already */
@@ -238,6 +274,8 @@ export interface StoreBackend {
   readonly consents: ConsentTable
   /** Keys that sign JWT access tokens. Private keys are stored in clear: protect the database like the keys. */
   readonly keys: KeyTable
+  /** Rate-limit counters, shared by every instance over the database. */
+  readonly rateLimits: RateLimitTable
   /**
    * Runs `work` in one transaction: every write through the tables inside it commits together, or none does when
    * `work` throws (the error is rethrown). Transactions do not interleave their writes with each other, and a write
@@ -248,7 +286,8 @@ export interface StoreBackend {
   /**
    * Deletes codes and tokens that expired more than an hour before `now` (the hour keeps replay detection working),
    * in small batches so that requests are never blocked for long. A refresh token without expiry is kept. Also
-   * deletes the signing keys whose `expiresAt` is before `now` (no grace: no token they signed is valid any more).
+   * deletes the signing keys whose `expiresAt` is before `now` (no grace: no token they signed is valid any more), and
+   * the rate-limit windows that ended at or before `now`.
    * @returns how many rows were deleted
    */
   purgeExpired(now: number): Promise<number>
@@ -267,6 +306,7 @@ export abstract class Store implements StoreBackend {
   abstract readonly tokens: TokenTable
   abstract readonly consents: ConsentTable
   abstract readonly keys: KeyTable
+  abstract readonly rateLimits: RateLimitTable
   abstract transaction<T>(work: () => Promise<T>): Promise<T>
   abstract purgeExpired(now: number): Promise<number>
   abstract close(): Promise<void>

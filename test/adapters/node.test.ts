@@ -4,7 +4,7 @@ import { connect as connectHttp2, createServer as createHttp2Server } from 'node
 import { type AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createFetchHandler, type FetchHandler } from '../../src/adapters/fetch.js'
-import { createNodeHandler, type NodeHandlerOptions } from '../../src/adapters/node.js'
+import { bearerGuard, createNodeHandler, type NodeHandlerOptions } from '../../src/adapters/node.js'
 import { type BackendApplicationServer } from '../../src/index.js'
 import { basic } from '../support/memory-validator.js'
 import { describeAdapter, listenOnLoopback, suiteServer, type StartedAdapter } from './suite.js'
@@ -178,6 +178,69 @@ describe("createNodeHandler with createFetchHandler's own handler (the direct pa
       expect(head.status).toBe(200)
       expect(head.headers['content-type']).toBe(get.headers['content-type'])
       expect(head.body).toBe('')
+    } finally {
+      await started.close()
+    }
+  })
+})
+
+describe('bearerGuard', () => {
+  async function guarded(server: BackendApplicationServer, scopes: readonly string[], onError?: (error: unknown) => void) {
+    const guard = bearerGuard(server, scopes, onError === undefined ? {} : { onError })
+    return listenOnLoopback(
+      createServer(async (req, res) => {
+        const token = await guard(req, res)
+        if (token === undefined) return
+        res.setHeader('Content-Type', 'application/json')
+        res.end(JSON.stringify({ client_id: token.clientId, scope: token.scopes.join(' ') }))
+      }),
+    )
+  }
+  async function issue(server: BackendApplicationServer, scope: string): Promise<string> {
+    const response = await server.createTokenResponse('http://127.0.0.1/token', 'POST', `grant_type=client_credentials&scope=${scope}`, {
+      'Content-Type': 'application/x-www-form-urlencoded',
+      Authorization: basic('svc', 's3cret'),
+    })
+    return (JSON.parse(response.body) as { access_token: string }).access_token
+  }
+
+  it('runs the handler with the token for a valid one, and answers the RFC 6750 §3 challenges itself otherwise', async () => {
+    const server = suiteServer()
+    const started = await guarded(server, ['write'])
+    try {
+      const writer = await issue(server, 'read write')
+      const ok = await fetch(`${started.url}/api`, { headers: { Authorization: `Bearer ${writer}` } })
+      expect(ok.status).toBe(200)
+      expect(await ok.json()).toEqual({ client_id: 'svc', scope: 'read write' })
+
+      const none = await fetch(`${started.url}/api`)
+      expect(none.status).toBe(401)
+      expect(none.headers.get('www-authenticate')).toBe('Bearer scope="write"')
+
+      const unknown = await fetch(`${started.url}/api`, { headers: { Authorization: 'Bearer not-a-token' } })
+      expect(unknown.status).toBe(401)
+      expect(unknown.headers.get('www-authenticate')).toMatch(/^Bearer .*error="invalid_token"/)
+
+      const reader = await issue(server, 'read')
+      const narrow = await fetch(`${started.url}/api`, { headers: { Authorization: `Bearer ${reader}` } })
+      expect(narrow.status).toBe(403)
+      expect(narrow.headers.get('www-authenticate')).toMatch(/error="insufficient_scope"/)
+    } finally {
+      await started.close()
+    }
+  })
+
+  it('answers a failing validator with a 500 problem reported to onError, never a rejection', async () => {
+    const failure = new Error('database down')
+    const server = suiteServer()
+    const broken = Object.assign(Object.create(server) as BackendApplicationServer, { validateProtectedResourceRequest: () => Promise.reject(failure) })
+    const errors: unknown[] = []
+    const started = await guarded(broken, ['read'], (error) => errors.push(error))
+    try {
+      const response = await fetch(`${started.url}/api`, { headers: { Authorization: 'Bearer x' } })
+      expect(response.status).toBe(500)
+      expect(await response.text()).not.toMatch(/database down/)
+      expect(errors).toEqual([failure])
     } finally {
       await started.close()
     }

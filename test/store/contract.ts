@@ -810,5 +810,64 @@ export function describeStoreContract(name: string, open: () => Promise<{ store:
         expect(await store.keys.list()).toEqual(before)
       })
     })
+
+    describe('rate limits', () => {
+      /** Keys as the ready server makes them: a namespace and a SHA-256 digest. */
+      const key = (name: string) => `test:${tokenHash(name)}`
+
+      it('counts hits in a window that starts at the first hit and is not extended by the next ones', async () => {
+        expect(await store.rateLimits.hit(key('a'), 60, NOW)).toEqual({ count: 1, resetAt: NOW + 60 })
+        expect(await store.rateLimits.hit(key('a'), 60, NOW + 10)).toEqual({ count: 2, resetAt: NOW + 60 })
+        expect(await store.rateLimits.hit(key('a'), 600, NOW + 59)).toEqual({ count: 3, resetAt: NOW + 60 })
+        expect(await store.rateLimits.hit(key('b'), 60, NOW + 30)).toEqual({ count: 1, resetAt: NOW + 90 })
+      })
+
+      it('starts a new window with a count of 1 once the window ended (at resetAt exactly)', async () => {
+        await store.rateLimits.hit(key('a'), 60, NOW)
+        await store.rateLimits.hit(key('a'), 60, NOW)
+        expect(await store.rateLimits.hit(key('a'), 60, NOW + 60)).toEqual({ count: 1, resetAt: NOW + 120 })
+        expect(await store.rateLimits.hit(key('a'), 60, YEAR_2100)).toEqual({ count: 1, resetAt: YEAR_2100 + 60 })
+      })
+
+      it('peek gives the running windows of several keys in their order, without counting; ended or unknown ones are undefined', async () => {
+        await store.rateLimits.hit(key('a'), 60, NOW)
+        await store.rateLimits.hit(key('a'), 60, NOW)
+        await store.rateLimits.hit(key('b'), 10, NOW)
+        const peeked = await store.rateLimits.peek([key('unknown'), key('b'), key('a')], NOW + 5)
+        expect(peeked).toEqual([undefined, { count: 1, resetAt: NOW + 10 }, { count: 2, resetAt: NOW + 60 }])
+        expect(await store.rateLimits.peek([key('a'), key('b')], NOW + 10)).toEqual([{ count: 2, resetAt: NOW + 60 }, undefined])
+        expect(await store.rateLimits.peek([], NOW)).toEqual([])
+        // Peeking counted nothing.
+        expect(await store.rateLimits.hit(key('a'), 60, NOW + 20)).toEqual({ count: 3, resetAt: NOW + 60 })
+      })
+
+      it('reset ends a window at once; the next hit starts from 1; resetting an unknown key is false', async () => {
+        await store.rateLimits.hit(key('a'), 60, NOW)
+        await store.rateLimits.hit(key('b'), 60, NOW)
+        expect(await store.rateLimits.reset(key('a'))).toBe(true)
+        expect(await store.rateLimits.reset(key('a'))).toBe(false)
+        expect(await store.rateLimits.reset(key('unknown'))).toBe(false)
+        expect(await store.rateLimits.peek([key('a'), key('b')], NOW)).toEqual([undefined, { count: 1, resetAt: NOW + 60 }])
+        expect(await store.rateLimits.hit(key('a'), 30, NOW + 1)).toEqual({ count: 1, resetAt: NOW + 31 })
+      })
+
+      it('of 50 concurrent hits on one key, the counts returned are 1 to 50, each once, and all share one window', async () => {
+        const windows = await Promise.all(Array.from({ length: 50 }, () => store.rateLimits.hit(key('busy'), 60, NOW)))
+        expect(windows.map((window) => window.count).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
+        expect(new Set(windows.map((window) => window.resetAt))).toEqual(new Set([NOW + 60]))
+        expect(await store.rateLimits.peek([key('busy')], NOW)).toEqual([{ count: 50, resetAt: NOW + 60 }])
+      })
+
+      it('purgeExpired deletes the windows that ended, with no grace, keeps running ones, and counts them', async () => {
+        await store.rateLimits.hit(key('ended long ago'), 60, NOW - DAY)
+        await store.rateLimits.hit(key('ends now'), 60, NOW - 60)
+        await store.rateLimits.hit(key('running'), 60, NOW - 59)
+        expect(await store.purgeExpired(NOW)).toBe(2)
+        expect(await store.purgeExpired(NOW)).toBe(0)
+        expect(await store.rateLimits.reset(key('ended long ago'))).toBe(false)
+        expect(await store.rateLimits.reset(key('ends now'))).toBe(false)
+        expect(await store.rateLimits.peek([key('running')], NOW)).toEqual([{ count: 1, resetAt: NOW + 1 }])
+      })
+    })
   })
 }

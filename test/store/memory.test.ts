@@ -206,3 +206,21 @@ describe('MemoryStore', () => {
     await store.close()
   })
 })
+
+describe('MemoryStore rate limits', () => {
+  it('keeps at most 100,000 windows: past that, a new key drops the window that started first', async () => {
+    const store = await MemoryStore.open()
+    await store.rateLimits.hit('first', 60, NOW)
+    await store.rateLimits.hit('second', 60, NOW)
+    // A window that ended and starts over counts as new.
+    await store.rateLimits.hit('first', 60, NOW + 60)
+    for (let i = 2; i < 100_000; i++) await store.rateLimits.hit(`key ${i}`, 60, NOW + 60)
+    expect(await store.rateLimits.peek(['first', 'second'], NOW + 60)).toEqual([{ count: 1, resetAt: NOW + 120 }, undefined])
+    await store.rateLimits.hit('one too many', 60, NOW + 60)
+    expect(await store.rateLimits.reset('second')).toBe(false)
+    // 'first' started over after 'second', so 'second' was the one to go.
+    const running = { count: 1, resetAt: NOW + 120 }
+    expect(await store.rateLimits.peek(['first', 'one too many', 'key 2'], NOW + 60)).toEqual([running, running, running])
+    await store.close()
+  })
+})

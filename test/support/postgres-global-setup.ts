@@ -59,12 +59,24 @@ async function checkConnection(url: string, source: string): Promise<void> {
   }
 }
 
-interface Cluster {
+/** A throwaway PostgreSQL cluster started by {@link startThrowawayCluster}. */
+export interface Cluster {
   readonly url: string
+  /** Stops the server and deletes the cluster. */
   readonly stop: () => Promise<void>
+  /** Stops the server (`pg_ctl stop -m MODE`) and keeps the cluster, for {@link Cluster.startServer} to bring back. */
+  readonly stopServer: (mode: 'smart' | 'fast' | 'immediate') => Promise<void>
+  /** Starts the server again on the same port (after a crash, PostgreSQL recovers first) and waits until it is up. */
+  readonly startServer: () => Promise<void>
+  /** The cluster's data directory (where `postmaster.pid` is). */
+  readonly dataDirectory: string
 }
 
-async function startThrowawayCluster(): Promise<Cluster> {
+/**
+ * Starts a throwaway cluster from the machine's PostgreSQL binaries (see the module's comment). Exported for tests
+ * that must stop and start a server of their own, which they cannot do to the one every test file shares.
+ */
+export async function startThrowawayCluster(): Promise<Cluster> {
   const binaries = findBinaries()
   if (binaries === undefined) throw new Error(`DATABASE_URL is not set, and no PostgreSQL binaries (initdb, pg_ctl) were found.\n${HOW_TO}`)
   const owner = unprivilegedOwner()
@@ -99,8 +111,9 @@ async function startThrowawayCluster(): Promise<Cluster> {
   // A free port may be taken between finding it and binding it: try another.
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort()
+    const startServer = () => run('pg_ctl', ['-D', data, '-l', log, '-o', `-p ${port}`, '-w', '-t', '60', 'start'])
     try {
-      await run('pg_ctl', ['-D', data, '-l', log, '-o', `-p ${port}`, '-w', '-t', '60', 'start'])
+      await startServer()
     } catch (error) {
       lastError = error
       continue
@@ -114,13 +127,14 @@ async function startThrowawayCluster(): Promise<Cluster> {
       await run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => {})
       await remove()
     }
+    const stopServer = (mode: 'smart' | 'fast' | 'immediate') => run('pg_ctl', ['-D', data, '-m', mode, '-w', '-t', '60', 'stop'])
     try {
       await checkConnection(url, 'the throwaway cluster')
     } catch (error) {
       await stop()
       throw error
     }
-    return { url, stop }
+    return { url, stop, stopServer, startServer, dataDirectory: data }
   }
   const serverLog = await readFile(log, 'utf8').catch(() => '')
   await remove()

@@ -1,0 +1,360 @@
+/**
+ * Rate limiting of the ready server: failed sign-ins and failed token requests are counted in the store's
+ * {@link RateLimitTable}, per username, per client and per address, so that every instance over one database shares
+ * the counts. Past a limit, attempts are refused with 429 and `Retry-After` until the window ends, before any work
+ * (no password or secret is hashed, no code or refresh token is looked at).
+ *
+ * Only failures count, so legitimate traffic of any volume is never limited. Checking costs one lookup of the
+ * counters per request; counting costs one write per counter, on failures only.
+ *
+ * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-10.10 | RFC 6749 §10.10} (credentials-guessing attacks)
+ * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-4.3.2 | RFC 6749 §4.3.2} (password grant: protect against brute force)
+ * @see {@link https://www.rfc-editor.org/rfc/rfc6819#section-4.4.3.6 | RFC 6819 §4.4.3.6} (online guessing of passwords)
+ * @see {@link https://www.rfc-editor.org/rfc/rfc6819#section-5.1.4.2.3 | RFC 6819 §5.1.4.2.3} (lock accounts)
+ * @see {@link https://www.rfc-editor.org/rfc/rfc6585#section-4 | RFC 6585 §4} (429 Too Many Requests)
+ *
+ * @module
+ */
+import { isIPv4, isIPv6 } from 'node:net'
+import { errorResponse, TemporarilyUnavailableError, type OAuth2Response } from '../index.js'
+import { tokenHash } from '../store/secrets.js'
+import { type RateLimitTable, type RateLimitWindow } from '../store/store.js'
+
+/** One limit: how many failures a key may have within a window. */
+export interface RateLimit {
+  /** Failures allowed per key within the window; the attempt after them is refused until the window ends. */
+  readonly maxFailures: number
+  /**
+   * The window, in seconds. It starts at a key's first failure and is not extended, neither by later failures nor by
+   * refused attempts (which are not counted), so a key is free again at most this long after its first failure.
+   */
+  readonly windowSeconds: number
+}
+
+/**
+ * The limits of the ready server (`createApp`'s `rateLimit` option). Each is on by default; `false` turns one off.
+ *
+ * Counts live in the store: over one PostgreSQL database every instance shares them; `SqliteStore` shares them
+ * between the processes on the file; `MemoryStore` counts per process.
+ *
+ * **Addresses** come from the adapter (`ConnectionInfo.remoteAddress`; `oauthkit serve` gives the socket's, or with
+ * `--trust-proxy` the one the proxy appended to `X-Forwarded-For`). Behind a proxy that is not trusted this way, every
+ * request has the proxy's address and the per-address limits apply to everyone at once. IPv6 addresses count per
+ * /64 prefix (one host usually holds a whole /64). Without an address, the per-address limits do not apply.
+ *
+ * **Lockout:** per-username and per-client limits also refuse the rightful user or client while someone else fails
+ * for them (RFC 6819 §5.1.4.2.3). Windows are short so that such a lockout ends soon after the attack stops.
+ *
+ * **Exactness:** a request's counters are read before it runs and counted after it failed, so that a success costs
+ * no write. Each count is atomic, but attempts already in flight when a limit is reached still run: a burst of `n`
+ * parallel attempts may pass a limit by up to `n - 1`, once per window.
+ */
+export interface RateLimitOptions {
+  /**
+   * Failed sign-ins per username: wrong passwords on the login page, and `invalid_grant` answers to password-grant
+   * requests naming that username (the same counter, so the token endpoint is no way around the login page's limit).
+   * A successful sign-in on the login page ends the window. Default 5 per 15 minutes.
+   */
+  readonly loginPerUsername?: RateLimit | false | undefined
+  /** Failed sign-ins on the login page per client address, whatever the username. Default 5 per 15 minutes. */
+  readonly loginPerAddress?: RateLimit | false | undefined
+  /**
+   * Failed client authentications (`invalid_client`) at the token endpoint per `client_id` as presented (HTTP Basic
+   * or the `client_id` parameter): online guessing of a client secret. Default 20 per 5 minutes.
+   */
+  readonly tokenPerClient?: RateLimit | false | undefined
+  /**
+   * Failed token requests (any 400 or 401 answer: a bad secret, code, refresh token, password or request) per client
+   * address. Default 100 per 5 minutes.
+   */
+  readonly tokenPerAddress?: RateLimit | false | undefined
+  /**
+   * The clock, in whole seconds since the epoch; default the system clock. For tests: the store's purge still uses
+   * the system clock.
+   */
+  readonly now?: (() => number) | undefined
+}
+
+/** The limits that apply when {@link RateLimitOptions} does not say otherwise. */
+export const DEFAULT_RATE_LIMITS: Readonly<Record<'loginPerUsername' | 'loginPerAddress' | 'tokenPerClient' | 'tokenPerAddress', RateLimit>> =
+  Object.freeze({
+    loginPerUsername: Object.freeze({ maxFailures: 5, windowSeconds: 900 }),
+    loginPerAddress: Object.freeze({ maxFailures: 5, windowSeconds: 900 }),
+    tokenPerClient: Object.freeze({ maxFailures: 20, windowSeconds: 300 }),
+    tokenPerAddress: Object.freeze({ maxFailures: 100, windowSeconds: 300 }),
+  })
+
+type LimitName = keyof typeof DEFAULT_RATE_LIMITS
+
+/** A counter to check or count: its limit's name, the limit, and the key in the store. */
+interface Counter {
+  readonly name: LimitName
+  readonly limit: RateLimit
+  readonly key: string
+}
+
+/** What a log entry receives; the app's `log` option. */
+type Log = (entry: Record<string, unknown>) => void
+
+/**
+ * Applies the {@link RateLimitOptions} of one app over a store's {@link RateLimitTable}. Internal to the ready server.
+ */
+export class RateLimiter {
+  private readonly limits: Readonly<Partial<Record<LimitName, RateLimit>>>
+  private readonly now: () => number
+
+  private constructor(
+    private readonly table: RateLimitTable,
+    options: RateLimitOptions,
+    private readonly log: Log,
+    private readonly isUnavailable: (error: unknown) => boolean,
+  ) {
+    const limits: Partial<Record<LimitName, RateLimit>> = {}
+    for (const name of Object.keys(DEFAULT_RATE_LIMITS) as LimitName[]) {
+      const given = options[name]
+      if (given === false) continue
+      limits[name] = checkLimit(name, given ?? DEFAULT_RATE_LIMITS[name])
+    }
+    this.limits = limits
+    this.now = options.now ?? (() => Math.floor(Date.now() / 1000))
+  }
+
+  /**
+   * The limiter for `options`, or `undefined` when rate limiting is off (`false`, or every limit `false`): then the
+   * app does no rate-limit work at all.
+   *
+   * @throws TypeError when a limit is not two positive whole numbers
+   */
+  static create(
+    table: RateLimitTable,
+    options: RateLimitOptions | false | undefined,
+    log: Log,
+    isUnavailable: (error: unknown) => boolean = () => false,
+  ): RateLimiter | undefined {
+    if (options === false) return undefined
+    const limiter = new RateLimiter(table, options ?? {}, log, isUnavailable)
+    return Object.keys(limiter.limits).length === 0 ? undefined : limiter
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // The login page
+
+  /** Seconds to wait before a sign-in as `username` from `address` may be tried; 0 when it may go ahead. */
+  async loginWait(username: string, address: string | undefined): Promise<number> {
+    return this.wait(this.loginCounters(username, address))
+  }
+
+  /** Counts a failed sign-in for the username and the address. */
+  async loginFailed(username: string, address: string | undefined): Promise<void> {
+    await this.count(this.loginCounters(username, address))
+  }
+
+  /** Ends the window of the username's failures (the address keeps its count: it may be guessing other usernames). */
+  async loginSucceeded(username: string): Promise<void> {
+    if (this.limits.loginPerUsername === undefined || username === '') return
+    try {
+      await this.table.reset(usernameKey(username))
+    } catch (error) {
+      this.failed(error)
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // The token endpoint
+
+  /**
+   * Runs one token request under the limits: refused with 429 when a counter of the request is at its limit (before
+   * `issue` runs, so nothing is consumed, rotated or hashed), else answered by `issue`, and counted when that answer
+   * is a failure (400 or 401). A success is never counted nor changed.
+   *
+   * The 429 carries `error: "temporarily_unavailable"`. No error code is registered for rate limiting at the token
+   * endpoint; this one says "try again later" to every client (RFC 6749 §4.1.2.1 defines it; oauthkit answers it at the
+   * token endpoint too when its database is unreachable). `slow_down` was the other candidate, but RFC 8628 §3.5 defines
+   * it for device-code polling only, telling the client to poll 5 seconds more slowly, which means nothing to the
+   * other grants.
+   *
+   * @param body - the raw form body
+   * @param authorization - the `Authorization` header, if any
+   * @param address - the client's address, if known
+   * @param issue - the token endpoint itself
+   */
+  async token(body: string | undefined, authorization: string | null | undefined, address: string | undefined, issue: () => Promise<OAuth2Response>): Promise<OAuth2Response> {
+    const params = new URLSearchParams(body ?? '')
+    const clientId = basicClientId(authorization) ?? nonEmpty(params.get('client_id'))
+    const username = params.get('grant_type') === 'password' ? nonEmpty(params.get('username')) : undefined
+    const addressCounter = this.counter('tokenPerAddress', address, addressKey)
+    const clientCounter = this.counter('tokenPerClient', clientId, (id) => `token:client:${digest(id)}`)
+    const usernameCounter = this.counter('loginPerUsername', username, usernameKey)
+    let wait: number
+    try {
+      wait = await this.wait([addressCounter, clientCounter, usernameCounter])
+    } catch {
+      return errorResponse(new TemporarilyUnavailableError('The authorization server cannot reach its database; retry later', { headers: { 'Retry-After': '5' } }))
+    }
+    if (wait > 0) {
+      return errorResponse(
+        new TemporarilyUnavailableError(`Too many failed requests: retry after ${wait} seconds`, { status: 429, headers: { 'Retry-After': String(wait) } }),
+      )
+    }
+    const response = await issue()
+    if (response.status === 400 || response.status === 401) {
+      const error = errorCode(response.body)
+      await this.count([addressCounter, error === 'invalid_client' ? clientCounter : undefined, error === 'invalid_grant' ? usernameCounter : undefined])
+    }
+    return response
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+
+  private loginCounters(username: string, address: string | undefined): (Counter | undefined)[] {
+    return [this.counter('loginPerUsername', username === '' ? undefined : username, usernameKey), this.counter('loginPerAddress', address, loginAddressKey)]
+  }
+
+  /** The counter of a limit for a value (a username, client_id or address), when the limit is on and the value known. */
+  private counter(name: LimitName, value: string | undefined, key: (value: string) => string): Counter | undefined {
+    const limit = this.limits[name]
+    return limit === undefined || value === undefined ? undefined : { name, limit, key: key(value) }
+  }
+
+  /** Seconds until every counter is under its limit again; 0 when none is at it. One lookup for all of them. */
+  private async wait(counters: readonly (Counter | undefined)[]): Promise<number> {
+    const present = counters.filter((counter): counter is Counter => counter !== undefined)
+    if (present.length === 0) return 0
+    const now = this.now()
+    let windows: readonly (RateLimitWindow | undefined)[]
+    try {
+      windows = await this.table.peek(present.map((counter) => counter.key), now)
+    } catch (error) {
+      // A database that cannot be reached would only make the request wait for its timeout a second time: the
+      // caller answers 503 at once. Any other failure fails open, logged.
+      if (this.isUnavailable(error)) throw error
+      this.failed(error)
+      return 0
+    }
+    let wait = 0
+    present.forEach((counter, i) => {
+      const window = windows[i]
+      if (window !== undefined && window.count >= counter.limit.maxFailures) wait = Math.max(wait, window.resetAt - now, 1)
+    })
+    return wait
+  }
+
+  /** Counts one failure on each counter, side by side. */
+  private async count(counters: readonly (Counter | undefined)[]): Promise<void> {
+    const now = this.now()
+    await Promise.all(
+      counters.map(async (counter) => {
+        if (counter === undefined) return
+        try {
+          const window = await this.table.hit(counter.key, counter.limit.windowSeconds, now)
+          if (window.count === counter.limit.maxFailures) {
+            // Once per window, without the key: it may be a username, or a password typed into the username field.
+            this.log({ level: 'warn', message: 'rate limit reached', limit: counter.name, retry_after: Math.max(window.resetAt - now, 1) })
+          }
+        } catch (error) {
+          this.failed(error)
+        }
+      }),
+    )
+  }
+
+  private failed(error: unknown): void {
+    this.log({ level: 'error', message: 'rate limit store failed', error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) })
+  }
+}
+
+/** @throws TypeError unless both numbers are positive whole numbers */
+function checkLimit(name: string, limit: RateLimit): RateLimit {
+  const { maxFailures, windowSeconds } = limit
+  for (const [field, value] of [['maxFailures', maxFailures], ['windowSeconds', windowSeconds]] as const) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new TypeError(`rateLimit.${name}.${field} must be a positive whole number, got ${String(value)}`)
+  }
+  return { maxFailures, windowSeconds }
+}
+
+// -----------------------------------------------------------------------------------------------------------------
+// Keys. Values are hashed: keys stay short whatever a client sends, and the store never holds a username (nor a
+// password typed into the username field) in clear.
+
+/** SHA-256, base64url. */
+function digest(value: string): string {
+  return tokenHash(value)
+}
+
+/** Shared by the login page and the password grant. */
+function usernameKey(username: string): string {
+  return `login:user:${digest(username)}`
+}
+
+function loginAddressKey(address: string): string {
+  return `login:addr:${digest(addressBucket(address))}`
+}
+
+function addressKey(address: string): string {
+  return `token:addr:${digest(addressBucket(address))}`
+}
+
+/**
+ * What an address counts as: an IPv4 address (an IPv4-mapped IPv6 one included) as itself, an IPv6 address as its
+ * /64 prefix, anything else as it is.
+ */
+export function addressBucket(address: string): string {
+  let value = address.trim().toLowerCase()
+  if (value.startsWith('[') && value.endsWith(']')) value = value.slice(1, -1)
+  const zone = value.indexOf('%')
+  if (zone >= 0) value = value.slice(0, zone)
+  if (isIPv4(value)) return value
+  if (!isIPv6(value)) return value
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(value)
+  if (mapped !== null) return mapped[1] as string
+  return `${ipv6Groups(value).slice(0, 4).join(':')}::/64`
+}
+
+/** The eight groups of a valid IPv6 address, without leading zeros; an IPv4 tail counts as two groups. */
+function ipv6Groups(address: string): string[] {
+  let text = address
+  const tail = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text)
+  if (tail !== null) {
+    const [a, b, c, d] = tail.slice(1).map(Number) as [number, number, number, number]
+    text = `${text.slice(0, tail.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
+  }
+  const [head = '', rest] = text.split('::')
+  const left = head === '' ? [] : head.split(':')
+  const right = rest === undefined || rest === '' ? [] : rest.split(':')
+  const groups = rest === undefined ? left : [...left, ...Array.from({ length: 8 - left.length - right.length }, () => '0'), ...right]
+  return groups.map((group) => parseInt(group, 16).toString(16))
+}
+
+/**
+ * The client_id of `Authorization: Basic` (RFC 6749 §2.3.1: base64 of `id:secret`, each form-urlencoded), or
+ * `undefined` when there is none or it is malformed (the token endpoint then refuses the request, and only the
+ * address counts).
+ */
+function basicClientId(authorization: string | null | undefined): string | undefined {
+  if (authorization === null || authorization === undefined) return undefined
+  const match = /^basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(authorization)
+  if (match === null) return undefined
+  try {
+    const binary = atob(match[1] as string)
+    const text = /^[\x00-\x7F]*$/.test(binary) ? binary : new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)))
+    const colon = text.indexOf(':')
+    if (colon < 0) return undefined
+    return nonEmpty(decodeURIComponent(text.slice(0, colon).replace(/\+/g, ' ')))
+  } catch {
+    return undefined
+  }
+}
+
+function nonEmpty(value: string | null): string | undefined {
+  return value === null || value === '' ? undefined : value
+}
+
+/** The `error` of an RFC 6749 §5.2 JSON body, if it is one. */
+function errorCode(body: string): string | undefined {
+  try {
+    const parsed: unknown = JSON.parse(body)
+    return typeof parsed === 'object' && parsed !== null && typeof (parsed as { error?: unknown }).error === 'string' ? (parsed as { error: string }).error : undefined
+  } catch {
+    return undefined
+  }
+}
