@@ -52,7 +52,10 @@ export interface AppOptions {
    * 5 minutes per address (see {@link RateLimitOptions}). `false` turns it off: no counter is read or written.
    */
   readonly rateLimit?: RateLimitOptions | false | undefined
-  /** Receives one structured entry per request (never a query string, which may hold a code) and every server error. */
+  /**
+   * Receives one structured entry per request (never a query string, which may hold a code) and every server error.
+   * Default: one JSON line each on stdout, written in batches once per turn of the event loop.
+   */
   readonly log?: ((entry: Record<string, unknown>) => void) | undefined
 }
 
@@ -103,7 +106,8 @@ export const DEFAULT_TOKEN_EXPIRES_IN = 3600
 export async function createApp(options: AppOptions): Promise<App> {
   const issuer = checkIssuer(options.issuer)
   const secure = new URL(issuer).protocol === 'https:'
-  const log = options.log ?? ((entry) => console.log(JSON.stringify(entry)))
+  const stdout = options.log === undefined ? stdoutLines() : undefined
+  const log = options.log ?? ((entry) => stdout?.write(JSON.stringify(entry)))
   const tokenExpiresIn = options.tokenExpiresIn ?? DEFAULT_TOKEN_EXPIRES_IN
   const keys = await SigningKeys.load(options.store, { maxTokenLifetime: tokenExpiresIn })
   const validator = new StoreValidator(options.store, { issuer })
@@ -214,10 +218,50 @@ export async function createApp(options: AppOptions): Promise<App> {
     async close() {
       stopPurging()
       keys.stop()
+      stdout?.close()
     },
   }
   return app
 }
+
+/**
+ * Lines for stdout, written once per turn of the event loop (or every 64 KiB) instead of once each: on Node a write to
+ * stdout is a system call, made synchronously for a file or a pipe, and one per request cost more than most of the
+ * request. Whatever is pending is written when the process exits and by `close`.
+ */
+function stdoutLines(): { write(line: string): void; close(): void } {
+  let pending = ''
+  let scheduled = false
+  const flush = () => {
+    scheduled = false
+    if (pending === '') return
+    const chunk = pending
+    pending = ''
+    process.stdout.write(chunk)
+  }
+  if (!exitHooked) {
+    exitHooked = true
+    process.once('exit', () => pendingAtExit.forEach((flushOne) => flushOne()))
+  }
+  pendingAtExit.add(flush)
+  return {
+    write(line) {
+      pending += `${line}\n`
+      if (pending.length >= 65_536) flush()
+      else if (!scheduled) {
+        scheduled = true
+        setImmediate(flush)
+      }
+    },
+    close() {
+      flush()
+      pendingAtExit.delete(flush)
+    },
+  }
+}
+/** The flushes of the apps not closed yet, run by one `exit` listener. */
+const pendingAtExit = new Set<() => void>()
+let exitHooked = false
 
 /** The login, consent and sign-out flow around the authorization endpoint. */
 class Pages {

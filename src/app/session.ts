@@ -11,7 +11,7 @@ const CSRF_COOKIE = 'oauthkit_csrf'
 
 /** A signed-in browser. */
 export interface Session {
-  /** Random per sign-in: a new one on every login, so a session fixed before login is worthless (RFC 6819 §4.4.1.9). */
+  /** Random per sign-in: a new one on every login, so a session id planted before login is worthless (session fixation). */
   readonly sid: string
   readonly userId: string
   /** Expiry, seconds since the epoch. */

@@ -4,7 +4,7 @@
  * pages through `app.fetch`.
  */
 import { createServer } from 'node:http'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createApp, type AppOptions } from '../../src/app/app.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { listenOnLoopback, type StartedAdapter } from '../adapters/suite.js'
@@ -89,5 +89,34 @@ describe('App.nodeListener', () => {
     expect(home.status).toBe(200)
     expect(home.headers.get('content-type')).toMatch(/^text\/html/)
     expect((await fetch(`${url}/healthz`)).status).toBe(200)
+  })
+})
+
+describe('the default request log', () => {
+  it('writes one JSON line per request to stdout, batched into one write per turn of the event loop, and flushes on close', async () => {
+    const store = await MemoryStore.open()
+    const writes: string[] = []
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      writes.push(String(chunk))
+      return true
+    })
+    try {
+      const app = await createApp({ store, issuer: 'http://127.0.0.1:3000' })
+      const paths = ['/healthz', '/', '/jwks.json', '/.well-known/oauth-authorization-server', '/nowhere']
+      // Answered in one turn of the event loop: their lines go out together.
+      await Promise.all(paths.map((path) => app.fetch(new Request(`http://127.0.0.1:3000${path}`))))
+      expect(writes).toEqual([])
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(writes).toHaveLength(1)
+      const lines = (writes[0] as string).trimEnd().split('\n').map((line) => JSON.parse(line) as { path: string; status: number })
+      expect(lines.map((line) => line.path).sort()).toEqual([...paths].sort())
+      await app.fetch(new Request('http://127.0.0.1:3000/healthz'))
+      await app.close()
+      expect(writes).toHaveLength(2)
+      expect(JSON.parse(writes[1] as string)).toMatchObject({ path: '/healthz', status: 200 })
+    } finally {
+      write.mockRestore()
+      await store.close()
+    }
   })
 })

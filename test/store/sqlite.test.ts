@@ -187,6 +187,15 @@ describe('SqliteStore connection settings', () => {
     expect(await store.consents.get('app', 'alice')).toBeUndefined()
   })
 
+  it('indexes tokens by user only when they have one, and the cascade from a user still finds them through that index', async () => {
+    const { file } = await open()
+    const db = raw(file, { readonly: true })
+    const plan = db.prepare('EXPLAIN QUERY PLAN DELETE FROM tokens WHERE user_id = ?').all('alice') as Array<{ detail: string }>
+    expect(plan.map((step) => step.detail).join(' ')).toMatch(/USING (COVERING )?INDEX tokens_user_id/)
+    const index = db.prepare("SELECT sql FROM sqlite_master WHERE name = 'tokens_user_id'").get() as { sql: string }
+    expect(index.sql).toMatch(/WHERE user_id IS NOT NULL/)
+  })
+
   it('works on a private in-memory database', async () => {
     const { store } = await openWithOwners(':memory:')
     await store.codes.insert(code('c1'))

@@ -1,0 +1,22 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { encodeBase64url } from '../../src/core/base64url.js'
+
+describe('encodeBase64url', () => {
+  it('encodes any bytes, or any range of them, exactly as base64url without padding (RFC 4648 §5)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 600 }), fc.nat(), fc.nat(), (bytes, a, b) => {
+        expect(encodeBase64url(bytes)).toBe(Buffer.from(bytes).toString('base64url'))
+        const start = bytes.length === 0 ? 0 : a % bytes.length
+        const end = start + (bytes.length === 0 ? 0 : b % (bytes.length - start + 1))
+        expect(encodeBase64url(bytes, start, end)).toBe(Buffer.from(bytes.subarray(start, end)).toString('base64url'))
+      }),
+      { seed: 20261123, numRuns: 500 },
+    )
+  })
+
+  it('gives the empty string for no bytes, and the alphabet of RFC 4648 Table 2 with - and _', () => {
+    expect(encodeBase64url(new Uint8Array(0))).toBe('')
+    expect(encodeBase64url(new Uint8Array([0xfb, 0xff]))).toBe('-_8')
+  })
+})
