@@ -42,7 +42,7 @@ const TIMEOUTS = { headersMs: 1_000, requestMs: 1_500, checkIntervalMs: 200 }
 const REDIRECT = 'http://127.0.0.1:9/callback'
 const PASSWORD = 'correct horse battery staple'
 const OAUTH_PATHS = new Set(['/token', '/introspect', '/revoke'])
-// RFC 6749 §5.2, RFC 6750 §3.1 and RFC 7009 §2.2.1: the error codes these endpoints may answer.
+// RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1 and RFC 8707 §2: the error codes these endpoints may answer.
 const OAUTH_ERRORS = new Set([
   'invalid_request',
   'invalid_client',
@@ -50,6 +50,7 @@ const OAUTH_ERRORS = new Set([
   'unauthorized_client',
   'unsupported_grant_type',
   'invalid_scope',
+  'invalid_target',
   'invalid_token',
   'unsupported_token_type',
 ])
