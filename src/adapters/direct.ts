@@ -48,3 +48,12 @@ export function setDirectHandler(handler: object, direct: DirectHandler): void {
 export function directHandlerOf(handler: object): DirectHandler | undefined {
   return directHandlers.get(handler)
 }
+
+/**
+ * The body a core response is sent with: none for 204, 205 and 304, nor to a `HEAD` request (whose headers stay), nor
+ * when it is empty.
+ */
+export function bodyToSend(response: OAuth2Response, requestMethod: string | undefined): string | undefined {
+  const bodyless = response.status === 204 || response.status === 205 || response.status === 304 || requestMethod?.toUpperCase() === 'HEAD'
+  return bodyless || response.body === '' ? undefined : response.body
+}

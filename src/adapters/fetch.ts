@@ -8,7 +8,7 @@ import { type RequestBody, type RequestHeaders } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
 import { type ProtectedResourceResult } from '../endpoints/resource.js'
 import { type StoredToken } from '../validator.js'
-import { setDirectHandler } from './direct.js'
+import { bodyToSend, setDirectHandler } from './direct.js'
 import { reportAdapterError, type AdapterErrorHook } from './error-reporting.js'
 
 export { type AdapterErrorHook } from './error-reporting.js'
@@ -122,8 +122,7 @@ export async function readRequest(request: Request, options: ReadRequestOptions 
  * @param requestMethod - the method of the request answered; `HEAD` drops the body and keeps the headers
  */
 export function toResponse(response: OAuth2Response, requestMethod?: string): Response {
-  const bodyless = response.status === 204 || response.status === 205 || response.status === 304 || requestMethod?.toUpperCase() === 'HEAD'
-  return new Response(bodyless || response.body === '' ? null : response.body, { status: response.status, headers: response.headers })
+  return new Response(bodyToSend(response, requestMethod) ?? null, { status: response.status, headers: response.headers })
 }
 
 /** A core call of the shape every endpoint shares. */

@@ -7,7 +7,7 @@
  */
 import { once } from 'node:events'
 import { type IncomingMessage, type ServerResponse } from 'node:http'
-import { directHandlerOf, type DirectHandler } from './direct.js'
+import { bodyToSend, directHandlerOf, type DirectHandler } from './direct.js'
 import { reportAdapterError, type AdapterErrorHook } from './error-reporting.js'
 import { type OAuth2Response } from '../core/response.js'
 import { type StoredToken } from '../validator.js'
@@ -65,13 +65,9 @@ export function toFetchRequest(req: IncomingMessage, options: ToFetchRequestOpti
   const maxBodyBytes = checkedCap(options.maxBodyBytes)
   const url = requestUrl(req, options.target ?? req.url, options.trustProxy === true).href
   const headers = new Headers()
-  const raw = req.rawHeaders
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i] as string
-    // HTTP/2 pseudo-headers (RFC 9113 §8.3) are not fields; their meaning is in the URL and method already.
-    if (name.startsWith(':')) continue
+  for (const [name, value] of headerPairs(req.rawHeaders)) {
     try {
-      headers.append(name, raw[i + 1] as string)
+      headers.append(name, value)
     } catch (cause) {
       throw new HttpError(400, 'A request header is malformed', { cause })
     }
@@ -256,7 +252,10 @@ async function handleDirect(
   }
 }
 
-/** The request's headers as received, as name/value pairs; HTTP/2 pseudo-headers left out. */
+/**
+ * The request's headers as received, as name/value pairs; HTTP/2 pseudo-headers (RFC 9113 §8.3) left out: they are
+ * not fields, and their meaning is in the URL and method already.
+ */
 function headerPairs(raw: readonly string[]): Array<[string, string]> {
   const pairs: Array<[string, string]> = []
   for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -358,12 +357,11 @@ export function bearerGuard(
 /** Writes a core response: status, headers, and the body unless the status or a `HEAD` request has none. */
 function writeDirect(res: ServerResponse, response: OAuth2Response, method: string): void {
   if (res.destroyed || res.writableEnded) return
-  const bodyless = response.status === 204 || response.status === 205 || response.status === 304 || method.toUpperCase() === 'HEAD'
   res.statusCode = response.status
   for (const name in response.headers) res.setHeader(name, response.headers[name] as string)
   // What a Fetch Response does for a text body without a type.
   if (response.body !== '' && !res.hasHeader('content-type')) res.setHeader('Content-Type', 'text/plain;charset=UTF-8')
-  res.end(bodyless || response.body === '' ? undefined : response.body)
+  res.end(bodyToSend(response, method))
 }
 
 /** Answers a failure if the response has not started; otherwise cuts the connection. */
