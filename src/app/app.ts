@@ -139,13 +139,12 @@ export async function createApp(options: AppOptions): Promise<App> {
       let body: Promise<string | undefined> | undefined
       const once: DirectRequest = { ...request, readBody: (cap) => (body ??= request.readBody(cap)) }
       const issue = async () => (await protocolDirect(once)) as OAuth2Response
-      try {
-        const text = await once.readBody(DEFAULT_MAX_BODY_BYTES)
-        response = await limiter.token(text, firstHeader(request.headers, 'authorization'), request.remoteAddress, issue)
-      } catch {
-        // A body over the cap or cut short: the endpoint's own answer to it (413, or none for a client gone).
-        response = await issue()
-      }
+      const text = await once.readBody(DEFAULT_MAX_BODY_BYTES).then(
+        (body) => ({ body }),
+        () => undefined,
+      )
+      // A body over the cap or cut short gets the endpoint's own answer to it (413, or none for a client gone).
+      response = text === undefined ? await issue() : await limiter.token(text.body, firstHeader(request.headers, 'authorization'), request.remoteAddress, issue)
     } else response = (await protocolDirect(request)) as OAuth2Response
     logRequest(request.method, path, response.status, started, request.remoteAddress)
     return response
