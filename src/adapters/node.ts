@@ -196,8 +196,10 @@ export async function serveNodeRequest(
  */
 export function createNodeHandler(fetchHandler: FetchHandler, options: NodeHandlerOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
   checkedCap(options.maxBodyBytes)
+  // Found once, not on every request.
+  const direct = directHandlerOf(fetchHandler)
   return (req, res) => {
-    void handleNodeRequest(fetchHandler, req, res, options)
+    void serveNodeRequest(direct, fetchHandler, req, res, options)
   }
 }
 
