@@ -193,8 +193,11 @@ class MemoryDatabase {
   readonly usernames = new Map<string, string>()
   readonly codes = new Map<string, CodeRecord>()
   readonly tokens = new Map<string, TokenRecord>()
-  /** grantId → the digests of its tokens; replaced, never changed in place, so that the journal can restore it. */
-  readonly families = new Map<string, ReadonlySet<string>>()
+  /**
+   * grantId → the digests of its tokens; replaced, never changed in place, so that the journal can restore it. An
+   * array, not a Set: a family holds one to a few tokens, and one is kept per client_credentials token.
+   */
+  readonly families = new Map<string, readonly string[]>()
   /** consentKey(clientId, userId) → consent */
   readonly consents = new Map<string, ConsentRecord>()
   /** kid → signing key, with the order of insertion that breaks ties of `createdAt` in `list`. */
@@ -267,14 +270,14 @@ class MemoryDatabase {
 
   insertToken(writer: Writer, record: TokenRecord): void {
     writer.set(this.tokens, record.tokenHash, record)
-    writer.set(this.families, record.grantId, new Set([...(this.families.get(record.grantId) ?? []), record.tokenHash]))
+    const family = this.families.get(record.grantId)
+    writer.set(this.families, record.grantId, family === undefined ? [record.tokenHash] : [...family, record.tokenHash])
   }
 
   deleteToken(writer: Writer, record: TokenRecord): void {
     writer.delete(this.tokens, record.tokenHash)
-    const family = new Set(this.families.get(record.grantId))
-    family.delete(record.tokenHash)
-    if (family.size === 0) writer.delete(this.families, record.grantId)
+    const family = (this.families.get(record.grantId) ?? []).filter((tokenHash) => tokenHash !== record.tokenHash)
+    if (family.length === 0) writer.delete(this.families, record.grantId)
     else writer.set(this.families, record.grantId, family)
   }
 
@@ -370,7 +373,7 @@ class MemoryClientTable implements ClientTable {
     return this.database.run((writer) => {
       const client = this.database.clients.get(clientId)
       if (client === undefined) return false
-      writer.set(this.database.clients, clientId, Object.freeze({ ...client, secretHash }))
+      writer.set(this.database.clients, clientId, changed(client, { secretHash }))
       return true
     })
   }
@@ -419,7 +422,7 @@ class MemoryUserTable implements UserTable {
     return this.database.run((writer) => {
       const user = this.database.users.get(userId)
       if (user === undefined) return false
-      writer.set(this.database.users, userId, Object.freeze({ ...user, passwordHash }))
+      writer.set(this.database.users, userId, changed(user, { passwordHash }))
       return true
     })
   }
@@ -446,7 +449,7 @@ class MemoryCodeTable implements CodeTable {
     return this.database.run((writer) => {
       const code = this.database.codes.get(codeHash)
       if (code === undefined || code.consumedAt !== undefined) return false
-      writer.set(this.database.codes, codeHash, Object.freeze({ ...code, consumedAt: now }))
+      writer.set(this.database.codes, codeHash, changed(code, { consumedAt: now }))
       return true
     })
   }
@@ -477,7 +480,7 @@ class MemoryTokenTable implements TokenTable {
     return this.database.run((writer) => {
       const token = this.database.tokens.get(tokenHash)
       if (token === undefined) return false
-      if (token.revokedAt === undefined) writer.set(this.database.tokens, tokenHash, Object.freeze({ ...token, revokedAt: now }))
+      if (token.revokedAt === undefined) writer.set(this.database.tokens, tokenHash, changed(token, { revokedAt: now }))
       return true
     })
   }
@@ -487,7 +490,7 @@ class MemoryTokenTable implements TokenTable {
     return this.database.run((writer) => {
       const token = this.database.tokens.get(tokenHash)
       if (token?.type !== 'refresh_token' || token.rotatedAt !== undefined || token.revokedAt !== undefined) return false
-      writer.set(this.database.tokens, tokenHash, Object.freeze({ ...token, rotatedAt: now }))
+      writer.set(this.database.tokens, tokenHash, changed(token, { rotatedAt: now }))
       return true
     })
   }
@@ -498,7 +501,7 @@ class MemoryTokenTable implements TokenTable {
       for (const tokenHash of this.database.families.get(grantId) ?? []) {
         const token = this.database.tokens.get(tokenHash)
         if (token === undefined || token.revokedAt !== undefined) continue
-        writer.set(this.database.tokens, tokenHash, Object.freeze({ ...token, revokedAt: now }))
+        writer.set(this.database.tokens, tokenHash, changed(token, { revokedAt: now }))
         revoked++
       }
       return revoked
@@ -549,7 +552,7 @@ class MemoryKeyTable implements KeyTable {
     return this.database.run((writer) => {
       const stored = this.database.keys.get(kid)
       if (stored === undefined || stored.record.retiredAt !== undefined) return false
-      writer.set(this.database.keys, kid, { record: Object.freeze({ ...stored.record, retiredAt, expiresAt }), order: stored.order })
+      writer.set(this.database.keys, kid, { record: changed(stored.record, { retiredAt, expiresAt }), order: stored.order })
       return true
     })
   }
@@ -607,6 +610,14 @@ function undoTo(undo: (() => void)[], mark: number): void {
 
 function consentKey(clientId: string, userId: string): string {
   return JSON.stringify([clientId, userId])
+}
+
+/**
+ * A frozen copy of `record` with `change` applied. (Object.assign, not `{ ...record, field }`: V8 builds an object
+ * spread with added properties on a slow path.)
+ */
+function changed<R extends object>(record: R, change: Partial<R>): R {
+  return Object.freeze(Object.assign({}, record, change))
 }
 
 /** A stored record as handed out: a new object, sharing only the frozen arrays. */

@@ -258,10 +258,15 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
   override async saveBearerToken(token: BearerTokenResponse, context: TokenContext<ClientRecord, StoreUser>, request: OAuth2Request): Promise<void> {
     const issuedAt = now()
     const grantId = this.families.get(request) ?? newGrantId()
-    const owner = { clientId: context.client.clientId, userId: context.user?.userId, grantId, issuedAt }
+    const clientId = context.client.clientId
+    const userId = context.user?.userId
+    // Fields named one by one: V8 builds `{ ...owner, tokenHash }` on a slow path, microseconds per token.
     const records: TokenRecord[] = [
       {
-        ...owner,
+        clientId,
+        userId,
+        grantId,
+        issuedAt,
         tokenHash: tokenHash(token.access_token),
         type: 'access_token',
         scopes: [...context.scopes],
@@ -271,7 +276,10 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
     ]
     if (token.refresh_token !== undefined) {
       records.push({
-        ...owner,
+        clientId,
+        userId,
+        grantId,
+        issuedAt,
         tokenHash: tokenHash(token.refresh_token),
         type: 'refresh_token',
         scopes: [...context.refreshTokenScopes],

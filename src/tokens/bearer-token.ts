@@ -7,7 +7,7 @@ import { type OAuth2Request } from '../core/request.js'
 import { scopeToString } from '../core/scope.js'
 import { type BearerTokenResponse, type RequestValidator, type TokenContext } from '../validator.js'
 import { defaultExpiresIn, resolveExpiresIn, type ExpiresIn } from './expiry.js'
-import { type TokenGenerator } from './generator.js'
+import { type TokenGenerationContext, type TokenGenerator } from './generator.js'
 import { randomTokenGenerator } from './random-token.js'
 
 /** Options of {@link BearerToken.createToken}. */
@@ -52,18 +52,21 @@ export class BearerToken {
   async createToken(request: OAuth2Request, options: CreateTokenOptions): Promise<BearerTokenResponse> {
     const { context } = options
     const expiresIn = await resolveExpiresIn(this.expiresIn, context.client, context.grantType, request)
-    const generation = { ...context, request, expiresIn, issuedAt: Math.floor(Date.now() / 1000) }
+    // Object.assign, not `{ ...context, request }`: V8 builds a spread with added properties on a slow path (~4 µs).
+    const generation: TokenGenerationContext = Object.assign({}, context, { request, expiresIn, issuedAt: Math.floor(Date.now() / 1000) })
+    const accessToken = this.tokenGenerator(generation)
     const token: { -readonly [K in keyof BearerTokenResponse]: BearerTokenResponse[K] } = {
-      access_token: await this.tokenGenerator(generation),
+      access_token: typeof accessToken === 'string' ? accessToken : await accessToken,
       token_type: 'Bearer',
       expires_in: expiresIn,
     }
     if (options.refreshToken) {
-      token.refresh_token = await this.refreshTokenGenerator({
-        ...generation,
+      const refreshContext = Object.assign({}, generation, {
         scopes: context.refreshTokenScopes,
         resources: context.refreshTokenResources ?? context.resources,
       })
+      const refreshToken = this.refreshTokenGenerator(refreshContext)
+      token.refresh_token = typeof refreshToken === 'string' ? refreshToken : await refreshToken
     }
     if (options.includeScope === true) token.scope = scopeToString(context.scopes)
     if (options.saveToken ?? true) await this.requestValidator.saveBearerToken(token, context, request)

@@ -71,10 +71,8 @@ export function signedTokenGenerator(privateKey: KeyInput | string | JwsSigner, 
   }
   const header = options.kid === undefined ? { alg: options.alg, typ: 'at+jwt' } : { alg: options.alg, typ: 'at+jwt', kid: options.kid }
   const claimsOf = (context: TokenGenerationContext) => {
-    const custom = Object.fromEntries(Object.entries(context.request.claims).filter(([name]) => !REGISTERED.has(name)))
     const audience = resolveAudience(options, context)
-    return {
-      ...custom,
+    const registered = {
       client_id: context.client.clientId,
       scope: scopeToString(context.scopes),
       iss: options.issuer,
@@ -84,6 +82,10 @@ export function signedTokenGenerator(privateKey: KeyInput | string | JwsSigner, 
       exp: context.issuedAt + context.expiresIn,
       jti: generateToken(),
     }
+    const custom = Object.entries(context.request.claims).filter(([name]) => !REGISTERED.has(name))
+    // Custom claims first, registered ones after: they cannot be replaced. (Spread only when there are any: V8 builds
+    // an object spread with added properties on a slow path.)
+    return custom.length === 0 ? registered : { ...Object.fromEntries(custom), ...registered }
   }
 
   let signer: JwsSigner | Promise<JwsSigner> | undefined
