@@ -48,6 +48,7 @@ const SECRET_PARAMETERS = new Set([
 const SECRET_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization'])
 
 const brand = Symbol('OAuth2Request')
+const NO_CREDENTIALS: Readonly<Record<string, unknown>> = Object.freeze({})
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
@@ -171,27 +172,30 @@ export function parseRequest(
     throw new InvalidRequestError('The request URI is not an absolute URI')
   }
   const headerMap = normalizeHeaders(headers)
-  const pairs = options.source === 'query' ? [...url.searchParams] : bodyPairs(body, headerMap.get('content-type'))
+  const pairs = options.source === 'query' ? url.searchParams : bodyPairs(body, headerMap.get('content-type'))
   const params = new Map<string, string>()
   const repeated = new Set<string>()
-  const seen = new Set<string>()
+  // Names sent with an empty value: not in `params`, but a second one is still a repetition.
+  let empty: Set<string> | undefined
   const resources: string[] = []
   for (const [name, value] of pairs) {
     if (name === 'resource') {
       if (value !== '') resources.push(value)
       continue
     }
-    if (seen.has(name)) {
+    if (params.has(name) || repeated.has(name) || empty?.has(name) === true) {
       repeated.add(name)
       params.delete(name)
       continue
     }
-    seen.add(name)
     // RFC 6749 §3.1, §3.2: parameters sent without a value are treated as if they were omitted.
     if (value !== '') params.set(name, value)
+    else (empty ??= new Set()).add(name)
   }
-  for (const name of ['client_id', 'client_secret']) {
-    if (repeated.has(name)) throw new InvalidRequestError(`${name} is repeated (RFC 6749 section 3.2)`)
+  if (repeated.size > 0) {
+    for (const name of ['client_id', 'client_secret']) {
+      if (repeated.has(name)) throw new InvalidRequestError(`${name} is repeated (RFC 6749 section 3.2)`)
+    }
   }
   const clientCredentials = readClientCredentials(headerMap.get('authorization'), options.source === 'body' ? params : undefined)
   return new OAuth2Request(brand, {
@@ -202,7 +206,7 @@ export function parseRequest(
     repeated,
     resources,
     clientCredentials,
-    credentials: Object.freeze({ ...options.credentials }),
+    credentials: options.credentials === undefined ? NO_CREDENTIALS : Object.freeze({ ...options.credentials }),
   })
 }
 
@@ -245,6 +249,10 @@ function normalizeHeaders(headers: RequestHeaders | undefined): Map<string, stri
     // Outside the declared type, but JavaScript callers send it: a null header is an absent one.
     if (rawValue === undefined || (rawValue as unknown) === null) continue
     const name = rawName.toLowerCase()
+    if (typeof rawValue === 'string' && !map.has(name)) {
+      map.set(name, rawValue)
+      continue
+    }
     const values: readonly unknown[] = typeof rawValue === 'string' ? [rawValue] : Array.isArray(rawValue) ? rawValue : [rawValue]
     if (values.length === 0) continue
     // Outside the declared type, but JavaScript callers send it: a number or object is no header value.
@@ -264,7 +272,7 @@ function normalizeHeaders(headers: RequestHeaders | undefined): Map<string, stri
   return map
 }
 
-function bodyPairs(body: RequestBody | undefined, contentType: string | undefined): Array<[string, string]> {
+function bodyPairs(body: RequestBody | undefined, contentType: string | undefined): Iterable<[string, string]> {
   if (body === undefined || body === null || body === '') return []
   // RFC 6749 §4.1.3, §4.3.2, §4.4.2, §6: the body is application/x-www-form-urlencoded. A body an adapter already
   // decoded from JSON is refused too, by the Content-Type it came with.
@@ -272,8 +280,8 @@ function bodyPairs(body: RequestBody | undefined, contentType: string | undefine
   if (mediaType !== undefined && mediaType !== 'application/x-www-form-urlencoded') {
     throw new InvalidRequestError('The request body must be application/x-www-form-urlencoded')
   }
-  if (typeof body === 'string') return [...new URLSearchParams(body)]
-  if (body instanceof URLSearchParams) return [...body]
+  if (typeof body === 'string') return new URLSearchParams(body)
+  if (body instanceof URLSearchParams) return body
   const pairs: Array<[string, string]> = []
   for (const [name, value] of Object.entries(body)) {
     if (value === undefined) continue
@@ -333,6 +341,8 @@ function decodeBasic(authorization: string): ClientCredentials | undefined {
 }
 
 function formDecode(value: string): string {
+  // Nearly every client_id and generated secret has nothing to decode.
+  if (!value.includes('%') && !value.includes('+')) return value
   try {
     return decodeURIComponent(value.replace(/\+/g, ' '))
   } catch {
