@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { isValidRedirectUri } from '../core/redirect-uri.js'
 import { parseResources } from '../core/resource-indicator.js'
 import { parseScope } from '../core/scope.js'
-import { hashGeneratedSecret, hashPassword, verifySecret } from './secrets.js'
+import { hashGeneratedSecret, hashPassword, isGeneratedSecretHash, verifyGeneratedSecret, verifySecret } from './secrets.js'
 import { type ClientRecord, type ClientTable, type TokenEndpointAuthMethod } from './store.js'
 
 /** The grant types a client may be registered for. */
@@ -111,12 +111,17 @@ export class Clients {
     const client = await this.table.get(clientId)
     if (client?.secretHash === undefined) {
       // Compare anyway, so that an unknown client_id takes as long as a wrong secret.
-      await verifySecret(clientSecret, hashGeneratedSecret(''))
+      verifyGeneratedSecret(clientSecret, UNKNOWN_CLIENT_SECRET_HASH)
       return undefined
     }
-    return (await verifySecret(clientSecret, client.secretHash)) ? client : undefined
+    // A generated secret's digest is checked synchronously; only an imported one waits for scrypt.
+    const valid = isGeneratedSecretHash(client.secretHash) ? verifyGeneratedSecret(clientSecret, client.secretHash) : await verifySecret(clientSecret, client.secretHash)
+    return valid ? client : undefined
   }
 }
+
+/** What an unknown client's secret is compared with, so that it takes as long as a wrong secret. */
+const UNKNOWN_CLIENT_SECRET_HASH = hashGeneratedSecret('')
 
 /** Validates and completes a new client's record (all but its secret). */
 function buildRecord(input: NewClient): Omit<ClientRecord, 'secretHash'> {

@@ -216,10 +216,23 @@ class MemoryDatabase {
    * await between them (atomic `consume` and `rotate`). Inside a transaction it runs at once and is journaled;
    * outside, it waits for a running transaction to finish first.
    */
-  async run<T>(operation: (writer: Writer) => T): Promise<T> {
+  run<T>(operation: (writer: Writer) => T): Promise<T> {
     const transaction = this.context.getStore()
-    if (transaction?.open === true) return this.apply(operation, transaction.undo)
-    if (!this.queue.busy) return this.apply(operation, undefined)
+    if (transaction?.open === true) return this.settle(operation, transaction.undo)
+    if (!this.queue.busy) return this.settle(operation, undefined)
+    return this.runQueued(operation)
+  }
+
+  /** `apply` as a settled promise: no async function (and its extra turns) on the common path. */
+  private settle<T>(operation: (writer: Writer) => T, undo: (() => void)[] | undefined): Promise<T> {
+    try {
+      return Promise.resolve(this.apply(operation, undo))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  private async runQueued<T>(operation: (writer: Writer) => T): Promise<T> {
     await this.queue.acquire()
     try {
       return this.apply(operation, undefined)

@@ -23,6 +23,16 @@ export function hashGeneratedSecret(secret: string): string {
   return `sha256:${tokenHash(secret)}`
 }
 
+/** Whether `stored` is the stored form of a generated secret ({@link hashGeneratedSecret}). */
+export function isGeneratedSecretHash(stored: string): boolean {
+  return stored.startsWith('sha256:')
+}
+
+/** {@link verifySecret} for the stored form of a generated secret, synchronously: in constant time for its length. */
+export function verifyGeneratedSecret(presented: string, stored: string): boolean {
+  return safeEqual(Buffer.from(tokenHash(presented)), Buffer.from(stored.slice('sha256:'.length)))
+}
+
 /** The stored form of a password or an imported secret: `scrypt:<N>:<r>:<p>:<salt>:<hash>`. */
 export async function hashPassword(password: string): Promise<string> {
   const { N, r, p, keyLength, saltLength } = SCRYPT_PARAMETERS
@@ -37,9 +47,7 @@ export async function hashPassword(password: string): Promise<string> {
  * @returns `false` for a wrong value and for a stored form it cannot read
  */
 export async function verifySecret(presented: string, stored: string): Promise<boolean> {
-  if (stored.startsWith('sha256:')) {
-    return safeEqual(Buffer.from(tokenHash(presented)), Buffer.from(stored.slice('sha256:'.length)))
-  }
+  if (isGeneratedSecretHash(stored)) return verifyGeneratedSecret(presented, stored)
   const parts = stored.split(':')
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false
   const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number]

@@ -92,9 +92,9 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
     return client?.tokenEndpointAuthMethod !== 'none'
   }
 
-  override async authenticateClient(request: OAuth2Request): Promise<ClientRecord | undefined> {
+  override authenticateClient(request: OAuth2Request): Promise<ClientRecord | undefined> {
     const credentials = request.clientCredentials
-    if (credentials === undefined) return undefined
+    if (credentials === undefined) return Promise.resolve(undefined)
     return this.run(() => this.store.clients.authenticate(credentials.clientId, credentials.clientSecret))
   }
 
@@ -375,16 +375,25 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
   }
 
   /** Runs a store call, turning "the database cannot be reached" into `temporarily_unavailable` (RFC 6749 §5.2). */
-  private async run<T>(call: () => Promise<T>): Promise<T> {
+  private run<T>(call: () => Promise<T>): Promise<T> {
+    // A plain promise chain, not an async function: one turn less on every store call.
+    let pending: Promise<T>
     try {
-      return await call()
+      pending = call()
     } catch (error) {
-      if (error instanceof TemporarilyUnavailableError || !this.store.isUnavailableError(error)) throw error
-      throw new TemporarilyUnavailableError('The authorization server cannot reach its database; retry later', {
-        cause: error,
-        headers: { 'Retry-After': String(this.options.retryAfter ?? 5) },
-      })
+      return Promise.reject(this.unavailable(error))
     }
+    return pending.catch((error: unknown) => {
+      throw this.unavailable(error)
+    })
+  }
+
+  private unavailable(error: unknown): unknown {
+    if (error instanceof TemporarilyUnavailableError || !this.store.isUnavailableError(error)) return error
+    return new TemporarilyUnavailableError('The authorization server cannot reach its database; retry later', {
+      cause: error,
+      headers: { 'Retry-After': String(this.options.retryAfter ?? 5) },
+    })
   }
 }
 
