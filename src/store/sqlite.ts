@@ -113,6 +113,10 @@ export class SqliteStore extends Store {
   /** The writer's busy timeout, and whether it is set to 0 now because another process holds the lock (`takeWriteLock`). */
   private readonly busyTimeoutMs: number
   private lockedOut = false
+  /** Whether the reading connection has a read transaction open for this turn of the event loop (see `read`). */
+  private reading = false
+  /** Writes waiting for the next group commit ({@link SqliteStore.writeGrouped}), if any. */
+  private group: GroupedWrite[] | undefined
 
   private constructor(writer: Database.Database, reader: Database.Database) {
     super()
@@ -120,7 +124,11 @@ export class SqliteStore extends Store {
     this.reader = reader === writer ? this.writer : new Connection(reader)
     this.files = writer.memory ? [] : openedFiles(resolve(writer.name))
     this.busyTimeoutMs = writer.pragma('busy_timeout', { simple: true }) as number
-    const access: Access = { read: (query) => this.read(query), write: (change) => this.write(change) }
+    const access: Access = {
+      read: (query) => this.read(query),
+      write: (change) => this.write(change),
+      writeGrouped: (change) => this.writeGrouped(change),
+    }
     this.clientTable = new SqliteClientTable(access)
     this.userTable = new SqliteUserTable(access)
     this.codes = new SqliteCodeTable(access)
@@ -233,6 +241,8 @@ export class SqliteStore extends Store {
         // A failed COMMIT (e.g. SQLITE_IOERR) may leave the transaction open; never leave it for the next caller.
         if (savepoint === undefined && db.inTransaction) db.exec('ROLLBACK')
         throw error
+      } finally {
+        if (savepoint === undefined) this.endRead()
       }
       return result
     })
@@ -282,8 +292,11 @@ export class SqliteStore extends Store {
    * connection is not open", which {@link SqliteStore.isUnavailableError} accepts.
    */
   async close(): Promise<void> {
+    // Writes waiting for their group commit go first.
+    if (this.closing === undefined && this.current() === this.root) void this.flushGroup()
     this.closing ??= (this.current() === this.root ? this.root.lock.run(() => undefined) : Promise.resolve()).then(() => {
       // The reader first: the last connection to close checkpoints the WAL into the file and removes it.
+      this.endRead()
       if (this.reader !== this.writer) this.reader.db.close()
       this.writer.db.close()
     })
@@ -306,14 +319,121 @@ export class SqliteStore extends Store {
 
   private async read<T>(query: (sql: Sql) => T): Promise<T> {
     // Inside a transaction, read through it to see its own writes; outside, read only committed data.
-    return query(this.current() === this.root ? this.reader.sql : this.writer.sql)
+    if (this.current() !== this.root) return query(this.writer.sql)
+    if (this.reader !== this.writer && !this.reading) {
+      // One read transaction for the reads of this turn of the event loop: SQLite takes and releases a WAL read lock
+      // (two fcntl calls) per transaction, so per statement without it. It ends at the next turn, and as soon as
+      // this store commits a write, so a read never misses a write this process made before it. Another process's
+      // writes are seen from the next turn on.
+      this.reader.sql('BEGIN').run()
+      this.reading = true
+      setImmediate(this.endRead)
+    }
+    return query(this.reader.sql)
+  }
+
+  /** Ends the reads' transaction, if one is open (see `read`). */
+  private readonly endRead = (): void => {
+    if (!this.reading) return
+    this.reading = false
+    if (this.reader.db.open && this.reader.db.inTransaction) this.reader.sql('COMMIT').run()
   }
 
   private write<T>(change: (sql: Sql, db: Database.Database) => T): Promise<T> {
     const scope = this.current()
     // Outside a transaction, the statement takes SQLite's write lock itself.
-    if (scope === this.root) return scope.lock.run(() => this.takeWriteLock(() => change(this.writer.sql, this.writer.db)))
+    if (scope === this.root) {
+      return scope.lock.run(() => {
+        try {
+          return this.takeWriteLock(() => change(this.writer.sql, this.writer.db))
+        } finally {
+          this.endRead()
+        }
+      })
+    }
     return scope.lock.run(() => change(this.writer.sql, this.writer.db))
+  }
+
+  /**
+   * A write that stands on its own (a token insert: it depends on no read and no other write), committed together
+   * with the others made in the same turn of the event loop: outside a transaction, it is queued, and one
+   * `BEGIN IMMEDIATE … COMMIT` on the next turn (`setImmediate`) holds them all. The promise settles once that
+   * transaction has committed, so durability is the same as a write of its own; what a group saves is SQLite's
+   * per-transaction work (WAL frames of the same pages, locks, the `stat`s of `checkFiles`), which under concurrent
+   * requests is most of the cost of a token. Each write is a single statement or its own savepoint, so one that fails
+   * (a constraint) is undone alone and rejects alone; a failure of the transaction itself rejects them all. Inside a
+   * transaction, it is an ordinary write of that transaction.
+   */
+  private writeGrouped<T>(change: (sql: Sql, db: Database.Database) => T): Promise<T> {
+    if (this.current() !== this.root) return this.write(change)
+    return new Promise<T>((resolve, reject) => {
+      if (this.group === undefined) {
+        this.group = []
+        setImmediate(() => void this.flushGroup())
+      }
+      this.group.push({ change, resolve: resolve as (value: unknown) => void, reject })
+    })
+  }
+
+  /** Commits the writes queued for the group, after the writes and transactions queued before them. Never rejects. */
+  private flushGroup(): Promise<void> {
+    const group = this.group
+    this.group = undefined
+    return group === undefined ? Promise.resolve() : this.root.lock.run(() => this.commitGroup(group))
+  }
+
+  private commitGroup(group: readonly GroupedWrite[]): void {
+    try {
+      this.commitGroupNow(group)
+    } finally {
+      this.endRead()
+    }
+  }
+
+  private commitGroupNow(group: readonly GroupedWrite[]): void {
+    const { db, sql } = this.writer
+    if (group.length === 1) {
+      // Alone, it commits as an ordinary write: no BEGIN and COMMIT around its statement.
+      const [write] = group as [GroupedWrite]
+      try {
+        write.resolve(this.takeWriteLock(() => write.change(sql, db)))
+      } catch (error) {
+        write.reject(error)
+      }
+      return
+    }
+    const outcomes: { ok: boolean; value: unknown }[] = []
+    try {
+      this.takeWriteLock(() => db.exec('BEGIN IMMEDIATE'))
+      for (const write of group) {
+        try {
+          outcomes.push({ ok: true, value: write.change(sql, db) })
+        } catch (error) {
+          // A failed statement undoes itself; if SQLite rolled the whole transaction back (disk full, I/O error), the
+          // writes before it are gone too, and all fail with it.
+          if (!db.inTransaction) throw error
+          outcomes.push({ ok: false, value: error })
+        }
+      }
+      // The file may have been moved away meanwhile: then nothing of the group is committed.
+      this.checkFiles()
+      db.exec('COMMIT')
+    } catch (error) {
+      if (db.open && db.inTransaction) {
+        try {
+          db.exec('ROLLBACK')
+        } catch {
+          // The connection is gone; the error above is the one to report.
+        }
+      }
+      for (const write of group) write.reject(error)
+      return
+    }
+    group.forEach((write, i) => {
+      const outcome = outcomes[i] as { ok: boolean; value: unknown }
+      if (outcome.ok) write.resolve(outcome.value)
+      else write.reject(outcome.value)
+    })
   }
 
   /**
@@ -418,10 +538,22 @@ interface Scope {
   active: boolean
 }
 
+/** A write waiting for its group commit, and how to settle its caller's promise. */
+interface GroupedWrite {
+  readonly change: (sql: Sql, db: Database.Database) => unknown
+  readonly resolve: (value: unknown) => void
+  readonly reject: (error: unknown) => void
+}
+
+/** A record being built from a row, its optional fields set one by one. */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
 /** How the tables reach the database: reads need no lock, writes take the caller's scope's. */
 interface Access {
   read<T>(query: (sql: Sql) => T): Promise<T>
   write<T>(change: (sql: Sql, db: Database.Database) => T): Promise<T>
+  /** A write that stands on its own, committed in a group with others outside a transaction (see `writeGrouped`). */
+  writeGrouped<T>(change: (sql: Sql, db: Database.Database) => T): Promise<T>
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -484,10 +616,9 @@ class SqliteClientTable implements ClientTable {
 }
 
 function clientRecord(row: ClientRow): ClientRecord {
-  return {
+  const record: Mutable<ClientRecord> = {
     clientId: row.client_id,
     name: row.name,
-    ...(row.secret_hash === null ? {} : { secretHash: row.secret_hash }),
     redirectUris: list(row.redirect_uris),
     grantTypes: list(row.grant_types),
     responseTypes: list(row.response_types),
@@ -496,6 +627,9 @@ function clientRecord(row: ClientRow): ClientRecord {
     tokenEndpointAuthMethod: row.token_endpoint_auth_method,
     createdAt: row.created_at,
   }
+  // Optional fields set after, not spread in: V8 builds `{ ...(c ? {} : { x }), y }` on a slow path.
+  if (row.secret_hash !== null) record.secretHash = row.secret_hash
+  return record
 }
 
 interface UserRow {
@@ -589,19 +723,20 @@ class SqliteCodeTable implements CodeTable {
   async get(codeHash: string): Promise<CodeRecord | undefined> {
     const row = await this.access.read((sql) => sql('SELECT * FROM codes WHERE code_hash = ?').get(codeHash) as CodeRow | undefined)
     if (row === undefined) return undefined
-    return {
+    const record: Mutable<CodeRecord> = {
       codeHash: row.code_hash,
       clientId: row.client_id,
       userId: row.user_id,
       scopes: list(row.scopes),
-      ...(row.redirect_uri === null ? {} : { redirectUri: row.redirect_uri }),
-      ...(row.code_challenge === null ? {} : { codeChallenge: row.code_challenge }),
-      ...(row.code_challenge_method === null ? {} : { codeChallengeMethod: row.code_challenge_method }),
       resources: list(row.resources),
       expiresAt: row.expires_at,
       grantId: row.grant_id,
-      ...(row.consumed_at === null ? {} : { consumedAt: row.consumed_at }),
     }
+    if (row.redirect_uri !== null) record.redirectUri = row.redirect_uri
+    if (row.code_challenge !== null) record.codeChallenge = row.code_challenge
+    if (row.code_challenge_method !== null) record.codeChallengeMethod = row.code_challenge_method
+    if (row.consumed_at !== null) record.consumedAt = row.consumed_at
+    return record
   }
 
   async consume(codeHash: string, now: number): Promise<boolean> {
@@ -631,7 +766,7 @@ class SqliteTokenTable implements TokenTable {
 
   async insert(records: readonly TokenRecord[]): Promise<void> {
     if (records.length === 0) return
-    await this.access.write((sql, db) => {
+    await this.access.writeGrouped((sql, db) => {
       const insert = sql(
         `INSERT INTO tokens (token_hash, type, client_id, user_id, scopes, resources, issued_at, expires_at, grant_id, revoked_at, rotated_at)
          VALUES (@token_hash, @type, @client_id, @user_id, @scopes, @resources, @issued_at, @expires_at, @grant_id, @revoked_at, @rotated_at)`,
@@ -660,19 +795,20 @@ class SqliteTokenTable implements TokenTable {
   async get(tokenHash: string): Promise<TokenRecord | undefined> {
     const row = await this.access.read((sql) => sql('SELECT * FROM tokens WHERE token_hash = ?').get(tokenHash) as TokenRow | undefined)
     if (row === undefined) return undefined
-    return {
+    const record: Mutable<TokenRecord> = {
       tokenHash: row.token_hash,
       type: row.type,
       clientId: row.client_id,
-      ...(row.user_id === null ? {} : { userId: row.user_id }),
       scopes: list(row.scopes),
       resources: list(row.resources),
       issuedAt: row.issued_at,
-      ...(row.expires_at === null ? {} : { expiresAt: row.expires_at }),
       grantId: row.grant_id,
-      ...(row.revoked_at === null ? {} : { revokedAt: row.revoked_at }),
-      ...(row.rotated_at === null ? {} : { rotatedAt: row.rotated_at }),
     }
+    if (row.user_id !== null) record.userId = row.user_id
+    if (row.expires_at !== null) record.expiresAt = row.expires_at
+    if (row.revoked_at !== null) record.revokedAt = row.revoked_at
+    if (row.rotated_at !== null) record.rotatedAt = row.rotated_at
+    return record
   }
 
   async revoke(tokenHash: string, now: number): Promise<boolean> {

@@ -401,8 +401,13 @@ function storeUser(user: UserRecord): StoreUser {
   return { userId: user.userId, username: user.username }
 }
 
+/**
+ * A new grant family id: the time in milliseconds (base 36, fixed width, so ids sort by creation) and 128 random
+ * bits. Sorted ids land at the end of the stores' `grant_id` index instead of on a random page of it: a group of
+ * tokens saved together writes that page once. The id never leaves the store.
+ */
 function newGrantId(): string {
-  return randomBase64url(16)
+  return Date.now().toString(36).padStart(9, '0') + randomBase64url(16)
 }
 
 function now(): number {
