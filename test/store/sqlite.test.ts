@@ -3,7 +3,7 @@
  * WAL, atomic consumption on one connection, transactions that async requests share, nothing in clear on disk, purge
  * in batches, which errors mean "unavailable").
  */
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, existsSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -377,6 +377,99 @@ describe('SqliteStore transactions', () => {
     await committing
     const { store: reopened } = await open(file)
     expect(await reopened.codes.get(tokenHash('c1'))).toBeDefined()
+  })
+})
+
+describe('SqliteStore group commit and per-turn reads', () => {
+  /** The bytes SQLite has written to the WAL so far (no checkpoint runs for a few hundred pages). */
+  function walBytes(file: string): number {
+    return statSync(`${file}-wal`).size
+  }
+
+  it('concurrent token inserts outside a transaction are committed together, and each caller waits for the commit', async () => {
+    const { store, file } = await openWithOwners()
+    const reader = raw(file, { readonly: true })
+    const count = () => (reader.prepare('SELECT count(*) AS n FROM tokens').get() as { n: number }).n
+    const inserts = Array.from({ length: 50 }, (_, i) => store.tokens.insert([token(`t${i}`, { grantId: `g${i}` })]))
+    // Nothing is committed before the group is: a caller's promise settles only after it.
+    expect(count()).toBe(0)
+    let settledEarly = false
+    void Promise.race(inserts).then(() => (settledEarly = count() < 50))
+    await Promise.all(inserts)
+    expect(settledEarly).toBe(false)
+    expect(count()).toBe(50)
+    for (let i = 0; i < 50; i++) expect((await store.tokens.get(tokenHash(`t${i}`)))?.grantId).toBe(`g${i}`)
+  })
+
+  it('writes a third of the WAL or less for 50 tokens saved at once than for 50 saved one after another', async () => {
+    const grouped = await openWithOwners()
+    const before = walBytes(grouped.file)
+    await Promise.all(Array.from({ length: 50 }, (_, i) => grouped.store.tokens.insert([token(`a${i}`, { grantId: `g${i}` })])))
+    const groupedBytes = walBytes(grouped.file) - before
+    const single = await openWithOwners()
+    const start = walBytes(single.file)
+    for (let i = 0; i < 50; i++) await single.store.tokens.insert([token(`a${i}`, { grantId: `g${i}` })])
+    const singleBytes = walBytes(single.file) - start
+    expect(groupedBytes).toBeGreaterThan(0)
+    expect(groupedBytes * 3).toBeLessThan(singleBytes)
+  })
+
+  it('an insert that fails in a group rejects alone; the others are saved', async () => {
+    const { store } = await openWithOwners()
+    await store.tokens.insert([token('taken')])
+    const results = await Promise.allSettled([
+      store.tokens.insert([token('ok1')]),
+      store.tokens.insert([token('taken')]), // the same digest again
+      store.tokens.insert([token('orphan', { clientId: 'nobody' })]), // a client that does not exist
+      store.tokens.insert([token('pair-a'), token('pair-b', { type: 'refresh_token' })]),
+      store.tokens.insert([token('pair-c'), token('taken')]), // half of it fails: none of it is saved
+      store.tokens.insert([token('ok2')]),
+    ])
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled', 'rejected', 'fulfilled'])
+    for (const saved of ['ok1', 'pair-a', 'pair-b', 'ok2']) expect(await store.tokens.get(tokenHash(saved))).toBeDefined()
+    for (const missing of ['orphan', 'pair-c']) expect(await store.tokens.get(tokenHash(missing))).toBeUndefined()
+  })
+
+  it('a group that cannot take the write lock fails whole, as unavailable, and the next one succeeds', async () => {
+    const { store, file } = await openWithOwners(undefined, { busyTimeoutMs: 0 })
+    const other = raw(file)
+    other.exec('BEGIN IMMEDIATE')
+    const results = await Promise.allSettled([store.tokens.insert([token('x1')]), store.tokens.insert([token('x2')])])
+    expect(results.every((result) => result.status === 'rejected' && store.isUnavailableError(result.reason))).toBe(true)
+    other.exec('ROLLBACK')
+    await Promise.all([store.tokens.insert([token('x1')]), store.tokens.insert([token('x2')])])
+    expect(await store.tokens.get(tokenHash('x2'))).toBeDefined()
+  })
+
+  it('close saves the inserts still waiting for their group', async () => {
+    const file = tempFile()
+    const { store } = await openWithOwners(file)
+    const pending = [store.tokens.insert([token('late1')]), store.tokens.insert([token('late2')])]
+    await store.close()
+    await Promise.all(pending)
+    const reopened = await open(file)
+    expect(await reopened.store.tokens.get(tokenHash('late2'))).toBeDefined()
+  })
+
+  it('a read after a write of this store sees it, even in the same turn of the event loop', async () => {
+    const { store } = await openWithOwners()
+    await store.codes.insert(code('c0'))
+    // A read opens the turn's read transaction; the writes after it must still be seen by the reads after them.
+    expect(await store.codes.get(tokenHash('c0'))).toBeDefined()
+    expect(await store.codes.consume(tokenHash('c0'), NOW)).toBe(true)
+    expect((await store.codes.get(tokenHash('c0')))?.consumedAt).toBe(NOW)
+    await store.tokens.insert([token('t1')])
+    expect(await store.tokens.get(tokenHash('t1'))).toBeDefined()
+    await store.transaction(async () => store.tokens.revoke(tokenHash('t1'), NOW))
+    expect((await store.tokens.get(tokenHash('t1')))?.revokedAt).toBe(NOW)
+  })
+
+  it("another process's write is seen from the next turn of the event loop", async () => {
+    const { store, file } = await openWithOwners()
+    expect(await store.clientTable.get('app')).toBeDefined()
+    raw(file).prepare('UPDATE clients SET secret_hash = ? WHERE client_id = ?').run(hashGeneratedSecret('rotated'), 'app')
+    await new Promise(setImmediate)
+    expect((await store.clientTable.get('app'))?.secretHash).toBe(hashGeneratedSecret('rotated'))
   })
 })
 
