@@ -29,19 +29,23 @@ const defaultErrorHook: ErrorHook = (error) => {
  * response, anything else (a validator failure, a bug) into a generic `server_error`. 5xx errors go to `onError`.
  * The returned promise never rejects.
  */
-export async function respondWithErrors(
+export function respondWithErrors(
   onError: ErrorHook | undefined,
   handle: (setRequest: (request: OAuth2Request) => void) => Promise<OAuth2Response>,
 ): Promise<OAuth2Response> {
   let request: OAuth2Request | undefined
-  try {
-    return await handle((parsed) => {
-      request = parsed
-    })
-  } catch (caught) {
+  const respond = (caught: unknown): OAuth2Response => {
     const error = caught instanceof OAuth2Error ? caught : new ServerError({ cause: caught })
     if (error.status >= 500) reportError(onError, caught, request)
     return errorResponse(error)
+  }
+  // A promise chain, not an async function around `handle`: one turn less for every request.
+  try {
+    return handle((parsed) => {
+      request = parsed
+    }).then(undefined, respond)
+  } catch (caught) {
+    return Promise.resolve(respond(caught))
   }
 }
 

@@ -115,6 +115,8 @@ export abstract class GrantTypeBase implements TokenGrantType {
    * @throws {@link InvalidTargetError} when a resource is malformed, not granted, or not allowed for the client
    */
   protected async resolveResources(client: Client, request: OAuth2Request, granted?: readonly string[]): Promise<readonly string[]> {
+    // Nearly every request names no resource: nothing to parse or ask the validator.
+    if (request.resources.length === 0) return granted ?? []
     const requested = parseResources(request.resources)
     if (granted !== undefined) {
       if (!isSubsetOf(requested, granted)) throw new InvalidTargetError('resource was not part of the original grant (RFC 8707 section 2.2)')
