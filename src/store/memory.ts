@@ -9,7 +9,6 @@
  *
  * @module
  */
-import { AsyncLocalStorage } from 'node:async_hooks'
 import {
   PURGE_GRACE_SECONDS,
   Store,
@@ -28,6 +27,7 @@ import {
   type UserRecord,
   type UserTable,
 } from './store.js'
+import { TransactionStorage } from './transaction-storage.js'
 
 /** Rows deleted by `purgeExpired` before it lets other work run. */
 const PURGE_BATCH_SIZE = 1000
@@ -208,7 +208,7 @@ class MemoryDatabase {
   nextKeyOrder = 0
 
   private readonly queue = new Queue()
-  private readonly context = new AsyncLocalStorage<Transaction>()
+  private readonly context = new TransactionStorage<Transaction>()
   private closed = false
 
   /**

@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { AsyncLocalStorage } from 'node:async_hooks'
 import { statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import Database from 'better-sqlite3'
@@ -32,6 +31,7 @@ import {
   type UserRecord,
   type UserTable,
 } from './store.js'
+import { TransactionStorage } from './transaction-storage.js'
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -106,7 +106,7 @@ export class SqliteStore extends Store {
   /** The scope outside any transaction; its lock is the store's write lock. */
   private readonly root: Scope = { lock: new Mutex(), parent: undefined, depth: 0, active: true }
   /** The transaction scope a table call runs in, if any (see {@link SqliteStore.transaction}). */
-  private readonly scopes = new AsyncLocalStorage<Scope>()
+  private readonly scopes = new TransactionStorage<Scope>()
   private closing: Promise<void> | undefined
   /** The database file and its WAL as opened, to notice them moved or removed (see `checkFiles`); none in memory. */
   private readonly files: readonly OpenedFile[]
