@@ -70,6 +70,12 @@ const UNAVAILABLE_MESSAGES = new Set(['The database connection is not open', 'Ca
  *   concurrent calls wins.
  * - `transaction` serializes with every write outside it: a write that does not belong to a transaction waits until
  *   the transaction ends, so it can neither be rolled back with it nor slip into it.
+ * - Token inserts outside a transaction are committed in groups: those made in one turn of the event loop share one
+ *   SQLite transaction on the next turn, and each resolves once it has committed. Under concurrent requests this
+ *   divides SQLite's per-commit work (WAL frames of shared pages, locks) among them.
+ * - Reads outside a transaction share one read transaction per turn of the event loop, ended as soon as this store
+ *   commits a write: a read sees every write of this process made before it, and another process's writes from the
+ *   next turn on.
  * - When the database cannot be written, writes fail with an error {@link SqliteStore.isUnavailableError} accepts
  *   (`StoreValidator` answers 503) and reads go on: while another process holds the write lock (`SQLITE_BUSY`; only
  *   the first write waits the busy timeout), and while the file or its WAL is not at its path any more, moved or
