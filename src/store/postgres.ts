@@ -59,6 +59,13 @@ const DEFAULT_QUERY_TIMEOUT_MS = 5000
 /** The longest timer Node keeps: a query timeout that never fires in practice (24.8 days). */
 const NO_QUERY_TIMEOUT_MS = 2 ** 31 - 1
 
+/**
+ * The most calls (for token inserts: rows) a {@link Batcher} puts in one statement; more wait for the next. Far below
+ * PostgreSQL's 65,535 parameters per statement (11 per token row), and short enough that a batch that fails and is
+ * retried call by call costs little.
+ */
+const MAX_BATCH = 100
+
 /** Rows deleted per statement by {@link PostgresStore.purgeExpired}: short statements, short row locks. */
 const PURGE_BATCH = 500
 /** First key of the advisory lock taken while migrating ("oaut"); the second is a hash of the schema's name. */
@@ -197,6 +204,111 @@ interface TransactionContext {
   nested: Promise<void>
 }
 
+/** What a table needs to coalesce its calls made outside transactions (see {@link Batcher}). */
+interface Coalescing {
+  /** The pool, which batches are sent on: they belong to no caller's transaction. */
+  readonly pool: Queryable
+  /** Whether the calling async context is outside every transaction of the store, so that its call may join a batch. */
+  outsideTransaction(): boolean
+  /** A new batcher sending with `run`, which the store drains when it closes. */
+  batcher<I, O>(run: (inputs: readonly I[]) => Promise<readonly O[]>): Batcher<I, O>
+}
+
+/** A call waiting in a {@link Batcher}: its input, and how to settle its promise. */
+interface Waiting<I, O> {
+  readonly input: I
+  readonly resolve: (output: O) => void
+  readonly reject: (error: unknown) => void
+}
+
+/**
+ * Coalesces calls made in the same turn of the event loop into one statement, so that concurrent requests share a
+ * round trip (each costs many system calls on both sides) instead of taking one each.
+ *
+ * `add` queues a call; the queue is sent, as one batch, by a `setImmediate` (after every callback and promise job of
+ * this turn has run), or at once when it weighs {@link MAX_BATCH}. `run` answers a batch with one output per input, in
+ * order. When it fails, every call of the batch fails with its error if the database is unavailable (retrying would
+ * only wait again); otherwise the error may be one call's alone (a duplicate digest, a client deleted meanwhile, a
+ * value the server refuses), so each call is run again on its own and only the faulty ones fail.
+ */
+class Batcher<I, O> {
+  private queue: Waiting<I, O>[] = []
+  private weight = 0
+  private scheduled: NodeJS.Immediate | undefined
+  /** Batches sent and not yet settled, for `close` to wait for. */
+  private readonly inFlight = new Set<Promise<void>>()
+  private closed = false
+
+  constructor(private readonly run: (inputs: readonly I[]) => Promise<readonly O[]>) {}
+
+  /** Queues a call weighing `weight` (e.g. its rows); a call heavier than a whole batch is sent alone. */
+  add(input: I, weight = 1): Promise<O> {
+    if (this.closed) return Promise.reject(closedError())
+    if (this.weight > 0 && this.weight + weight > MAX_BATCH) this.flush()
+    const output = new Promise<O>((resolve, reject) => this.queue.push({ input, resolve, reject }))
+    this.weight += weight
+    if (this.weight >= MAX_BATCH) this.flush()
+    else this.scheduled ??= setImmediate(this.flush)
+    return output
+  }
+
+  /** Sends what is queued now, takes no more calls, and settles when every batch sent has settled. */
+  async close(): Promise<void> {
+    this.closed = true
+    this.flush()
+    await Promise.all(this.inFlight)
+  }
+
+  private readonly flush = (): void => {
+    if (this.scheduled !== undefined) clearImmediate(this.scheduled)
+    this.scheduled = undefined
+    const batch = this.queue
+    if (batch.length === 0) return
+    this.queue = []
+    this.weight = 0
+    const sent = this.send(batch)
+    this.inFlight.add(sent)
+    void sent.then(() => this.inFlight.delete(sent))
+  }
+
+  /** Runs `batch` and settles each of its calls; never rejects. */
+  private async send(batch: readonly Waiting<I, O>[]): Promise<void> {
+    let outputs: readonly O[]
+    try {
+      outputs = await this.run(batch.map((call) => call.input))
+    } catch (error) {
+      if (batch.length === 1 || isUnavailable(error, 0)) {
+        for (const call of batch) call.reject(error)
+        return
+      }
+      await Promise.all(batch.map((call) => this.send([call])))
+      return
+    }
+    batch.forEach((call, i) => call.resolve(outputs[i] as O))
+  }
+}
+
+/** What a call to a store that was closed rejects with. */
+function closedError(): Error {
+  return new Error('This PostgresStore is closed')
+}
+
+/**
+ * A batch's `run` for reads by primary key: one `SELECT … WHERE key = ANY($1)` over the distinct keys answers every
+ * call. Each call gets a record of its own, even when several asked for one key, since callers must not share
+ * mutable objects (their lists are frozen, so those may be shared).
+ */
+function readByKeys<Row extends pg.QueryResultRow, R>(pool: Queryable, text: string, keyOf: (row: Row) => string, toRecord: (row: Row) => R) {
+  return async (keys: readonly string[]): Promise<readonly (R | undefined)[]> => {
+    const { rows } = await pool.query<Row>(text, [[...new Set(keys)]])
+    const found = new Map(rows.map((row) => [keyOf(row), row]))
+    return keys.map((key) => {
+      const row = found.get(key)
+      return row === undefined ? undefined : toRecord(row)
+    })
+  }
+}
+
 /**
  * A {@link Store} on PostgreSQL.
  *
@@ -205,7 +317,11 @@ interface TransactionContext {
  * with them. Lists are `text[]`, times `bigint` seconds.
  *
  * Table calls inside {@link PostgresStore.transaction} run on that transaction's connection; other calls take a
- * connection from the pool.
+ * connection from the pool. Outside transactions, the calls that every token request makes are coalesced: the token
+ * inserts, client reads and token reads made in the same turn of the event loop go to PostgreSQL as one statement
+ * each (one multi-row `INSERT`, one `SELECT … = ANY($1)`), which saves a round trip per call under concurrent load.
+ * Each insert still resolves only once its rows are committed, and each read sees every change committed before it
+ * was called: nothing is cached beyond the one statement.
  */
 export class PostgresStore extends Store {
   /** Clients, table `clients`. */
@@ -224,6 +340,8 @@ export class PostgresStore extends Store {
   readonly rateLimits: RateLimitTable
 
   private readonly context = new AsyncLocalStorage<TransactionContext>()
+  /** The tables' batchers, which `close` drains. */
+  private readonly batchers: Pick<Batcher<unknown, unknown>, 'close'>[] = []
   private ended: Promise<void> | undefined
 
   private constructor(
@@ -232,10 +350,19 @@ export class PostgresStore extends Store {
   ) {
     super()
     const db: Queryable = { query: ((...args: Parameters<pg.Pool['query']>) => this.connection().query(...args)) as pg.Pool['query'] }
-    this.clientTable = new PostgresClientTable(db, tables)
+    const coalescing: Coalescing = {
+      pool,
+      outsideTransaction: () => this.activeContext() === undefined,
+      batcher: <I, O>(run: (inputs: readonly I[]) => Promise<readonly O[]>) => {
+        const batcher = new Batcher(run)
+        this.batchers.push(batcher)
+        return batcher
+      },
+    }
+    this.clientTable = new PostgresClientTable(db, tables, coalescing)
     this.userTable = new PostgresUserTable(db, tables)
     this.codes = new PostgresCodeTable(db, tables)
-    this.tokens = new PostgresTokenTable(db, tables)
+    this.tokens = new PostgresTokenTable(db, tables, coalescing)
     this.consents = new PostgresConsentTable(db, tables)
     this.keys = new PostgresKeyTable(db, tables)
     this.rateLimits = new PostgresRateLimitTable(db, tables)
@@ -284,6 +411,7 @@ export class PostgresStore extends Store {
   async transaction<T>(work: () => Promise<T>): Promise<T> {
     const parent = this.activeContext()
     if (parent !== undefined) return this.savepoint(parent, work)
+    if (this.ended !== undefined) throw closedError()
     const client = await this.pool.connect()
     const context: TransactionContext = { client, parent: undefined, depth: 0, done: false, nested: Promise.resolve() }
     let broken: Error | undefined
@@ -397,15 +525,23 @@ export class PostgresStore extends Store {
     return isUnavailable(error, 0)
   }
 
-  /** Ends the pool, waiting for connections in use to be released. Calling it again does nothing more. */
+  /**
+   * Sends the calls waiting to be coalesced and waits for their answers, then ends the pool, waiting for connections in
+   * use to be released. Calls made afterwards reject, except in a transaction still running. Calling it again does
+   * nothing more.
+   */
   close(): Promise<void> {
-    this.ended ??= this.pool.end()
+    // Batches first: a pool that is ending hands out no connection, so a batch sent after `end` would never run.
+    this.ended ??= Promise.all(this.batchers.map((batcher) => batcher.close())).then(() => this.pool.end())
     return this.ended
   }
 
-  /** The connection of the transaction in progress in this async context, or the pool. */
+  /** The connection of the transaction in progress in this async context, or the pool while the store is open. */
   private connection(): Queryable {
-    return this.activeContext()?.client ?? this.pool
+    const context = this.activeContext()
+    if (context !== undefined) return context.client
+    // While `close` drains the batches the pool still takes statements; new calls must not slip in before it ends.
+    return this.ended === undefined ? this.pool : CLOSED
   }
 
   /** The innermost transaction of this async context that has not ended yet. */
@@ -415,6 +551,9 @@ export class PostgresStore extends Store {
     return context
   }
 }
+
+/** What a table runs its statements on once the store is closed: nothing. */
+const CLOSED: Queryable = { query: (() => Promise.reject(closedError())) as pg.Pool['query'] }
 
 function isUnavailable(error: unknown, depth: number): boolean {
   if (typeof error !== 'object' || error === null || depth > 3) return false
@@ -504,7 +643,7 @@ function optionalSeconds(value: Int8 | null): number | undefined {
   return value === null ? undefined : Number(value)
 }
 
-/** An array `pg` parsed for this row alone, frozen: nobody else holds it. */
+/** An array `pg` parsed for this row alone, frozen: the records made from the row may share it, nobody can change it. */
 function list(values: string[]): readonly string[] {
   return Object.freeze(values)
 }
@@ -542,10 +681,18 @@ function toClient(row: ClientRow): ClientRecord {
 }
 
 class PostgresClientTable implements ClientTable {
+  /** `get` outside transactions: every token request reads its client, so concurrent ones share one `SELECT`. */
+  private readonly reads: Batcher<string, ClientRecord | undefined>
+
   constructor(
     private readonly db: Queryable,
     private readonly tables: TableNames,
-  ) {}
+    private readonly coalescing: Coalescing,
+  ) {
+    this.reads = coalescing.batcher(
+      readByKeys(coalescing.pool, `SELECT * FROM ${tables.clients} WHERE client_id = ANY($1::text[])`, (row: ClientRow) => row.client_id, toClient),
+    )
+  }
 
   async insert(record: ClientRecord): Promise<void> {
     await this.db.query(
@@ -567,6 +714,7 @@ class PostgresClientTable implements ClientTable {
   }
 
   async get(clientId: string): Promise<ClientRecord | undefined> {
+    if (this.coalescing.outsideTransaction()) return this.reads.add(clientId)
     const { rows } = await this.db.query<ClientRow>(`SELECT * FROM ${this.tables.clients} WHERE client_id = $1`, [clientId])
     return rows[0] === undefined ? undefined : toClient(rows[0])
   }
@@ -736,37 +884,61 @@ function toToken(row: TokenRow): TokenRecord {
 
 const TOKEN_COLUMNS = 11
 
+/** One multi-row `INSERT` of `records` on `db`: they are inserted together or not at all. */
+async function insertTokens(db: Queryable, tables: TableNames, records: readonly TokenRecord[]): Promise<void> {
+  const rows = records.map((_, i) => `(${Array.from({ length: TOKEN_COLUMNS }, (_, j) => `$${i * TOKEN_COLUMNS + j + 1}`).join(', ')})`)
+  const values = records.flatMap((record) => [
+    record.tokenHash,
+    record.type,
+    record.clientId,
+    record.userId ?? null,
+    [...record.scopes],
+    [...record.resources],
+    record.issuedAt,
+    record.expiresAt ?? null,
+    record.grantId,
+    record.revokedAt ?? null,
+    record.rotatedAt ?? null,
+  ])
+  await db.query(
+    `INSERT INTO ${tables.tokens} (token_hash, type, client_id, user_id, scopes, resources, issued_at, expires_at, grant_id, revoked_at, rotated_at)
+     VALUES ${rows.join(', ')}`,
+    values,
+  )
+}
+
 class PostgresTokenTable implements TokenTable {
+  /**
+   * `insert` outside transactions: the tokens of concurrent responses in one statement, committed together (or, when
+   * it fails, call by call; see {@link Batcher}), each call's promise settled once its rows are committed.
+   */
+  private readonly inserts: Batcher<readonly TokenRecord[], void>
+  /** `get` outside transactions: introspection and resource requests read one token each, and share one `SELECT`. */
+  private readonly reads: Batcher<string, TokenRecord | undefined>
+
   constructor(
     private readonly db: Queryable,
     private readonly tables: TableNames,
-  ) {}
-
-  async insert(records: readonly TokenRecord[]): Promise<void> {
-    if (records.length === 0) return
-    // One statement for the tokens of one response: they are inserted together or not at all.
-    const rows = records.map((_, i) => `(${Array.from({ length: TOKEN_COLUMNS }, (_, j) => `$${i * TOKEN_COLUMNS + j + 1}`).join(', ')})`)
-    const values = records.flatMap((record) => [
-      record.tokenHash,
-      record.type,
-      record.clientId,
-      record.userId ?? null,
-      [...record.scopes],
-      [...record.resources],
-      record.issuedAt,
-      record.expiresAt ?? null,
-      record.grantId,
-      record.revokedAt ?? null,
-      record.rotatedAt ?? null,
-    ])
-    await this.db.query(
-      `INSERT INTO ${this.tables.tokens} (token_hash, type, client_id, user_id, scopes, resources, issued_at, expires_at, grant_id, revoked_at, rotated_at)
-       VALUES ${rows.join(', ')}`,
-      values,
+    private readonly coalescing: Coalescing,
+  ) {
+    this.inserts = coalescing.batcher(async (calls: readonly (readonly TokenRecord[])[]): Promise<readonly void[]> => {
+      await insertTokens(coalescing.pool, tables, calls.flat())
+      return []
+    })
+    this.reads = coalescing.batcher(
+      readByKeys(coalescing.pool, `SELECT * FROM ${tables.tokens} WHERE token_hash = ANY($1::text[])`, (row: TokenRow) => row.token_hash, toToken),
     )
   }
 
+  async insert(records: readonly TokenRecord[]): Promise<void> {
+    if (records.length === 0) return
+    // The tokens of one response are in one statement, batched or not: they are inserted together or not at all.
+    if (this.coalescing.outsideTransaction()) return this.inserts.add(records, records.length)
+    await insertTokens(this.db, this.tables, records)
+  }
+
   async get(tokenHash: string): Promise<TokenRecord | undefined> {
+    if (this.coalescing.outsideTransaction()) return this.reads.add(tokenHash)
     const { rows } = await this.db.query<TokenRow>(`SELECT * FROM ${this.tables.tokens} WHERE token_hash = $1`, [tokenHash])
     return rows[0] === undefined ? undefined : toToken(rows[0])
   }
