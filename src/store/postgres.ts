@@ -17,7 +17,6 @@
  *
  * @module
  */
-import { AsyncLocalStorage } from 'node:async_hooks'
 import pg from 'pg'
 import {
   PURGE_GRACE_SECONDS,
@@ -38,6 +37,7 @@ import {
   type UserRecord,
   type UserTable,
 } from './store.js'
+import { TransactionStorage } from './transaction-storage.js'
 
 /** Options of {@link PostgresStore.open}. */
 export interface PostgresStoreOptions {
@@ -339,7 +339,7 @@ export class PostgresStore extends Store {
   /** Rate-limit windows by key, table `rate_limits`: every instance over the database shares the counts. */
   readonly rateLimits: RateLimitTable
 
-  private readonly context = new AsyncLocalStorage<TransactionContext>()
+  private readonly context = new TransactionStorage<TransactionContext>()
   /** The tables' batchers, which `close` drains. */
   private readonly batchers: Pick<Batcher<unknown, unknown>, 'close'>[] = []
   private ended: Promise<void> | undefined
