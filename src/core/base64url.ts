@@ -26,3 +26,14 @@ export function encodeBase64url(bytes: Uint8Array, start = 0, end = bytes.length
   }
   return text
 }
+
+const encoder = new TextEncoder()
+
+/**
+ * The UTF-8 bytes of `text` in base64url without padding. ASCII text (a JWT's JSON nearly always) is its own UTF-8
+ * and a valid `btoa` input, which encodes it natively, several times faster than the loop above on its bytes.
+ */
+export function encodeTextBase64url(text: string): string {
+  if (!/^[\x00-\x7F]*$/.test(text)) return encodeBase64url(encoder.encode(text))
+  return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+}

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { encodeBase64url } from '../../src/core/base64url.js'
+import { encodeBase64url, encodeTextBase64url } from '../../src/core/base64url.js'
 
 describe('encodeBase64url', () => {
   it('encodes any bytes, or any range of them, exactly as base64url without padding (RFC 4648 §5)', () => {
@@ -18,5 +18,24 @@ describe('encodeBase64url', () => {
   it('gives the empty string for no bytes, and the alphabet of RFC 4648 Table 2 with - and _', () => {
     expect(encodeBase64url(new Uint8Array(0))).toBe('')
     expect(encodeBase64url(new Uint8Array([0xfb, 0xff]))).toBe('-_8')
+  })
+})
+
+describe('encodeTextBase64url', () => {
+  it('encodes the UTF-8 bytes of any text, ASCII or not, as base64url without padding', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 400 }), fc.string({ unit: 'binary', maxLength: 400 })), (text) => {
+        expect(encodeTextBase64url(text)).toBe(Buffer.from(text, 'utf8').toString('base64url'))
+      }),
+      { seed: 20261123, numRuns: 500 },
+    )
+  })
+
+  it('pads nothing and uses - and _ for ASCII text (the btoa path) as for the rest', () => {
+    expect(encodeTextBase64url('')).toBe('')
+    expect(encodeTextBase64url('>>?')).toBe('Pj4_')
+    expect(encodeTextBase64url('a~~')).toBe('YX5-')
+    expect(encodeTextBase64url('ab')).toBe('YWI')
+    expect(encodeTextBase64url('é')).toBe('w6k')
   })
 })
