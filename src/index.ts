@@ -23,7 +23,7 @@ export {
   type OAuth2ErrorCode,
   type OAuth2ErrorOptions,
 } from './core/errors.js'
-export { normalizeMethod, OAuth2Request, parseRequest, type ClientCredentials, type ParameterSource, type RequestBody, type RequestHeaders } from './core/request.js'
+export { normalizeMethod, OAuth2Request, parseRequest, type ClientCredentials, type ParameterSource, type RequestBody, type RequestHeaders, type RequestUri } from './core/request.js'
 export { errorResponse, type OAuth2Response } from './core/response.js'
 export { parseScope, scopeToString } from './core/scope.js'
 export { parseResources } from './core/resource-indicator.js'

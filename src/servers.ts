@@ -21,7 +21,7 @@ import { ClientCredentialsGrant } from './grants/client-credentials.js'
 import { ImplicitGrant } from './grants/implicit.js'
 import { PasswordGrant } from './grants/password.js'
 import { RefreshTokenGrant } from './grants/refresh-token.js'
-import { type RequestBody, type RequestHeaders } from './core/request.js'
+import { type RequestBody, type RequestHeaders, type RequestUri } from './core/request.js'
 import { type OAuth2Response } from './core/response.js'
 import { BearerToken } from './tokens/bearer-token.js'
 import { type ExpiresIn } from './tokens/expiry.js'
@@ -101,18 +101,18 @@ abstract class BaseServer {
   }
 
   /** See {@link RevocationEndpoint.createRevocationResponse}. Never rejects. */
-  createRevocationResponse(uri: string, httpMethod?: string, body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
+  createRevocationResponse(uri: RequestUri, httpMethod?: string, body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
     return this.revocationEndpoint.createRevocationResponse(uri, httpMethod, body, headers)
   }
 
   /** See {@link IntrospectEndpoint.createIntrospectResponse}. Never rejects. */
-  createIntrospectResponse(uri: string, httpMethod?: string, body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
+  createIntrospectResponse(uri: RequestUri, httpMethod?: string, body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
     return this.introspectEndpoint.createIntrospectResponse(uri, httpMethod, body, headers)
   }
 
   /** See {@link ResourceEndpoint.validateProtectedResourceRequest}. Never rejects. */
   validateProtectedResourceRequest(
-    uri: string,
+    uri: RequestUri,
     httpMethod?: string,
     body?: RequestBody,
     headers?: RequestHeaders,
@@ -126,7 +126,7 @@ abstract class BaseServer {
    *
    * @throws TypeError when the server was built without an `issuer`, so it has no metadata to serve
    */
-  createMetadataResponse(uri: string, httpMethod?: string, body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
+  createMetadataResponse(uri: RequestUri, httpMethod?: string, body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
     if (this.metadataEndpoint === undefined) throw new TypeError('This server has no metadata: give it an issuer option')
     return this.metadataEndpoint.createMetadataResponse(uri, httpMethod, body, headers)
   }
@@ -149,7 +149,7 @@ abstract class TokenServer extends BaseServer {
    * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-5 | RFC 6749 §5}
    */
   createTokenResponse(
-    uri: string,
+    uri: RequestUri,
     httpMethod?: string,
     body?: RequestBody,
     headers?: RequestHeaders,
@@ -210,13 +210,13 @@ abstract class AuthorizationServer extends BaseServer {
   }
 
   /** See {@link AuthorizationEndpoint.validateAuthorizationRequest}. */
-  validateAuthorizationRequest(uri: string, httpMethod?: string, body?: RequestBody, headers?: RequestHeaders): Promise<ValidatedAuthorizationRequest> {
+  validateAuthorizationRequest(uri: RequestUri, httpMethod?: string, body?: RequestBody, headers?: RequestHeaders): Promise<ValidatedAuthorizationRequest> {
     return this.authorizationEndpoint.validateAuthorizationRequest(uri, httpMethod, body, headers)
   }
 
   /** See {@link AuthorizationEndpoint.createAuthorizationResponse}. Never rejects. */
   createAuthorizationResponse(
-    uri: string,
+    uri: RequestUri,
     httpMethod: string,
     body: RequestBody | undefined,
     headers: RequestHeaders | undefined,
@@ -228,7 +228,7 @@ abstract class AuthorizationServer extends BaseServer {
 
   /** See {@link AuthorizationEndpoint.createAuthorizationErrorResponse}. Never rejects. */
   createAuthorizationErrorResponse(
-    uri: string,
+    uri: RequestUri,
     httpMethod: string,
     body: RequestBody | undefined,
     headers: RequestHeaders | undefined,
@@ -257,7 +257,7 @@ abstract class AuthorizationAndTokenServer extends AuthorizationServer {
 
   /** See {@link TokenEndpoint.createTokenResponse}. Never rejects. */
   createTokenResponse(
-    uri: string,
+    uri: RequestUri,
     httpMethod?: string,
     body?: RequestBody,
     headers?: RequestHeaders,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type RequestBody, type RequestHeaders } from '../core/request.js'
+import { type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
 import { type ProtectedResourceResult } from '../endpoints/resource.js'
 import { type StoredToken } from '../validator.js'
@@ -126,7 +126,7 @@ export function toResponse(response: OAuth2Response, requestMethod?: string): Re
 }
 
 /** A core call of the shape every endpoint shares. */
-type CreateResponse = (uri: string, httpMethod?: string, body?: RequestBody, headers?: RequestHeaders) => Promise<OAuth2Response>
+type CreateResponse = (uri: RequestUri, httpMethod?: string, body?: RequestBody, headers?: RequestHeaders) => Promise<OAuth2Response>
 
 /**
  * What {@link createFetchHandler} needs of a server: any of oauthkit's pre-configured servers fits
@@ -221,7 +221,8 @@ export function createFetchHandler(server: FetchHandlerServer, options: FetchHan
       const create = routes.get(request.url.pathname)
       if (create === undefined) return NOT_AN_ENDPOINT
       const body = await request.readBody(maxBodyBytes)
-      return await create(request.url.href, request.method, body, request.headers)
+      // The URL the adapter parsed already, handed over: the core does not parse it a second time.
+      return await create(request.url, request.method, body, request.headers)
     } catch (error) {
       if (error instanceof HttpError) return problem(error.status, error.message)
       if (!request.aborted()) reportAdapterError(onError, error, request.toRequest())
@@ -243,7 +244,7 @@ export interface ProtectedResourceOptions {
 export interface ProtectedResourceServer {
   /** See `ResourceEndpoint.validateProtectedResourceRequest`. */
   validateProtectedResourceRequest(
-    uri: string,
+    uri: RequestUri,
     httpMethod?: string,
     body?: RequestBody,
     headers?: RequestHeaders,

@@ -345,7 +345,7 @@ export function bearerGuard(
   return async (req, res) => {
     try {
       const method = req.method ?? 'GET'
-      const result = await server.validateProtectedResourceRequest(requestUrl(req, req.url, trustProxy).href, method, undefined, headerPairs(req.rawHeaders), scopes)
+      const result = await server.validateProtectedResourceRequest(requestUrl(req, req.url, trustProxy), method, undefined, headerPairs(req.rawHeaders), scopes)
       if (result.valid) return result.token
       writeDirect(res, result.response, method)
     } catch (error) {

@@ -10,6 +10,12 @@ import { InvalidRequestError, type OAuth2ErrorOptions } from './errors.js'
  */
 export type RequestBody = string | URLSearchParams | Readonly<Record<string, string | readonly string[] | undefined>> | null
 
+/**
+ * The absolute request URI: text, or a `URL` an adapter parsed already, which is then used as it is (not copied), so
+ * do not change it afterwards.
+ */
+export type RequestUri = string | URL
+
 /** Request headers: a `Headers` object, a plain object (names in any case), or name/value pairs; `null` for none. */
 export type RequestHeaders =
   | null
@@ -159,17 +165,20 @@ export class OAuth2Request {
  *   malformed, when the client credentials are repeated, or when the client uses Basic and `client_secret` at once
  */
 export function parseRequest(
-  uri: string,
+  uri: RequestUri,
   httpMethod: string,
   body: RequestBody | undefined,
   headers: RequestHeaders | undefined,
   options: { source: ParameterSource; credentials?: Readonly<Record<string, unknown>> | undefined },
 ): OAuth2Request {
   let url: URL
-  try {
-    url = new URL(uri)
-  } catch {
-    throw new InvalidRequestError('The request URI is not an absolute URI')
+  if (uri instanceof URL) url = uri
+  else {
+    try {
+      url = new URL(uri)
+    } catch {
+      throw new InvalidRequestError('The request URI is not an absolute URI')
+    }
   }
   const headerMap = normalizeHeaders(headers)
   const pairs = options.source === 'query' ? url.searchParams : bodyPairs(body, headerMap.get('content-type'))

@@ -14,7 +14,7 @@ import {
   UnsupportedResponseTypeError,
 } from '../core/errors.js'
 import { isValidRedirectUri, matchRedirectUri } from '../core/redirect-uri.js'
-import { normalizeMethod, parseRequest, rejectRepeated, type OAuth2Request, type RequestBody, type RequestHeaders } from '../core/request.js'
+import { normalizeMethod, parseRequest, rejectRepeated, type OAuth2Request, type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
 import { type CodeChallengeMethod } from '../core/pkce.js'
 import { parseResources } from '../core/resource-indicator.js'
@@ -158,7 +158,7 @@ export class AuthorizationEndpoint {
    * @throws an {@link OAuth2Error}: with `redirectable: false` when the client or redirect URI could not be verified;
    *   otherwise pass it to {@link AuthorizationEndpoint.createAuthorizationErrorResponse} to send it to the client
    */
-  async validateAuthorizationRequest(uri: string, httpMethod = 'GET', body?: RequestBody, headers?: RequestHeaders): Promise<ValidatedAuthorizationRequest> {
+  async validateAuthorizationRequest(uri: RequestUri, httpMethod = 'GET', body?: RequestBody, headers?: RequestHeaders): Promise<ValidatedAuthorizationRequest> {
     const request = this.parse(uri, httpMethod, body, headers)
     const verified = await this.verifyClientAndRedirectUri(request)
     return this.validateVerified(request, verified)
@@ -174,7 +174,7 @@ export class AuthorizationEndpoint {
    * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-4.2.2 | RFC 6749 §4.2.2}
    */
   async createAuthorizationResponse(
-    uri: string,
+    uri: RequestUri,
     httpMethod = 'GET',
     body: RequestBody | undefined,
     headers: RequestHeaders | undefined,
@@ -203,7 +203,7 @@ export class AuthorizationEndpoint {
    * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1 | RFC 6749 §4.1.2.1}
    */
   async createAuthorizationErrorResponse(
-    uri: string,
+    uri: RequestUri,
     httpMethod: string,
     body: RequestBody | undefined,
     headers: RequestHeaders | undefined,
@@ -216,7 +216,7 @@ export class AuthorizationEndpoint {
 
   /** Runs a create call: redirectable errors go to the verified redirect URI, all others become a 400/5xx page. */
   private async respond(
-    uri: string,
+    uri: RequestUri,
     httpMethod: string,
     body: RequestBody | undefined,
     headers: RequestHeaders | undefined,
@@ -244,7 +244,7 @@ export class AuthorizationEndpoint {
     return deliverToRedirectUri(verified.redirectUri, this.responseModeOrDefault(request, verified), this.withStateAndIssuer(error.toResponseBody(), state, request))
   }
 
-  private parse(uri: string, httpMethod: string, body: RequestBody | undefined, headers: RequestHeaders | undefined): OAuth2Request {
+  private parse(uri: RequestUri, httpMethod: string, body: RequestBody | undefined, headers: RequestHeaders | undefined): OAuth2Request {
     const method = normalizeMethod(httpMethod)
     if (method !== 'GET' && method !== 'POST') {
       throw new InvalidRequestError('The authorization endpoint accepts GET and POST only', { status: 405, headers: { Allow: 'GET, POST' }, redirectable: false })

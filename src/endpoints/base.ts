@@ -4,7 +4,7 @@
  * @module
  */
 import { InvalidRequestError, OAuth2Error, ServerError } from '../core/errors.js'
-import { normalizeMethod, parseRequest, type OAuth2Request, type RequestBody, type RequestHeaders } from '../core/request.js'
+import { normalizeMethod, parseRequest, type OAuth2Request, type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
 import { errorResponse, type OAuth2Response } from '../core/response.js'
 
 /**
@@ -78,7 +78,7 @@ export interface PostEndpoint {
  * @throws {@link InvalidRequestError} for the wrong method, a malformed request or a non-TLS URI
  */
 export function parsePostRequest(
-  uri: string,
+  uri: RequestUri,
   httpMethod: string,
   body: RequestBody | undefined,
   headers: RequestHeaders | undefined,

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type OAuth2Request, type RequestBody, type RequestHeaders } from '../core/request.js'
+import { type OAuth2Request, type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
 import { type StoredToken, type User } from '../validator.js'
 import {
   assertRealm,
@@ -96,7 +96,7 @@ export abstract class BearerTokenValidator<U extends User = User> {
    * @see {@link https://www.rfc-editor.org/rfc/rfc6750#section-3.1 | RFC 6750 §3.1}
    */
   validateProtectedResourceRequest(
-    uri: string,
+    uri: RequestUri,
     httpMethod = 'GET',
     body?: RequestBody,
     headers?: RequestHeaders,

@@ -6,7 +6,7 @@
  * @module
  */
 import { InvalidRequestError } from '../core/errors.js'
-import { normalizeMethod, type RequestBody, type RequestHeaders } from '../core/request.js'
+import { normalizeMethod, type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
 import { RESPONSE_MODES } from '../core/response-mode.js'
 import { parseScope } from '../core/scope.js'
@@ -316,7 +316,7 @@ export class MetadataEndpoint {
    * @see {@link https://www.rfc-editor.org/rfc/rfc8414#section-3.1 | RFC 8414 §3.1}
    * @see {@link https://www.rfc-editor.org/rfc/rfc8414#section-3.2 | RFC 8414 §3.2}
    */
-  async createMetadataResponse(uri: string, httpMethod = 'GET', body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
+  async createMetadataResponse(uri: RequestUri, httpMethod = 'GET', body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
     void [uri, body, headers]
     return respondWithErrors(undefined, async () => {
       const method = normalizeMethod(httpMethod)

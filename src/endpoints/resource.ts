@@ -4,7 +4,7 @@
  * @module
  */
 import { InsufficientScopeError, InvalidRequestError, InvalidTokenError, OAuth2Error, ServerError } from '../core/errors.js'
-import { parseRequest, type OAuth2Request, type RequestBody, type RequestHeaders } from '../core/request.js'
+import { parseRequest, type OAuth2Request, type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
 import { errorResponse, noStoreJsonResponse, type OAuth2Response } from '../core/response.js'
 import { isSubsetOf, parseScope, scopeToString } from '../core/scope.js'
 import { isSignedTokenFormat, signedTokenVerifier, type SignedTokenVerificationOptions, type SignedTokenVerifier } from '../tokens/signed-token-verification.js'
@@ -134,7 +134,7 @@ export class ResourceEndpoint {
    * @see {@link https://www.rfc-editor.org/rfc/rfc6750#section-3.1 | RFC 6750 §3.1}
    */
   validateProtectedResourceRequest(
-    uri: string,
+    uri: RequestUri,
     httpMethod = 'GET',
     body?: RequestBody,
     headers?: RequestHeaders,
@@ -180,7 +180,7 @@ export function checkStoredToken<U extends User>(token: StoredToken<U> | undefin
 export async function validateProtectedResource<U extends User>(
   protection: ResourceProtection,
   check: AccessTokenCheck<U>,
-  uri: string,
+  uri: RequestUri,
   httpMethod: string,
   body: RequestBody | undefined,
   headers: RequestHeaders | undefined,
@@ -237,7 +237,7 @@ const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded'
  * query otherwise, so that an API request with a JSON body is never refused for its content type. The parser needs
  * the source up front and only the normalized headers tell which, so a form request is parsed a second time.
  */
-function parseResourceRequest(uri: string, httpMethod: string, body: RequestBody | undefined, headers: RequestHeaders | undefined): OAuth2Request {
+function parseResourceRequest(uri: RequestUri, httpMethod: string, body: RequestBody | undefined, headers: RequestHeaders | undefined): OAuth2Request {
   const probe = parseRequest(uri, httpMethod, undefined, headers, { source: 'query' })
   return mayCarryBodyToken(probe) ? parseRequest(uri, httpMethod, body, headers, { source: 'body' }) : probe
 }

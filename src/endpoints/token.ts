@@ -4,7 +4,7 @@
  * @module
  */
 import { InvalidRequestError, UnsupportedGrantTypeError } from '../core/errors.js'
-import { type RequestBody, type RequestHeaders } from '../core/request.js'
+import { type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
 import { type TokenGrantType } from '../grants/base.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
@@ -65,7 +65,7 @@ export class TokenEndpoint {
    * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-5 | RFC 6749 §5}
    */
   async createTokenResponse(
-    uri: string,
+    uri: RequestUri,
     httpMethod = 'POST',
     body?: RequestBody,
     headers?: RequestHeaders,

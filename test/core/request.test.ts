@@ -86,6 +86,14 @@ describe('parseRequest: the request line and content type', () => {
     expect(() => parseRequest('/token', 'POST', 'grant_type=password', FORM, { source: 'body' })).toThrow(InvalidRequestError)
   })
 
+  it('takes a URL an adapter parsed already as it is, and reads the query of either form alike', () => {
+    const url = new URL(`${TOKEN_URI}?scope=a%20b`)
+    const fromUrl = parseRequest(url, 'GET', undefined, undefined, { source: 'query' })
+    expect(fromUrl.uri).toBe(url)
+    expect(fromUrl.scope).toBe('a b')
+    expect(parseRequest(url.href, 'GET', undefined, undefined, { source: 'query' }).scope).toBe('a b')
+  })
+
   it('upper-cases the method', () => {
     expect(parseRequest(TOKEN_URI, 'post', undefined, undefined, { source: 'body' }).httpMethod).toBe('POST')
   })
