@@ -129,17 +129,23 @@ describe('PostgresStore token inserts outside transactions', () => {
 
   it('fails only the call whose client was deleted after the call was made', async () => {
     const { store, schema, close } = await openStore()
+    const deleter = await admin.connect()
     try {
       const kept = await client(store, 'Kept')
       const deleted = await client(store, 'Deleted')
+      // The client is deleted in a transaction that commits only after the calls were made: the batch's foreign-key
+      // check waits for it and then finds the client gone, whichever reaches the server first.
+      await deleter.query('BEGIN')
+      await deleter.query(`DELETE FROM ${pg.escapeIdentifier(schema)}.clients WHERE client_id = $1`, [deleted.clientId])
       const pending = outcomes([store.tokens.insert([token('kept', kept.clientId)]), store.tokens.insert([token('deleted', deleted.clientId)])])
-      // Deleted before the batch is sent (it goes after this turn).
-      await admin.query(`DELETE FROM ${pg.escapeIdentifier(schema)}.clients WHERE client_id = $1`, [deleted.clientId])
+      await new Promise(setImmediate)
+      await deleter.query('COMMIT')
       const [keptResult, deletedResult] = await pending
       expect(keptResult).toBe(true)
       expect((deletedResult as { code?: string }).code).toBe('23503')
       expect(await stored(schema)).toEqual([tokenHash('kept')])
     } finally {
+      deleter.release()
       await close()
     }
   })
