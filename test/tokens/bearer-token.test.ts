@@ -3,6 +3,7 @@ import {
   BackendApplicationServer,
   BearerToken,
   DEFAULT_EXPIRES_IN,
+  GrantTypeBase,
   defaultExpiresIn,
   generateToken,
   LegacyApplicationServer,
@@ -15,6 +16,8 @@ import {
   type TokenContext,
   type TokenGenerationContext,
   type TokenGenerator,
+  TokenEndpoint,
+  type ValidatedTokenRequest,
 } from '../../src/index.js'
 import { expectErrorResponse, expectTokenResponse } from '../support/expect-response.js'
 import { basic, FORM, MemoryValidator, TOKEN_URI } from '../support/memory-validator.js'
@@ -138,6 +141,37 @@ describe('BearerToken generators', () => {
     expect(seen[0]).toMatchObject({ ...context, request, expiresIn: 900 })
     expect(seen[0]?.issuedAt).toBeGreaterThanOrEqual(before)
     expect(seen[0]?.issuedAt).toBeLessThanOrEqual(after)
+  })
+
+  it("carries a custom grant's own context fields to the generators and saveBearerToken, without requestedScopes", async () => {
+    const { validator, client } = direct()
+    /** A grant of the application's own, putting a field of its own in the context. */
+    class DeviceGrant extends GrantTypeBase {
+      readonly grantType = 'urn:example:device'
+      readonly allowsPublicClients = false
+      protected readonly parameters = [] as const
+      async validateTokenRequest(): Promise<ValidatedTokenRequest> {
+        const validated = { client, user: undefined, scopes: ['read'], refreshTokenScopes: ['read', 'write'], grantType: this.grantType, requestedScopes: ['read'] }
+        return Object.assign(validated, { deviceId: 'device-7' })
+      }
+      async createTokenResponse(request: OAuth2Request, bearerToken: BearerToken): Promise<OAuth2Response> {
+        return this.issueToken(request, bearerToken, await this.validateTokenRequest(), true)
+      }
+    }
+    const seen: TokenGenerationContext[] = []
+    const generator: TokenGenerator = (generation) => {
+      seen.push(generation)
+      return `t${seen.length}`
+    }
+    const endpoint = new TokenEndpoint({ grantTypes: [new DeviceGrant(validator)], bearerToken: new BearerToken(validator, generator, 600, generator) })
+    const response = await endpoint.createTokenResponse(TOKEN_URI, 'POST', 'grant_type=urn:example:device', { ...FORM, Authorization: basic('backend', 'backend-secret') })
+    expect(response.status).toBe(200)
+    const [access, refresh] = seen
+    expect(access).toMatchObject({ deviceId: 'device-7', scopes: ['read'], expiresIn: 600, grantType: 'urn:example:device' })
+    expect(refresh).toMatchObject({ deviceId: 'device-7', scopes: ['read', 'write'], expiresIn: 600, issuedAt: access?.issuedAt })
+    const saved = validator.saved.at(-1)?.context as unknown as Record<string, unknown>
+    expect(saved).toMatchObject({ deviceId: 'device-7', scopes: ['read'], refreshTokenScopes: ['read', 'write'] })
+    for (const context of [access, refresh, saved]) expect(context).not.toHaveProperty('requestedScopes')
   })
 
   it('accepts an async access token generator', async () => {
