@@ -289,7 +289,7 @@ function bodyPairs(body: RequestBody | undefined, contentType: string | undefine
   if (mediaType !== undefined && mediaType !== 'application/x-www-form-urlencoded') {
     throw new InvalidRequestError('The request body must be application/x-www-form-urlencoded')
   }
-  if (typeof body === 'string') return new URLSearchParams(body)
+  if (typeof body === 'string') return formPairs(body)
   if (body instanceof URLSearchParams) return body
   const pairs: Array<[string, string]> = []
   for (const [name, value] of Object.entries(body)) {
@@ -299,6 +299,31 @@ function bodyPairs(body: RequestBody | undefined, contentType: string | undefine
       if (typeof item !== 'string') throw new InvalidRequestError(`Parameter ${safeName(name)} is not a string`)
       pairs.push([name, item])
     }
+  }
+  return pairs
+}
+
+// A form with nothing to decode: no percent-encoding, no `+`, and no lone surrogate (URLSearchParams, which takes a
+// USVString, would make those U+FFFD).
+const PLAIN_FORM = /^[^%+\uD800-\uDFFF]*$/
+
+/**
+ * The name/value pairs of an `application/x-www-form-urlencoded` text, as URLSearchParams parses it (WHATWG URL
+ * §5.1: split on `&`, skip empty pieces, split each at its first `=`). A form with nothing to decode, nearly every
+ * one, is split here directly, at half the cost; any other goes to URLSearchParams.
+ */
+function formPairs(body: string): Iterable<[string, string]> {
+  if (!PLAIN_FORM.test(body)) return new URLSearchParams(body)
+  const pairs: Array<[string, string]> = []
+  let start = 0
+  while (start <= body.length) {
+    let end = body.indexOf('&', start)
+    if (end < 0) end = body.length
+    if (end > start) {
+      const equals = body.indexOf('=', start)
+      pairs.push(equals < 0 || equals > end ? [body.slice(start, end), ''] : [body.slice(start, equals), body.slice(equals + 1, end)])
+    }
+    start = end + 1
   }
   return pairs
 }

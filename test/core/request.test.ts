@@ -33,6 +33,24 @@ describe('parseRequest: RFC 6749 Appendix B form decoding', () => {
     expect([...fromObject.params]).toEqual([...fromSearchParams.params])
   })
 
+  it('splits a form text exactly as URLSearchParams does, whatever its shape', () => {
+    // Pieces that make every case of the parser: empty pairs, no '=', several '=', encodings, lone surrogates.
+    const pieces = ['&', '&&', '=', '==', 'a', 'bc', 'resource', 'scope', '%41', '%', '%zz', '+', 'é', '\uD83D\uDD11', '\uD800', ' ']
+    let seed = 7
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31)
+    for (let i = 0; i < 2000; i++) {
+      let body = ''
+      for (let n = next() % 9; n > 0; n--) body += pieces[next() % pieces.length]
+      const fromText = parseBody(body)
+      const fromSearchParams = parseBody(new URLSearchParams(body))
+      expect([[...fromText.params], [...fromText.repeated], fromText.resources], JSON.stringify(body)).toEqual([
+        [...fromSearchParams.params],
+        [...fromSearchParams.repeated],
+        fromSearchParams.resources,
+      ])
+    }
+  })
+
   it('treats a null or empty body as no parameters', () => {
     expect(parseBody(null as unknown as RequestBody).params.size).toBe(0)
     expect(parseBody('').params.size).toBe(0)
