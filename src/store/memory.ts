@@ -161,6 +161,9 @@ class Writer {
   }
 }
 
+/** The writer of everything outside a transaction: nothing to undo, so one serves every write. */
+const UNJOURNALED = new Writer(undefined)
+
 /** A first-come, first-served lock: who holds it hands it straight to the next in line. */
 class Queue {
   private held = false
@@ -347,7 +350,7 @@ class MemoryDatabase {
 
   private apply<T>(operation: (writer: Writer) => T, undo: (() => void)[] | undefined): T {
     this.assertOpen()
-    return operation(new Writer(undo))
+    return operation(undo === undefined ? UNJOURNALED : new Writer(undo))
   }
 
   private assertOpen(): void {
@@ -472,6 +475,15 @@ class MemoryTokenTable implements TokenTable {
   constructor(private readonly database: MemoryDatabase) {}
 
   insert(records: readonly TokenRecord[]): Promise<void> {
+    if (records.length === 1) {
+      // One token (an access token alone: the common request): nothing to check against the others.
+      const token = copyToken(records[0] as TokenRecord)
+      return this.database.run((writer) => {
+        if (this.database.tokens.has(token.tokenHash)) throw new Error('A token with this digest exists already')
+        this.database.assertReferences(token)
+        this.database.insertToken(writer, token)
+      })
+    }
     const tokens = records.map(copyToken)
     return this.database.run((writer) => {
       // Check them all before writing any, so that a failed insert writes nothing.
@@ -639,8 +651,10 @@ function copyOut<R extends object>(record: R | undefined): R | undefined {
 }
 
 function frozen(values: readonly string[]): readonly string[] {
-  return Object.freeze([...values])
+  // Most tokens name no resource: they share one empty list, which nobody can change.
+  return values.length === 0 ? NONE : Object.freeze([...values])
 }
+const NONE: readonly string[] = Object.freeze([])
 
 // The copy-in functions name every field, so that a caller's extra properties are not stored, as in a database.
 

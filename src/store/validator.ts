@@ -269,7 +269,8 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
         issuedAt,
         tokenHash: tokenHash(token.access_token),
         type: 'access_token',
-        scopes: [...context.scopes],
+        // Not copied here: every store copies what it keeps.
+        scopes: context.scopes,
         resources: this.audienceOf(context.resources),
         expiresAt: issuedAt + token.expires_in,
       },
@@ -282,8 +283,8 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
         issuedAt,
         tokenHash: tokenHash(token.refresh_token),
         type: 'refresh_token',
-        scopes: [...context.refreshTokenScopes],
-        resources: [...(context.refreshTokenResources ?? context.resources ?? [])],
+        scopes: context.refreshTokenScopes,
+        resources: context.refreshTokenResources ?? context.resources ?? [],
         expiresAt: issuedAt + this.refreshTokenExpiresIn,
       })
     }
@@ -407,8 +408,16 @@ function storeUser(user: UserRecord): StoreUser {
  * tokens saved together writes that page once. The id never leaves the store.
  */
 function newGrantId(): string {
-  return Date.now().toString(36).padStart(9, '0') + randomBase64url(16)
+  const ms = Date.now()
+  if (ms !== grantIdMs) {
+    grantIdMs = ms
+    grantIdPrefix = ms.toString(36).padStart(9, '0')
+  }
+  return grantIdPrefix + randomBase64url(16)
 }
+// The prefix of the current millisecond: many ids are made in the same one.
+let grantIdMs = 0
+let grantIdPrefix = ''
 
 function now(): number {
   return Math.floor(Date.now() / 1000)
