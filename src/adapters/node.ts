@@ -364,10 +364,15 @@ function writeDirect(res: ServerResponse, response: OAuth2Response, method: stri
   const untyped = response.body !== '' && !hasContentType(response.headers) && !res.hasHeader('content-type')
   if (body !== undefined && !res.headersSent) {
     // The common case in one call: status and headers, Content-Length included, then the body (node:http does less
-    // work than with a setHeader per header).
-    const extra: Record<string, string | number> = { 'Content-Length': Buffer.byteLength(body) }
-    if (untyped) extra['Content-Type'] = 'text/plain;charset=UTF-8'
-    res.writeHead(response.status, Object.assign({}, response.headers, extra))
+    // work than with a setHeader per header). A flat list of names and values: no object to merge them into.
+    const headers: Array<string | number> = []
+    for (const name in response.headers) {
+      // The length is the body's own, whatever a custom response said.
+      if (name.length !== 14 || name.toLowerCase() !== 'content-length') headers.push(name, response.headers[name] as string)
+    }
+    headers.push('Content-Length', Buffer.byteLength(body))
+    if (untyped) headers.push('Content-Type', 'text/plain;charset=UTF-8')
+    res.writeHead(response.status, headers)
     res.end(body)
     return
   }
