@@ -15,8 +15,13 @@ import { type OAuth2Response } from '../core/response.js'
 
 /** A request as the node:http adapter hands it over, read lazily. */
 export interface DirectRequest {
-  /** The absolute request URL, as `toFetchRequest` would have built it. */
-  readonly url: URL
+  /**
+   * The absolute request URI, as `toFetchRequest` would have built it, as text: the core parses it only if it needs
+   * more than its scheme (see `httpScheme` in core/request.ts).
+   */
+  readonly href: string
+  /** The URL's pathname, as `new URL(href).pathname` gives it. */
+  readonly pathname: string
   /** The HTTP method as received. */
   readonly method: string
   /** The client's address, when the transport knows it (behind a trusted proxy, the one the proxy saw). */

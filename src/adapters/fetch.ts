@@ -218,11 +218,10 @@ export function createFetchHandler(server: FetchHandlerServer, options: FetchHan
   // The same routes for the node:http adapter, without a Fetch Request and Response per request (see direct.ts).
   setDirectHandler(handler, async (request) => {
     try {
-      const create = routes.get(request.url.pathname)
+      const create = routes.get(request.pathname)
       if (create === undefined) return NOT_AN_ENDPOINT
       const body = await request.readBody(maxBodyBytes)
-      // The URL the adapter parsed already, handed over: the core does not parse it a second time.
-      return await create(request.url, request.method, body, request.headers)
+      return await create(request.href, request.method, body, request.headers)
     } catch (error) {
       if (error instanceof HttpError) return problem(error.status, error.message)
       if (!request.aborted()) reportAdapterError(onError, error, request.toRequest())

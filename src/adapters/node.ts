@@ -9,6 +9,7 @@ import { once } from 'node:events'
 import { type IncomingMessage, type ServerResponse } from 'node:http'
 import { bodyToSend, directHandlerOf, type DirectHandler } from './direct.js'
 import { reportAdapterError, type AdapterErrorHook } from './error-reporting.js'
+import { httpScheme } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
 import { type StoredToken } from '../validator.js'
 import { DEFAULT_MAX_BODY_BYTES, HttpError, PayloadTooLargeError, type FetchHandler, type ProtectedResourceServer } from './fetch.js'
@@ -63,7 +64,7 @@ const BODYLESS_METHODS = new Set(['GET', 'HEAD'])
  */
 export function toFetchRequest(req: IncomingMessage, options: ToFetchRequestOptions = {}): Request {
   const maxBodyBytes = checkedCap(options.maxBodyBytes)
-  const url = requestUrl(req, options.target ?? req.url, options.trustProxy === true).href
+  const url = requestHref(req, options.target ?? req.url, options.trustProxy === true)
   const headers = new Headers()
   for (const [name, value] of headerPairs(req.rawHeaders)) {
     try {
@@ -216,11 +217,13 @@ async function handleDirect(
 ): Promise<boolean> {
   let answered = true
   try {
-    const url = requestUrl(req, requestOptions.target ?? req.url, options.trustProxy === true)
+    const target = requestOptions.target ?? req.url
+    const href = requestHref(req, target, options.trustProxy === true)
     const method = req.method ?? 'GET'
     const aborted = () => res.destroyed || (req.destroyed && !req.complete)
     const response = await direct({
-      url,
+      href,
+      pathname: pathnameOf(target as string, href),
       method,
       remoteAddress: options.remoteAddress,
       headers: headerPairs(req.rawHeaders),
@@ -231,7 +234,7 @@ async function handleDirect(
       },
       toRequest: () => {
         try {
-          return new Request(url, { method, headers: new Headers(headerPairs(req.rawHeaders)) })
+          return new Request(href, { method, headers: new Headers(headerPairs(req.rawHeaders)) })
         } catch {
           return undefined
         }
@@ -345,7 +348,7 @@ export function bearerGuard(
   return async (req, res) => {
     try {
       const method = req.method ?? 'GET'
-      const result = await server.validateProtectedResourceRequest(requestUrl(req, req.url, trustProxy), method, undefined, headerPairs(req.rawHeaders), scopes)
+      const result = await server.validateProtectedResourceRequest(requestHref(req, req.url, trustProxy), method, undefined, headerPairs(req.rawHeaders), scopes)
       if (result.valid) return result.token
       writeDirect(res, result.response, method)
     } catch (error) {
@@ -471,7 +474,11 @@ function bodyStream(req: IncomingMessage, maxBodyBytes: number, abort: AbortCont
   )
 }
 
-function requestUrl(req: IncomingMessage, target: string | undefined, trustProxy: boolean): URL {
+/**
+ * The absolute request URI, as text: scheme, `Host` (or the proxy's) and the origin-form target, checked to parse as
+ * a URL without parsing all of it (the core parses it only if it needs more than its scheme).
+ */
+function requestHref(req: IncomingMessage, target: string | undefined, trustProxy: boolean): string {
   const encrypted = (req.socket as { encrypted?: boolean } | null)?.encrypted === true
   let protocol = encrypted ? 'https' : 'http'
   let host = req.headers.host ?? headerValue(req.headers[':authority'])
@@ -486,11 +493,21 @@ function requestUrl(req: IncomingMessage, target: string | undefined, trustProxy
   }
   // Origin-form only (RFC 9112 §3.2.1); concatenated, never resolved, so `//evil.example` stays a path.
   if (target === undefined || !target.startsWith('/')) throw new HttpError(400, 'The request target must be an absolute path')
-  try {
-    return new URL(`${protocol}://${host}${target}`)
-  } catch (cause) {
-    throw new HttpError(400, 'The request target is malformed', { cause })
-  }
+  const href = `${protocol}://${host}${target}`
+  // Concatenated, the URL fails to parse only when its origin does (a port past 65535, a malformed IPv4 address):
+  // httpScheme parses the origin once and remembers it.
+  if (httpScheme(href) === undefined) throw new HttpError(400, 'The request target is malformed')
+  return href
+}
+
+// An origin-form target whose path the URL parser leaves as it is: no dot segment, percent sign, backslash or
+// character it would encode, and no fragment.
+const PLAIN_TARGET = /^(\/[A-Za-z0-9\-_~!$&'()*+,;=:@/]*)(?:\?[^#]*)?$/
+
+/** The pathname of `href`, read off the target when the URL parser would leave it as it is. */
+function pathnameOf(target: string, href: string): string {
+  const plain = PLAIN_TARGET.exec(target)
+  return plain === null ? new URL(href).pathname : (plain[1] as string)
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

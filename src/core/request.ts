@@ -58,6 +58,21 @@ const NO_CREDENTIALS: Readonly<Record<string, unknown>> = Object.freeze({})
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
+ * The scheme of a request URI, with its colon (`https:`), as `URL.protocol` gives it. (This and `requestQuery` are
+ * set by `OAuth2Request`'s static block, which alone sees its private fields.)
+ *
+ * @internal
+ */
+export let requestProtocol: (request: OAuth2Request) => string
+
+/**
+ * The query of a request URI; `undefined` when it has none, found without parsing a URI given as text.
+ *
+ * @internal
+ */
+export let requestQuery: (request: OAuth2Request) => URLSearchParams | undefined
+
+/**
  * An OAuth 2.0 request, parsed once on entry to an endpoint. Only {@link parseRequest} creates one, so a grant can
  * trust that parameters were decoded per RFC 6749 Appendix B, empty ones dropped (§3.1, §3.2) and repeated ones
  * set aside (a grant that recognizes a repeated parameter answers `invalid_request`).
@@ -66,8 +81,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
  * signed token, as in oauthlib.
  */
 export class OAuth2Request {
-  /** The request URI. */
-  readonly uri: URL
+  // The request URI: a URL, or text an http(s) URI that is known to parse, parsed the first time `uri` is read.
+  #uri: URL | string
+  readonly #protocol: string
   /** The HTTP method, upper-cased. */
   readonly httpMethod: string
   /** Request headers, names lower-cased. */
@@ -95,7 +111,8 @@ export class OAuth2Request {
   constructor(
     key: typeof brand,
     init: {
-      uri: URL
+      uri: URL | string
+      protocol: string
       httpMethod: string
       headers: Map<string, string>
       params: Map<string, string>
@@ -106,7 +123,8 @@ export class OAuth2Request {
     },
   ) {
     if (key !== brand) throw new TypeError('OAuth2Request is created by parseRequest only')
-    this.uri = init.uri
+    this.#uri = init.uri
+    this.#protocol = init.protocol
     this.httpMethod = init.httpMethod
     this.headers = init.headers
     this.params = init.params
@@ -114,6 +132,23 @@ export class OAuth2Request {
     this.resources = init.resources
     this.clientCredentials = init.clientCredentials
     this.credentials = init.credentials
+  }
+
+  /** The request URI. */
+  get uri(): URL {
+    const uri = this.#uri
+    if (typeof uri !== 'string') return uri
+    const url = new URL(uri)
+    this.#uri = url
+    return url
+  }
+
+  static {
+    requestProtocol = (request) => request.#protocol
+    requestQuery = (request) => {
+      const uri = request.#uri
+      return typeof uri === 'string' && !hasQuery(uri) ? undefined : request.uri.searchParams
+    }
   }
 
   /** `grant_type` (RFC 6749 §4). */
@@ -171,17 +206,23 @@ export function parseRequest(
   headers: RequestHeaders | undefined,
   options: { source: ParameterSource; credentials?: Readonly<Record<string, unknown>> | undefined },
 ): OAuth2Request {
-  let url: URL
-  if (uri instanceof URL) url = uri
-  else {
+  let url: URL | string
+  let protocol: string
+  const scheme = typeof uri === 'string' ? httpScheme(uri) : undefined
+  if (scheme !== undefined && !(options.source === 'query' && hasQuery(uri as string))) {
+    // Most requests never read the URL itself: its parse waits until one does.
+    url = uri as string
+    protocol = scheme
+  } else {
     try {
-      url = new URL(uri)
+      url = uri instanceof URL ? uri : new URL(uri)
     } catch {
       throw new InvalidRequestError('The request URI is not an absolute URI')
     }
+    protocol = url.protocol
   }
   const headerMap = normalizeHeaders(headers)
-  const pairs = options.source === 'query' ? url.searchParams : bodyPairs(body, headerMap.get('content-type'))
+  const pairs = options.source === 'query' ? queryPairs(url) : bodyPairs(body, headerMap.get('content-type'))
   const params = new Map<string, string>()
   const repeated = new Set<string>()
   // Names sent with an empty value: not in `params`, but a second one is still a repetition.
@@ -209,6 +250,7 @@ export function parseRequest(
   const clientCredentials = readClientCredentials(headerMap.get('authorization'), options.source === 'body' ? params : undefined)
   return new OAuth2Request(brand, {
     uri: url,
+    protocol,
     httpMethod: normalizeMethod(httpMethod),
     headers: headerMap,
     params,
@@ -217,6 +259,46 @@ export function parseRequest(
     clientCredentials,
     credentials: options.credentials === undefined ? NO_CREDENTIALS : Object.freeze({ ...options.credentials }),
   })
+}
+
+// An http(s) URI up to its path: the scheme, then an authority without spaces or controls, which the URL parser would
+// strip at the ends or remove (tab, newline) and so read differently from the text.
+const HTTP_ORIGIN = /^(https?):\/\/[^/?#\\\x00-\x20]*(?=[/?#\\]|$)/i
+// Origins already parsed. The path, query and fragment of an http(s) URL never make it fail to parse (WHATWG URL
+// §4.4: only the scheme, host and port states fail), so a URI whose origin parsed is known to parse whole.
+const parsedOrigins = new Set<string>()
+const MAX_PARSED_ORIGINS = 256
+
+/**
+ * The scheme (`http:` or `https:`) of an http(s) URI given as text that is known to parse, found without parsing
+ * it: its origin is parsed once and remembered. `undefined` for any other text, which the caller parses itself.
+ *
+ * @internal
+ */
+export function httpScheme(uri: string): string | undefined {
+  const match = HTTP_ORIGIN.exec(uri)
+  if (match === null) return undefined
+  const origin = match[0]
+  if (!parsedOrigins.has(origin)) {
+    if (!URL.canParse(origin)) return undefined
+    // A bounded memory: a client sending a new Host header each time only costs itself a parse.
+    if (parsedOrigins.size >= MAX_PARSED_ORIGINS) parsedOrigins.clear()
+    parsedOrigins.add(origin)
+  }
+  return `${(match[1] as string).toLowerCase()}:`
+}
+
+/** Whether a URI given as text has a query: a `?` before any `#`. */
+function hasQuery(uri: string): boolean {
+  const question = uri.indexOf('?')
+  if (question < 0) return false
+  const hash = uri.indexOf('#')
+  return hash < 0 || question < hash
+}
+
+/** The query's pairs: none for a URI kept as text, which {@link parseRequest} keeps only when it has no query. */
+function queryPairs(uri: URL | string): Iterable<[string, string]> {
+  return typeof uri === 'string' ? [] : uri.searchParams
 }
 
 /**

@@ -4,7 +4,7 @@
  * @module
  */
 import { InvalidRequestError, OAuth2Error, ServerError } from '../core/errors.js'
-import { normalizeMethod, parseRequest, type OAuth2Request, type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
+import { normalizeMethod, parseRequest, requestProtocol, type OAuth2Request, type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
 import { errorResponse, type OAuth2Response } from '../core/response.js'
 
 /**
@@ -90,7 +90,7 @@ export function parsePostRequest(
   }
   const request = parseRequest(uri, httpMethod, body, headers, { source: 'body', credentials: endpoint.credentials })
   setRequest(request)
-  if (request.uri.protocol !== 'https:' && !endpoint.allowInsecureTransport) {
+  if (requestProtocol(request) !== 'https:' && !endpoint.allowInsecureTransport) {
     throw new InvalidRequestError(`The ${endpoint.name} endpoint requires TLS (https)`)
   }
   return request

@@ -4,7 +4,7 @@
  * @module
  */
 import { InsufficientScopeError, InvalidRequestError, InvalidTokenError, OAuth2Error, ServerError } from '../core/errors.js'
-import { parseRequest, type OAuth2Request, type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
+import { parseRequest, requestQuery, type OAuth2Request, type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
 import { errorResponse, noStoreJsonResponse, type OAuth2Response } from '../core/response.js'
 import { isSubsetOf, parseScope, scopeToString } from '../core/scope.js'
 import { isSignedTokenFormat, signedTokenVerifier, type SignedTokenVerificationOptions, type SignedTokenVerifier } from '../tokens/signed-token-verification.js'
@@ -259,7 +259,7 @@ const BEARER_SCHEME = /^Bearer(?:[ \t]|$)/i
 function findAccessToken(request: OAuth2Request, allowQueryToken: boolean): string | undefined {
   const header = fromAuthorizationHeader(request.headers.get('authorization'))
   const body = fromFormBody(request)
-  const query = fromQuery(request.uri)
+  const query = fromQuery(requestQuery(request))
   const sent = [header, body, query].filter((found) => found !== undefined)
   // RFC 6750 §2: clients MUST NOT use more than one method to transmit the token in each request.
   if (sent.length > 1) throw new InvalidRequestError('The access token was sent by more than one method (RFC 6750 section 2)')
@@ -287,9 +287,10 @@ function fromFormBody(request: OAuth2Request): string | undefined {
   return request.params.get('access_token')
 }
 
-function fromQuery(uri: URL): string | undefined {
+function fromQuery(query: URLSearchParams | undefined): string | undefined {
+  if (query === undefined) return undefined
   // RFC 6749 §3.1: a parameter sent without a value is treated as omitted.
-  const values = uri.searchParams.getAll('access_token').filter((value) => value !== '')
+  const values = query.getAll('access_token').filter((value) => value !== '')
   if (values.length > 1) throw new InvalidRequestError('access_token is repeated (RFC 6750 section 2.3)')
   return values[0]
 }

@@ -167,6 +167,37 @@ describe("createNodeHandler with createFetchHandler's own handler (the direct pa
     }
   })
 
+  it('routes by the pathname the URL parser gives, dot segments and encodings included', async () => {
+    const started = await listenOnLoopback(createServer(createNodeHandler(createFetchHandler(suiteServer()))))
+    try {
+      const host = new URL(started.url).host
+      const body = 'grant_type=client_credentials'
+      const headers = { Host: host, 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basic('svc', 's3cret'), 'Content-Length': String(body.length) }
+      const targets = ['/token', '/token?x=1', '/token#x', '/a/../token', '/%2e/token', '/./token?y', '/tok%65n', '/token/', '/TOKEN', '/token;x', '\\token']
+      for (const target of targets) {
+        const response = await rawRequest(started.url, target, headers, 'POST', body)
+        const expected = target.startsWith('/') ? (new URL(`http://${host}${target}`).pathname === '/token' ? 200 : 404) : 400
+        expect([target, response.status]).toEqual([target, expected])
+      }
+    } finally {
+      await started.close()
+    }
+  })
+
+  it.each([
+    ['a port past 65535', '127.0.0.1:99999'],
+    ['an IPv4 address out of range', '1.2.3.999'],
+  ])('answers a Host with %s, which no URL can hold, with a 400 problem', async (_case, host) => {
+    const started = await listenOnLoopback(createServer(createNodeHandler(createFetchHandler(suiteServer()))))
+    try {
+      const response = await rawRequest(started.url, '/token', { Host: host, 'Content-Type': 'application/x-www-form-urlencoded' }, 'POST', 'grant_type=client_credentials')
+      expect(response.status).toBe(400)
+      expect(response.headers['content-type']).toBe('application/problem+json')
+    } finally {
+      await started.close()
+    }
+  })
+
   it('answers with Content-Length, the core\'s headers, and no body to HEAD', async () => {
     const started = await listenOnLoopback(createServer(createNodeHandler(createFetchHandler(suiteServer()))))
     try {

@@ -1,6 +1,7 @@
 import { inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { InvalidRequestError, normalizeMethod, OAuth2Request, parseRequest, type RequestBody, type RequestHeaders } from '../../src/index.js'
+import { requestProtocol, requestQuery } from '../../src/core/request.js'
 import { basic, FORM, TOKEN_URI } from '../support/memory-validator.js'
 
 /** Parses a token endpoint request: parameters from the form body. */
@@ -102,6 +103,37 @@ describe('parseRequest: parameters without a value and repeated parameters (RFC 
 describe('parseRequest: the request line and content type', () => {
   it('rejects a URI that is not absolute with InvalidRequestError', () => {
     expect(() => parseRequest('/token', 'POST', 'grant_type=password', FORM, { source: 'body' })).toThrow(InvalidRequestError)
+  })
+
+  it('reads a URI given as text exactly as the URL parser does, whether or not it parses it at once', () => {
+    // Every shape the scheme-and-origin shortcut must get right: hosts that fail to parse, spaces and controls the
+    // parser strips or removes, backslashes, queries after fragments, other schemes.
+    const schemes = ['http://', 'HTTPS://', 'https:', 'ftp://', 'http:\\\\', ' http://', 'ht\ttp://']
+    const hosts = ['as.example', '1.2.3.999', '[::1]', 'h:99999', 'h:8443', 'exa mple', 'ex\tample', 'u:p@h', '', '%41', 'h ']
+    const rests = ['', '/', '/token', '/a/../token', '?access_token=x', '/p#f?access_token=y', '/p?q#f', '\\token', ' ', '\n/x?access_token=z']
+    for (const scheme of schemes) {
+      for (const host of hosts) {
+        for (const rest of rests) {
+          const uri = scheme + host + rest
+          let expected: URL | undefined
+          try {
+            expected = new URL(uri)
+          } catch {
+            expected = undefined
+          }
+          for (const source of ['body', 'query'] as const) {
+            if (expected === undefined) {
+              expect(() => parseRequest(uri, 'POST', undefined, undefined, { source }), JSON.stringify(uri)).toThrow(InvalidRequestError)
+              continue
+            }
+            const request = parseRequest(uri, 'POST', undefined, undefined, { source })
+            expect([uri, requestProtocol(request), requestQuery(request)?.toString() ?? ''], JSON.stringify(uri)).toEqual([uri, expected.protocol, expected.searchParams.toString()])
+            if (source === 'query') expect(request.params.get('access_token')).toBe(expected.searchParams.get('access_token') ?? undefined)
+            expect(request.uri.href).toBe(expected.href)
+          }
+        }
+      }
+    }
   })
 
   it('takes a URL an adapter parsed already as it is, and reads the query of either form alike', () => {
