@@ -109,7 +109,7 @@ describe('parseRequest: the request line and content type', () => {
     // Every shape the scheme-and-origin shortcut must get right: hosts that fail to parse, spaces and controls the
     // parser strips or removes, backslashes, queries after fragments, other schemes.
     const schemes = ['http://', 'HTTPS://', 'https:', 'ftp://', 'http:\\\\', ' http://', 'ht\ttp://']
-    const hosts = ['as.example', '1.2.3.999', '[::1]', 'h:99999', 'h:8443', 'exa mple', 'ex\tample', 'u:p@h', '', '%41', 'h ']
+    const hosts = ['as.example', '1.2.3.999', '[::1]', 'h:99999', 'h:8443', 'h:84435', 'exa mple', 'ex\tample', 'u:p@h', '', '%41', 'h ']
     const rests = ['', '/', '/token', '/a/../token', '?access_token=x', '/p#f?access_token=y', '/p?q#f', '\\token', ' ', '\n/x?access_token=z']
     for (const scheme of schemes) {
       for (const host of hosts) {
