@@ -20,19 +20,21 @@ afterAll(() => admin.end())
 
 const NOW = 1_800_000_000
 
-/** Opens a store on a schema of its own, recording the text of every statement its pool sends. */
-async function openStore(config: Omit<pg.PoolConfig, 'connectionString' | 'onConnect'> = {}) {
+/** Opens a store on a schema of its own, recording the text (and prepared statement name) of every statement its pool sends. */
+async function openStore(config: Omit<pg.PoolConfig, 'connectionString' | 'onConnect'> = {}, options: { preparedStatements?: boolean } = {}) {
   const schema = `oauthkit_test_${randomBytes(8).toString('hex')}`
   const statements: string[] = []
+  const names: Array<string | undefined> = []
   const onConnect = (client: pg.ClientBase) => {
     const query = client.query.bind(client) as (...args: unknown[]) => unknown
     client.query = ((...args: unknown[]) => {
       const [first] = args
       statements.push(typeof first === 'string' ? first : (first as pg.QueryConfig).text)
+      names.push(typeof first === 'string' ? undefined : (first as pg.QueryConfig).name)
       return query(...args)
     }) as pg.ClientBase['query']
   }
-  const store = await PostgresStore.open({ connectionString: DATABASE_URL, max: 10, ...config, onConnect }, { schema })
+  const store = await PostgresStore.open({ connectionString: DATABASE_URL, max: 10, ...config, onConnect }, { schema, ...options })
   const close = async () => {
     await store.close()
     await admin.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`)
@@ -44,7 +46,7 @@ async function openStore(config: Omit<pg.PoolConfig, 'connectionString' | 'onCon
     seen = statements.length
     return since.filter((text) => text.trimStart().startsWith(prefix)).length
   }
-  return { store, schema, close, sent }
+  return { store, schema, close, sent, statements, names }
 }
 
 async function client(store: PostgresStore, name = 'Service') {
@@ -335,5 +337,57 @@ describe('PostgresStore.close with calls waiting to be coalesced', () => {
     await expect(store.codes.get('x')).rejects.toThrow('closed')
     await expect(store.transaction(async () => 1)).rejects.toThrow('closed')
     await close()
+  })
+})
+
+describe('PostgresStore prepared statements', () => {
+  /** Inserts and reads a token and reads its client, as a token request and an introspection do. */
+  async function tokenTraffic(store: PostgresStore, clientId: string, value: string) {
+    await Promise.all([store.tokens.insert([token(`${value}-a`, clientId)]), store.tokens.insert([token(`${value}-b`, clientId)])])
+    await Promise.all([store.tokens.get(tokenHash(`${value}-a`)), store.tokens.get(tokenHash(`${value}-b`)), store.clientTable.get(clientId)])
+    await store.transaction(() => store.tokens.insert([token(`${value}-c`, clientId)]))
+  }
+
+  it('sends the table statements under one name per text, and none when preparedStatements is false', async () => {
+    const prepared = await openStore()
+    const plain = await openStore({}, { preparedStatements: false })
+    try {
+      for (const { store, statements, names } of [prepared, plain]) {
+        const { clientId } = await client(store)
+        statements.length = 0
+        names.length = 0
+        await tokenTraffic(store, clientId, 'first')
+        await tokenTraffic(store, clientId, 'second')
+      }
+      const pairs = (opened: typeof prepared) => opened.statements.map((text, i) => [text, opened.names[i]] as const).filter(([text]) => /^\s*(INSERT|SELECT)/.test(text))
+      const named = pairs(prepared)
+      expect(named.length).toBeGreaterThanOrEqual(8)
+      // Every insert and read is named, and a text keeps its name.
+      expect(named.every(([, name]) => name !== undefined)).toBe(true)
+      const byText = new Map<string, Set<string | undefined>>()
+      for (const [text, name] of named) byText.set(text, (byText.get(text) ?? new Set()).add(name))
+      expect([...byText.values()].every((set) => set.size === 1)).toBe(true)
+      // Distinct texts, distinct names.
+      expect(new Set(named.map(([, name]) => name)).size).toBe(byText.size)
+      expect(pairs(plain).every(([, name]) => name === undefined)).toBe(true)
+    } finally {
+      await Promise.all([prepared.close(), plain.close()])
+    }
+  })
+
+  it('keeps reading once another instance adds a column to the tables (no prepared statement reads *)', async () => {
+    const { store, schema, close } = await openStore()
+    try {
+      const { clientId } = await client(store)
+      await tokenTraffic(store, clientId, 'before')
+      for (const table of ['clients', 'tokens', 'codes', 'users', 'consents']) {
+        await admin.query(`ALTER TABLE ${pg.escapeIdentifier(schema)}.${table} ADD COLUMN added_later text`)
+      }
+      await tokenTraffic(store, clientId, 'after')
+      expect((await store.tokens.get(tokenHash('after-c')))?.clientId).toBe(clientId)
+      expect((await store.clientTable.get(clientId))?.clientId).toBe(clientId)
+    } finally {
+      await close()
+    }
   })
 })
