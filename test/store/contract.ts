@@ -839,6 +839,8 @@ export function describeStoreContract(name: string, open: () => Promise<{ store:
         expect(await store.rateLimits.peek([], NOW)).toEqual([])
         // Peeking counted nothing.
         expect(await store.rateLimits.hit(key('a'), 60, NOW + 20)).toEqual({ count: 3, resetAt: NOW + 60 })
+        // A hit is seen by the next peek at once, in the same turn of the event loop too.
+        expect(await store.rateLimits.peek([key('unknown'), key('b'), key('a')], NOW + 5)).toEqual([undefined, { count: 1, resetAt: NOW + 10 }, { count: 3, resetAt: NOW + 60 }])
       })
 
       it('reset ends a window at once; the next hit starts from 1; resetting an unknown key is false', async () => {

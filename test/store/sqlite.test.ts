@@ -464,6 +464,56 @@ describe('SqliteStore group commit and per-turn reads', () => {
     expect((await store.tokens.get(tokenHash('t1')))?.revokedAt).toBe(NOW)
   })
 
+  it('the client reads of one turn share one SELECT; each caller gets its own copy, and a change through the store is seen at once', async () => {
+    const { store } = await openWithOwners()
+    await store.clientTable.insert(client('other'))
+    await new Promise(setImmediate)
+    // White-box: count the executions of the reading connection's client statement.
+    const reader = (store as unknown as { reader: { sql: (text: string) => { get: (...args: unknown[]) => unknown } } }).reader
+    const statement = reader.sql('SELECT * FROM clients WHERE client_id = ?')
+    const get = statement.get.bind(statement)
+    let selects = 0
+    statement.get = (...args: unknown[]) => {
+      selects++
+      return get(...args)
+    }
+    const [a, b, c, d] = await Promise.all([store.clientTable.get('app'), store.clientTable.get('app'), store.clientTable.get('other'), store.clientTable.get('app')])
+    expect(selects).toBe(2)
+    expect([a?.clientId, b?.clientId, c?.clientId, d?.clientId]).toEqual(['app', 'app', 'other', 'app'])
+    expect(a).not.toBe(b)
+    ;(a as { name: string }).name = 'changed by a caller'
+    expect((await store.clientTable.get('app'))?.name).toBe('App')
+    // Written through the store in the same turn: the next read sees it.
+    await store.clientTable.updateSecretHash('app', hashGeneratedSecret('rotated'))
+    expect((await store.clientTable.get('app'))?.secretHash).toBe(hashGeneratedSecret('rotated'))
+    await store.clientTable.delete('other')
+    expect(await store.clientTable.get('other')).toBeUndefined()
+    // The next turn reads again.
+    await new Promise(setImmediate)
+    selects = 0
+    await store.clientTable.get('app')
+    expect(selects).toBe(1)
+  })
+
+  it('copies the WAL into the database file only past walCheckpointPages (default 10,000 pages)', { timeout: 60_000 }, async () => {
+    /** Saves groups of tokens, as many rounds as given or until the WAL holds 1,500 pages; whether the file grew. */
+    async function run(options: Parameters<typeof SqliteStore.open>[1], rounds?: number): Promise<{ rounds: number; grew: boolean }> {
+      const { store, file } = await openWithOwners(undefined, options)
+      const initial = statSync(file).size
+      let round = 0
+      while (rounds === undefined ? statSync(`${file}-wal`).size < 1500 * 4096 : round < rounds) {
+        await Promise.all(Array.from({ length: 100 }, (_, i) => store.tokens.insert([token(`r${round}-${i}`, { grantId: `g${round}-${i}` })])))
+        round++
+      }
+      return { rounds: round, grew: statSync(file).size > initial }
+    }
+    const byDefault = await run(undefined)
+    expect(byDefault.grew).toBe(false)
+    // The same writes with SQLite's own threshold: copied into the file on the way.
+    expect((await run({ walCheckpointPages: 1000 }, byDefault.rounds)).grew).toBe(true)
+    await expect(SqliteStore.open(tempFile(), { walCheckpointPages: -1 })).rejects.toThrow(TypeError)
+  })
+
   it("another process's write is seen from the next turn of the event loop", async () => {
     const { store, file } = await openWithOwners()
     expect(await store.clientTable.get('app')).toBeDefined()
