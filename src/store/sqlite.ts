@@ -443,7 +443,8 @@ export class SqliteStore extends Store {
     }
     const outcomes: { ok: boolean; value: unknown }[] = []
     try {
-      this.takeWriteLock(() => db.exec('BEGIN IMMEDIATE'))
+      // No file check before BEGIN: the group runs without a pause up to its COMMIT, and is checked right before it.
+      this.takeWriteLock(() => db.exec('BEGIN IMMEDIATE'), false)
       for (const write of group) {
         try {
           outcomes.push({ ok: true, value: write.change(sql, db) })
@@ -477,14 +478,14 @@ export class SqliteStore extends Store {
 
   /**
    * Runs `attempt`, which takes SQLite's write lock (`BEGIN IMMEDIATE`, or a write outside a transaction), once
-   * {@link SqliteStore.checkFiles} passed.
+   * {@link SqliteStore.checkFiles} passed (unless `checkFirst` is false: the caller checks before it commits).
    *
    * When another process holds the lock past the busy timeout, waiting the busy timeout again for every write would
    * block the event loop that long per write, one after the other, and requests would pile up behind a stuck lock.
    * So after an `SQLITE_BUSY`, writes try the lock without waiting, until one gets it.
    */
-  private takeWriteLock<T>(attempt: () => T): T {
-    this.checkFiles()
+  private takeWriteLock<T>(attempt: () => T, checkFirst = true): T {
+    if (checkFirst) this.checkFiles()
     let busy = false
     try {
       return attempt()
