@@ -15,23 +15,15 @@ export interface OAuth2Response {
   readonly body: string
 }
 
-const JSON_UTF8 = 'application/json;charset=UTF-8'
-
 /**
- * Headers of every response that carries tokens or credentials, errors included.
+ * A JSON response that must not be cached (token responses and their errors), with the headers of every response
+ * that carries tokens or credentials, and `headers` added to them.
  *
  * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-5.1 | RFC 6749 §5.1}
  */
-export const NO_STORE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  'Content-Type': JSON_UTF8,
-  'Cache-Control': 'no-store',
-  Pragma: 'no-cache',
-})
-
-/** A JSON response that must not be cached (token responses and their errors). */
 export function noStoreJsonResponse(status: number, body: object, headers?: Readonly<Record<string, string>>): OAuth2Response {
-  // A fresh object per response, built from a literal: `{ ...NO_STORE_HEADERS, ...headers }` takes V8's slow path.
-  const all: Record<string, string> = { 'Content-Type': JSON_UTF8, 'Cache-Control': 'no-store', Pragma: 'no-cache' }
+  // A fresh object per response, built from a literal: a spread of two objects takes V8's slow path.
+  const all: Record<string, string> = { 'Content-Type': 'application/json;charset=UTF-8', 'Cache-Control': 'no-store', Pragma: 'no-cache' }
   if (headers !== undefined) Object.assign(all, headers)
   return { status, headers: all, body: JSON.stringify(body) }
 }

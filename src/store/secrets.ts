@@ -13,6 +13,9 @@ import { hash, randomBytes, scrypt as scryptCallback, timingSafeEqual, type Scry
 /** scrypt parameters for new hashes (RFC 7914 §2). */
 export const SCRYPT_PARAMETERS = Object.freeze({ N: 2 ** 15, r: 8, p: 1, keyLength: 32, saltLength: 16 })
 
+/** How the stored form of a generated secret starts. */
+const GENERATED_PREFIX = 'sha256:'
+
 /** The SHA-256 digest of a token or code, base64url: how tokens and codes are looked up in a store. */
 export function tokenHash(value: string): string {
   return hash('sha256', value, 'base64url')
@@ -20,17 +23,17 @@ export function tokenHash(value: string): string {
 
 /** The stored form of a secret oauthkit generated with 256 bits of entropy: `sha256:<digest>`. */
 export function hashGeneratedSecret(secret: string): string {
-  return `sha256:${tokenHash(secret)}`
+  return GENERATED_PREFIX + tokenHash(secret)
 }
 
 /** Whether `stored` is the stored form of a generated secret ({@link hashGeneratedSecret}). */
 export function isGeneratedSecretHash(stored: string): boolean {
-  return stored.startsWith('sha256:')
+  return stored.startsWith(GENERATED_PREFIX)
 }
 
 /** {@link verifySecret} for the stored form of a generated secret, synchronously: in constant time for its length. */
 export function verifyGeneratedSecret(presented: string, stored: string): boolean {
-  return safeEqual(Buffer.from(tokenHash(presented)), Buffer.from(stored.slice('sha256:'.length)))
+  return safeEqual(Buffer.from(tokenHash(presented)), Buffer.from(stored.slice(GENERATED_PREFIX.length)))
 }
 
 /** The stored form of a password or an imported secret: `scrypt:<N>:<r>:<p>:<salt>:<hash>`. */
