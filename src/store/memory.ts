@@ -197,10 +197,10 @@ class MemoryDatabase {
   readonly codes = new Map<string, CodeRecord>()
   readonly tokens = new Map<string, TokenRecord>()
   /**
-   * grantId → the digests of its tokens; replaced, never changed in place, so that the journal can restore it. An
-   * array, not a Set: a family holds one to a few tokens, and one is kept per client_credentials token.
+   * grantId → the digests of its tokens: the digest itself for a family of one (every client_credentials token),
+   * else an array. Replaced, never changed in place, so that the journal can restore it.
    */
-  readonly families = new Map<string, readonly string[]>()
+  readonly families = new Map<string, string | readonly string[]>()
   /** consentKey(clientId, userId) → consent */
   readonly consents = new Map<string, ConsentRecord>()
   /** kid → signing key, with the order of insertion that breaks ties of `createdAt` in `list`. */
@@ -287,14 +287,20 @@ class MemoryDatabase {
   insertToken(writer: Writer, record: TokenRecord): void {
     writer.set(this.tokens, record.tokenHash, record)
     const family = this.families.get(record.grantId)
-    writer.set(this.families, record.grantId, family === undefined ? [record.tokenHash] : [...family, record.tokenHash])
+    writer.set(this.families, record.grantId, family === undefined ? record.tokenHash : typeof family === 'string' ? [family, record.tokenHash] : [...family, record.tokenHash])
   }
 
   deleteToken(writer: Writer, record: TokenRecord): void {
     writer.delete(this.tokens, record.tokenHash)
-    const family = (this.families.get(record.grantId) ?? []).filter((tokenHash) => tokenHash !== record.tokenHash)
+    const family = this.familyOf(record.grantId).filter((tokenHash) => tokenHash !== record.tokenHash)
     if (family.length === 0) writer.delete(this.families, record.grantId)
-    else writer.set(this.families, record.grantId, family)
+    else writer.set(this.families, record.grantId, family.length === 1 ? (family[0] as string) : family)
+  }
+
+  /** The digests of the tokens of a grant. */
+  familyOf(grantId: string): readonly string[] {
+    const family = this.families.get(grantId)
+    return family === undefined ? NONE : typeof family === 'string' ? [family] : family
   }
 
   /** Deletes the codes, tokens and consents that `belongs` says belong to a client or user being removed. */
@@ -523,7 +529,7 @@ class MemoryTokenTable implements TokenTable {
   revokeFamily(grantId: string, now: number): Promise<number> {
     return this.database.run((writer) => {
       let revoked = 0
-      for (const tokenHash of this.database.families.get(grantId) ?? []) {
+      for (const tokenHash of this.database.familyOf(grantId)) {
         const token = this.database.tokens.get(tokenHash)
         if (token === undefined || token.revokedAt !== undefined) continue
         writer.set(this.database.tokens, tokenHash, changed(token, { revokedAt: now }))
@@ -650,11 +656,29 @@ function copyOut<R extends object>(record: R | undefined): R | undefined {
   return record === undefined ? undefined : { ...record }
 }
 
+/**
+ * A frozen copy of `values`. Most tokens name no resource, and the tokens of a client mostly carry the same few
+ * scopes: the lists made last are shared by the records with equal contents (nobody can change a frozen list), so
+ * that a store of many tokens does not keep one array per token and field.
+ */
 function frozen(values: readonly string[]): readonly string[] {
-  // Most tokens name no resource: they share one empty list, which nobody can change.
-  return values.length === 0 ? NONE : Object.freeze([...values])
+  if (values.length === 0) return NONE
+  for (const list of recentLists) if (sameList(list, values)) return list
+  const list = Object.freeze([...values])
+  recentLists[nextRecent] = list
+  nextRecent = (nextRecent + 1) % RECENT_LISTS
+  return list
 }
 const NONE: readonly string[] = Object.freeze([])
+const RECENT_LISTS = 8
+const recentLists: Array<readonly string[]> = []
+let nextRecent = 0
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
 
 // The copy-in functions name every field, so that a caller's extra properties are not stored, as in a database.
 

@@ -65,6 +65,8 @@ const DEFAULT_REFRESH_TOKEN_EXPIRES_IN = 30 * 24 * 3600
  */
 export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
   private readonly refreshTokenExpiresIn: number
+  /** The audience of tokens requested without a resource: the issuer, if one is configured. */
+  private readonly defaultAudience: readonly string[]
   /** The grant family of the code or refresh token a token request redeems, found by `validateCode` / `validateRefreshToken`. */
   private readonly families = new WeakMap<OAuth2Request, string>()
   /** What to do when a token request's transaction rolls back (replay revocations that must outlive it). */
@@ -77,6 +79,7 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
   ) {
     super()
     this.refreshTokenExpiresIn = options.refreshTokenExpiresIn ?? DEFAULT_REFRESH_TOKEN_EXPIRES_IN
+    this.defaultAudience = Object.freeze(options.issuer === undefined ? [] : [options.issuer])
     for (const [name, value] of [['refreshTokenExpiresIn', this.refreshTokenExpiresIn], ['retryAfter', options.retryAfter ?? 5]] as const) {
       if (!Number.isSafeInteger(value) || value <= 0) throw new TypeError(`StoreValidator ${name} must be a positive whole number of seconds`)
     }
@@ -364,9 +367,8 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
   }
 
   /** The audience of an access token: the requested resources, else the issuer when one is configured. */
-  private audienceOf(resources: readonly string[] | undefined): string[] {
-    if (resources !== undefined && resources.length > 0) return [...resources]
-    return this.options.issuer === undefined ? [] : [this.options.issuer]
+  private audienceOf(resources: readonly string[] | undefined): readonly string[] {
+    return resources !== undefined && resources.length > 0 ? resources : this.defaultAudience
   }
 
   private afterRollback(request: OAuth2Request, compensate: () => Promise<unknown>): void {

@@ -15,6 +15,15 @@ describe('encodeBase64url', () => {
     )
   })
 
+  it('encodes inputs longer than one string-building chunk (8,192 characters) without a seam', () => {
+    // 6,144 bytes make exactly 8,192 characters; the others cross the boundary by a byte or by several chunks.
+    for (const length of [6143, 6144, 6145, 6147, 20000, 65536]) {
+      const bytes = crypto.getRandomValues(new Uint8Array(length))
+      expect(encodeBase64url(bytes)).toBe(Buffer.from(bytes).toString('base64url'))
+      expect(encodeBase64url(bytes, 1, length - 1)).toBe(Buffer.from(bytes.subarray(1, length - 1)).toString('base64url'))
+    }
+  })
+
   it('gives the empty string for no bytes, and the alphabet of RFC 4648 Table 2 with - and _', () => {
     expect(encodeBase64url(new Uint8Array(0))).toBe('')
     expect(encodeBase64url(new Uint8Array([0xfb, 0xff]))).toBe('-_8')

@@ -381,6 +381,18 @@ export function describeStoreContract(name: string, open: () => Promise<{ store:
         expect(await store.tokens.revokeFamily('grant-1', NOW + 2)).toBe(0)
         expect(await store.tokens.revokeFamily('unknown', NOW)).toBe(0)
       })
+
+      it('revokeFamily finds a family of one token, and one that a purge shrank to one and a rotation grew again', async () => {
+        await store.tokens.insert([tokenRecord('alone', { grantId: 'grant-alone' })])
+        await store.tokens.insert([tokenRecord('old', { grantId: 'grant-3', expiresAt: NOW - 30 * 24 * 3600 }), tokenRecord('kept', { grantId: 'grant-3' })])
+        expect(await store.purgeExpired(NOW)).toBe(1)
+        await store.tokens.insert([tokenRecord('added', { grantId: 'grant-3' })])
+        expect(await store.tokens.revokeFamily('grant-alone', NOW)).toBe(1)
+        expect((await store.tokens.get(tokenHash('alone')))?.revokedAt).toBe(NOW)
+        expect(await store.tokens.revokeFamily('grant-3', NOW)).toBe(2)
+        for (const value of ['kept', 'added']) expect((await store.tokens.get(tokenHash(value)))?.revokedAt).toBe(NOW)
+        expect(await store.tokens.get(tokenHash('old'))).toBeUndefined()
+      })
     })
 
     describe('consents', () => {

@@ -178,6 +178,20 @@ describe('MemoryStore', () => {
       expect(() => (client?.scopes as string[]).push('admin')).toThrow(TypeError)
       expect(Object.isFrozen(client?.redirectUris)).toBe(true)
     })
+
+    it('keeps one list for the tokens with the same scopes, and never mistakes a list for another that joins alike', async () => {
+      const store = await seeded()
+      const lists = [['read'], ['read', 'write'], ['read write'], ['read\nwrite'], ['read', 'write', ''], ['write', 'read']]
+      await store.tokens.insert(lists.flatMap((scopes, i) => [token(`a${i}`, { scopes: [...scopes] }), token(`b${i}`, { scopes: [...scopes] })]))
+      const stored = await Promise.all(lists.flatMap((_, i) => [store.tokens.get(tokenHash(`a${i}`)), store.tokens.get(tokenHash(`b${i}`))]))
+      lists.forEach((scopes, i) => {
+        const [a, b] = [stored[2 * i]?.scopes, stored[2 * i + 1]?.scopes]
+        expect(a).toEqual(scopes)
+        // Shared, not copied per token: the memory a store of many tokens keeps.
+        expect(a).toBe(b)
+        expect(Object.isFrozen(a)).toBe(true)
+      })
+    })
   })
 
   it('isUnavailableError is always false', async () => {
