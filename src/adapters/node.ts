@@ -252,8 +252,8 @@ async function handleDirect(
     await writeFailure(res, error)
     return true
   } finally {
-    // Declined, the body is the Fetch path's to read.
-    if (answered && !req.readableEnded && !req.destroyed) req.resume()
+    // Declined, the body is the Fetch path's to read. A body taken whole in one `read()` leaves nothing to drain.
+    if (answered && !req.readableEnded && !req.destroyed && !takenWhole(req)) req.resume()
   }
 }
 
@@ -276,12 +276,40 @@ function givenBody(body: string | Uint8Array, cap: number): string {
   return typeof body === 'string' ? body : new TextDecoder().decode(body)
 }
 
-/** Reads the whole body as UTF-8 text (invalid sequences become U+FFFD, as `TextDecoder` makes them), within `cap`. */
+/**
+ * Reads the whole body as UTF-8 text (invalid sequences become U+FFFD, as `TextDecoder` makes them), within `cap`.
+ *
+ * A small body nearly always arrives in the packet of the headers: the HTTP parser hands it to `req` right after the
+ * `request` event, before the next promise job runs. In that job it is all buffered (as many bytes as declared, or
+ * the request is complete) and is taken in one `read()`, without listening for `data` and `end` (eight listener
+ * changes, and an `end` one tick later). Otherwise, or when someone else already reads the stream, the body is read
+ * from the events as it comes.
+ */
 function readBody(req: IncomingMessage, cap: number): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? Number.NaN)
   // The rest of the body is drained by the caller, so the answer still reaches the client.
   if (declared > cap) return Promise.reject(new PayloadTooLargeError(cap))
   if (req.readableEnded) return Promise.reject(new HttpError(500, 'The request body was already read by another handler'))
+  return Promise.resolve().then(() => (isBuffered(req, declared) ? takeBuffered(req, cap) : streamBody(req, cap)))
+}
+
+/** Whether the whole body is in `req`'s buffer, and nobody else reads it. */
+function isBuffered(req: IncomingMessage, declared: number): boolean {
+  return (req.complete || req.readableLength === declared) && req.readableFlowing === null && !req.readableEnded && !req.destroyed
+}
+
+/** Whether `takeBuffered` took the body: read, without a `data` listener, nothing left. */
+function takenWhole(req: IncomingMessage): boolean {
+  return req.readableDidRead && req.readableFlowing === null && req.readableLength === 0
+}
+
+function takeBuffered(req: IncomingMessage, cap: number): string {
+  if (req.readableLength > cap) throw new PayloadTooLargeError(cap)
+  const body = req.read() as Buffer | string | null
+  return body === null ? '' : typeof body === 'string' ? body : body.toString('utf8')
+}
+
+function streamBody(req: IncomingMessage, cap: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0

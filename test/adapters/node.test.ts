@@ -1,13 +1,13 @@
 import { once } from 'node:events'
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http'
 import { connect as connectHttp2, createServer as createHttp2Server } from 'node:http2'
-import { type AddressInfo } from 'node:net'
+import { connect, type AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createFetchHandler, type FetchHandler } from '../../src/adapters/fetch.js'
 import { bearerGuard, createNodeHandler, type NodeHandlerOptions } from '../../src/adapters/node.js'
 import { type BackendApplicationServer } from '../../src/index.js'
 import { basic } from '../support/memory-validator.js'
-import { describeAdapter, listenOnLoopback, suiteServer, type StartedAdapter } from './suite.js'
+import { describeAdapter, listenOnLoopback, SUITE_MAX_BODY_BYTES, suiteServer, type StartedAdapter } from './suite.js'
 
 describeAdapter('node:http', async (fetchHandler) => listenOnLoopback(createServer(createNodeHandler(fetchHandler))))
 
@@ -193,6 +193,54 @@ describe("createNodeHandler with createFetchHandler's own handler (the direct pa
       const response = await rawRequest(started.url, '/token', { Host: host, 'Content-Type': 'application/x-www-form-urlencoded' }, 'POST', 'grant_type=client_credentials')
       expect(response.status).toBe(400)
       expect(response.headers['content-type']).toBe('application/problem+json')
+    } finally {
+      await started.close()
+    }
+  })
+
+  it('reads a body however it comes: with the headers, after them, chunked, pipelined, or past the cap', async () => {
+    const started = await listenOnLoopback(createServer(createNodeHandler(createFetchHandler(suiteServer(), { maxBodyBytes: SUITE_MAX_BODY_BYTES }))))
+    const { hostname, port } = new URL(started.url)
+    const head = (length: number | 'chunked') =>
+      `POST /token HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
+      `Authorization: ${basic('svc', 's3cret')}\r\n${length === 'chunked' ? 'Transfer-Encoding: chunked' : `Content-Length: ${length}`}\r\n\r\n`
+    const form = 'grant_type=client_credentials'
+    const chunked = (...parts: string[]) => parts.map((part) => `${part.length.toString(16)}\r\n${part}\r\n`).join('') + '0\r\n\r\n'
+    /** Writes the pieces (a number waits that many ms), then reads every response until the server closes. */
+    const exchange = (...pieces: Array<string | number>) =>
+      new Promise<number[]>((resolve, reject) => {
+        const socket = connect(Number(port), hostname, async () => {
+          for (const piece of pieces) {
+            if (typeof piece === 'number') await new Promise((done) => setTimeout(done, piece))
+            else socket.write(piece)
+          }
+          // The last request asks to close: node:http answers it, then ends the connection.
+        })
+        let text = ''
+        socket.on('data', (data: Buffer) => (text += data.toString('latin1')))
+        socket.on('end', () => {
+          const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]))
+          // Every 200 carries a token.
+          if (text.split('"access_token"').length - 1 === statuses.filter((status) => status === 200).length) resolve(statuses)
+          else reject(new Error(`A 200 without a token: ${text}`))
+        })
+        socket.on('error', reject)
+      })
+    const last = (request: string) => request.replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n')
+    try {
+      // In the packet of the headers; then after them, in two pieces.
+      expect(await exchange(last(head(form.length) + form))).toEqual([200])
+      expect(await exchange(last(head(form.length)), 20, form.slice(0, 9), 20, form.slice(9))).toEqual([200])
+      // Chunked, in one packet and across packets.
+      expect(await exchange(last(head('chunked')) + chunked('grant_type=', 'client_', 'credentials'))).toEqual([200])
+      const pieces = chunked('grant_type=client_', 'credentials')
+      expect(await exchange(last(head('chunked')), 20, pieces.slice(0, 25), 20, pieces.slice(25, -5), 20, pieces.slice(-5))).toEqual([200])
+      // Three requests in one packet: each gets its own body.
+      expect(await exchange(head(form.length) + form + head(form.length + 11) + form + '&scope=read' + last(head(form.length) + form))).toEqual([200, 200, 200])
+      // Undeclared bodies past the cap, in one packet and streamed: 413, and the connection goes on to the next request.
+      const big = chunked(form + '&pad=' + 'a'.repeat(2 * SUITE_MAX_BODY_BYTES))
+      expect(await exchange(head('chunked') + big + last(head(form.length) + form))).toEqual([413, 200])
+      expect(await exchange(head('chunked'), 20, big.slice(0, 700), 20, big.slice(700) + last(head(form.length) + form))).toEqual([413, 200])
     } finally {
       await started.close()
     }
