@@ -5,7 +5,8 @@
  * (no password or secret is hashed, no code or refresh token is looked at).
  *
  * Only failures count, so legitimate traffic of any volume is never limited. Checking costs one lookup of the
- * counters per request; counting costs one write per counter, on failures only.
+ * counters per request, and none for a counter found clean (no failure in its window) earlier in the same second;
+ * counting costs one write per counter, on failures only.
  *
  * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-10.10 | RFC 6749 §10.10} (credentials-guessing attacks)
  * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-4.3.2 | RFC 6749 §4.3.2} (password grant: protect against brute force)
@@ -47,7 +48,10 @@ export interface RateLimit {
  *
  * **Exactness:** a request's counters are read before it runs and counted after it failed, so that a success costs
  * no write. Each count is atomic, but attempts already in flight when a limit is reached still run: a burst of `n`
- * parallel attempts may pass a limit by up to `n - 1`, once per window.
+ * parallel attempts may pass a limit by up to `n - 1`, once per window. An instance that found a counter clean reads
+ * it again only in the next second (the traffic of a busy client costs one lookup a second, not one a request), and
+ * reads it on every attempt from its first failure on: failures made through other instances within that second may
+ * let one more attempt through this one, once per window.
  */
 export interface RateLimitOptions {
   /**
@@ -102,6 +106,13 @@ type Log = (entry: Record<string, unknown>) => void
 export class RateLimiter {
   private readonly limits: Readonly<Partial<Record<LimitName, RateLimit>>>
   private readonly now: () => number
+  /** The counter keys found without a window during the second {@link cleanSecond}: not read again within it. */
+  private readonly clean = new Set<string>()
+  private cleanSecond = Number.NaN
+  /** Counts the failures counted here: a lookup that a failure overtook marks nothing clean. */
+  private failures = 0
+  /** Keys of clients and addresses, by value: their digests are not computed again for every request. */
+  private readonly keys = new Map<string, string>()
 
   private constructor(
     private readonly table: RateLimitTable,
@@ -182,8 +193,8 @@ export class RateLimiter {
     const params = new URLSearchParams(body ?? '')
     const clientId = basicClientId(authorization) ?? nonEmpty(params.get('client_id'))
     const username = params.get('grant_type') === 'password' ? nonEmpty(params.get('username')) : undefined
-    const addressCounter = this.counter('tokenPerAddress', address, addressKey)
-    const clientCounter = this.counter('tokenPerClient', clientId, (id) => `token:client:${digest(id)}`)
+    const addressCounter = this.counter('tokenPerAddress', address, (value) => this.remembered(`a${value}`, addressKey, value))
+    const clientCounter = this.counter('tokenPerClient', clientId, (id) => this.remembered(`c${id}`, clientKey, id))
     const usernameCounter = this.counter('loginPerUsername', username, usernameKey)
     let wait: number
     try {
@@ -216,11 +227,30 @@ export class RateLimiter {
     return limit === undefined || value === undefined ? undefined : { name, limit, key: key(value) }
   }
 
-  /** Seconds until every counter is under its limit again; 0 when none is at it. One lookup for all of them. */
+  /** The key `derive(value)`, remembered under `id` (at most {@link MAX_REMEMBERED} of them). */
+  private remembered(id: string, derive: (value: string) => string, value: string): string {
+    let key = this.keys.get(id)
+    if (key === undefined) {
+      key = derive(value)
+      if (this.keys.size >= MAX_REMEMBERED) this.keys.clear()
+      this.keys.set(id, key)
+    }
+    return key
+  }
+
+  /**
+   * Seconds until every counter is under its limit again; 0 when none is at it. One lookup for all of them, but for
+   * those found clean earlier in this second.
+   */
   private async wait(counters: readonly (Counter | undefined)[]): Promise<number> {
-    const present = counters.filter((counter): counter is Counter => counter !== undefined)
-    if (present.length === 0) return 0
     const now = this.now()
+    if (now !== this.cleanSecond) {
+      this.clean.clear()
+      this.cleanSecond = now
+    }
+    const present = counters.filter((counter): counter is Counter => counter !== undefined && !this.clean.has(counter.key))
+    if (present.length === 0) return 0
+    const failuresBefore = this.failures
     let windows: readonly (RateLimitWindow | undefined)[]
     try {
       windows = await this.table.peek(present.map((counter) => counter.key), now)
@@ -234,7 +264,10 @@ export class RateLimiter {
     let wait = 0
     present.forEach((counter, i) => {
       const window = windows[i]
-      if (window !== undefined && window.count >= counter.limit.maxFailures) wait = Math.max(wait, window.resetAt - now, 1)
+      if (window === undefined) {
+        // Nor may a lookup of one second mark its keys clean in the next, read late.
+        if (this.failures === failuresBefore && now === this.cleanSecond && this.clean.size < MAX_REMEMBERED) this.clean.add(counter.key)
+      } else if (window.count >= counter.limit.maxFailures) wait = Math.max(wait, window.resetAt - now, 1)
     })
     return wait
   }
@@ -245,6 +278,9 @@ export class RateLimiter {
     await Promise.all(
       counters.map(async (counter) => {
         if (counter === undefined) return
+        // Read on every attempt from now on, here and in the rest of this second.
+        this.failures++
+        this.clean.delete(counter.key)
         try {
           const window = await this.table.hit(counter.key, counter.limit.windowSeconds, now)
           if (window.count === counter.limit.maxFailures) {
@@ -293,6 +329,13 @@ function loginAddressKey(address: string): string {
 function addressKey(address: string): string {
   return `token:addr:${digest(addressBucket(address))}`
 }
+
+function clientKey(clientId: string): string {
+  return `token:client:${digest(clientId)}`
+}
+
+/** How many clean counters, and keys of clients and addresses, a limiter remembers at most. */
+const MAX_REMEMBERED = 10_000
 
 /**
  * What an address counts as: an IPv4 address (an IPv4-mapped IPv6 one included) as itself, an IPv6 address as its

@@ -222,6 +222,60 @@ describe('rate limits at the token endpoint', () => {
     expect(keys.join()).not.toMatch(/alice|192\.0\.2|xxx/)
   })
 
+  it("reads a clean counter once a second, and every attempt's counters from its first failure on", async () => {
+    const setup = await setUp({ tokenPerClient: { maxFailures: 3, windowSeconds: 60 }, tokenPerAddress: { maxFailures: 50, windowSeconds: 60 } })
+    const peek = vi.spyOn(setup.store.rateLimits, 'peek')
+    for (let i = 0; i < 20; i++) expect((await clientCredentials(setup, setup.clientSecret)).status).toBe(200)
+    expect(peek).toHaveBeenCalledTimes(1)
+    setup.clock.now += 1
+    for (let i = 0; i < 20; i++) expect((await clientCredentials(setup, setup.clientSecret)).status).toBe(200)
+    expect(peek).toHaveBeenCalledTimes(2)
+    // A failure in this same second: from then on both of its counters are read at every attempt.
+    expect((await clientCredentials(setup, 'wrong')).status).toBe(401)
+    peek.mockClear()
+    for (let i = 0; i < 3; i++) expect((await clientCredentials(setup, setup.clientSecret)).status).toBe(200)
+    expect(peek).toHaveBeenCalledTimes(3)
+    for (const call of peek.mock.calls) expect(call[0]).toHaveLength(2)
+    expect((await clientCredentials(setup, 'wrong')).status).toBe(401)
+    expect((await clientCredentials(setup, 'wrong')).status).toBe(401)
+    await expectTokenLimited(await clientCredentials(setup, setup.clientSecret))
+  })
+
+  it('marks nothing clean from a lookup that a failure overtook', async () => {
+    const setup = await setUp({ tokenPerClient: { maxFailures: 1, windowSeconds: 60 } })
+    const peek = setup.store.rateLimits.peek.bind(setup.store.rateLimits)
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const spy = vi.spyOn(setup.store.rateLimits, 'peek').mockImplementationOnce(async (keys, now) => {
+      const windows = await peek(keys, now)
+      await gate
+      return windows
+    })
+    // The first request reads a clean counter, slowly; meanwhile a failure reaches the limit.
+    const slow = clientCredentials(setup, setup.clientSecret)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    expect((await clientCredentials(setup, 'wrong')).status).toBe(401)
+    release()
+    expect((await slow).status).toBe(200)
+    // Within the same second, the limit holds: the slow lookup's clean answer was not kept.
+    await expectTokenLimited(await clientCredentials(setup, setup.clientSecret))
+    expect(spy).toHaveBeenCalledTimes(3)
+  })
+
+  it('lets at most one attempt through an instance that found a counter clean this second, while another reaches the limit', async () => {
+    const setup = await setUp({ tokenPerClient: { maxFailures: 3, windowSeconds: 60 } })
+    const other = await createApp({ store: setup.store, issuer: ISSUER, log: () => {}, rateLimit: { tokenPerClient: { maxFailures: 3, windowSeconds: 60 }, now: () => setup.clock.now } })
+    cleanups.push(() => other.close())
+    expect((await clientCredentials(setup, setup.clientSecret)).status).toBe(200)
+    for (let i = 0; i < 3; i++) expect((await token(other, { grant_type: 'client_credentials' }, { clientId: setup.clientId, secret: 'wrong' })).status).toBe(401)
+    await expectTokenLimited(await token(other, { grant_type: 'client_credentials' }, { clientId: setup.clientId, secret: setup.clientSecret }))
+    // The first instance still takes the counter for clean within this second: one more guess goes through, and counts.
+    expect((await clientCredentials(setup, 'wrong')).status).toBe(401)
+    await expectTokenLimited(await clientCredentials(setup, setup.clientSecret))
+    setup.clock.now += 1
+    await expectTokenLimited(await clientCredentials(setup, setup.clientSecret))
+  })
+
   it('applies no per-address limit to a request without an address', async () => {
     const setup = await setUp({ tokenPerAddress: { maxFailures: 1, windowSeconds: 60 } })
     const anonymous = () => setup.app.fetch(new Request(`${ISSUER}/token`, { method: 'POST', headers: { ...FORM, Authorization: basic(setup.clientId, 'wrong') }, body: 'grant_type=client_credentials' }))
