@@ -4,9 +4,9 @@
  * the counts. Past a limit, attempts are refused with 429 and `Retry-After` until the window ends, before any work
  * (no password or secret is hashed, no code or refresh token is looked at).
  *
- * Only failures count, so legitimate traffic of any volume is never limited. Checking costs one lookup of the
- * counters per request, and none for a counter found clean (no failure in its window) earlier in the same second;
- * counting costs one write per counter, on failures only.
+ * Only failures count, so legitimate traffic of any volume is never limited. Checking costs at most one lookup of a
+ * counter per second: what a lookup found, and what a failure counted, holds for the rest of that second. Counting
+ * costs one write per counter, on failures only.
  *
  * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-10.10 | RFC 6749 §10.10} (credentials-guessing attacks)
  * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-4.3.2 | RFC 6749 §4.3.2} (password grant: protect against brute force)
@@ -48,10 +48,10 @@ export interface RateLimit {
  *
  * **Exactness:** a request's counters are read before it runs and counted after it failed, so that a success costs
  * no write. Each count is atomic, but attempts already in flight when a limit is reached still run: a burst of `n`
- * parallel attempts may pass a limit by up to `n - 1`, once per window. An instance that found a counter clean reads
- * it again only in the next second (the traffic of a busy client costs one lookup a second, not one a request), and
- * reads it on every attempt from its first failure on: failures made through other instances within that second may
- * let one more attempt through this one, once per window.
+ * parallel attempts may pass a limit by up to `n - 1`, once per window. An instance reads a counter at most once a
+ * second (the traffic of a busy client costs one lookup a second, not one a request) and learns the shared count
+ * again from each failure it counts: failures counted through other instances since may let one more attempt
+ * through this one, once per window.
  */
 export interface RateLimitOptions {
   /**
@@ -106,11 +106,14 @@ type Log = (entry: Record<string, unknown>) => void
 export class RateLimiter {
   private readonly limits: Readonly<Partial<Record<LimitName, RateLimit>>>
   private readonly now: () => number
-  /** The counter keys found without a window during the second {@link cleanSecond}: not read again within it. */
-  private readonly clean = new Set<string>()
-  private cleanSecond = Number.NaN
-  /** Counts the failures counted here: a lookup that a failure overtook marks nothing clean. */
-  private failures = 0
+  /**
+   * The windows (`null`: none) of the counters looked up or counted during the second {@link knownSecond}: not read
+   * again within it.
+   */
+  private readonly known = new Map<string, RateLimitWindow | null>()
+  private knownSecond = Number.NaN
+  /** Moves at the start and the end of every count: a lookup that overlapped one is not kept. */
+  private counting = 0
   /** Keys of clients and addresses, by value: their digests are not computed again for every request. */
   private readonly keys = new Map<string, string>()
 
@@ -239,18 +242,25 @@ export class RateLimiter {
   }
 
   /**
-   * Seconds until every counter is under its limit again; 0 when none is at it. One lookup for all of them, but for
-   * those found clean earlier in this second.
+   * Seconds until every counter is under its limit again; 0 when none is at it. One lookup for those not known in
+   * this second.
    */
   private async wait(counters: readonly (Counter | undefined)[]): Promise<number> {
     const now = this.now()
-    if (now !== this.cleanSecond) {
-      this.clean.clear()
-      this.cleanSecond = now
+    if (now !== this.knownSecond) {
+      this.known.clear()
+      this.knownSecond = now
     }
-    const present = counters.filter((counter): counter is Counter => counter !== undefined && !this.clean.has(counter.key))
-    if (present.length === 0) return 0
-    const failuresBefore = this.failures
+    let wait = 0
+    const present: Counter[] = []
+    for (const counter of counters) {
+      if (counter === undefined) continue
+      const window = this.known.get(counter.key)
+      if (window === undefined) present.push(counter)
+      else wait = Math.max(wait, waitOf(window, counter, now))
+    }
+    if (present.length === 0) return wait
+    const countingBefore = this.counting
     let windows: readonly (RateLimitWindow | undefined)[]
     try {
       windows = await this.table.peek(present.map((counter) => counter.key), now)
@@ -261,15 +271,19 @@ export class RateLimiter {
       this.failed(error)
       return 0
     }
-    let wait = 0
+    // Kept unless a count overlapped the lookup, or the lookup ended in the next second.
+    const keep = this.counting === countingBefore && now === this.knownSecond
     present.forEach((counter, i) => {
-      const window = windows[i]
-      if (window === undefined) {
-        // Nor may a lookup of one second mark its keys clean in the next, read late.
-        if (this.failures === failuresBefore && now === this.cleanSecond && this.clean.size < MAX_REMEMBERED) this.clean.add(counter.key)
-      } else if (window.count >= counter.limit.maxFailures) wait = Math.max(wait, window.resetAt - now, 1)
+      const window = windows[i] ?? null
+      if (keep) this.remember(counter.key, window)
+      wait = Math.max(wait, waitOf(window, counter, now))
     })
     return wait
+  }
+
+  /** Keeps a counter's window for the rest of the second (within {@link MAX_REMEMBERED} counters). */
+  private remember(key: string, window: RateLimitWindow | null): void {
+    if (this.known.size < MAX_REMEMBERED || this.known.has(key)) this.known.set(key, window)
   }
 
   /** Counts one failure on each counter, side by side. */
@@ -278,16 +292,21 @@ export class RateLimiter {
     await Promise.all(
       counters.map(async (counter) => {
         if (counter === undefined) return
-        // Read on every attempt from now on, here and in the rest of this second.
-        this.failures++
-        this.clean.delete(counter.key)
+        this.counting++
+        this.known.delete(counter.key)
         try {
           const window = await this.table.hit(counter.key, counter.limit.windowSeconds, now)
+          this.counting++
+          // The count as it stands in the store: the next attempts of this second are checked against it. (Of two
+          // counts finishing out of order, the higher stands.)
+          const known = this.known.get(counter.key)
+          if (now === this.knownSecond && (known == null || known.resetAt !== window.resetAt || known.count < window.count)) this.remember(counter.key, window)
           if (window.count === counter.limit.maxFailures) {
             // Once per window, without the key: it may be a username, or a password typed into the username field.
             this.log({ level: 'warn', message: 'rate limit reached', limit: counter.name, retry_after: Math.max(window.resetAt - now, 1) })
           }
         } catch (error) {
+          this.counting++
           this.failed(error)
         }
       }),
@@ -334,8 +353,13 @@ function clientKey(clientId: string): string {
   return `token:client:${digest(clientId)}`
 }
 
-/** How many clean counters, and keys of clients and addresses, a limiter remembers at most. */
+/** How many counters of the current second, and keys of clients and addresses, a limiter remembers at most. */
 const MAX_REMEMBERED = 10_000
+
+/** Seconds until `counter` is under its limit again by its `window`; 0 when it is under it already. */
+function waitOf(window: RateLimitWindow | null, counter: Counter, now: number): number {
+  return window !== null && window.resetAt > now && window.count >= counter.limit.maxFailures ? Math.max(window.resetAt - now, 1) : 0
+}
 
 /**
  * What an address counts as: an IPv4 address (an IPv4-mapped IPv6 one included) as itself, an IPv6 address as its
