@@ -161,7 +161,7 @@ export async function handleNodeRequest(
  *
  * @internal
  */
-export async function serveNodeRequest(
+export function serveNodeRequest(
   direct: DirectHandler | undefined,
   fetchHandler: FetchHandler,
   req: IncomingMessage,
@@ -169,7 +169,18 @@ export async function serveNodeRequest(
   options: NodeHandlerOptions & { readonly remoteAddress?: string | undefined },
   requestOptions: Pick<ToFetchRequestOptions, 'target' | 'body'> = {},
 ): Promise<void> {
-  if (direct !== undefined && (await handleDirect(direct, req, res, options, requestOptions))) return
+  if (direct === undefined) return serveFetch(fetchHandler, req, res, options, requestOptions)
+  return handleDirect(direct, req, res, options, requestOptions).then((answered) => (answered ? undefined : serveFetch(fetchHandler, req, res, options, requestOptions)))
+}
+
+/** Serves a request through the Fetch handler, with a Fetch `Request` and `Response`. */
+async function serveFetch(
+  fetchHandler: FetchHandler,
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: NodeHandlerOptions,
+  requestOptions: Pick<ToFetchRequestOptions, 'target' | 'body'>,
+): Promise<void> {
   let request: Request | undefined
   try {
     request = toFetchRequest(req, { ...requestOptions, maxBodyBytes: options.maxBodyBytes, trustProxy: options.trustProxy, response: res })

@@ -100,7 +100,7 @@ export class IntrospectEndpoint {
    * @see {@link https://www.rfc-editor.org/rfc/rfc7662#section-2.2 | RFC 7662 §2.2}
    * @see {@link https://www.rfc-editor.org/rfc/rfc7662#section-2.3 | RFC 7662 §2.3}
    */
-  async createIntrospectResponse(uri: RequestUri, httpMethod = 'POST', body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
+  createIntrospectResponse(uri: RequestUri, httpMethod = 'POST', body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
     return respondWithErrors(this.options.onError, async (setRequest) => {
       // RFC 7662 §4: the endpoint receives tokens and tells what they grant, so it MUST be protected by TLS.
       const request = parsePostRequest(uri, httpMethod, body, headers, { name: 'introspection', citation: CITATION, allowInsecureTransport: this.allowInsecureTransport }, setRequest)

@@ -94,7 +94,7 @@ export class RevocationEndpoint {
    * @see {@link https://www.rfc-editor.org/rfc/rfc7009#section-2.1 | RFC 7009 §2.1}
    * @see {@link https://www.rfc-editor.org/rfc/rfc7009#section-2.2 | RFC 7009 §2.2}
    */
-  async createRevocationResponse(uri: RequestUri, httpMethod = 'POST', body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
+  createRevocationResponse(uri: RequestUri, httpMethod = 'POST', body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
     return respondWithErrors(this.options.onError, async (setRequest) => {
       // RFC 7009 §2: revocation requests carry client credentials and tokens, so the endpoint MUST use TLS.
       const request = parsePostRequest(uri, httpMethod, body, headers, { name: 'revocation', citation: CITATION, allowInsecureTransport: this.allowInsecureTransport }, setRequest)

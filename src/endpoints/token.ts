@@ -64,14 +64,15 @@ export class TokenEndpoint {
    * @param credentials - extra data for the validator, available as `request.credentials`
    * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-5 | RFC 6749 §5}
    */
-  async createTokenResponse(
+  createTokenResponse(
     uri: RequestUri,
     httpMethod = 'POST',
     body?: RequestBody,
     headers?: RequestHeaders,
     credentials?: Readonly<Record<string, unknown>>,
   ): Promise<OAuth2Response> {
-    return respondWithErrors(this.options.onError, async (setRequest) => {
+    // No async function around the grant's promise: respondWithErrors turns a synchronous throw into its response too.
+    return respondWithErrors(this.options.onError, (setRequest) => {
       // RFC 6749 §3.2: POST only, and the token endpoint MUST require TLS.
       const request = parsePostRequest(
         uri,

@@ -107,7 +107,7 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
     return client?.tokenEndpointAuthMethod === 'none' ? client : undefined
   }
 
-  override async validateClientId(clientId: string): Promise<ClientRecord | undefined> {
+  override validateClientId(clientId: string): Promise<ClientRecord | undefined> {
     return this.run(() => this.store.clientTable.get(clientId))
   }
 
@@ -299,7 +299,7 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
     return found?.tokenType === 'access_token' ? found : undefined
   }
 
-  override async introspectToken(token: string): Promise<StoredToken<StoreUser> | undefined> {
+  override introspectToken(token: string): Promise<StoredToken<StoreUser> | undefined> {
     return this.lookUp(token)
   }
 
@@ -347,23 +347,15 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
   // ---------------------------------------------------------------------------------------------------------------
 
   /** A live token (not revoked, not rotated away) as the core's `StoredToken`; expiry is checked by the core. */
-  private async lookUp(token: string): Promise<StoredToken<StoreUser> | undefined> {
-    return this.run(async () => {
-      const stored = await this.store.tokens.get(tokenHash(token))
-      if (stored === undefined || stored.revokedAt !== undefined || stored.rotatedAt !== undefined) return undefined
-      const user = stored.userId === undefined ? undefined : await this.store.userTable.get(stored.userId)
-      if (stored.userId !== undefined && user === undefined) return undefined
-      return {
-        tokenType: stored.type,
-        clientId: stored.clientId,
-        user: user === undefined ? undefined : storeUser(user),
-        username: user?.username,
-        scopes: stored.scopes,
-        expiresAt: stored.expiresAt,
-        issuedAt: stored.issuedAt,
-        audience: stored.resources.length > 0 ? stored.resources : undefined,
-      }
-    })
+  private lookUp(token: string): Promise<StoredToken<StoreUser> | undefined> {
+    // A promise chain, not async functions: a lookup is the whole of an introspection or resource request.
+    return this.run(() =>
+      this.store.tokens.get(tokenHash(token)).then((stored) => {
+        if (stored === undefined || stored.revokedAt !== undefined || stored.rotatedAt !== undefined) return undefined
+        if (stored.userId === undefined) return storedToken(stored, undefined)
+        return this.store.userTable.get(stored.userId).then((user) => (user === undefined ? undefined : storedToken(stored, user)))
+      }),
+    )
   }
 
   /** The audience of an access token: the requested resources, else the issuer when one is configured. */
@@ -397,6 +389,20 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
       cause: error,
       headers: { 'Retry-After': String(this.options.retryAfter ?? 5) },
     })
+  }
+}
+
+/** What the validator tells of a stored token, with its user (the store's record) when it has one. */
+function storedToken(stored: TokenRecord, user: UserRecord | undefined): StoredToken<StoreUser> {
+  return {
+    tokenType: stored.type,
+    clientId: stored.clientId,
+    user: user === undefined ? undefined : storeUser(user),
+    username: user?.username,
+    scopes: stored.scopes,
+    expiresAt: stored.expiresAt,
+    issuedAt: stored.issuedAt,
+    audience: stored.resources.length > 0 ? stored.resources : undefined,
   }
 }
 
