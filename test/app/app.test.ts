@@ -578,10 +578,19 @@ describe('health and the request log', () => {
     const browser = setup.browser('203.0.113.5')
     setup.logs.length = 0
     const path = authorizePath(setup.clientId, { state: 'secret-state-value' })
+    const before = Date.now()
     await browser.get(path)
     await browser.get(`/login?return_to=${encodeURIComponent(path)}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
     await browser.get('/healthz?probe=secret-probe')
+    const after = Date.now()
     const requests = setup.logs.filter((entry) => entry.method !== undefined)
+    // Each entry has the time of its request, in ISO 8601, to the millisecond: a later request, a later time.
+    const times = requests.map((entry) => Date.parse(String(entry.time)))
+    for (const entry of requests) expect(entry.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+    expect(times[0]).toBeGreaterThanOrEqual(before)
+    expect(times[2]).toBeGreaterThan(times[0] as number)
+    expect(times[2]).toBeLessThanOrEqual(after)
     expect(requests).toEqual([
       expect.objectContaining({ method: 'GET', path: '/authorize', status: 303, remote: '203.0.113.5', time: expect.any(String), ms: expect.any(Number) }),
       expect.objectContaining({ method: 'GET', path: '/login', status: 200 }),
