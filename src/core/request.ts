@@ -54,6 +54,12 @@ const SECRET_PARAMETERS = new Set([
 const SECRET_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization'])
 
 const brand = Symbol('OAuth2Request')
+/** The `repeated` of every request that repeats nothing: shared, so it refuses additions. */
+const NOTHING_REPEATED: ReadonlySet<string> = new (class extends Set<string> {
+  override add(): this {
+    throw new TypeError('OAuth2Request.repeated is read-only')
+  }
+})()
 const NO_CREDENTIALS: Readonly<Record<string, unknown>> = Object.freeze({})
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
@@ -116,7 +122,7 @@ export class OAuth2Request {
       httpMethod: string
       headers: Map<string, string>
       params: Map<string, string>
-      repeated: Set<string>
+      repeated: ReadonlySet<string>
       resources: readonly string[]
       clientCredentials: ClientCredentials | undefined
       credentials: Readonly<Record<string, unknown>>
@@ -224,7 +230,8 @@ export function parseRequest(
   const headerMap = normalizeHeaders(headers)
   const pairs = options.source === 'query' ? queryPairs(url) : bodyPairs(body, headerMap.get('content-type'))
   const params = new Map<string, string>()
-  const repeated = new Set<string>()
+  // Made only for a request that repeats a parameter (nearly none).
+  let repeated: Set<string> | undefined
   // Names sent with an empty value: not in `params`, but a second one is still a repetition.
   let empty: Set<string> | undefined
   const resources: string[] = []
@@ -233,8 +240,8 @@ export function parseRequest(
       if (value !== '') resources.push(value)
       continue
     }
-    if (params.has(name) || repeated.has(name) || empty?.has(name) === true) {
-      repeated.add(name)
+    if (params.has(name) || repeated?.has(name) === true || empty?.has(name) === true) {
+      ;(repeated ??= new Set()).add(name)
       params.delete(name)
       continue
     }
@@ -242,7 +249,7 @@ export function parseRequest(
     if (value !== '') params.set(name, value)
     else (empty ??= new Set()).add(name)
   }
-  if (repeated.size > 0) {
+  if (repeated !== undefined) {
     for (const name of ['client_id', 'client_secret']) {
       if (repeated.has(name)) throw new InvalidRequestError(`${name} is repeated (RFC 6749 section 3.2)`)
     }
@@ -254,7 +261,7 @@ export function parseRequest(
     httpMethod: normalizeMethod(httpMethod),
     headers: headerMap,
     params,
-    repeated,
+    repeated: repeated ?? NOTHING_REPEATED,
     resources,
     clientCredentials,
     credentials: options.credentials === undefined ? NO_CREDENTIALS : Object.freeze({ ...options.credentials }),

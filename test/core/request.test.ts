@@ -67,6 +67,13 @@ describe('parseRequest: parameters without a value and repeated parameters (RFC 
     expect(request.repeated.size).toBe(0)
   })
 
+  it('gives a request that repeats nothing an empty repeated that nobody can add to, so no other request sees it change', () => {
+    const first = parseBody('grant_type=client_credentials')
+    expect(() => (first.repeated as Set<string>).add('grant_type')).toThrow(TypeError)
+    const second = parseBody('grant_type=client_credentials&scope=read')
+    expect([first.repeated.size, second.repeated.size, second.repeated.has('grant_type')]).toEqual([0, 0, false])
+  })
+
   it('lists a repeated parameter in repeated and leaves it out of params', () => {
     const request = parseBody('scope=read&grant_type=password&scope=write&scope=admin')
     expect([...request.repeated]).toEqual(['scope'])
