@@ -342,6 +342,7 @@ export function rejectRepeated(
  * (`'poſt'.toUpperCase() === 'POST'`) can turn an unknown method into a known one.
  */
 export function normalizeMethod(httpMethod: string): string {
+  if (httpMethod === 'POST' || httpMethod === 'GET') return httpMethod
   return /^[A-Za-z]+$/.test(httpMethod) ? httpMethod.toUpperCase() : httpMethod
 }
 

@@ -29,6 +29,11 @@ export function scopeToString(scopes: readonly string[]): string {
 
 /** Whether every scope in `requested` is one of `granted`. */
 export function isSubsetOf(requested: readonly string[], granted: readonly string[]): boolean {
+  // Short lists (nearly all) are compared directly, without building a Set on every request.
+  if (granted.length <= 16) {
+    for (const scope of requested) if (!granted.includes(scope)) return false
+    return true
+  }
   const allowed = new Set(granted)
   return requested.every((scope) => allowed.has(scope))
 }

@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { InvalidScopeError, parseScope, scopeToString } from '../../src/index.js'
+import { isSubsetOf, sameScopes } from '../../src/core/scope.js'
 
 // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 const scopeToken = fc.string({
@@ -65,5 +66,22 @@ describe('scopeToString (RFC 6749 §3.3)', () => {
   it('gives a single token unchanged and an empty list as an empty string', () => {
     expect(scopeToString(['read'])).toBe('read')
     expect(scopeToString([])).toBe('')
+  })
+})
+
+describe('isSubsetOf and sameScopes', () => {
+  it('answer as a Set would, for short lists and long ones, duplicates included', () => {
+    const token = fc.constantFrom('read', 'write', 'admin', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', '')
+    fc.assert(
+      fc.property(fc.array(token, { maxLength: 24 }), fc.array(token, { maxLength: 24 }), (requested, granted) => {
+        const allowed = new Set(granted)
+        expect(isSubsetOf(requested, granted)).toBe(requested.every((scope) => allowed.has(scope)))
+        expect(sameScopes(requested, granted)).toBe(requested.length === granted.length && requested.every((scope) => allowed.has(scope)))
+      }),
+      { seed: 20261124, numRuns: 2000 },
+    )
+    expect(isSubsetOf(['read'], ['read', 'write'])).toBe(true)
+    expect(isSubsetOf(['admin'], ['read', 'write'])).toBe(false)
+    expect(isSubsetOf([], [])).toBe(true)
   })
 })
