@@ -51,7 +51,8 @@ export class BearerToken {
    */
   async createToken(request: OAuth2Request, options: CreateTokenOptions): Promise<BearerTokenResponse> {
     const { context } = options
-    const expiresIn = await resolveExpiresIn(this.expiresIn, context.client, context.grantType, request)
+    const policy = resolveExpiresIn(this.expiresIn, context.client, context.grantType, request)
+    const expiresIn = typeof policy === 'number' ? policy : await policy
     const generation = generationContext(context, request, expiresIn, Math.floor(Date.now() / 1000))
     const accessToken = this.tokenGenerator(generation)
     const token: { -readonly [K in keyof BearerTokenResponse]: BearerTokenResponse[K] } = {

@@ -304,6 +304,25 @@ describe('BearerToken expiresIn', () => {
     }
   })
 
+  it('answers 500 server_error when a policy throws, rejects, or gives text instead of a number', async () => {
+    const failure = new Error('policy failed')
+    const policies: ExpiresIn[] = [
+      () => {
+        throw failure
+      },
+      () => Promise.reject(failure),
+      () => '3600' as unknown as number,
+      async () => '3600' as unknown as number,
+    ]
+    for (const tokenExpiresIn of policies) {
+      const { response, errors, validator } = await clientCredentials({ tokenExpiresIn })
+      expectErrorResponse(response, 500, 'server_error', GENERIC_SERVER_ERROR)
+      expect(errors).toHaveLength(1)
+      expect(errors[0] === failure || errors[0] instanceof TypeError).toBe(true)
+      expect(validator.saved).toEqual([])
+    }
+  })
+
   it('rejects createToken with a TypeError for an invalid expiresIn, before any token is made', async () => {
     const { validator, context } = direct()
     let generated = 0
