@@ -406,7 +406,9 @@ function basicClientId(authorization: string | null | undefined): string | undef
     const text = /^[\x00-\x7F]*$/.test(binary) ? binary : new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)))
     const colon = text.indexOf(':')
     if (colon < 0) return undefined
-    return nonEmpty(decodeURIComponent(text.slice(0, colon).replace(/\+/g, ' ')))
+    const id = text.slice(0, colon)
+    // Nearly every client_id has nothing to decode.
+    return nonEmpty(id.includes('%') || id.includes('+') ? decodeURIComponent(id.replace(/\+/g, ' ')) : id)
   } catch {
     return undefined
   }

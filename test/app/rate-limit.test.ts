@@ -125,6 +125,18 @@ describe('rate limits at the token endpoint', () => {
     expect((await token(setup.app, { grant_type: 'client_credentials' }, { clientId: other.clientId, secret: other.clientSecret as string })).status).toBe(200)
   })
 
+  it('counts a client_id that needs form-decoding in Basic on the same counter as the client_id parameter', async () => {
+    const setup = await setUp({ tokenPerClient: { maxFailures: 2, windowSeconds: 60 } })
+    const clientId = 'printer 2%+b'
+    // Basic carries it form-urlencoded (RFC 6749 §2.3.1): printer+2%25%2Bb.
+    expect((await token(setup.app, { grant_type: 'client_credentials' }, { clientId, secret: 'wrong', address: '192.0.2.1' })).status).toBe(401)
+    expect((await token(setup.app, { grant_type: 'client_credentials', client_id: clientId, client_secret: 'wrong' }, { address: '192.0.2.2' })).status).toBe(401)
+    await expectTokenLimited(await token(setup.app, { grant_type: 'client_credentials' }, { clientId, secret: 'wrong', address: '192.0.2.3' }))
+    await expectTokenLimited(await token(setup.app, { grant_type: 'client_credentials', client_id: clientId, client_secret: 'wrong' }, { address: '192.0.2.4' }))
+    // Another client_id, or the same one not decoded, counts apart.
+    expect((await token(setup.app, { grant_type: 'client_credentials', client_id: 'printer+2%25%2Bb', client_secret: 'wrong' }, { address: '192.0.2.5' })).status).toBe(401)
+  })
+
   it('counts every failed request per address, whatever the client or error; other addresses go on', async () => {
     const setup = await setUp({ tokenPerAddress: { maxFailures: 3, windowSeconds: 120 } })
     const attacker = '198.51.100.7'
