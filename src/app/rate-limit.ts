@@ -232,6 +232,8 @@ export class RateLimiter {
 
   /** The key `derive(value)`, remembered under `id` (at most {@link MAX_REMEMBERED} of them). */
   private remembered(id: string, derive: (value: string) => string, value: string): string {
+    // A client sends what it likes as client_id: long values are not kept, so the map stays small whatever it sends.
+    if (value.length > MAX_REMEMBERED_LENGTH) return derive(value)
     let key = this.keys.get(id)
     if (key === undefined) {
       key = derive(value)
@@ -355,6 +357,8 @@ function clientKey(clientId: string): string {
 
 /** How many counters of the current second, and keys of clients and addresses, a limiter remembers at most. */
 const MAX_REMEMBERED = 10_000
+/** The longest client_id or address whose key is remembered (a generated client_id has 22 characters). */
+const MAX_REMEMBERED_LENGTH = 128
 
 /** Seconds until `counter` is under its limit again by its `window`; 0 when it is under it already. */
 function waitOf(window: RateLimitWindow | null, counter: Counter, now: number): number {

@@ -137,6 +137,16 @@ describe('rate limits at the token endpoint', () => {
     expect((await token(setup.app, { grant_type: 'client_credentials', client_id: 'printer+2%25%2Bb', client_secret: 'wrong' }, { address: '192.0.2.5' })).status).toBe(401)
   })
 
+  it('counts a client_id too long to be remembered like any other', async () => {
+    const setup = await setUp({ tokenPerClient: { maxFailures: 2, windowSeconds: 60 } })
+    const long = 'x'.repeat(300)
+    for (const address of ['192.0.2.1', '192.0.2.2']) {
+      expect((await token(setup.app, { grant_type: 'client_credentials', client_id: long, client_secret: 'wrong' }, { address })).status).toBe(401)
+    }
+    await expectTokenLimited(await token(setup.app, { grant_type: 'client_credentials', client_id: long, client_secret: 'wrong' }, { address: '192.0.2.3' }))
+    expect((await token(setup.app, { grant_type: 'client_credentials', client_id: `${long}y`, client_secret: 'wrong' }, { address: '192.0.2.4' })).status).toBe(401)
+  })
+
   it('counts every failed request per address, whatever the client or error; other addresses go on', async () => {
     const setup = await setUp({ tokenPerAddress: { maxFailures: 3, windowSeconds: 120 } })
     const attacker = '198.51.100.7'
