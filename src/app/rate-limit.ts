@@ -114,8 +114,9 @@ export class RateLimiter {
   private knownSecond = Number.NaN
   /** Moves at the start and the end of every count: a lookup that overlapped one is not kept. */
   private counting = 0
-  /** Keys of clients and addresses, by value: their digests are not computed again for every request. */
-  private readonly keys = new Map<string, string>()
+  /** The keys of client_ids and of addresses, by value: their digests are not computed again for every request. */
+  private readonly clientKeys = new Map<string, string>()
+  private readonly addressKeys = new Map<string, string>()
 
   private constructor(
     private readonly table: RateLimitTable,
@@ -196,8 +197,8 @@ export class RateLimiter {
     const params = new URLSearchParams(body ?? '')
     const clientId = basicClientId(authorization) ?? nonEmpty(params.get('client_id'))
     const username = params.get('grant_type') === 'password' ? nonEmpty(params.get('username')) : undefined
-    const addressCounter = this.counter('tokenPerAddress', address, (value) => this.remembered(`a${value}`, addressKey, value))
-    const clientCounter = this.counter('tokenPerClient', clientId, (id) => this.remembered(`c${id}`, clientKey, id))
+    const addressCounter = this.counter('tokenPerAddress', address, (value) => remembered(this.addressKeys, value, addressKey))
+    const clientCounter = this.counter('tokenPerClient', clientId, (id) => remembered(this.clientKeys, id, clientKey))
     const usernameCounter = this.counter('loginPerUsername', username, usernameKey)
     let wait: number
     try {
@@ -228,19 +229,6 @@ export class RateLimiter {
   private counter(name: LimitName, value: string | undefined, key: (value: string) => string): Counter | undefined {
     const limit = this.limits[name]
     return limit === undefined || value === undefined ? undefined : { name, limit, key: key(value) }
-  }
-
-  /** The key `derive(value)`, remembered under `id` (at most {@link MAX_REMEMBERED} of them). */
-  private remembered(id: string, derive: (value: string) => string, value: string): string {
-    // A client sends what it likes as client_id: long values are not kept, so the map stays small whatever it sends.
-    if (value.length > MAX_REMEMBERED_LENGTH) return derive(value)
-    let key = this.keys.get(id)
-    if (key === undefined) {
-      key = derive(value)
-      if (this.keys.size >= MAX_REMEMBERED) this.keys.clear()
-      this.keys.set(id, key)
-    }
-    return key
   }
 
   /**
@@ -359,6 +347,19 @@ function clientKey(clientId: string): string {
 const MAX_REMEMBERED = 10_000
 /** The longest client_id or address whose key is remembered (a generated client_id has 22 characters). */
 const MAX_REMEMBERED_LENGTH = 128
+
+/** `derive(value)`, remembered in `keys` (at most {@link MAX_REMEMBERED} of them). */
+function remembered(keys: Map<string, string>, value: string, derive: (value: string) => string): string {
+  // A client sends what it likes as client_id: long values are not kept, so the map stays small whatever it sends.
+  if (value.length > MAX_REMEMBERED_LENGTH) return derive(value)
+  let key = keys.get(value)
+  if (key === undefined) {
+    key = derive(value)
+    if (keys.size >= MAX_REMEMBERED) keys.clear()
+    keys.set(value, key)
+  }
+  return key
+}
 
 /** Seconds until `counter` is under its limit again by its `window`; 0 when it is under it already. */
 function waitOf(window: RateLimitWindow | null, counter: Counter, now: number): number {
