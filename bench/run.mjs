@@ -3,15 +3,16 @@
  * `npm run bench`: oauthkit side by side with the peers (issue 7).
  *
  * Each case (scenario × server × store) gets a fresh server process pinned to core 1 (`taskset -c 1`); this process,
- * which runs autocannon, pins itself to core 0. A case first proves the server answers correctly, then loads it:
- * warm-up, then the measured window, reading the server's `process.cpuUsage()` over IPC just before and after it.
- * Every response body under load is checked; any failure stops the run with a non-zero exit.
+ * which runs autocannon, pins itself to core 0. The servers of a scenario run side by side: each first proves it
+ * answers correctly and is warmed up, then the measured time is taken in rounds, one server after another, reading the
+ * server's `process.cpuUsage()` over IPC just before and after each round. Every response body under load is checked;
+ * any failure stops the run with a non-zero exit.
  *
  *   npm run bench                         the full run (a few minutes), writes bench/results.json
  *   npm run bench -- --only cc-opaque     a subset of scenarios (comma-separated, or repeat --only)
  *   npm run bench -- --server oauthkit    only servers whose "server:store" contains the text (repeatable)
- *   npm run bench -- --quick              1 s warm-up, 3 s measured
- *   npm run bench -- --warmup 2 --duration 8 --connections 10
+ *   npm run bench -- --quick              1 s warm-up, 3 s measured (3 rounds)
+ *   npm run bench -- --warmup 2 --duration 8 --rounds 4 --connections 10
  *   npm run bench -- --cpu-prof           children run under `node --cpu-prof` (profiles in bench/profiles/)
  *   npm run bench -- --no-build           skip `npm run build` (the servers import oauthkit from dist/)
  *   npm run bench -- --all                also cc-jwt over the SQLite and PostgreSQL stores (left out by default)
@@ -125,6 +126,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string' },
     duration: { type: 'string' },
     connections: { type: 'string' },
+    rounds: { type: 'string' },
     'cpu-prof': { type: 'boolean' },
     'no-build': { type: 'boolean' },
     all: { type: 'boolean' },
@@ -133,13 +135,14 @@ const { values: args } = parseArgs({
   },
 })
 if (args.help) {
-  console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(2, 19).filter((l) => l !== ' */').map((l) => l.replace(/^ \* ?/, '')).join('\n'))
+  console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(2, 20).filter((l) => l !== ' */').map((l) => l.replace(/^ \* ?/, '')).join('\n'))
   process.exit(0)
 }
 const settings = {
   connections: positive('connections', args.connections ?? '10'),
   warmup_s: positive('warmup', args.warmup ?? (args.quick ? '1' : '2')),
   duration_s: positive('duration', args.duration ?? (args.quick ? '3' : '8')),
+  rounds: Math.ceil(positive('rounds', args.rounds ?? (args.quick ? '3' : '4'))),
   pipelining: 1,
   load_core: LOAD_CORE,
   server_core: SERVER_CORE,
@@ -217,19 +220,26 @@ async function main() {
   const results = []
   let failure
   try {
-    for (const c of cases) {
-      if (c.na !== undefined) {
-        results.push({ scenario: c.scenario, server: c.spec.server, store: c.spec.store, status: 'n/a', note: c.na, ...NULL_FIGURES })
-        continue
+    for (const scenario of SCENARIOS) {
+      const group = cases.filter((c) => c.scenario === scenario)
+      const loaded = group.filter((c) => c.na === undefined)
+      if (loaded.length > 0) console.log(`  ${scenario}: ${loaded.length} servers, ${settings.rounds} rounds of ${fmt(settings.duration_s / settings.rounds, 1)} s each`)
+      const figures = await runScenario(loaded, postgres)
+      for (const c of group) {
+        if (c.na !== undefined) {
+          results.push({ scenario: c.scenario, server: c.spec.server, store: c.spec.store, status: 'n/a', note: c.na, ...NULL_FIGURES })
+          continue
+        }
+        const f = figures.get(c)
+        results.push({ scenario: c.scenario, server: c.spec.server, store: c.spec.store, status: 'ok', ...f })
+        console.log(
+          `  ${c.scenario.padEnd(13)} ${`${c.spec.server} (${c.spec.store})`.padEnd(38)} ` +
+            `${fmt(f.rps, 0).padStart(7)} rps  p50 ${fmt(f.p50_ms, 2)} ms  p99 ${fmt(f.p99_ms, 2)} ms  ` +
+            `${fmt(f.server_us_per_req, 0)} µs/req${f.db_us_per_req === undefined ? '' : ` (+${fmt(f.db_us_per_req, 0)} µs in PostgreSQL)`}` +
+            `  [rounds: ${f.rounds_us_per_req.map((us) => fmt(us, 0)).join(' ')}]` +
+            (f.foreign_on_server_core_pct > 10 ? `  [other work used ${f.foreign_on_server_core_pct}% of the server core]` : ''),
+        )
       }
-      const label = `${c.scenario.padEnd(13)} ${`${c.spec.server} (${c.spec.store})`.padEnd(38)}`
-      process.stdout.write(`  ${label} `)
-      const figures = await runCase(c, postgres)
-      results.push({ scenario: c.scenario, server: c.spec.server, store: c.spec.store, status: 'ok', ...figures })
-      console.log(
-        `${fmt(figures.rps, 0).padStart(7)} rps  p50 ${fmt(figures.p50_ms, 2)} ms  p99 ${fmt(figures.p99_ms, 2)} ms  ` +
-          `${fmt(figures.server_us_per_req, 0)} µs/req${figures.db_us_per_req === undefined ? '' : ` (+${fmt(figures.db_us_per_req, 0)} µs in PostgreSQL)`}`,
-      )
     }
   } catch (error) {
     console.log('FAILED')
@@ -259,83 +269,153 @@ async function main() {
 const NULL_FIGURES = { rps: null, p50_ms: null, p99_ms: null, server_us_per_req: null, errors: null, non2xx: null }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// One case
+// One scenario: its servers side by side
 
-async function runCase(c, postgres) {
+/**
+ * Runs the cases of one scenario side by side. Each server is started, proved correct and warmed up; then the measured
+ * time of each is taken in `settings.rounds` rounds, one round of every server after another (each round starting one
+ * server further on), so that every server of the scenario is measured across the same minutes: a slower spell of the
+ * machine falls on all of them rather than on whichever ran during it. Figures are the sums over the rounds.
+ */
+async function runScenario(group, postgres) {
+  const opened = []
+  try {
+    for (const c of group) opened.push(await openCase(c, postgres))
+    for (let turn = 0; turn < settings.rounds; turn++) {
+      for (let i = 0; i < opened.length; i++) await measureRound(opened[(i + turn) % opened.length], postgres)
+    }
+    return new Map(opened.map((o) => [o.c, caseFigures(o)]))
+  } finally {
+    for (const o of opened) await closeCase(o, postgres)
+  }
+}
+
+/** Starts a case's server, proves it correct and warms it up; on failure, stops it again. */
+async function openCase(c, postgres) {
   const workdir = await mkdtemp(join(os.tmpdir(), 'oauthkit-bench-'))
   const schema = `bench_${Math.random().toString(36).slice(2, 10)}`
-  const child = await startChild(c, { workdir, databaseUrl: postgres?.url, schema })
+  const o = { c, workdir, schema, child: undefined, rounds: [], latencies: [] }
   try {
+    o.child = await startChild(c, { workdir, databaseUrl: postgres?.url, schema })
     const ctx = {
-      ...child.info,
-      base: `http://127.0.0.1:${child.info.port}`,
-      auth: basicAuth(child.info.clientId, child.info.clientSecret),
-      wrongAuth: basicAuth(child.info.clientId, `${child.info.clientSecret}x`),
-      child,
+      ...o.child.info,
+      base: `http://127.0.0.1:${o.child.info.port}`,
+      auth: basicAuth(o.child.info.clientId, o.child.info.clientSecret),
+      wrongAuth: basicAuth(o.child.info.clientId, `${o.child.info.clientSecret}x`),
+      child: o.child,
       settings,
     }
     const scenario = SCENARIO_IMPL[c.scenario]
     const state = (await scenario.prepare?.(ctx)) ?? {}
-    await scenario.prove(ctx, state)
+    await withServerLog(o, () => scenario.prove(ctx, state))
     const load = scenario.load(ctx, state)
-
     // Warm-up: JIT, caches, connection setup. Its figures are thrown away; its bodies are checked all the same.
-    const warm = await (scenario.warmup ?? durationWarmup)(ctx, state, load)
-    await scenario.beforeMeasure?.(ctx, state, warm.rps)
+    const warm = await withServerLog(o, () => (scenario.warmup ?? durationWarmup)(ctx, state, load))
+    Object.assign(o, { ctx, state, load, warmRps: warm.rps })
+    return o
+  } catch (error) {
+    await closeCase(o, postgres)
+    throw error
+  }
+}
 
-    const coresBefore = coreTimes()
-    const cpuBefore = await child.call('cpu')
-    const dbBefore = c.spec.store === 'postgres' ? postgres.cpuMicros() : undefined
-    const run = await drive(ctx, load, { duration: settings.duration_s, phase: 'measured run' })
-    const cpuAfter = await child.call('cpu')
-    const dbAfter = c.spec.store === 'postgres' ? postgres.cpuMicros() : undefined
-    const coresAfter = coreTimes()
+/** One measured round of a case: `settings.duration_s / settings.rounds` seconds under load. */
+async function measureRound(o, postgres) {
+  const seconds = settings.duration_s / settings.rounds
+  // The fastest rate seen so far (warm-up or rounds) sizes what a round may use up (pre-issued codes).
+  const rps = Math.max(o.warmRps, ...o.rounds.map((r) => r.responses / r.duration))
+  await SCENARIO_IMPL[o.c.scenario].beforeRound?.(o.ctx, o.state, rps, seconds)
+  const coresBefore = coreTimes()
+  const cpuBefore = await o.child.call('cpu')
+  const dbBefore = o.c.spec.store === 'postgres' ? postgres.cpuMicros() : undefined
+  const run = await withServerLog(o, () => drive(o.ctx, o.load, { duration: seconds, phase: 'measured run' }))
+  // Work the last requests left for the next turns (a SQLite group commit, a log flush) belongs to this round.
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  const cpuAfter = await o.child.call('cpu')
+  const dbAfter = o.c.spec.store === 'postgres' ? postgres.cpuMicros() : undefined
+  const coresAfter = coreTimes()
+  const { result } = run
+  for (const latency of run.latencies) o.latencies.push(latency)
+  o.rounds.push({
+    responses: result['2xx'] + result.non2xx,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts + run.failures.length,
+    duration: result.duration,
+    user: cpuAfter.user - cpuBefore.user,
+    system: cpuAfter.system - cpuBefore.system,
+    db: dbBefore !== undefined && dbAfter !== undefined ? dbAfter - dbBefore : undefined,
+    cores: coresBefore !== undefined && coresAfter !== undefined ? { before: coresBefore, after: coresAfter } : undefined,
+  })
+}
 
-    const { result } = run
-    const responses = result['2xx'] + result.non2xx
-    const cpuMicros = cpuAfter.user - cpuBefore.user + (cpuAfter.system - cpuBefore.system)
-    const figures = {
-      rps: responses / result.duration,
-      p50_ms: run.latency.p50,
-      p99_ms: run.latency.p99,
-      server_us_per_req: responses > 0 ? cpuMicros / responses : null,
-      errors: result.errors + result.timeouts + run.failures.length,
-      non2xx: result.non2xx,
-      responses,
-      duration_s: result.duration,
-      warmup_rps: round(warm.rps, 0),
-    }
-    if (responses > 0) figures.server_sys_us_per_req = (cpuAfter.system - cpuBefore.system) / responses
-    if (dbBefore !== undefined && dbAfter !== undefined && responses > 0) figures.db_us_per_req = (dbAfter - dbBefore) / responses
-    // How busy each core was over the window (/proc/stat), and how much of the server core went to neither the server
-    // nor its database: other work on the machine, which makes the case's rps (not its µs/req) unreliable.
-    if (coresBefore !== undefined && coresAfter !== undefined) {
-      const busy = (core) => {
-        const b = coresBefore[core]
-        const a = coresAfter[core]
-        return a === undefined || b === undefined ? undefined : (a.busy - b.busy) / Math.max(a.total - b.total, 1)
+/** A case's figures: sums over its rounds. */
+function caseFigures(o) {
+  const sum = (pick) => o.rounds.reduce((total, round) => total + pick(round), 0)
+  const responses = sum((r) => r.responses)
+  const duration = sum((r) => r.duration)
+  const cpuMicros = sum((r) => r.user + r.system)
+  const withDb = o.rounds.every((r) => r.db !== undefined)
+  o.latencies.sort((a, b) => a - b)
+  const figures = {
+    rps: responses / duration,
+    p50_ms: percentile(o.latencies, 0.5),
+    p99_ms: percentile(o.latencies, 0.99),
+    server_us_per_req: responses > 0 ? cpuMicros / responses : null,
+    errors: sum((r) => r.errors),
+    non2xx: sum((r) => r.non2xx),
+    responses,
+    duration_s: round(duration, 2),
+    warmup_rps: round(o.warmRps, 0),
+    rounds_us_per_req: o.rounds.map((r) => round((r.user + r.system + (r.db ?? 0)) / Math.max(r.responses, 1), 1)),
+  }
+  if (responses > 0) figures.server_sys_us_per_req = sum((r) => r.system) / responses
+  if (withDb && responses > 0) figures.db_us_per_req = sum((r) => r.db) / responses
+  // How busy each core was over the rounds (/proc/stat), and how much of the server core went to neither the server
+  // nor its database: other work on the machine, which makes the case's rps (not its µs/req) unreliable.
+  if (o.rounds.every((r) => r.cores !== undefined)) {
+    const busy = (core) => {
+      let used = 0
+      let total = 0
+      for (const { cores } of o.rounds) {
+        const b = cores.before[core]
+        const a = cores.after[core]
+        if (a === undefined || b === undefined) return undefined
+        used += a.busy - b.busy
+        total += a.total - b.total
       }
-      const serverCore = busy(SERVER_CORE)
-      const loadCore = busy(LOAD_CORE)
-      const windowMicros = result.duration * 1e6
-      const ours = (cpuMicros + (figures.db_us_per_req ?? 0) * responses) / windowMicros
+      return used / Math.max(total, 1)
+    }
+    const serverCore = busy(SERVER_CORE)
+    const loadCore = busy(LOAD_CORE)
+    if (serverCore !== undefined && loadCore !== undefined) {
+      const ours = (cpuMicros + (withDb ? sum((r) => r.db) : 0)) / (duration * 1e6)
       figures.server_core_busy_pct = round(100 * serverCore, 1)
       figures.load_core_busy_pct = round(100 * loadCore, 1)
       figures.foreign_on_server_core_pct = round(Math.max(0, 100 * (serverCore - ours)), 1)
-      if (figures.foreign_on_server_core_pct > 10) {
-        process.stdout.write(`[other work used ${figures.foreign_on_server_core_pct}% of the server core] `)
-      }
     }
-    return figures
-  } catch (error) {
-    const stderr = child.stderr().trim()
-    if (error instanceof BenchFailure && stderr !== '') error.message += `\n--- server stderr (last lines) ---\n${stderr.split('\n').slice(-30).join('\n')}`
-    throw error
-  } finally {
-    await child.stop()
-    if (c.spec.store === 'postgres') await dropSchema(postgres.url, schema).catch(() => {})
-    await rm(workdir, { recursive: true, force: true })
   }
+  return figures
+}
+
+/** Runs `fn`, adding the last lines of the case's server stderr to a failure. */
+async function withServerLog(o, fn) {
+  try {
+    return await fn()
+  } catch (error) {
+    const stderr = o.child?.stderr().trim() ?? ''
+    if (error instanceof BenchFailure && stderr !== '' && !error.logged) {
+      error.message += `\n--- ${o.c.spec.server} (${o.c.spec.store}) stderr (last lines) ---\n${stderr.split('\n').slice(-30).join('\n')}`
+      error.logged = true
+    }
+    if (error instanceof BenchFailure && !error.message.startsWith(o.c.scenario)) error.message = `${o.c.scenario}, ${o.c.spec.server} (${o.c.spec.store}): ${error.message}`
+    throw error
+  }
+}
+
+async function closeCase(o, postgres) {
+  await o.child?.stop()
+  if (o.c.spec.store === 'postgres') await dropSchema(postgres.url, o.schema).catch(() => {})
+  await rm(o.workdir, { recursive: true, force: true })
 }
 
 /** Warm-up for scenarios that can run on for a fixed time. */
@@ -384,10 +464,9 @@ function drive(ctx, load, { duration, amount, phase }) {
       if (problems.length > 0) {
         return reject(new BenchFailure(`${phase}: ${problems.length} failures under load, first: ${problems[0]}`))
       }
-      latencies.sort((a, b) => a - b)
       const responses = result['2xx'] + result.non2xx
       const activeSeconds = Math.max((lastResponse - started) / 1000, 0.001)
-      resolve({ result, failures, responses, activeSeconds, latency: { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) } })
+      resolve({ result, failures, responses, activeSeconds, latencies })
     })
   })
 }
@@ -789,19 +868,20 @@ const SCENARIO_IMPL = {
       }
       return { rps }
     },
-    async beforeMeasure(ctx, state, rps) {
-      // Enough for 4 times the warm-up rate (a server still warming up can run 2.5 times faster once warm) over the
-      // measured window, at least 1,000 a second: running out fails the run.
-      const count = Math.ceil(Math.max(4 * rps, 1000) * settings.duration_s) + 10 * settings.connections
-      state.codes.pushAll(await ctx.child.call('codes', { count }))
+    async beforeRound(ctx, state, rps, seconds) {
+      // Enough for 4 times the fastest rate seen so far (a server still warming up can run 2.5 times faster once warm)
+      // over the round, at least 1,000 a second: running out fails the run.
+      const count = Math.ceil(Math.max(4 * rps, 1000) * seconds) + 10 * settings.connections - state.codes.size
+      if (count > 0) state.codes.pushAll(await ctx.child.call('codes', { count }))
     },
   },
 
   refresh: {
     async prepare(ctx) {
       // Each connection chains its refresh tokens; a run leaves the tokens in flight at its end behind, so the pool
-      // starts with enough for a few runs. They come from real code redemptions.
-      const codes = await ctx.child.call('codes', { count: 4 * settings.connections + 4 })
+      // starts with enough for the warm-up and every measured round, and some more. They come from real code
+      // redemptions.
+      const codes = await ctx.child.call('codes', { count: (settings.rounds + 4) * settings.connections + 4 })
       const pool = new Pool()
       for (const code of codes) {
         const r = await post(ctx, ctx.paths.token, codeBody(code))
