@@ -43,7 +43,7 @@ export {
 export { BearerToken, type CreateTokenOptions } from './tokens/bearer-token.js'
 export { DEFAULT_EXPIRES_IN, defaultExpiresIn, type ExpiresIn } from './tokens/expiry.js'
 export { type TokenGenerationContext, type TokenGenerator } from './tokens/generator.js'
-export { generateToken, randomTokenGenerator } from './tokens/random-token.js'
+export { generateTimeOrderedToken, generateToken, randomTokenGenerator } from './tokens/random-token.js'
 export { signedTokenGenerator, type JwsSigner, type SignedTokenOptions, type SigningAlgorithm } from './tokens/signed-token.js'
 export { GrantTypeBase, type TokenGrantType, type ValidatedTokenRequest } from './grants/base.js'
 export { AuthorizationCodeGrant, type AuthorizationCodeGrantOptions } from './grants/authorization-code.js'

@@ -18,7 +18,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net'
 import { errorResponse, TemporarilyUnavailableError, type OAuth2Response } from '../index.js'
-import { tokenHash } from '../store/secrets.js'
+import { sha256Base64url } from '../store/secrets.js'
 import { type RateLimitTable, type RateLimitWindow } from '../store/store.js'
 
 /** One limit: how many failures a key may have within a window. */
@@ -323,7 +323,7 @@ function checkLimit(name: string, limit: RateLimit): RateLimit {
 
 /** SHA-256, base64url. */
 function digest(value: string): string {
-  return tokenHash(value)
+  return sha256Base64url(value)
 }
 
 /** Shared by the login page and the password grant. */

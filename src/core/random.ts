@@ -31,3 +31,23 @@ export function randomBase64url(byteCount: number): string {
   pool.fill(0, start, offset)
   return text
 }
+
+/** Characters of {@link timePrefix}: base 36 fits milliseconds since 1970 in 9 until the year 5188. */
+export const TIME_PREFIX_LENGTH = 9
+
+/**
+ * The time in milliseconds, base 36, fixed width ({@link TIME_PREFIX_LENGTH} characters of `0-9a-z`): strings that
+ * start with it sort by the time they were made. Ids and tokens made together then land at the end of a store's index
+ * (a B-tree) instead of on random pages of it, so a group of them saved together writes that page once.
+ */
+export function timePrefix(): string {
+  const ms = Date.now()
+  if (ms !== prefixMs) {
+    prefixMs = ms
+    prefix = ms.toString(36).padStart(TIME_PREFIX_LENGTH, '0')
+  }
+  return prefix
+}
+// The prefix of the current millisecond: many ids are made in the same one.
+let prefixMs = 0
+let prefix = ''

@@ -9,7 +9,7 @@ import { type OAuth2Request } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
 import { type ResponseMode } from '../core/response-mode.js'
 import { type AuthorizationRequestCredentials, type AuthorizationResponseType } from '../endpoints/authorization.js'
-import { generateToken } from '../tokens/random-token.js'
+import { generateTimeOrderedToken } from '../tokens/random-token.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
 import { isExpired, type AuthorizationCode, type Client, type RequestValidator, type User } from '../validator.js'
 import { GrantTypeBase, type ValidatedTokenRequest } from './base.js'
@@ -105,7 +105,7 @@ export class AuthorizationCodeGrant extends GrantTypeBase implements Authorizati
     user: User,
   ): Promise<Record<string, string>> {
     const { request } = credentials
-    const code = generateToken()
+    const code = generateTimeOrderedToken()
     const challenge = request.params.get('code_challenge')
     await this.requestValidator.saveAuthorizationCode(
       code,

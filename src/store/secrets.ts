@@ -9,6 +9,8 @@
  * @module
  */
 import { hash, randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+import { TIME_PREFIX_LENGTH } from '../core/random.js'
+import { isTimeOrderedToken } from '../tokens/random-token.js'
 
 /** scrypt parameters for new hashes (RFC 7914 §2). */
 export const SCRYPT_PARAMETERS = Object.freeze({ N: 2 ** 15, r: 8, p: 1, keyLength: 32, saltLength: 16 })
@@ -16,14 +18,26 @@ export const SCRYPT_PARAMETERS = Object.freeze({ N: 2 ** 15, r: 8, p: 1, keyLeng
 /** How the stored form of a generated secret starts. */
 const GENERATED_PREFIX = 'sha256:'
 
-/** The SHA-256 digest of a token or code, base64url: how tokens and codes are looked up in a store. */
-export function tokenHash(value: string): string {
+/** The SHA-256 digest of `value`, base64url (43 characters). */
+export function sha256Base64url(value: string): string {
   return hash('sha256', value, 'base64url')
+}
+
+/**
+ * How a token or code is looked up in a store, and what the store keeps of it: the SHA-256 digest of the whole value,
+ * base64url. For oauthkit's own tokens and codes (`<time>.<random>`, see `generateTimeOrderedToken`), the time part and
+ * its `.` come first, so that the keys of tokens issued together sort together, at the end of the store's index; 43
+ * random characters stay secret. A value of any other form (a custom generator's token, a JWT, a token issued before
+ * the default tokens were time-ordered) has the digest alone as its key.
+ */
+export function tokenHash(value: string): string {
+  const digest = sha256Base64url(value)
+  return isTimeOrderedToken(value) ? value.slice(0, TIME_PREFIX_LENGTH + 1) + digest : digest
 }
 
 /** The stored form of a secret oauthkit generated with 256 bits of entropy: `sha256:<digest>`. */
 export function hashGeneratedSecret(secret: string): string {
-  return GENERATED_PREFIX + tokenHash(secret)
+  return GENERATED_PREFIX + sha256Base64url(secret)
 }
 
 /** Whether `stored` is the stored form of a generated secret ({@link hashGeneratedSecret}). */
@@ -33,7 +47,7 @@ export function isGeneratedSecretHash(stored: string): boolean {
 
 /** {@link verifySecret} for the stored form of a generated secret, synchronously: in constant time for its length. */
 export function verifyGeneratedSecret(presented: string, stored: string): boolean {
-  return safeEqual(Buffer.from(tokenHash(presented)), Buffer.from(stored.slice(GENERATED_PREFIX.length)))
+  return safeEqual(Buffer.from(sha256Base64url(presented)), Buffer.from(stored.slice(GENERATED_PREFIX.length)))
 }
 
 /** The stored form of a password or an imported secret: `scrypt:<N>:<r>:<p>:<salt>:<hash>`. */

@@ -3,7 +3,8 @@
  * PostgreSQL backends implement and `StoreValidator` uses.
  *
  * Secrets never reach a backend in clear: tokens, codes and generated client secrets arrive as SHA-256 digests
- * (`tokenHash`, `codeHash`), passwords and imported secrets as slow scrypt hashes (see `secrets.ts`). The one
+ * (`tokenHash`, `codeHash`: for oauthkit's own tokens and codes, the digest after the time of issue, which is not
+ * secret), passwords and imported secrets as slow scrypt hashes (see `secrets.ts`). The one
  * exception is the signing keys of JWT access tokens ({@link KeyTable}): a key that must sign cannot be hashed, so it
  * is stored as it is, and the database must be protected like the key itself.
  *
@@ -56,7 +57,7 @@ export interface UserRecord {
 
 /** An authorization code, as stored: its digest and what it was issued for. */
 export interface CodeRecord {
-  /** SHA-256 digest of the code (base64url). */
+  /** The code's key (`tokenHash`): its SHA-256 digest (base64url), after its time part for oauthkit's own codes. */
   readonly codeHash: string
   readonly clientId: string
   readonly userId: string
@@ -75,7 +76,7 @@ export interface CodeRecord {
 
 /** An access or refresh token, as stored. */
 export interface TokenRecord {
-  /** SHA-256 digest of the token (base64url). */
+  /** The token's key (`tokenHash`): its SHA-256 digest (base64url), after its time part for oauthkit's own tokens. */
   readonly tokenHash: string
   readonly type: 'access_token' | 'refresh_token'
   readonly clientId: string

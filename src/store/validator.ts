@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { randomBase64url } from '../core/random.js'
+import { randomBase64url, timePrefix } from '../core/random.js'
 import {
   RequestValidator,
   TemporarilyUnavailableError,
@@ -416,16 +416,8 @@ function storeUser(user: UserRecord): StoreUser {
  * tokens saved together writes that page once. The id never leaves the store.
  */
 function newGrantId(): string {
-  const ms = Date.now()
-  if (ms !== grantIdMs) {
-    grantIdMs = ms
-    grantIdPrefix = ms.toString(36).padStart(9, '0')
-  }
-  return grantIdPrefix + randomBase64url(16)
+  return timePrefix() + randomBase64url(16)
 }
-// The prefix of the current millisecond: many ids are made in the same one.
-let grantIdMs = 0
-let grantIdPrefix = ''
 
 function now(): number {
   return Math.floor(Date.now() / 1000)

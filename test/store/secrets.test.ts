@@ -1,10 +1,11 @@
 /**
  * Generated client secrets at rest: the stored form is `sha256:` and the 43-character base64url digest, and only the
- * exact stored form of a secret accepts it.
+ * exact stored form of a secret accepts it. Tokens and codes at rest: the key a store keeps (`tokenHash`).
  */
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { hashGeneratedSecret, verifyGeneratedSecret, verifySecret } from '../../src/store/secrets.js'
+import { generateTimeOrderedToken, generateToken } from '../../src/tokens/random-token.js'
+import { hashGeneratedSecret, tokenHash, verifyGeneratedSecret, verifySecret } from '../../src/store/secrets.js'
 
 describe('verifyGeneratedSecret', () => {
   it('accepts the secret of a stored form and nothing else', async () => {
@@ -37,5 +38,48 @@ describe('verifyGeneratedSecret', () => {
         expect(verifyGeneratedSecret(secret, stored[(i + 1) % stored.length] as string)).toBe(false)
       })
     }
+  })
+})
+
+describe('tokenHash', () => {
+  const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url')
+
+  it("keeps the time part of oauthkit's own tokens before the digest of the whole token, and no random character", () => {
+    const token = generateTimeOrderedToken()
+    const key = tokenHash(token)
+    expect(key).toBe(`${token.slice(0, 10)}${sha256(token)}`)
+    expect(key).toMatch(/^[0-9a-z]{9}\.[A-Za-z0-9_-]{43}$/)
+    expect(key).not.toContain(token.slice(10))
+  })
+
+  it('gives tokens issued later keys that sort after, so that they land at the end of an index', async () => {
+    const keys: string[] = []
+    for (let i = 0; i < 5; i++) {
+      for (let j = 0; j < 50; j++) keys.push(tokenHash(generateTimeOrderedToken()))
+      await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+    const times = keys.map((key) => key.slice(0, 9))
+    expect(times).toEqual([...times].sort())
+    expect(new Set(times).size).toBeGreaterThanOrEqual(5)
+  })
+
+  it('keys every other value by its digest alone: random tokens of before, JWTs, custom tokens and look-alikes', () => {
+    const random = generateToken()
+    const own = generateTimeOrderedToken()
+    const values = [
+      random, // a 43-character token, as the default generator made them before
+      'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln', // a JWT
+      'a custom token',
+      '',
+      own.toUpperCase(), // the time part in capitals: not the form
+      `${own}A`, // one character too many
+      own.slice(0, -1), // one too few
+      `${own.slice(0, 9)}_${own.slice(10)}`, // no dot
+      `${own.slice(0, 8)}.${own.slice(9, 10)}${own.slice(10)}`, // the dot one place early
+      `${own.slice(0, 10)}${own.slice(10, 52)}=`, // a character outside base64url in the random part
+      `${own.slice(0, 10)}${own.slice(10, 20)}.${own.slice(21)}`, // a second dot, as in a JWT
+      `${own.slice(0, 9)}.${own.slice(10)}\n`, // a trailing newline
+    ]
+    for (const value of values) expect([value, tokenHash(value)]).toEqual([value, sha256(value)])
   })
 })

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { hashGeneratedSecret, tokenHash } from '../../src/store/secrets.js'
+import { generateTimeOrderedToken, generateToken } from '../../src/tokens/random-token.js'
 import { MIGRATIONS, SCHEMA_VERSION, migrate } from '../../src/store/sqlite-migrations.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
 import { type ClientRecord, type CodeRecord, type TokenRecord, type UserRecord } from '../../src/store/store.js'
@@ -412,6 +413,25 @@ describe('SqliteStore group commit and per-turn reads', () => {
     const singleBytes = walBytes(single.file) - start
     expect(groupedBytes).toBeGreaterThan(0)
     expect(groupedBytes * 3).toBeLessThan(singleBytes)
+  })
+
+  it("writes a third less WAL for groups of oauthkit's own tokens than for random ones: their keys land at the end of the index", async () => {
+    // Groups of 10, as 10 connections make them, after 4,000 tokens: a key index of some 60 pages. A group writes one
+    // page of each of the table's six B-trees (more when one splits); random keys add a page of the key index for
+    // nearly every token (about 19 pages a group against 11, measured).
+    async function walOfGroups(makeToken: () => string): Promise<number> {
+      const { store, file } = await openWithOwners()
+      for (let g = 0; g < 20; g++) await Promise.all(Array.from({ length: 200 }, () => store.tokens.insert([token(makeToken())])))
+      const before = walBytes(file)
+      for (let g = 0; g < 20; g++) await Promise.all(Array.from({ length: 10 }, () => store.tokens.insert([token(makeToken())])))
+      const written = walBytes(file) - before
+      await store.close()
+      return written
+    }
+    const ordered = await walOfGroups(generateTimeOrderedToken)
+    const random = await walOfGroups(generateToken)
+    expect(ordered).toBeGreaterThan(0)
+    expect(ordered * 1.5).toBeLessThan(random)
   })
 
   it('an insert that fails in a group rejects alone; the others are saved', async () => {

@@ -4,6 +4,12 @@
 import { expect } from 'vitest'
 import { type OAuth2ErrorCode, type OAuth2Response } from '../../src/index.js'
 
+/**
+ * An opaque token of the default generators (`randomTokenGenerator`, codes): the time of issue in milliseconds (9
+ * characters of base 36), a `.`, and 256 random bits in base64url.
+ */
+export const OPAQUE_TOKEN = /^[0-9a-z]{9}\.[A-Za-z0-9_-]{43}$/
+
 /** The headers RFC 6749 §5.1 and §5.2 require on every token endpoint response, errors included. */
 export const NO_STORE = {
   'Content-Type': 'application/json;charset=UTF-8',

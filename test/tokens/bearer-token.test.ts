@@ -19,7 +19,7 @@ import {
   TokenEndpoint,
   type ValidatedTokenRequest,
 } from '../../src/index.js'
-import { expectErrorResponse, expectTokenResponse } from '../support/expect-response.js'
+import { expectErrorResponse, expectTokenResponse, OPAQUE_TOKEN } from '../support/expect-response.js'
 import { basic, FORM, MemoryValidator, TOKEN_URI } from '../support/memory-validator.js'
 
 const RANDOM_TOKEN = /^[A-Za-z0-9_-]{43}$/
@@ -79,7 +79,7 @@ describe('BearerToken.createToken', () => {
   it('makes a Bearer response with a random access token and the default lifetime, and saves it', async () => {
     const { validator, context } = direct()
     const token = await new BearerToken(validator).createToken(tokenRequest(), { context, refreshToken: false })
-    expect(token).toEqual({ access_token: expect.stringMatching(RANDOM_TOKEN), token_type: 'Bearer', expires_in: 3600 })
+    expect(token).toEqual({ access_token: expect.stringMatching(OPAQUE_TOKEN), token_type: 'Bearer', expires_in: 3600 })
     expect(validator.saved).toEqual([{ token, context }])
   })
 
@@ -87,10 +87,10 @@ describe('BearerToken.createToken', () => {
     const { validator, context } = direct()
     const token = await new BearerToken(validator).createToken(tokenRequest(), { context, refreshToken: true })
     expect(token).toEqual({
-      access_token: expect.stringMatching(RANDOM_TOKEN),
+      access_token: expect.stringMatching(OPAQUE_TOKEN),
       token_type: 'Bearer',
       expires_in: 3600,
-      refresh_token: expect.stringMatching(RANDOM_TOKEN),
+      refresh_token: expect.stringMatching(OPAQUE_TOKEN),
     })
     expect(token.refresh_token).not.toBe(token.access_token)
     expect(validator.refreshTokens.get(token.refresh_token ?? '')).toEqual({ clientId: 'backend', user: undefined, scopes: ['read'], revoked: false })
@@ -111,8 +111,8 @@ describe('BearerToken.createToken', () => {
   it('does not call saveBearerToken when saveToken is false', async () => {
     const { validator, context } = direct()
     const token = await new BearerToken(validator).createToken(tokenRequest(), { context, refreshToken: true, saveToken: false })
-    expect(token.access_token).toMatch(RANDOM_TOKEN)
-    expect(token.refresh_token).toMatch(RANDOM_TOKEN)
+    expect(token.access_token).toMatch(OPAQUE_TOKEN)
+    expect(token.refresh_token).toMatch(OPAQUE_TOKEN)
     expect(validator.saved).toEqual([])
     expect(validator.refreshTokens.size).toBe(0)
   })
@@ -196,7 +196,7 @@ describe('BearerToken generators', () => {
     const { validator, context } = direct()
     const token = await new BearerToken(validator, () => 'custom-access').createToken(tokenRequest(), { context, refreshToken: true })
     expect(token.access_token).toBe('custom-access')
-    expect(token.refresh_token).toMatch(RANDOM_TOKEN)
+    expect(token.refresh_token).toMatch(OPAQUE_TOKEN)
   })
 
   it('issues tokens from custom access and refresh token generators through a server', async () => {
@@ -334,17 +334,28 @@ describe('BearerToken expiresIn', () => {
 })
 
 describe('randomTokenGenerator', () => {
-  it('gives 43-character base64url strings of 256 bits, all different over 1000 draws', async () => {
+  it('gives the time of issue, a dot and 256 random bits, all different over 1000 draws, in the order they were made', async () => {
     const { context } = direct()
     const generation: TokenGenerationContext = { ...context, request: tokenRequest(), expiresIn: 3600, issuedAt: 0 }
-    const tokens = new Set<string>()
+    const before = Date.now()
+    const tokens: string[] = []
     for (let i = 0; i < 1000; i++) {
       const token = await randomTokenGenerator(generation)
-      expect(token).toMatch(RANDOM_TOKEN)
-      expect(Buffer.from(token, 'base64url')).toHaveLength(32)
-      tokens.add(token)
+      expect(token).toMatch(OPAQUE_TOKEN)
+      expect(Buffer.from(token.slice(10), 'base64url')).toHaveLength(32)
+      tokens.push(token)
     }
-    expect(tokens.size).toBe(1000)
+    const after = Date.now()
+    expect(new Set(tokens).size).toBe(1000)
+    expect(new Set(tokens.map((token) => token.slice(10))).size).toBe(1000)
+    for (const token of tokens) {
+      const ms = parseInt(token.slice(0, 9), 36)
+      expect(ms).toBeGreaterThanOrEqual(before)
+      expect(ms).toBeLessThanOrEqual(after)
+    }
+    // The time parts never go down, so the keys stores make of them (tokenHash) sort in the order of issue.
+    const times = tokens.map((token) => token.slice(0, 9))
+    expect(times).toEqual([...times].sort())
   })
 
   it('generateToken gives 43-character base64url strings, all different over 1000 draws', () => {
