@@ -9,8 +9,7 @@
  * @module
  */
 import { hash, randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto'
-import { TIME_PREFIX_LENGTH } from '../core/random.js'
-import { isTimeOrderedToken } from '../tokens/random-token.js'
+import { timeOrderedKeyPrefix } from '../tokens/time-ordered.js'
 
 /** scrypt parameters for new hashes (RFC 7914 §2). */
 export const SCRYPT_PARAMETERS = Object.freeze({ N: 2 ** 15, r: 8, p: 1, keyLength: 32, saltLength: 16 })
@@ -25,14 +24,16 @@ export function sha256Base64url(value: string): string {
 
 /**
  * How a token or code is looked up in a store, and what the store keeps of it: the SHA-256 digest of the whole value,
- * base64url. For oauthkit's own tokens and codes (`<time>.<random>`, see `generateTimeOrderedToken`), the time part and
- * its `.` come first, so that the keys of tokens issued together sort together, at the end of the store's index; 43
- * random characters stay secret. A value of any other form (a custom generator's token, a JWT, a token issued before
- * the default tokens were time-ordered) has the digest alone as its key.
+ * base64url. For oauthkit's own tokens and codes (`<time>.<random>`, see `generateTimeOrderedToken`) and the JWTs of
+ * `signedTokenGenerator` (whose `jti` is such a token), the time of issue and a `.` come first, so that the keys of
+ * tokens issued together sort together, at the end of the store's index; the random part stays secret. A value of any
+ * other form (a custom generator's token, a token issued before tokens were time-ordered) has the digest alone as its
+ * key.
  */
 export function tokenHash(value: string): string {
   const digest = sha256Base64url(value)
-  return isTimeOrderedToken(value) ? value.slice(0, TIME_PREFIX_LENGTH + 1) + digest : digest
+  const prefix = timeOrderedKeyPrefix(value)
+  return prefix === undefined ? digest : prefix + digest
 }
 
 /** The stored form of a secret oauthkit generated with 256 bits of entropy: `sha256:<digest>`. */

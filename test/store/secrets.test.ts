@@ -4,7 +4,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { generateTimeOrderedToken, generateToken } from '../../src/tokens/random-token.js'
+import { generateToken } from '../../src/tokens/random-token.js'
+import { generateTimeOrderedToken } from '../../src/tokens/time-ordered.js'
 import { hashGeneratedSecret, tokenHash, verifyGeneratedSecret, verifySecret } from '../../src/store/secrets.js'
 
 describe('verifyGeneratedSecret', () => {
@@ -43,6 +44,8 @@ describe('verifyGeneratedSecret', () => {
 
 describe('tokenHash', () => {
   const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url')
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+  const jwt = (claims: Record<string, unknown>) => `${part({ alg: 'ES256', typ: 'at+jwt' })}.${part(claims)}.${randomBytes(64).toString('base64url')}`
 
   it("keeps the time part of oauthkit's own tokens before the digest of the whole token, and no random character", () => {
     const token = generateTimeOrderedToken()
@@ -50,6 +53,14 @@ describe('tokenHash', () => {
     expect(key).toBe(`${token.slice(0, 10)}${sha256(token)}`)
     expect(key).toMatch(/^[0-9a-z]{9}\.[A-Za-z0-9_-]{43}$/)
     expect(key).not.toContain(token.slice(10))
+  })
+
+  it('keys a JWT whose payload starts with a time-ordered jti by that time, whatever follows', () => {
+    const own = generateTimeOrderedToken()
+    for (const claims of [{ jti: own }, { jti: own, sub: 'client', scope: 'read', aud: ['https://api.example', 'https://b.example'] }]) {
+      const token = jwt(claims)
+      expect(tokenHash(token)).toBe(`${own.slice(0, 10)}${sha256(token)}`)
+    }
   })
 
   it('gives tokens issued later keys that sort after, so that they land at the end of an index', async () => {
@@ -79,6 +90,13 @@ describe('tokenHash', () => {
       `${own.slice(0, 10)}${own.slice(10, 52)}=`, // a character outside base64url in the random part
       `${own.slice(0, 10)}${own.slice(10, 20)}.${own.slice(21)}`, // a second dot, as in a JWT
       `${own.slice(0, 9)}.${own.slice(10)}\n`, // a trailing newline
+      jwt({ jti: random }), // a JWT whose jti is not time-ordered
+      jwt({ sub: 'x', jti: own }), // a JWT whose jti does not come first
+      jwt({ jti: own.toUpperCase() }),
+      jwt({ jti: `${own.slice(0, 9)}_${own.slice(10)}` }),
+      jwt({ jti: 42 }),
+      `${jwt({ jti: own }).split('.')[0]}.${jwt({ jti: own }).split('.')[1]?.slice(0, 20)}`, // cut short in the time
+      'a.eyJqdGki', // cut short after "jti
     ]
     for (const value of values) expect([value, tokenHash(value)]).toEqual([value, sha256(value)])
   })

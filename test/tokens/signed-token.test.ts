@@ -1,5 +1,7 @@
 import { exportPKCS8, generateKeyPair, jwtVerify, type CryptoKey, type GenerateKeyPairResult, type JWTPayload } from 'jose'
+import { createHash } from 'node:crypto'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { tokenHash } from '../../src/store/secrets.js'
 import {
   BackendApplicationServer,
   LegacyApplicationServer,
@@ -159,7 +161,7 @@ describe('signedTokenGenerator: claims (RFC 9068 §2.2)', () => {
     expect(payload).toMatchObject({ iss: ISSUER, sub: 'backend', aud: ISSUER, client_id: 'backend', scope: 'read write' })
     expect(payload.iat).toBeGreaterThanOrEqual(before)
     expect(payload.iat).toBeLessThanOrEqual(after)
-    expect(payload.jti).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    expect(payload.jti).toMatch(OPAQUE_TOKEN)
   })
 
   it('uses the user as sub for the password grant and the client as client_id', async () => {
@@ -182,6 +184,19 @@ describe('signedTokenGenerator: claims (RFC 9068 §2.2)', () => {
     const payload = await payloadOf(response)
     expect(body.expires_in).toBe(seconds)
     expect(payload.exp).toBe((payload.iat as number) + seconds)
+  })
+
+  it('writes a time-ordered jti first, so that a store keys the token by its time of issue, with or without custom claims', async () => {
+    const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url')
+    for (const validator of [new MemoryValidator(), new ClaimsValidator({ tenant: 'acme', jti: 'fixed-id' })]) {
+      const { response } = await clientCredentials(generator(), { validator })
+      const token = accessToken(response)
+      const payload = await payloadOf(response)
+      expect(Object.keys(payload)[0]).toBe('jti')
+      const jti = payload.jti as string
+      expect(jti).toMatch(OPAQUE_TOKEN)
+      expect(tokenHash(token)).toBe(`${jti.slice(0, 10)}${sha256(token)}`)
+    }
   })
 
   it('gives every token a different jti', async () => {
