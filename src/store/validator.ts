@@ -416,7 +416,8 @@ function storeUser(user: UserRecord): StoreUser {
  * tokens saved together writes that page once. The id never leaves the store.
  */
 function newGrantId(): string {
-  return timePrefix() + randomBase64url(16)
+  // One flat string (see tokenHash): the memory store keeps it with every token of the family.
+  return [timePrefix(), randomBase64url(16)].join('')
 }
 
 function now(): number {
