@@ -133,6 +133,8 @@ export class SqliteStore extends Store {
   private shared: Map<string, unknown> | undefined
   /** Writes waiting for the next group commit ({@link SqliteStore.writeGrouped}), if any. */
   private group: GroupedWrite[] | undefined
+  /** Transactions done but not yet committed, sharing one SQLite transaction (see {@link SqliteStore.transaction}). */
+  private transactions: TransactionGroup | undefined
 
   private constructor(writer: Database.Database, reader: Database.Database) {
     super()
@@ -226,10 +228,26 @@ export class SqliteStore extends Store {
    * it (found through `AsyncLocalStorage`) and do not wait for that lock, which would deadlock. Reads outside the
    * transaction go to the reading connection, which sees only committed data.
    *
+   * Transactions that queue up for the lock share one `COMMIT` (on a database file): each runs in a savepoint of one
+   * SQLite transaction, which commits when no other transaction waits, or after {@link MAX_GROUPED_TRANSACTIONS}. A
+   * `COMMIT` is most of a short transaction's cost (WAL frames of the same pages, locks, the `stat`s of `checkFiles`),
+   * so under concurrent code redemptions and refreshes a group costs about what one transaction did. Each one still
+   * stands alone: a failure undoes its own writes only, it sees the writes of those before it as if they had
+   * committed, and its promise settles after the `COMMIT` that holds it (so no durability is lost). A failed `COMMIT`
+   * rejects every transaction of its group, none of which is then saved.
+   *
    * @throws whatever `work` throws, after rolling back
    */
   async transaction<T>(work: () => Promise<T>): Promise<T> {
     const parent = this.current()
+    if (parent !== this.root || this.reader === this.writer) return this.transactionAlone(parent, work)
+    const { result, group } = await parent.lock.run(() => this.transactionInGroup(parent, work))
+    await group.committed
+    return result
+  }
+
+  /** A transaction with its own `COMMIT` (or a savepoint of its parent's), as {@link SqliteStore.transaction}. */
+  private transactionAlone<T>(parent: Scope, work: () => Promise<T>): Promise<T> {
     return parent.lock.run(async () => {
       const db = this.writer.db
       const depth = parent.depth + 1
@@ -267,6 +285,98 @@ export class SqliteStore extends Store {
       }
       return result
     })
+  }
+
+  /**
+   * A top-level transaction in the open group (begun if there is none), under the store's write lock: `work` runs in
+   * the savepoint `oauthkit_1`, which is released when it succeeds and rolled back when it fails. Then the group
+   * commits, unless another call waits for the lock and the group has room.
+   */
+  private async transactionInGroup<T>(parent: Scope, work: () => Promise<T>): Promise<{ result: T; group: TransactionGroup }> {
+    const db = this.writer.db
+    if (this.transactions === undefined) {
+      this.takeWriteLock(() => db.exec('BEGIN IMMEDIATE'))
+      this.transactions = new TransactionGroup()
+    }
+    const group = this.transactions
+    const scope: Scope = { lock: new Mutex(), parent, depth: 1, active: true }
+    let result: T
+    try {
+      db.exec('SAVEPOINT oauthkit_1')
+      result = await this.scopes.run(scope, work)
+      await this.end(scope)
+      db.exec('RELEASE oauthkit_1')
+    } catch (error) {
+      await this.end(scope)
+      if (db.open && db.inTransaction) {
+        try {
+          db.exec('ROLLBACK TO oauthkit_1; RELEASE oauthkit_1')
+        } catch {
+          // The connection is gone; the error of `work` is the one to report.
+        }
+      }
+      // SQLite rolls the whole transaction back on some errors (disk full, I/O): the group is gone with it.
+      if (!(db.open && db.inTransaction)) this.dropTransactions(error)
+      else this.commitTransactionsUnlessQueued()
+      throw error
+    }
+    group.size++
+    this.commitTransactionsUnlessQueued()
+    return { result, group }
+  }
+
+  /**
+   * Commits the open group of transactions when it is full; otherwise leaves it open for the calls waiting for the
+   * write lock and for the transactions that begin before the next turn of the event loop (those of the requests read
+   * in this one), and commits it on that turn (`setImmediate`) unless one of them did.
+   */
+  private commitTransactionsUnlessQueued(): void {
+    const group = this.transactions
+    if (group === undefined) return
+    if (group.size >= MAX_GROUPED_TRANSACTIONS) return this.commitTransactions()
+    if (group.scheduled) return
+    group.scheduled = true
+    setImmediate(() => {
+      void this.root.lock.run(() => {
+        if (this.transactions === group) this.commitTransactions()
+      })
+    })
+  }
+
+  /**
+   * Commits the open group of transactions, if any, and settles their promises. Called with the write lock held: by the
+   * group's last transaction, and by any other write before it runs.
+   */
+  private commitTransactions(): void {
+    const group = this.transactions
+    if (group === undefined) return
+    this.transactions = undefined
+    const db = this.writer.db
+    try {
+      // The file may have been moved away while the group ran: then nothing of it is committed.
+      this.checkFiles()
+      db.exec('COMMIT')
+    } catch (error) {
+      if (db.open && db.inTransaction) {
+        try {
+          db.exec('ROLLBACK')
+        } catch {
+          // The connection is gone; the error above is the one to report.
+        }
+      }
+      group.settle(error)
+      return
+    } finally {
+      this.endRead()
+    }
+    group.settle()
+  }
+
+  /** Forgets the open group, which SQLite rolled back, rejecting its transactions with `error`. */
+  private dropTransactions(error: unknown): void {
+    const group = this.transactions
+    this.transactions = undefined
+    group?.settle(error)
   }
 
   /**
@@ -315,7 +425,7 @@ export class SqliteStore extends Store {
   async close(): Promise<void> {
     // Writes waiting for their group commit go first.
     if (this.closing === undefined && this.current() === this.root) void this.flushGroup()
-    this.closing ??= (this.current() === this.root ? this.root.lock.run(() => undefined) : Promise.resolve()).then(() => {
+    this.closing ??= (this.current() === this.root ? this.root.lock.run(() => this.commitTransactions()) : Promise.resolve()).then(() => {
       // The reader first: the last connection to close checkpoints the WAL into the file and removes it.
       this.endRead()
       if (this.reader !== this.writer) this.reader.db.close()
@@ -384,6 +494,7 @@ export class SqliteStore extends Store {
     if (scope === this.root) {
       return scope.lock.run(() => {
         try {
+          this.commitTransactions()
           return this.takeWriteLock(() => change(this.writer.sql, this.writer.db))
         } finally {
           this.endRead()
@@ -423,6 +534,7 @@ export class SqliteStore extends Store {
 
   private commitGroup(group: readonly GroupedWrite[]): void {
     try {
+      this.commitTransactions()
       this.commitGroupNow(group)
     } finally {
       this.endRead()
@@ -553,12 +665,19 @@ class Connection {
 /** First come, first served mutual exclusion for async work. */
 class Mutex {
   private tail: Promise<unknown> = Promise.resolve()
+  /** Calls queued or running: above 1 inside a critical section, another one waits. */
+  waiting = 0
 
   /** Runs `critical` after everything queued before it has settled. */
   run<T>(critical: () => T | Promise<T>): Promise<T> {
+    this.waiting++
     const turn = this.tail.then(critical)
-    this.tail = turn.catch(() => undefined)
+    this.tail = turn.then(this.leave, this.leave)
     return turn
+  }
+
+  private readonly leave = (): void => {
+    this.waiting--
   }
 
   /** Settles when everything queued so far has. */
@@ -583,6 +702,28 @@ interface GroupedWrite {
   readonly change: (sql: Sql, db: Database.Database) => unknown
   readonly resolve: (value: unknown) => void
   readonly reject: (error: unknown) => void
+}
+
+/** The most transactions one `COMMIT` holds: a bound on how long the first of a group waits for its answer. */
+const MAX_GROUPED_TRANSACTIONS = 32
+
+/** Transactions done and waiting for the `COMMIT` they share (see {@link SqliteStore.transaction}). */
+class TransactionGroup {
+  /** How many transactions succeeded in it. */
+  size = 0
+  /** Whether its `COMMIT` is scheduled for the next turn of the event loop. */
+  scheduled = false
+  /** Settles when the group has committed, or rejects with why it did not. */
+  readonly committed: Promise<void>
+  settle!: (error?: unknown) => void
+
+  constructor() {
+    this.committed = new Promise<void>((resolve, reject) => {
+      this.settle = (error?: unknown) => (error === undefined ? resolve() : reject(error))
+    })
+    // Rejections reach the transactions that wait for it; a group whose transactions all failed has no one waiting.
+    this.committed.catch(() => {})
+  }
 }
 
 /** A record being built from a row, its optional fields set one by one. */

@@ -3,7 +3,7 @@
  * WAL, atomic consumption on one connection, transactions that async requests share, nothing in clear on disk, purge
  * in batches, which errors mean "unavailable").
  */
-import { mkdtempSync, readFileSync, rmSync, existsSync, statSync } from 'node:fs'
+import { mkdtempSync, readFileSync, renameSync, rmSync, existsSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -367,6 +367,80 @@ describe('SqliteStore transactions', () => {
     await straggler
     expect(order).toEqual(['first begins', 'first ends', 'second begins', 'second fails'])
     expect(await store.tokens.get(tokenHash('straggler'))).toBeDefined()
+  })
+
+  it('concurrent transactions share one COMMIT, and each settles only after it', async () => {
+    const { store, file } = await openWithOwners()
+    const reader = raw(file, { readonly: true })
+    const count = () => (reader.prepare('SELECT count(*) AS n FROM tokens').get() as { n: number }).n
+    // As concurrent requests do: each transaction begins when its request gets there, the last after a turn of the
+    // event loop.
+    const seen: number[] = []
+    const transactions = Array.from({ length: 10 }, (_, i) =>
+      (i < 9 ? Promise.resolve() : new Promise((resolve) => setImmediate(resolve)))
+        .then(() => store.transaction(async () => void (await store.tokens.insert([token(`t${i}`, { grantId: `g${i}` })]))))
+        .then(() => seen.push(count())),
+    )
+    await Promise.all(transactions)
+    // Had any committed alone, the first to settle would have seen fewer than 10.
+    expect(seen).toEqual(Array(10).fill(10))
+  })
+
+  it('a transaction that fails among others undoes only its own writes and rejects alone', async () => {
+    const { store } = await openWithOwners()
+    await store.codes.insert(code('c1'))
+    const results = await Promise.allSettled([
+      store.transaction(async () => void (await store.tokens.insert([token('before')]))),
+      store.transaction(async () => {
+        await store.codes.consume(tokenHash('c1'), NOW)
+        await store.tokens.insert([token('failing')])
+        throw new Error('saving failed')
+      }),
+      store.transaction(async () => void (await store.tokens.insert([token('after')]))),
+    ])
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+    expect((results[1] as PromiseRejectedResult).reason).toEqual(new Error('saving failed'))
+    expect(await store.tokens.get(tokenHash('before'))).toBeDefined()
+    expect(await store.tokens.get(tokenHash('after'))).toBeDefined()
+    expect(await store.tokens.get(tokenHash('failing'))).toBeUndefined()
+    expect((await store.codes.get(tokenHash('c1')))?.consumedAt).toBeUndefined()
+  })
+
+  it('sees, inside a transaction, the writes of the ones before it in its group: one code, one redemption', async () => {
+    const { store } = await openWithOwners()
+    await store.codes.insert(code('c1'))
+    const redemptions = await Promise.all(Array.from({ length: 10 }, () => store.transaction(() => store.codes.consume(tokenHash('c1'), NOW))))
+    expect(redemptions.filter(Boolean)).toHaveLength(1)
+  })
+
+  it('a COMMIT that fails rejects every transaction of its group and saves none of them', async () => {
+    const { store, file } = await openWithOwners()
+    const results = await Promise.allSettled(
+      Array.from({ length: 3 }, (_, i) =>
+        store.transaction(async () => {
+          await store.tokens.insert([token(`t${i}`)])
+          // The last one moves the database file away: its group's COMMIT finds it gone.
+          if (i === 2) renameSync(file, `${file}.away`)
+        }),
+      ),
+    )
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected', 'rejected'])
+    expect(String((results[0] as PromiseRejectedResult).reason)).toMatch(/moved or removed/)
+    renameSync(`${file}.away`, file)
+    for (let i = 0; i < 3; i++) expect(await store.tokens.get(tokenHash(`t${i}`))).toBeUndefined()
+    // The next transaction commits.
+    await store.transaction(async () => void (await store.tokens.insert([token('next')])))
+    expect(await store.tokens.get(tokenHash('next'))).toBeDefined()
+  })
+
+  it('one COMMIT holds at most 32 transactions', async () => {
+    const { store, file } = await openWithOwners()
+    const reader = raw(file, { readonly: true })
+    const count = () => (reader.prepare('SELECT count(*) AS n FROM tokens').get() as { n: number }).n
+    const seen: number[] = []
+    await Promise.all(Array.from({ length: 40 }, (_, i) => store.transaction(async () => void (await store.tokens.insert([token(`t${i}`)]))).then(() => seen.push(count()))))
+    expect(seen[0]).toBe(32)
+    expect(seen.at(-1)).toBe(40)
   })
 
   it('close waits for the transaction in progress', async () => {
