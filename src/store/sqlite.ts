@@ -351,25 +351,29 @@ export class SqliteStore extends Store {
     const group = this.transactions
     if (group === undefined) return
     this.transactions = undefined
-    const db = this.writer.db
     try {
       // The file may have been moved away while the group ran: then nothing of it is committed.
       this.checkFiles()
-      db.exec('COMMIT')
+      this.writer.db.exec('COMMIT')
     } catch (error) {
-      if (db.open && db.inTransaction) {
-        try {
-          db.exec('ROLLBACK')
-        } catch {
-          // The connection is gone; the error above is the one to report.
-        }
-      }
+      this.rollBackQuietly()
       group.settle(error)
       return
     } finally {
       this.endRead()
     }
     group.settle()
+  }
+
+  /** Rolls back the writer's transaction, if one is open; the error being handled is the one to report. */
+  private rollBackQuietly(): void {
+    const db = this.writer.db
+    if (!db.open || !db.inTransaction) return
+    try {
+      db.exec('ROLLBACK')
+    } catch {
+      // The connection is gone.
+    }
   }
 
   /** Forgets the open group, which SQLite rolled back, rejecting its transactions with `error`. */
@@ -571,13 +575,7 @@ export class SqliteStore extends Store {
       this.checkFiles()
       db.exec('COMMIT')
     } catch (error) {
-      if (db.open && db.inTransaction) {
-        try {
-          db.exec('ROLLBACK')
-        } catch {
-          // The connection is gone; the error above is the one to report.
-        }
-      }
+      this.rollBackQuietly()
       for (const write of group) write.reject(error)
       return
     }

@@ -64,6 +64,12 @@ function raw(file: string, options?: Database.Options): Database.Database {
   return db
 }
 
+/** How many tokens the database file holds committed, read through a read-only connection of its own. */
+function committedTokenCount(file: string): () => number {
+  const reader = raw(file, { readonly: true })
+  return () => (reader.prepare('SELECT count(*) AS n FROM tokens').get() as { n: number }).n
+}
+
 function client(clientId = 'app'): ClientRecord {
   return {
     clientId,
@@ -371,8 +377,7 @@ describe('SqliteStore transactions', () => {
 
   it('concurrent transactions share one COMMIT, and each settles only after it', async () => {
     const { store, file } = await openWithOwners()
-    const reader = raw(file, { readonly: true })
-    const count = () => (reader.prepare('SELECT count(*) AS n FROM tokens').get() as { n: number }).n
+    const count = committedTokenCount(file)
     // As concurrent requests do: each transaction begins when its request gets there, the last after a turn of the
     // event loop.
     const seen: number[] = []
@@ -435,8 +440,7 @@ describe('SqliteStore transactions', () => {
 
   it('one COMMIT holds at most 32 transactions', async () => {
     const { store, file } = await openWithOwners()
-    const reader = raw(file, { readonly: true })
-    const count = () => (reader.prepare('SELECT count(*) AS n FROM tokens').get() as { n: number }).n
+    const count = committedTokenCount(file)
     const seen: number[] = []
     await Promise.all(Array.from({ length: 40 }, (_, i) => store.transaction(async () => void (await store.tokens.insert([token(`t${i}`)]))).then(() => seen.push(count()))))
     expect(seen[0]).toBe(32)
@@ -464,8 +468,7 @@ describe('SqliteStore group commit and per-turn reads', () => {
 
   it('concurrent token inserts outside a transaction are committed together, and each caller waits for the commit', async () => {
     const { store, file } = await openWithOwners()
-    const reader = raw(file, { readonly: true })
-    const count = () => (reader.prepare('SELECT count(*) AS n FROM tokens').get() as { n: number }).n
+    const count = committedTokenCount(file)
     const inserts = Array.from({ length: 50 }, (_, i) => store.tokens.insert([token(`t${i}`, { grantId: `g${i}` })]))
     // Nothing is committed before the group is: a caller's promise settles only after it.
     expect(count()).toBe(0)
