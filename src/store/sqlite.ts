@@ -228,8 +228,9 @@ export class SqliteStore extends Store {
    * it (found through `AsyncLocalStorage`) and do not wait for that lock, which would deadlock. Reads outside the
    * transaction go to the reading connection, which sees only committed data.
    *
-   * Transactions that queue up for the lock share one `COMMIT` (on a database file): each runs in a savepoint of one
-   * SQLite transaction, which commits when no other transaction waits, or after {@link MAX_GROUPED_TRANSACTIONS}. A
+   * Transactions that meet share one `COMMIT` (on a database file): each runs in a savepoint of one SQLite
+   * transaction, which commits on the next turn of the event loop (so that the transactions of the requests read in
+   * this turn join it), or once it holds {@link MAX_GROUPED_TRANSACTIONS}. Any other write commits it first. A
    * `COMMIT` is most of a short transaction's cost (WAL frames of the same pages, locks, the `stat`s of `checkFiles`),
    * so under concurrent code redemptions and refreshes a group costs about what one transaction did. Each one still
    * stands alone: a failure undoes its own writes only, it sees the writes of those before it as if they had
@@ -290,7 +291,7 @@ export class SqliteStore extends Store {
   /**
    * A top-level transaction in the open group (begun if there is none), under the store's write lock: `work` runs in
    * the savepoint `oauthkit_1`, which is released when it succeeds and rolled back when it fails. Then the group
-   * commits, unless another call waits for the lock and the group has room.
+   * commits if it is full, or is scheduled to commit on the next turn.
    */
   private async transactionInGroup<T>(parent: Scope, work: () => Promise<T>): Promise<{ result: T; group: TransactionGroup }> {
     const db = this.writer.db
@@ -326,9 +327,9 @@ export class SqliteStore extends Store {
   }
 
   /**
-   * Commits the open group of transactions when it is full; otherwise leaves it open for the calls waiting for the
-   * write lock and for the transactions that begin before the next turn of the event loop (those of the requests read
-   * in this one), and commits it on that turn (`setImmediate`) unless one of them did.
+   * Commits the open group of transactions when it is full; otherwise leaves it open for the transactions that begin
+   * before the next turn of the event loop (those of the requests read in this one), and commits it on that turn
+   * (`setImmediate`, after the calls already waiting for the write lock) unless one of them did.
    */
   private commitTransactionsUnlessQueued(): void {
     const group = this.transactions
@@ -344,8 +345,8 @@ export class SqliteStore extends Store {
   }
 
   /**
-   * Commits the open group of transactions, if any, and settles their promises. Called with the write lock held: by the
-   * group's last transaction, and by any other write before it runs.
+   * Commits the open group of transactions, if any, and settles their promises. Called with the write lock held: when
+   * the group is full or its turn comes, by any other write before it runs, and by `close`.
    */
   private commitTransactions(): void {
     const group = this.transactions
@@ -663,19 +664,12 @@ class Connection {
 /** First come, first served mutual exclusion for async work. */
 class Mutex {
   private tail: Promise<unknown> = Promise.resolve()
-  /** Calls queued or running: above 1 inside a critical section, another one waits. */
-  waiting = 0
 
   /** Runs `critical` after everything queued before it has settled. */
   run<T>(critical: () => T | Promise<T>): Promise<T> {
-    this.waiting++
     const turn = this.tail.then(critical)
-    this.tail = turn.then(this.leave, this.leave)
+    this.tail = turn.catch(() => undefined)
     return turn
-  }
-
-  private readonly leave = (): void => {
-    this.waiting--
   }
 
   /** Settles when everything queued so far has. */

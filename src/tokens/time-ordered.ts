@@ -23,7 +23,7 @@ export function generateTimeOrderedToken(): string {
 /** Characters of a {@link generateTimeOrderedToken} token. */
 const TOKEN_LENGTH = TIME_PREFIX_LENGTH + 1 + 43
 const TOKEN_FORM = /^[0-9a-z]{9}\.[A-Za-z0-9_-]{43}$/
-/** base64url of `{"jti` (6 bytes, 8 characters): how the payload of a signed token whose `jti` comes first starts. */
+/** base64url of `{"jti"` (6 bytes, 8 characters): how the payload of a signed token whose `jti` comes first starts. */
 const JTI_FIRST = 'eyJqdGki'
 
 /**
@@ -41,8 +41,8 @@ export function timeOrderedKeyPrefix(token: string): string | undefined {
 }
 
 /**
- * After `{"jti`, 16 characters of base64url hold the 12 bytes `":"`, then `<9 time characters>.` when the `jti` is
- * one of {@link generateTimeOrderedToken}: decoded here, without `atob` (the characters are base64url).
+ * After `{"jti"`, 16 characters of base64url hold 12 bytes: `:"`, then `<9 time characters>.` when the `jti` is one
+ * of {@link generateTimeOrderedToken}. Decoded here, without `atob` (the characters are base64url).
  */
 function jtiTime(token: string, at: number): string | undefined {
   if (token.length < at + 16) return undefined
