@@ -282,7 +282,10 @@ async function runScenario(group, postgres) {
   try {
     for (const c of group) opened.push(await openCase(c, postgres))
     for (let turn = 0; turn < settings.rounds; turn++) {
-      for (let i = 0; i < opened.length; i++) await measureRound(opened[(i + turn) % opened.length], postgres)
+      for (let i = 0; i < opened.length; i++) {
+        const o = opened[(i + turn) % opened.length]
+        await withServerLog(o, () => measureRound(o, postgres))
+      }
     }
     return new Map(opened.map((o) => [o.c, caseFigures(o)]))
   } finally {
@@ -296,22 +299,25 @@ async function openCase(c, postgres) {
   const schema = `bench_${Math.random().toString(36).slice(2, 10)}`
   const o = { c, workdir, schema, child: undefined, rounds: [], latencies: [] }
   try {
-    o.child = await startChild(c, { workdir, databaseUrl: postgres?.url, schema })
-    const ctx = {
-      ...o.child.info,
-      base: `http://127.0.0.1:${o.child.info.port}`,
-      auth: basicAuth(o.child.info.clientId, o.child.info.clientSecret),
-      wrongAuth: basicAuth(o.child.info.clientId, `${o.child.info.clientSecret}x`),
-      child: o.child,
-      settings,
-    }
-    const scenario = SCENARIO_IMPL[c.scenario]
-    const state = (await scenario.prepare?.(ctx)) ?? {}
-    await withServerLog(o, () => scenario.prove(ctx, state))
-    const load = scenario.load(ctx, state)
-    // Warm-up: JIT, caches, connection setup. Its figures are thrown away; its bodies are checked all the same.
-    const warm = await withServerLog(o, () => (scenario.warmup ?? durationWarmup)(ctx, state, load))
-    Object.assign(o, { ctx, state, load, warmRps: warm.rps })
+    const child = await startChild(c, { workdir, databaseUrl: postgres?.url, schema })
+    o.child = child
+    await withServerLog(o, async () => {
+      const ctx = {
+        ...child.info,
+        base: `http://127.0.0.1:${child.info.port}`,
+        auth: basicAuth(child.info.clientId, child.info.clientSecret),
+        wrongAuth: basicAuth(child.info.clientId, `${child.info.clientSecret}x`),
+        child,
+        settings,
+      }
+      const scenario = SCENARIO_IMPL[c.scenario]
+      const state = (await scenario.prepare?.(ctx)) ?? {}
+      await scenario.prove(ctx, state)
+      const load = scenario.load(ctx, state)
+      // Warm-up: JIT, caches, connection setup. Its figures are thrown away; its bodies are checked all the same.
+      const warm = await (scenario.warmup ?? durationWarmup)(ctx, state, load)
+      Object.assign(o, { ctx, state, load, warmRps: warm.rps })
+    })
     return o
   } catch (error) {
     await closeCase(o, postgres)
@@ -328,7 +334,7 @@ async function measureRound(o, postgres) {
   const coresBefore = coreTimes()
   const cpuBefore = await o.child.call('cpu')
   const dbBefore = o.c.spec.store === 'postgres' ? postgres.cpuMicros() : undefined
-  const run = await withServerLog(o, () => drive(o.ctx, o.load, { duration: seconds, phase: 'measured run' }))
+  const run = await drive(o.ctx, o.load, { duration: seconds, phase: 'measured run' })
   // Work the last requests left for the next turns (a SQLite group commit, a log flush) belongs to this round.
   await new Promise((resolve) => setTimeout(resolve, 20))
   const cpuAfter = await o.child.call('cpu')
@@ -397,17 +403,16 @@ function caseFigures(o) {
   return figures
 }
 
-/** Runs `fn`, adding the last lines of the case's server stderr to a failure. */
+/** Runs `fn`, naming the case in a failure and adding the last lines of its server's stderr. */
 async function withServerLog(o, fn) {
   try {
     return await fn()
   } catch (error) {
-    const stderr = o.child?.stderr().trim() ?? ''
-    if (error instanceof BenchFailure && stderr !== '' && !error.logged) {
-      error.message += `\n--- ${o.c.spec.server} (${o.c.spec.store}) stderr (last lines) ---\n${stderr.split('\n').slice(-30).join('\n')}`
-      error.logged = true
+    if (error instanceof BenchFailure) {
+      const stderr = o.child?.stderr().trim() ?? ''
+      error.message = `${o.c.scenario}, ${o.c.spec.server} (${o.c.spec.store}): ${error.message}`
+      if (stderr !== '') error.message += `\n--- server stderr (last lines) ---\n${stderr.split('\n').slice(-30).join('\n')}`
     }
-    if (error instanceof BenchFailure && !error.message.startsWith(o.c.scenario)) error.message = `${o.c.scenario}, ${o.c.spec.server} (${o.c.spec.store}): ${error.message}`
     throw error
   }
 }
