@@ -51,7 +51,7 @@ export { AuthorizationCodeGrant, type AuthorizationCodeGrantOptions } from './gr
 export { ClientCredentialsGrant, type ClientCredentialsGrantOptions } from './grants/client-credentials.js'
 export { PasswordGrant, type PasswordGrantOptions } from './grants/password.js'
 export { RefreshTokenGrant } from './grants/refresh-token.js'
-export { TokenEndpoint, type TokenEndpointOptions } from './endpoints/token.js'
+export { TokenEndpoint, type TokenEndpointOptions, type TokenRequestHooks, type TokenRequestOutcome } from './endpoints/token.js'
 export { type EndpointOptions, type ErrorHook } from './endpoints/base.js'
 export {
   AuthorizationEndpoint,

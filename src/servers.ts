@@ -14,7 +14,7 @@ import { IntrospectEndpoint } from './endpoints/introspection.js'
 import { MetadataEndpoint, type AuthorizationServerMetadata } from './endpoints/metadata.js'
 import { ResourceEndpoint, type ProtectedResourceResult, type ResourceEndpointOptions } from './endpoints/resource.js'
 import { RevocationEndpoint } from './endpoints/revocation.js'
-import { TokenEndpoint } from './endpoints/token.js'
+import { TokenEndpoint, type TokenRequestHooks } from './endpoints/token.js'
 import { AuthorizationCodeGrant } from './grants/authorization-code.js'
 import { type TokenGrantType } from './grants/base.js'
 import { ClientCredentialsGrant } from './grants/client-credentials.js'
@@ -40,6 +40,11 @@ export interface ServerOptions {
   readonly allowInsecureTransport?: boolean | undefined
   /** Receives unexpected errors (5xx); default `console.error`. */
   readonly onError?: ErrorHook | undefined
+  /**
+   * Watches, and may refuse, token requests (rate limits, metrics, audit): see {@link TokenRequestHooks}. Used by the
+   * servers with a token endpoint.
+   */
+  readonly tokenRequestHooks?: TokenRequestHooks | undefined
   /**
    * The issuer identifier: `iss` of authorization responses (RFC 9207; default the request URI's origin), `iss` of
    * introspection responses, and the `issuer` of the metadata document, which is served only when this is set.
@@ -325,7 +330,13 @@ function bearerTokenOf(requestValidator: RequestValidator, options: ServerOption
 }
 
 function tokenEndpointOf(options: ServerOptions, grantTypes: readonly TokenGrantType[], bearerToken: BearerToken): TokenEndpoint {
-  return new TokenEndpoint({ grantTypes, bearerToken, allowInsecureTransport: options.allowInsecureTransport, onError: options.onError })
+  return new TokenEndpoint({
+    grantTypes,
+    bearerToken,
+    allowInsecureTransport: options.allowInsecureTransport,
+    onError: options.onError,
+    hooks: options.tokenRequestHooks,
+  })
 }
 
 function authorizationCodeGrantOf(requestValidator: RequestValidator, options: AuthorizationServerOptions): AuthorizationCodeGrant {

@@ -222,9 +222,7 @@ export class AuthorizationEndpoint {
     headers: RequestHeaders | undefined,
     create: (request: OAuth2Request, verified: VerifiedClient) => Promise<OAuth2Response>,
   ): Promise<OAuth2Response> {
-    return respondWithErrors(this.options.onError, async (setRequest) => {
-      const request = this.parse(uri, httpMethod, body, headers)
-      setRequest(request)
+    return respondWithErrors(this.options.onError, () => this.parse(uri, httpMethod, body, headers), async (request) => {
       const verified = await this.verifyClientAndRedirectUri(request)
       try {
         return await create(request, verified)

@@ -25,28 +25,44 @@ const defaultErrorHook: ErrorHook = (error) => {
 }
 
 /**
- * Runs a create-style call and turns every exception into an RFC error response: an `OAuth2Error` into its own
- * response, anything else (a validator failure, a bug) into a generic `server_error`. 5xx errors go to `onError`.
- * The returned promise never rejects.
+ * What a create-style call ended with: the response to send, the request as parsed (`undefined` when it could not be),
+ * and the `OAuth2Error` the response was made from, if it is an error response. Hooks learn the outcome from this,
+ * never by reading the response body again.
  */
-export function respondWithErrors(
+export interface EndpointAnswer {
+  readonly response: OAuth2Response
+  readonly request: OAuth2Request | undefined
+  readonly error: OAuth2Error | undefined
+}
+
+/**
+ * Runs a create-style call: `parse` turns the raw request into an `OAuth2Request`, `handle` answers it. Every
+ * exception becomes an RFC error response: an `OAuth2Error` its own, anything else (a validator failure, a bug) a
+ * generic `server_error`; 5xx errors go to `onError` with the request, when it was parsed. Never rejects.
+ */
+export async function answerRequest(
   onError: ErrorHook | undefined,
-  handle: (setRequest: (request: OAuth2Request) => void) => Promise<OAuth2Response>,
-): Promise<OAuth2Response> {
+  parse: () => OAuth2Request,
+  handle: (request: OAuth2Request) => Promise<OAuth2Response>,
+): Promise<EndpointAnswer> {
   let request: OAuth2Request | undefined
-  const respond = (caught: unknown): OAuth2Response => {
+  try {
+    request = parse()
+    return { response: await handle(request), request, error: undefined }
+  } catch (caught) {
     const error = caught instanceof OAuth2Error ? caught : new ServerError({ cause: caught })
     if (error.status >= 500) reportError(onError, caught, request)
-    return errorResponse(error)
+    return { response: errorResponse(error), request, error }
   }
-  // A promise chain, not an async function around `handle`: one turn less for every request.
-  try {
-    return handle((parsed) => {
-      request = parsed
-    }).then(undefined, respond)
-  } catch (caught) {
-    return Promise.resolve(respond(caught))
-  }
+}
+
+/** {@link answerRequest}, for callers that need only the response. Never rejects. */
+export async function respondWithErrors(
+  onError: ErrorHook | undefined,
+  parse: () => OAuth2Request,
+  handle: (request: OAuth2Request) => Promise<OAuth2Response>,
+): Promise<OAuth2Response> {
+  return (await answerRequest(onError, parse, handle)).response
 }
 
 /** Passes an unexpected error to the `onError` hook (default `console.error`); the hook's own failure is ignored. */
@@ -83,13 +99,11 @@ export function parsePostRequest(
   body: RequestBody | undefined,
   headers: RequestHeaders | undefined,
   endpoint: PostEndpoint,
-  setRequest: (request: OAuth2Request) => void,
 ): OAuth2Request {
   if (normalizeMethod(httpMethod) !== 'POST') {
     throw new InvalidRequestError(`The ${endpoint.name} endpoint accepts POST only (${endpoint.citation})`, { status: 405, headers: { Allow: 'POST' } })
   }
   const request = parseRequest(uri, httpMethod, body, headers, { source: 'body', credentials: endpoint.credentials })
-  setRequest(request)
   if (requestProtocol(request) !== 'https:' && !endpoint.allowInsecureTransport) {
     throw new InvalidRequestError(`The ${endpoint.name} endpoint requires TLS (https)`)
   }

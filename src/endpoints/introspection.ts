@@ -101,9 +101,9 @@ export class IntrospectEndpoint {
    * @see {@link https://www.rfc-editor.org/rfc/rfc7662#section-2.3 | RFC 7662 §2.3}
    */
   createIntrospectResponse(uri: RequestUri, httpMethod = 'POST', body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
-    return respondWithErrors(this.options.onError, async (setRequest) => {
-      // RFC 7662 §4: the endpoint receives tokens and tells what they grant, so it MUST be protected by TLS.
-      const request = parsePostRequest(uri, httpMethod, body, headers, { name: 'introspection', citation: CITATION, allowInsecureTransport: this.allowInsecureTransport }, setRequest)
+    // RFC 7662 §4: the endpoint receives tokens and tells what they grant, so it MUST be protected by TLS.
+    const parse = () => parsePostRequest(uri, httpMethod, body, headers, { name: 'introspection', citation: CITATION, allowInsecureTransport: this.allowInsecureTransport })
+    return respondWithErrors(this.options.onError, parse, async (request) => {
       rejectRepeatedTokenParameters(request, CITATION)
       // RFC 7662 §2.1 and §4: the caller must be authorized, against token scanning; here by client credentials, so a
       // public client (which anyone can impersonate by its client_id) is refused with 401 (§2.3).

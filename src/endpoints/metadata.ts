@@ -7,11 +7,10 @@
  */
 import { InvalidRequestError } from '../core/errors.js'
 import { normalizeMethod, type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
-import { type OAuth2Response } from '../core/response.js'
+import { errorResponse, type OAuth2Response } from '../core/response.js'
 import { RESPONSE_MODES } from '../core/response-mode.js'
 import { parseScope } from '../core/scope.js'
 import { AuthorizationEndpoint } from './authorization.js'
-import { respondWithErrors } from './base.js'
 import { IntrospectEndpoint } from './introspection.js'
 import { ResourceEndpoint } from './resource.js'
 import { RevocationEndpoint } from './revocation.js'
@@ -318,16 +317,13 @@ export class MetadataEndpoint {
    */
   async createMetadataResponse(uri: RequestUri, httpMethod = 'GET', body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
     void [uri, body, headers]
-    return respondWithErrors(undefined, async () => {
-      const method = normalizeMethod(httpMethod)
-      if (method !== 'GET' && method !== 'HEAD') {
-        throw new InvalidRequestError('The metadata endpoint accepts GET and HEAD only (RFC 8414 section 3.1)', {
-          status: 405,
-          headers: { Allow: 'GET, HEAD' },
-        })
-      }
-      return { status: 200, headers: { ...METADATA_HEADERS }, body: method === 'HEAD' ? '' : this.json }
-    })
+    const method = normalizeMethod(httpMethod)
+    if (method !== 'GET' && method !== 'HEAD') {
+      return errorResponse(
+        new InvalidRequestError('The metadata endpoint accepts GET and HEAD only (RFC 8414 section 3.1)', { status: 405, headers: { Allow: 'GET, HEAD' } }),
+      )
+    }
+    return { status: 200, headers: { ...METADATA_HEADERS }, body: method === 'HEAD' ? '' : this.json }
   }
 }
 

@@ -95,9 +95,9 @@ export class RevocationEndpoint {
    * @see {@link https://www.rfc-editor.org/rfc/rfc7009#section-2.2 | RFC 7009 §2.2}
    */
   createRevocationResponse(uri: RequestUri, httpMethod = 'POST', body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
-    return respondWithErrors(this.options.onError, async (setRequest) => {
-      // RFC 7009 §2: revocation requests carry client credentials and tokens, so the endpoint MUST use TLS.
-      const request = parsePostRequest(uri, httpMethod, body, headers, { name: 'revocation', citation: CITATION, allowInsecureTransport: this.allowInsecureTransport }, setRequest)
+    // RFC 7009 §2: revocation requests carry client credentials and tokens, so the endpoint MUST use TLS.
+    const parse = () => parsePostRequest(uri, httpMethod, body, headers, { name: 'revocation', citation: CITATION, allowInsecureTransport: this.allowInsecureTransport })
+    return respondWithErrors(this.options.onError, parse, async (request) => {
       rejectRepeatedTokenParameters(request, CITATION)
       // RFC 7009 §2.1: the client authenticates as at the token endpoint; a public client is identified by client_id.
       const client = await authenticateClient(this.requestValidator, request, true)

@@ -3,12 +3,52 @@
  *
  * @module
  */
-import { InvalidRequestError, UnsupportedGrantTypeError } from '../core/errors.js'
-import { type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
+import { InvalidRequestError, UnsupportedGrantTypeError, type OAuth2ErrorCode } from '../core/errors.js'
+import { type OAuth2Request, type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
 import { type TokenGrantType } from '../grants/base.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
-import { parsePostRequest, respondWithErrors, type EndpointOptions } from './base.js'
+import { answerRequest, parsePostRequest, reportError, type EndpointOptions } from './base.js'
+
+/** How a token request ended, as {@link TokenRequestHooks.afterResponse} receives it. */
+export interface TokenRequestOutcome {
+  /**
+   * The request as parsed: `clientId`, `clientCredentials`, `grantType` and `params` (e.g. `username`);
+   * `undefined` when it could not be parsed (wrong method, malformed body or headers).
+   */
+  readonly request: OAuth2Request | undefined
+  /** The `credentials` the application passed to `createTokenResponse`, e.g. the client's address. */
+  readonly credentials: Readonly<Record<string, unknown>>
+  /** The HTTP status of the answer. */
+  readonly status: number
+  /**
+   * The RFC 6749 §5.2 error code of an error answer (`invalid_client`: the client failed to authenticate;
+   * `invalid_grant`: the code, refresh token or password was wrong); `undefined` for a success.
+   */
+  readonly error: OAuth2ErrorCode | undefined
+}
+
+/**
+ * Watches, and may refuse, the requests of a token endpoint: what rate limiting, metrics and audit logs need, learned
+ * from the endpoint itself rather than by parsing the body or the response a second time.
+ *
+ * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-10.10 | RFC 6749 §10.10} (credentials guessing)
+ */
+export interface TokenRequestHooks {
+  /**
+   * Called once the request is parsed, before the grant checks any credential, code or token. Throw an `OAuth2Error`
+   * to answer with it instead (e.g. a `TemporarilyUnavailableError` with status 429 and `Retry-After`): nothing is then
+   * checked, consumed or rotated. Any other exception becomes `server_error`.
+   */
+  readonly beforeGrant?: ((request: OAuth2Request) => void | Promise<void>) | undefined
+  /**
+   * Called with every answer before it is returned, successes and errors alike (a request refused by
+   * {@link TokenRequestHooks.beforeGrant} included). An exception from it goes to `onError` and changes nothing.
+   */
+  readonly afterResponse?: ((outcome: TokenRequestOutcome) => void | Promise<void>) | undefined
+}
+
+const NO_CREDENTIALS: Readonly<Record<string, unknown>> = Object.freeze({})
 
 /** Options of {@link TokenEndpoint}. */
 export interface TokenEndpointOptions extends EndpointOptions {
@@ -21,6 +61,8 @@ export interface TokenEndpointOptions extends EndpointOptions {
    * loopback development and tests, or behind a proxy that terminates TLS and passes the original `http:` URI.
    */
   readonly allowInsecureTransport?: boolean | undefined
+  /** Watches and may refuse each request; see {@link TokenRequestHooks}. */
+  readonly hooks?: TokenRequestHooks | undefined
 }
 
 /**
@@ -33,7 +75,7 @@ export class TokenEndpoint {
   private readonly grants: ReadonlyMap<string, TokenGrantType>
   private readonly bearerToken: BearerToken
   private readonly allowInsecureTransport: boolean
-  private readonly options: EndpointOptions
+  private readonly options: TokenEndpointOptions
 
   constructor(options: TokenEndpointOptions) {
     if (options.grantTypes.length === 0) throw new TypeError('TokenEndpoint needs at least one grant type')
@@ -71,17 +113,12 @@ export class TokenEndpoint {
     headers?: RequestHeaders,
     credentials?: Readonly<Record<string, unknown>>,
   ): Promise<OAuth2Response> {
-    // No async function around the grant's promise: respondWithErrors turns a synchronous throw into its response too.
-    return respondWithErrors(this.options.onError, (setRequest) => {
-      // RFC 6749 §3.2: POST only, and the token endpoint MUST require TLS.
-      const request = parsePostRequest(
-        uri,
-        httpMethod,
-        body,
-        headers,
-        { name: 'token', citation: 'RFC 6749 section 3.2', allowInsecureTransport: this.allowInsecureTransport, credentials },
-        setRequest,
-      )
+    // RFC 6749 §3.2: POST only, and the token endpoint MUST require TLS.
+    const endpoint = { name: 'token', citation: 'RFC 6749 section 3.2', allowInsecureTransport: this.allowInsecureTransport, credentials }
+    const parse = () => parsePostRequest(uri, httpMethod, body, headers, endpoint)
+    const hooks = this.options.hooks
+    const answered = answerRequest(this.options.onError, parse, async (request) => {
+      await hooks?.beforeGrant?.(request)
       const grantType = request.grantType
       if (grantType === undefined) {
         throw new InvalidRequestError(request.repeated.has('grant_type') ? 'grant_type is repeated (RFC 6749 section 3.2)' : 'grant_type is required')
@@ -89,6 +126,16 @@ export class TokenEndpoint {
       const grant = this.grants.get(grantType)
       if (grant === undefined) throw new UnsupportedGrantTypeError('The grant_type is not supported by this server')
       return grant.createTokenResponse(request, this.bearerToken)
+    })
+    const afterResponse = hooks?.afterResponse
+    if (afterResponse === undefined) return answered.then(({ response }) => response)
+    return answered.then(async ({ response, request, error }) => {
+      try {
+        await afterResponse({ request, credentials: credentials ?? NO_CREDENTIALS, status: response.status, error: error?.error })
+      } catch (caught) {
+        reportError(this.options.onError, caught, request)
+      }
+      return response
     })
   }
 }
