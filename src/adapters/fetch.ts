@@ -8,58 +8,43 @@ import { type RequestBody, type RequestHeaders, type RequestUri } from '../core/
 import { type OAuth2Response } from '../core/response.js'
 import { type ProtectedResourceResult } from '../endpoints/resource.js'
 import { type StoredToken } from '../validator.js'
-import { bodyToSend, setDirectHandler } from './direct.js'
 import { reportAdapterError, type AdapterErrorHook } from './error-reporting.js'
+import {
+  bodyToSend,
+  checkedCap,
+  DEFAULT_MAX_BODY_BYTES,
+  HttpError,
+  PayloadTooLargeError,
+  problem,
+  Router,
+  type HttpRequest,
+  type HttpResponse,
+  type Route,
+} from './router.js'
 
 export { type AdapterErrorHook } from './error-reporting.js'
+export {
+  DEFAULT_MAX_BODY_BYTES,
+  HttpError,
+  PayloadTooLargeError,
+  Router,
+  type HttpRequest,
+  type HttpResponse,
+  type Route,
+  type RouteRequest,
+  type RouterOptions,
+} from './router.js'
 
 /** A handler of the Fetch API: what `createFetchHandler` returns and what every other adapter serves. */
 export type FetchHandler = (request: Request) => Promise<Response> | Response
 
-/** The default cap on a request body: 64 KiB, far more than any OAuth form needs. */
-export const DEFAULT_MAX_BODY_BYTES = 64 * 1024
-
 /**
- * A failure at the HTTP level, outside OAuth: an unknown path, a body over the cap, a malformed `Host`, an adapter
- * misconfigured. It becomes a `application/problem+json` response (RFC 9457), never an RFC 6749 error code, so a
- * client cannot mistake it for an answer of the protocol.
- *
- * @see {@link https://www.rfc-editor.org/rfc/rfc9457 | RFC 9457}
+ * A Fetch API handler made over a {@link Router}: the node:http adapter (and Express and Fastify through it) serves
+ * its `router` straight from the socket, without a Fetch `Request` and `Response` per request.
  */
-export class HttpError extends Error {
-  /** The HTTP status code to answer with. */
-  readonly status: number
-
-  /**
-   * @param status - the HTTP status code
-   * @param detail - a sentence for the developer reading the response; sent on the wire, so no secrets
-   * @param options - `cause`: the underlying failure, for logs only
-   */
-  constructor(status: number, detail: string, options?: { cause?: unknown }) {
-    super(detail, options)
-    this.name = 'HttpError'
-    this.status = status
-  }
-
-  /** The problem details response: status, `Cache-Control: no-store`, and `{ title, status, detail }`. */
-  toResponse(): Response {
-    return problemResponse(this.status, this.message)
-  }
-}
-
-/** The request body is larger than the adapter's cap; answered 413. */
-export class PayloadTooLargeError extends HttpError {
-  /** Stable code, for `switch` without `instanceof`. */
-  readonly code = 'ERR_PAYLOAD_TOO_LARGE'
-  /** The cap in bytes that the body exceeded. */
-  readonly maxBodyBytes: number
-
-  /** @param maxBodyBytes - the cap that was exceeded */
-  constructor(maxBodyBytes: number) {
-    super(413, `The request body is larger than ${maxBodyBytes} bytes`)
-    this.name = 'PayloadTooLargeError'
-    this.maxBodyBytes = maxBodyBytes
-  }
+export type RoutedFetchHandler = ((request: Request) => Promise<Response>) & {
+  /** The router the handler translates into. */
+  readonly router: Router
 }
 
 /** The parts of a request the core's create-style calls take: `(uri, httpMethod, body, headers)`. */
@@ -122,19 +107,68 @@ export async function readRequest(request: Request, options: ReadRequestOptions 
  * @param requestMethod - the method of the request answered; `HEAD` drops the body and keeps the headers
  */
 export function toResponse(response: OAuth2Response, requestMethod?: string): Response {
-  return new Response(bodyToSend(response, requestMethod) ?? null, { status: response.status, headers: response.headers })
+  const cookies = (response as HttpResponse).cookies
+  const headers = new Headers(response.headers)
+  if (cookies !== undefined) for (const cookie of cookies) headers.append('Set-Cookie', cookie)
+  return new Response(bodyToSend(response, requestMethod) ?? null, { status: response.status, headers })
+}
+
+/**
+ * The router's view of a Fetch `Request`: its URL, method and headers as they are, the body read on demand with
+ * {@link readRequest}'s cap.
+ *
+ * @param remoteAddress - the client's address, when the runtime tells it
+ */
+export function fromFetchRequest(request: Request, remoteAddress?: string): HttpRequest {
+  return {
+    uri: request.url,
+    pathname: new URL(request.url).pathname,
+    method: request.method,
+    headers: request.headers,
+    remoteAddress,
+    readBody: async (maxBodyBytes) => (await readRequest(request, { maxBodyBytes })).body,
+    aborted: () => request.signal.aborted,
+    toRequest: () => request,
+  }
+}
+
+/**
+ * A Fetch API handler that translates into `router` and out of it; the router is kept on it for `oauthkit/node`.
+ *
+ * @example
+ * ```ts
+ * // The protocol endpoints and a route of your own, on one router, served by Fetch and node:http alike
+ * const router = new Router([...protocolRoutes(server), ['/me', (request) => ({ status: 200, headers: {}, body: 'me' })]])
+ * export default { fetch: fetchHandlerOf(router) }
+ * ```
+ */
+export function fetchHandlerOf(router: Router): RoutedFetchHandler {
+  const handler = async (request: Request): Promise<Response> => toResponse(await router.handle(fromFetchRequest(request)), request.method)
+  return Object.assign(handler, { router })
 }
 
 /** A core call of the shape every endpoint shares. */
 type CreateResponse = (uri: RequestUri, httpMethod?: string, body?: RequestBody, headers?: RequestHeaders) => Promise<OAuth2Response>
+
+/** The token endpoint's call, which also takes extra data for the validator and the hooks (`request.credentials`). */
+type CreateTokenResponse = (
+  uri: RequestUri,
+  httpMethod?: string,
+  body?: RequestBody,
+  headers?: RequestHeaders,
+  credentials?: Readonly<Record<string, unknown>>,
+) => Promise<OAuth2Response>
 
 /**
  * What {@link createFetchHandler} needs of a server: any of oauthkit's pre-configured servers fits
  * (`MobileApplicationServer` has no token endpoint, so its `/token` is not served).
  */
 export interface FetchHandlerServer {
-  /** The token endpoint (RFC 6749 §3.2). */
-  readonly createTokenResponse?: CreateResponse
+  /**
+   * The token endpoint (RFC 6749 §3.2). The client's address, when the adapter knows it, is passed as
+   * `credentials.remoteAddress` (for rate limits through `tokenRequestHooks`, or the validator).
+   */
+  readonly createTokenResponse?: CreateTokenResponse
   /** The revocation endpoint (RFC 7009). */
   readonly createRevocationResponse: CreateResponse
   /** The introspection endpoint (RFC 7662). */
@@ -191,44 +225,34 @@ export interface FetchHandlerOptions {
  * export default { fetch: handler } // Deno, Bun, Cloudflare Workers
  * ```
  */
-export function createFetchHandler(server: FetchHandlerServer, options: FetchHandlerOptions = {}): (request: Request) => Promise<Response> {
-  const maxBodyBytes = checkedCap(options.maxBodyBytes)
-  const onError = options.onError
-  const metadataPath = server.metadataEndpoint === undefined ? undefined : new URL(server.metadataEndpoint.wellKnownUri).pathname
-  const routes = new Map<string, CreateResponse>()
-  const route = (name: EndpointName, fallback: string | undefined, create: CreateResponse | undefined) => {
-    const path = options.paths?.[name] ?? fallback
-    if (path !== undefined && create !== undefined) routes.set(path, create.bind(server))
-  }
-  route('token', DEFAULT_PATHS.token, server.createTokenResponse)
-  route('revocation', DEFAULT_PATHS.revocation, server.createRevocationResponse)
-  route('introspection', DEFAULT_PATHS.introspection, server.createIntrospectResponse)
-  if (metadataPath !== undefined) route('metadata', metadataPath, server.createMetadataResponse)
+export function createFetchHandler(server: FetchHandlerServer, options: FetchHandlerOptions = {}): RoutedFetchHandler {
+  return fetchHandlerOf(new Router(protocolRoutes(server, options.paths), { maxBodyBytes: options.maxBodyBytes, onError: options.onError }))
+}
 
-  const handler = async (request: Request): Promise<Response> => {
-    try {
-      const create = routes.get(new URL(request.url).pathname)
-      if (create === undefined) return toResponse(NOT_AN_ENDPOINT)
-      const { uri, httpMethod, body, headers } = await readRequest(request, { maxBodyBytes })
-      return toResponse(await create(uri, httpMethod, body, headers), httpMethod)
-    } catch (error) {
-      return failureResponse(error, request, onError)
-    }
+/**
+ * The routes of a server's protocol endpoints, at {@link DEFAULT_PATHS} unless `paths` says otherwise: each reads the
+ * body and hands `(uri, method, body, headers)` to the core.
+ */
+export function protocolRoutes(server: FetchHandlerServer, paths: FetchHandlerOptions['paths'] = {}): Array<[string, Route]> {
+  const metadataPath = server.metadataEndpoint === undefined ? undefined : new URL(server.metadataEndpoint.wellKnownUri).pathname
+  const routes: Array<[string, Route]> = []
+  const add = (name: EndpointName, fallback: string | undefined, create: CreateTokenResponse | undefined) => {
+    const path = paths[name] ?? fallback
+    if (path === undefined || create === undefined) return
+    const bound = create.bind(server)
+    routes.push([
+      path,
+      async (request) => {
+        const credentials = request.remoteAddress === undefined ? undefined : { remoteAddress: request.remoteAddress }
+        return bound(request.uri, request.method, await request.body(), request.headers, credentials)
+      },
+    ])
   }
-  // The same routes for the node:http adapter, without a Fetch Request and Response per request (see direct.ts).
-  setDirectHandler(handler, async (request) => {
-    try {
-      const create = routes.get(request.pathname)
-      if (create === undefined) return NOT_AN_ENDPOINT
-      const body = await request.readBody(maxBodyBytes)
-      return await create(request.href, request.method, body, request.headers)
-    } catch (error) {
-      if (error instanceof HttpError) return problem(error.status, error.message)
-      if (!request.aborted()) reportAdapterError(onError, error, request.toRequest())
-      return SERVER_FAILURE
-    }
-  })
-  return handler
+  add('token', DEFAULT_PATHS.token, server.createTokenResponse)
+  add('revocation', DEFAULT_PATHS.revocation, server.createRevocationResponse)
+  add('introspection', DEFAULT_PATHS.introspection, server.createIntrospectResponse)
+  if (metadataPath !== undefined) add('metadata', metadataPath, server.createMetadataResponse)
+  return routes
 }
 
 /** Options of {@link protectedResource}. */
@@ -298,37 +322,5 @@ function failureResponse(error: unknown, request: Request, onError: AdapterError
   if (error instanceof HttpError) return error.toResponse()
   // The client went away while its body was read: nobody will see the answer, and nothing went wrong here.
   if (!request.signal.aborted) reportAdapterError(onError, error, request)
-  return toResponse(SERVER_FAILURE)
-}
-
-const STATUS_TITLES: Readonly<Record<number, string>> = {
-  400: 'Bad Request',
-  404: 'Not Found',
-  413: 'Content Too Large',
-  500: 'Internal Server Error',
-}
-
-/** An RFC 9457 problem details response. */
-function problemResponse(status: number, detail: string): Response {
-  return toResponse(problem(status, detail))
-}
-
-/** An RFC 9457 problem details response, as status, headers and body. */
-function problem(status: number, detail: string): OAuth2Response {
-  const title = STATUS_TITLES[status] ?? 'Error'
-  return {
-    status,
-    headers: { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store' },
-    body: JSON.stringify({ title, status, detail }),
-  }
-}
-
-const NOT_AN_ENDPOINT = problem(404, 'There is no OAuth endpoint at this path')
-const SERVER_FAILURE = problem(500, 'The server failed to handle the request')
-
-/** The body cap, checked: a caller's mistake is a TypeError, not a protocol failure. */
-function checkedCap(maxBodyBytes: number | undefined): number {
-  const cap = maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
-  if (!Number.isSafeInteger(cap) || cap < 0) throw new TypeError('maxBodyBytes must be a non-negative integer')
-  return cap
+  return toResponse(problem(500, 'The server failed to handle the request'))
 }

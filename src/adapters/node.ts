@@ -7,12 +7,10 @@
  */
 import { once } from 'node:events'
 import { type IncomingMessage, type ServerResponse } from 'node:http'
-import { bodyToSend, directHandlerOf, type DirectHandler } from './direct.js'
 import { reportAdapterError, type AdapterErrorHook } from './error-reporting.js'
-import { httpScheme } from '../core/request.js'
-import { type OAuth2Response } from '../core/response.js'
 import { type StoredToken } from '../validator.js'
-import { DEFAULT_MAX_BODY_BYTES, HttpError, PayloadTooLargeError, type FetchHandler, type ProtectedResourceServer } from './fetch.js'
+import { type FetchHandler, type ProtectedResourceServer, type RoutedFetchHandler } from './fetch.js'
+import { bodyToSend, checkedCap, HttpError, PayloadTooLargeError, type HttpRequest, type HttpResponse, type Router } from './router.js'
 
 /** Options of {@link toFetchRequest}. */
 export interface ToFetchRequestOptions {
@@ -64,7 +62,7 @@ const BODYLESS_METHODS = new Set(['GET', 'HEAD'])
  */
 export function toFetchRequest(req: IncomingMessage, options: ToFetchRequestOptions = {}): Request {
   const maxBodyBytes = checkedCap(options.maxBodyBytes)
-  const url = requestHref(req, options.target ?? req.url, options.trustProxy === true)
+  const url = requestUrl(req, options.target ?? req.url, options.trustProxy === true)
   const headers = new Headers()
   for (const [name, value] of headerPairs(req.rawHeaders)) {
     try {
@@ -139,41 +137,26 @@ export async function writeResponse(res: ServerResponse, response: Response): Pr
 }
 
 /**
- * Serves one node:http request with a Fetch API handler: builds the `Request` ({@link toFetchRequest}), calls the
- * handler, writes the `Response` ({@link writeResponse}). Never rejects: an `HttpError` (413, 400) is answered as
- * itself, anything else with 500 and reported to `onError`. The building block of the Express and Fastify adapters.
+ * Serves one node:http request with a Fetch API handler. A handler made by `createFetchHandler` (or any
+ * {@link RoutedFetchHandler}) is served through its router, straight from the request's parts, without a Fetch
+ * `Request` and `Response`; any other through {@link toFetchRequest} and {@link writeResponse}. Never rejects: an
+ * `HttpError` (413, 400) is answered as itself, anything else with 500 and reported to `onError`. The building block
+ * of the Express and Fastify adapters.
  *
  * @param requestOptions - per-request settings: the `target` or `body` a framework already took off the request
  */
 export async function handleNodeRequest(
-  fetchHandler: FetchHandler,
+  fetchHandler: FetchHandler | RoutedFetchHandler,
   req: IncomingMessage,
   res: ServerResponse,
   options: NodeHandlerOptions = {},
   requestOptions: Pick<ToFetchRequestOptions, 'target' | 'body'> = {},
 ): Promise<void> {
-  return serveNodeRequest(directHandlerOf(fetchHandler), fetchHandler, req, res, options, requestOptions)
+  if ('router' in fetchHandler) return serveRouter(fetchHandler.router, req, res, { ...options, ...requestOptions })
+  return serveFetch(fetchHandler, req, res, options, requestOptions)
 }
 
-/**
- * {@link handleNodeRequest} with the direct handler given: it answers what it can without a Fetch `Request` and
- * `Response`; what it declines (before reading the body) goes to `fetchHandler`.
- *
- * @internal
- */
-export function serveNodeRequest(
-  direct: DirectHandler | undefined,
-  fetchHandler: FetchHandler,
-  req: IncomingMessage,
-  res: ServerResponse,
-  options: NodeHandlerOptions & { readonly remoteAddress?: string | undefined },
-  requestOptions: Pick<ToFetchRequestOptions, 'target' | 'body'> = {},
-): Promise<void> {
-  if (direct === undefined) return serveFetch(fetchHandler, req, res, options, requestOptions)
-  return handleDirect(direct, req, res, options, requestOptions).then((answered) => (answered ? undefined : serveFetch(fetchHandler, req, res, options, requestOptions)))
-}
-
-/** Serves a request through the Fetch handler, with a Fetch `Request` and `Response`. */
+/** Serves a request through a Fetch API handler, with a Fetch `Request` and `Response`. */
 async function serveFetch(
   fetchHandler: FetchHandler,
   req: IncomingMessage,
@@ -197,7 +180,8 @@ async function serveFetch(
 /**
  * A node:http request listener serving a Fetch API handler, for `http.createServer(createNodeHandler(handler))`.
  * Never throws: 413 past the body cap, 400 for a malformed `Host`, 500 (reported to `onError`) on an unexpected
- * failure.
+ * failure. A handler made by `createFetchHandler` is served through its router, without a Fetch `Request` and
+ * `Response` (see {@link handleNodeRequest}).
  *
  * @throws TypeError when `maxBodyBytes` is not a non-negative integer
  * @example
@@ -206,65 +190,67 @@ async function serveFetch(
  * createServer(createNodeHandler(createFetchHandler(server))).listen(3000, '127.0.0.1')
  * ```
  */
-export function createNodeHandler(fetchHandler: FetchHandler, options: NodeHandlerOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
+export function createNodeHandler(fetchHandler: FetchHandler | RoutedFetchHandler, options: NodeHandlerOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
   checkedCap(options.maxBodyBytes)
-  // Found once, not on every request.
-  const direct = directHandlerOf(fetchHandler)
   return (req, res) => {
-    void serveNodeRequest(direct, fetchHandler, req, res, options)
+    void handleNodeRequest(fetchHandler, req, res, options)
+  }
+}
+
+/** Options of {@link serveRouter}: the listener's, and what this request's transport knows. */
+export interface ServeRouterOptions extends NodeHandlerOptions, Pick<ToFetchRequestOptions, 'target' | 'body'> {
+  /** The client's address; default the socket's. */
+  readonly remoteAddress?: string | undefined
+}
+
+/**
+ * Serves one node:http request with a {@link Router}: the request's parts become an {@link HttpRequest} (the body
+ * read with the smaller of both caps), the router's answer is written to `res`. Never rejects.
+ */
+export async function serveRouter(router: Router, req: IncomingMessage, res: ServerResponse, options: ServeRouterOptions = {}): Promise<void> {
+  try {
+    const request = fromIncomingMessage(req, res, options)
+    writeHttpResponse(res, await router.handle(request), request.method)
+  } catch (error) {
+    // Only the translation or the write can throw here: the router answers every failure of a route itself.
+    if (!(error instanceof HttpError) && !res.destroyed) reportAdapterError(options.onError, error, undefined)
+    await writeFailure(res, error)
+  } finally {
+    // Whatever the route left unread is drained, so the client gets the answer and the connection can be reused.
+    if (!req.readableEnded && !req.destroyed) req.resume()
   }
 }
 
 /**
- * {@link handleNodeRequest} for a handler made by `createFetchHandler`: the same answers, computed from the request's
- * own parts and written straight to `res`, without a Fetch `Request` and `Response` in between.
+ * The router's view of a node:http request: the absolute URI (see {@link toFetchRequest}), the method, the headers as
+ * received, and the body read on demand.
+ *
+ * @throws {@link HttpError} (400) when the `Host` header or the request target is missing or malformed
  */
-async function handleDirect(
-  direct: DirectHandler,
-  req: IncomingMessage,
-  res: ServerResponse,
-  options: NodeHandlerOptions & { readonly remoteAddress?: string | undefined },
-  requestOptions: Pick<ToFetchRequestOptions, 'target' | 'body'>,
-): Promise<boolean> {
-  let answered = true
-  try {
-    const target = requestOptions.target ?? req.url
-    const href = requestHref(req, target, options.trustProxy === true)
-    const method = req.method ?? 'GET'
-    const aborted = () => res.destroyed || (req.destroyed && !req.complete)
-    const response = await direct({
-      href,
-      pathname: pathnameOf(target as string, href),
-      method,
-      remoteAddress: options.remoteAddress,
-      headers: headerPairs(req.rawHeaders),
-      readBody: (fetchCap) => {
-        if (BODYLESS_METHODS.has(method.toUpperCase())) return Promise.resolve(undefined)
-        const cap = Math.min(checkedCap(options.maxBodyBytes), fetchCap)
-        return requestOptions.body === undefined ? readBody(req, cap) : Promise.resolve(givenBody(requestOptions.body, cap))
-      },
-      toRequest: () => {
-        try {
-          return new Request(href, { method, headers: new Headers(headerPairs(req.rawHeaders)) })
-        } catch {
-          return undefined
-        }
-      },
-      aborted,
-    })
-    if (response === undefined) {
-      answered = false
-      return false
-    }
-    writeDirect(res, response, method)
-    return true
-  } catch (error) {
-    if (!(error instanceof HttpError) && !res.destroyed) reportAdapterError(options.onError, error, undefined)
-    await writeFailure(res, error)
-    return true
-  } finally {
-    // Declined, the body is the Fetch path's to read. A body taken whole in one `read()` leaves nothing to drain.
-    if (answered && !req.readableEnded && !req.destroyed && !takenWhole(req)) req.resume()
+function fromIncomingMessage(req: IncomingMessage, res: ServerResponse, options: ServeRouterOptions): HttpRequest {
+  const url = requestUrl(req, options.target ?? req.url, options.trustProxy === true)
+  const method = req.method ?? 'GET'
+  const headers = headerPairs(req.rawHeaders)
+  const nodeCap = checkedCap(options.maxBodyBytes)
+  return {
+    uri: url.href,
+    pathname: url.pathname,
+    method,
+    headers,
+    remoteAddress: options.remoteAddress ?? req.socket.remoteAddress,
+    readBody: async (routerCap) => {
+      if (BODYLESS_METHODS.has(method.toUpperCase())) return undefined
+      const cap = Math.min(nodeCap, routerCap)
+      return options.body === undefined ? readBody(req, cap) : givenBody(options.body, cap)
+    },
+    aborted: () => res.destroyed || (req.destroyed && !req.complete),
+    toRequest: () => {
+      try {
+        return new Request(url, { method, headers: new Headers(headers) })
+      } catch {
+        return undefined
+      }
+    },
   }
 }
 
@@ -288,64 +274,34 @@ function givenBody(body: string | Uint8Array, cap: number): string {
 }
 
 /**
- * Reads the whole body as UTF-8 text (invalid sequences become U+FFFD, as `TextDecoder` makes them), within `cap`.
- *
- * A small body nearly always arrives in the packet of the headers: the HTTP parser hands it to `req` right after the
- * `request` event, before the next promise job runs. In that job it is all buffered (as many bytes as declared, or
- * the request is complete) and is taken in one `read()`, without listening for `data` and `end` (eight listener
- * changes, and an `end` one tick later). Otherwise, or when someone else already reads the stream, the body is read
- * from the events as it comes.
+ * Reads the whole body as UTF-8 text (invalid sequences become U+FFFD), within `cap`: refused at once when
+ * `Content-Length` says more, else read until its end, failing past the cap or when the client goes away first. The
+ * rest of a refused body is drained by the caller, so the answer still reaches the client.
  */
 function readBody(req: IncomingMessage, cap: number): Promise<string> {
-  const declared = Number(req.headers['content-length'] ?? Number.NaN)
-  // The rest of the body is drained by the caller, so the answer still reaches the client.
-  if (declared > cap) return Promise.reject(new PayloadTooLargeError(cap))
+  if (Number(req.headers['content-length'] ?? Number.NaN) > cap) return Promise.reject(new PayloadTooLargeError(cap))
   if (req.readableEnded) return Promise.reject(new HttpError(500, 'The request body was already read by another handler'))
-  return Promise.resolve().then(() => (isBuffered(req, declared) ? takeBuffered(req, cap) : streamBody(req, cap)))
-}
-
-/** Whether the whole body is in `req`'s buffer, and nobody else reads it. */
-function isBuffered(req: IncomingMessage, declared: number): boolean {
-  return (req.complete || req.readableLength === declared) && req.readableFlowing === null && !req.readableEnded && !req.destroyed
-}
-
-/** Whether `takeBuffered` took the body: read, without a `data` listener, nothing left. */
-function takenWhole(req: IncomingMessage): boolean {
-  return req.readableDidRead && req.readableFlowing === null && req.readableLength === 0
-}
-
-function takeBuffered(req: IncomingMessage, cap: number): string {
-  if (req.readableLength > cap) throw new PayloadTooLargeError(cap)
-  const body = req.read() as Buffer | string | null
-  return body === null ? '' : typeof body === 'string' ? body : body.toString('utf8')
-}
-
-function streamBody(req: IncomingMessage, cap: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
     const detach = () => {
       req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose)
     }
-    const onData = (chunk: Buffer) => {
-      size += chunk.byteLength
-      if (size > cap) {
-        detach()
-        reject(new PayloadTooLargeError(cap))
-      } else chunks.push(chunk)
-    }
-    const onEnd = () => {
-      detach()
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks, size).toString('utf8'))
-    }
-    const onError = (error: Error) => {
+    const fail = (error: Error) => {
       detach()
       reject(error)
     }
-    const onClose = () => {
-      detach()
-      reject(new Error('The client closed the connection before the request body ended'))
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength
+      if (size > cap) fail(new PayloadTooLargeError(cap))
+      else chunks.push(chunk)
     }
+    const onEnd = () => {
+      detach()
+      resolve(Buffer.concat(chunks, size).toString('utf8'))
+    }
+    const onError = (error: Error) => fail(error)
+    const onClose = () => fail(new Error('The client closed the connection before the request body ended'))
     req.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose)
   })
 }
@@ -387,9 +343,9 @@ export function bearerGuard(
   return async (req, res) => {
     try {
       const method = req.method ?? 'GET'
-      const result = await server.validateProtectedResourceRequest(requestHref(req, req.url, trustProxy), method, undefined, headerPairs(req.rawHeaders), scopes)
+      const result = await server.validateProtectedResourceRequest(requestUrl(req, req.url, trustProxy).href, method, undefined, headerPairs(req.rawHeaders), scopes)
       if (result.valid) return result.token
-      writeDirect(res, result.response, method)
+      writeHttpResponse(res, result.response, method)
     } catch (error) {
       if (!(error instanceof HttpError) && !res.destroyed) reportAdapterError(options.onError, error, undefined)
       await writeFailure(res, error)
@@ -398,36 +354,22 @@ export function bearerGuard(
   }
 }
 
-/** Writes a core response: status, headers, and the body unless the status or a `HEAD` request has none. */
-function writeDirect(res: ServerResponse, response: OAuth2Response, method: string): void {
+/**
+ * Writes a router's answer: status, headers (each cookie as a `Set-Cookie` of its own), and the body unless the
+ * status or a `HEAD` request has none. A text body without a type is sent as `text/plain;charset=UTF-8`, as a Fetch
+ * `Response` would send it; `Content-Length` is always the body's own.
+ */
+function writeHttpResponse(res: ServerResponse, response: HttpResponse, method: string): void {
   if (res.destroyed || res.writableEnded) return
   const body = bodyToSend(response, method)
-  // What a Fetch Response does for a text body without a type.
-  const untyped = response.body !== '' && !hasContentType(response.headers) && !res.hasHeader('content-type')
-  if (body !== undefined && !res.headersSent) {
-    // The common case in one call: status and headers, Content-Length included, then the body (node:http does less
-    // work than with a setHeader per header). A flat list of names and values: no object to merge them into.
-    const headers: Array<string | number> = []
-    for (const name in response.headers) {
-      // The length is the body's own, whatever a custom response said.
-      if (name.length !== 14 || name.toLowerCase() !== 'content-length') headers.push(name, response.headers[name] as string)
-    }
-    headers.push('Content-Length', Buffer.byteLength(body))
-    if (untyped) headers.push('Content-Type', 'text/plain;charset=UTF-8')
-    res.writeHead(response.status, headers)
-    res.end(body)
-    return
-  }
   res.statusCode = response.status
-  for (const name in response.headers) res.setHeader(name, response.headers[name] as string)
-  if (untyped) res.setHeader('Content-Type', 'text/plain;charset=UTF-8')
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (name.toLowerCase() !== 'content-length') res.setHeader(name, value)
+  }
+  if (response.cookies !== undefined && response.cookies.length > 0) res.setHeader('Set-Cookie', response.cookies)
+  if (response.body !== '' && !res.hasHeader('content-type')) res.setHeader('Content-Type', 'text/plain;charset=UTF-8')
+  if (body !== undefined) res.setHeader('Content-Length', Buffer.byteLength(body))
   res.end(body)
-}
-
-function hasContentType(headers: Readonly<Record<string, string>>): boolean {
-  if ('Content-Type' in headers) return true
-  for (const name in headers) if (name.toLowerCase() === 'content-type') return true
-  return false
 }
 
 /** Answers a failure if the response has not started; otherwise cuts the connection. */
@@ -514,10 +456,12 @@ function bodyStream(req: IncomingMessage, maxBodyBytes: number, abort: AbortCont
 }
 
 /**
- * The absolute request URI, as text: scheme, `Host` (or the proxy's) and the origin-form target, checked to parse as
- * a URL without parsing all of it (the core parses it only if it needs more than its scheme).
+ * The absolute request URL: scheme (`https` on TLS, or the proxy's), `Host` (or `:authority` on HTTP/2, or the
+ * proxy's) and the origin-form target, concatenated, never resolved, so `//evil.example` stays a path.
+ *
+ * @throws {@link HttpError} (400) when the host or the target is missing or malformed
  */
-function requestHref(req: IncomingMessage, target: string | undefined, trustProxy: boolean): string {
+function requestUrl(req: IncomingMessage, target: string | undefined, trustProxy: boolean): URL {
   const encrypted = (req.socket as { encrypted?: boolean } | null)?.encrypted === true
   let protocol = encrypted ? 'https' : 'http'
   let host = req.headers.host ?? headerValue(req.headers[':authority'])
@@ -530,23 +474,14 @@ function requestHref(req: IncomingMessage, target: string | undefined, trustProx
   if (host === undefined || !/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(host)) {
     throw new HttpError(400, 'The Host header is missing or malformed')
   }
-  // Origin-form only (RFC 9112 §3.2.1); concatenated, never resolved, so `//evil.example` stays a path.
+  // Origin-form only (RFC 9112 §3.2.1).
   if (target === undefined || !target.startsWith('/')) throw new HttpError(400, 'The request target must be an absolute path')
-  const href = `${protocol}://${host}${target}`
-  // Concatenated, the URL fails to parse only when its origin does (a port past 65535, a malformed IPv4 address):
-  // httpScheme parses the origin once and remembers it.
-  if (httpScheme(href) === undefined) throw new HttpError(400, 'The request target is malformed')
-  return href
-}
-
-// An origin-form target whose path the URL parser leaves as it is: no dot segment, percent sign, backslash or
-// character it would encode, and no fragment.
-const PLAIN_TARGET = /^(\/[A-Za-z0-9\-_~!$&'()*+,;=:@/]*)(?:\?[^#]*)?$/
-
-/** The pathname of `href`, read off the target when the URL parser would leave it as it is. */
-function pathnameOf(target: string, href: string): string {
-  const plain = PLAIN_TARGET.exec(target)
-  return plain === null ? new URL(href).pathname : (plain[1] as string)
+  try {
+    return new URL(`${protocol}://${host}${target}`)
+  } catch (cause) {
+    // A port past 65535, a malformed IPv4 address.
+    throw new HttpError(400, 'The request target is malformed', { cause })
+  }
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {
@@ -560,10 +495,4 @@ function firstForwarded(value: string | string[] | undefined): string | undefine
 
 function byteLength(body: string | Uint8Array): number {
   return typeof body === 'string' ? new TextEncoder().encode(body).byteLength : body.byteLength
-}
-
-function checkedCap(maxBodyBytes: number | undefined): number {
-  const cap = maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
-  if (!Number.isSafeInteger(cap) || cap < 0) throw new TypeError('maxBodyBytes must be a non-negative integer')
-  return cap
 }

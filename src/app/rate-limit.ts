@@ -17,7 +17,9 @@
  * @module
  */
 import { isIPv4, isIPv6 } from 'node:net'
-import { errorResponse, TemporarilyUnavailableError, type OAuth2Response } from '../index.js'
+import { TemporarilyUnavailableError } from '../core/errors.js'
+import { type OAuth2Request } from '../core/request.js'
+import { type TokenRequestHooks, type TokenRequestOutcome } from '../endpoints/token.js'
 import { sha256Base64url } from '../store/secrets.js'
 import { type RateLimitTable, type RateLimitWindow } from '../store/store.js'
 
@@ -178,45 +180,53 @@ export class RateLimiter {
   // The token endpoint
 
   /**
-   * Runs one token request under the limits: refused with 429 when a counter of the request is at its limit (before
-   * `issue` runs, so nothing is consumed, rotated or hashed), else answered by `issue`, and counted when that answer
-   * is a failure (400 or 401). A success is never counted nor changed.
+   * The token endpoint's hooks that apply the limits: before the grant runs, a request whose counter is at its limit
+   * is refused with 429 (so nothing is consumed, rotated or hashed); after it, a failure (400 or 401) is counted. A
+   * success is never counted nor changed. What is counted comes from the endpoint: the client_id as presented (HTTP
+   * Basic or the `client_id` parameter), the username of a password grant, the error code, and the client's address
+   * passed as `credentials.remoteAddress`.
    *
    * The 429 carries `error: "temporarily_unavailable"`. No error code is registered for rate limiting at the token
    * endpoint; this one says "try again later" to every client (RFC 6749 §4.1.2.1 defines it; oauthkit answers it at the
    * token endpoint too when its database is unreachable). `slow_down` was the other candidate, but RFC 8628 §3.5 defines
    * it for device-code polling only, telling the client to poll 5 seconds more slowly, which means nothing to the
    * other grants.
-   *
-   * @param body - the raw form body
-   * @param authorization - the `Authorization` header, if any
-   * @param address - the client's address, if known
-   * @param issue - the token endpoint itself
    */
-  async token(body: string | undefined, authorization: string | null | undefined, address: string | undefined, issue: () => Promise<OAuth2Response>): Promise<OAuth2Response> {
-    const params = new URLSearchParams(body ?? '')
-    const clientId = basicClientId(authorization) ?? nonEmpty(params.get('client_id'))
-    const username = params.get('grant_type') === 'password' ? nonEmpty(params.get('username')) : undefined
-    const addressCounter = this.counter('tokenPerAddress', address, (value) => remembered(this.addressKeys, value, addressKey))
-    const clientCounter = this.counter('tokenPerClient', clientId, (id) => remembered(this.clientKeys, id, clientKey))
-    const usernameCounter = this.counter('loginPerUsername', username, usernameKey)
-    let wait: number
-    try {
-      wait = await this.wait([addressCounter, clientCounter, usernameCounter])
-    } catch {
-      return errorResponse(new TemporarilyUnavailableError('The authorization server cannot reach its database; retry later', { headers: { 'Retry-After': '5' } }))
+  tokenRequestHooks(): TokenRequestHooks {
+    return {
+      beforeGrant: async (request) => {
+        let wait: number
+        try {
+          wait = await this.wait(this.tokenCounters(request, addressOf(request.credentials)))
+        } catch {
+          throw new TemporarilyUnavailableError('The authorization server cannot reach its database; retry later', { headers: { 'Retry-After': '5' } })
+        }
+        if (wait > 0) {
+          throw new TemporarilyUnavailableError(`Too many failed requests: retry after ${wait} seconds`, { status: 429, headers: { 'Retry-After': String(wait) } })
+        }
+      },
+      afterResponse: async (outcome) => {
+        if (outcome.status !== 400 && outcome.status !== 401) return
+        await this.count(this.failureCounters(outcome))
+      },
     }
-    if (wait > 0) {
-      return errorResponse(
-        new TemporarilyUnavailableError(`Too many failed requests: retry after ${wait} seconds`, { status: 429, headers: { 'Retry-After': String(wait) } }),
-      )
-    }
-    const response = await issue()
-    if (response.status === 400 || response.status === 401) {
-      const error = errorCode(response.body)
-      await this.count([addressCounter, error === 'invalid_client' ? clientCounter : undefined, error === 'invalid_grant' ? usernameCounter : undefined])
-    }
-    return response
+  }
+
+  /** The counters a token request is checked against: its address, its client_id, and a password grant's username. */
+  private tokenCounters(request: OAuth2Request | undefined, address: string | undefined): [Counter | undefined, Counter | undefined, Counter | undefined] {
+    const clientId = request?.clientId
+    const username = request?.grantType === 'password' ? request.params.get('username') : undefined
+    return [
+      this.counter('tokenPerAddress', address, (value) => remembered(this.addressKeys, value, addressKey)),
+      this.counter('tokenPerClient', clientId, (id) => remembered(this.clientKeys, id, clientKey)),
+      this.counter('loginPerUsername', username, usernameKey),
+    ]
+  }
+
+  /** The counters a failed token request counts on: the address always, the client on `invalid_client`, the username on `invalid_grant`. */
+  private failureCounters(outcome: TokenRequestOutcome): (Counter | undefined)[] {
+    const [address, client, username] = this.tokenCounters(outcome.request, addressOf(outcome.credentials))
+    return [address, outcome.error === 'invalid_client' ? client : undefined, outcome.error === 'invalid_grant' ? username : undefined]
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -397,38 +407,8 @@ function ipv6Groups(address: string): string[] {
   return groups.map((group) => parseInt(group, 16).toString(16))
 }
 
-/**
- * The client_id of `Authorization: Basic` (RFC 6749 §2.3.1: base64 of `id:secret`, each form-urlencoded), or
- * `undefined` when there is none or it is malformed (the token endpoint then refuses the request, and only the
- * address counts).
- */
-function basicClientId(authorization: string | null | undefined): string | undefined {
-  if (authorization === null || authorization === undefined) return undefined
-  const match = /^basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(authorization)
-  if (match === null) return undefined
-  try {
-    const binary = atob(match[1] as string)
-    const text = /^[\x00-\x7F]*$/.test(binary) ? binary : new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)))
-    const colon = text.indexOf(':')
-    if (colon < 0) return undefined
-    const id = text.slice(0, colon)
-    // Nearly every client_id has nothing to decode.
-    return nonEmpty(id.includes('%') || id.includes('+') ? decodeURIComponent(id.replace(/\+/g, ' ')) : id)
-  } catch {
-    return undefined
-  }
-}
-
-function nonEmpty(value: string | null): string | undefined {
-  return value === null || value === '' ? undefined : value
-}
-
-/** The `error` of an RFC 6749 §5.2 JSON body, if it is one. */
-function errorCode(body: string): string | undefined {
-  try {
-    const parsed: unknown = JSON.parse(body)
-    return typeof parsed === 'object' && parsed !== null && typeof (parsed as { error?: unknown }).error === 'string' ? (parsed as { error: string }).error : undefined
-  } catch {
-    return undefined
-  }
+/** The client's address the app passed to the token endpoint as `credentials.remoteAddress`, if any. */
+function addressOf(credentials: Readonly<Record<string, unknown>>): string | undefined {
+  const address = credentials.remoteAddress
+  return typeof address === 'string' && address !== '' ? address : undefined
 }

@@ -9,6 +9,11 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 const SESSION_COOKIE = 'oauthkit_session'
 const CSRF_COOKIE = 'oauthkit_csrf'
 
+/** What sessions read of a request: its headers (`Cookie`). */
+export interface CookieSource {
+  header(name: string): string | undefined
+}
+
 /** A signed-in browser. */
 export interface Session {
   /** Random per sign-in: a new one on every login, so a session id planted before login is worthless (session fixation). */
@@ -44,7 +49,7 @@ export class Sessions {
   }
 
   /** The session of a request, when its cookie is present, authentic and not expired. */
-  read(request: Request): Session | undefined {
+  read(request: CookieSource): Session | undefined {
     const value = cookies(request).get(SESSION_COOKIE)
     if (value === undefined) return undefined
     const dot = value.lastIndexOf('.')
@@ -82,7 +87,7 @@ export class Sessions {
    *
    * @returns the `Set-Cookie` values that clear the browser's cookies
    */
-  end(request: Request): string[] {
+  end(request: CookieSource): string[] {
     const session = this.read(request)
     const now = Date.now() / 1000
     for (const [sid, expiresAt] of this.revoked) if (expiresAt <= now) this.revoked.delete(sid)
@@ -93,7 +98,7 @@ export class Sessions {
   /**
    * The CSRF token to put in a form, and the cookie to set when the browser has none yet.
    */
-  csrf(request: Request): { token: string; setCookie: string | undefined } {
+  csrf(request: CookieSource): { token: string; setCookie: string | undefined } {
     const existing = cookies(request).get(CSRF_COOKIE)
     const value = existing !== undefined && /^[A-Za-z0-9_-]{22}$/.test(existing) ? existing : randomBytes(16).toString('base64url')
     return {
@@ -103,7 +108,7 @@ export class Sessions {
   }
 
   /** Whether a form's `csrf_token` belongs to this browser's CSRF cookie. */
-  checkCsrf(request: Request, token: string | null): boolean {
+  checkCsrf(request: CookieSource, token: string | null): boolean {
     const value = cookies(request).get(CSRF_COOKIE)
     return value !== undefined && token !== null && this.verify(`csrf:${value}`, token)
   }
@@ -123,9 +128,9 @@ export class Sessions {
   }
 }
 
-function cookies(request: Request): Map<string, string> {
+function cookies(request: CookieSource): Map<string, string> {
   const map = new Map<string, string>()
-  for (const part of (request.headers.get('cookie') ?? '').split(';')) {
+  for (const part of (request.header('cookie') ?? '').split(';')) {
     const eq = part.indexOf('=')
     if (eq > 0) map.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim())
   }

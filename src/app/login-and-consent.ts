@@ -1,0 +1,190 @@
+/**
+ * The ready server's routes for people: the authorization endpoint with its sign-in and consent pages, sign-out and
+ * the home page. Each takes the router's request and answers with `{ status, headers, body, cookies }`.
+ *
+ * @module
+ */
+import { AccessDeniedError, OAuth2Error } from '../core/errors.js'
+import { type OAuth2Response } from '../core/response.js'
+import { type Server } from '../servers.js'
+import { type Store } from '../store/store.js'
+import { type StoreValidator } from '../store/validator.js'
+import { type HttpResponse, type RouteRequest } from '../adapters/router.js'
+import { consentPage, errorPage, homePage, loginPage, logoutPage, PAGE_HEADERS } from './pages.js'
+import { type RateLimiter } from './rate-limit.js'
+import { type Sessions } from './session.js'
+
+/** The login, consent and sign-out flow around the authorization endpoint. */
+export class LoginAndConsent {
+  constructor(
+    private readonly server: Server,
+    private readonly validator: StoreValidator,
+    private readonly store: Store,
+    private readonly sessions: Sessions,
+    private readonly limiter: RateLimiter | undefined,
+    private readonly issuer: string,
+  ) {}
+
+  /**
+   * `/authorize`: verifies the request, sends the user to sign in and to consent when needed, then redirects to the
+   * client with the code (or the error).
+   */
+  async authorize(request: RouteRequest): Promise<HttpResponse> {
+    const { uri, method, headers } = request
+    const body = await request.body()
+    let validated
+    try {
+      validated = await this.server.validateAuthorizationRequest(uri, method, body, headers)
+    } catch (error) {
+      if (error instanceof OAuth2Error && error.redirectable) {
+        return this.server.createAuthorizationErrorResponse(uri, method, body, headers, error)
+      }
+      return shownError(error)
+    }
+    // Sign-in and consent come back to the same request as a GET, whatever its method was (RFC 6749 §3.1).
+    const returnTo = `/authorize?${method.toUpperCase() === 'POST' ? (body ?? '') : new URL(uri).search.slice(1)}`
+    const session = await this.signedIn(request)
+    if (session === undefined) return redirect(`/login?return_to=${encodeURIComponent(returnTo)}`)
+    const { client } = validated.credentials
+    if (!(await this.validator.hasConsent(client.clientId, session.userId, validated.scopes))) {
+      return redirect(`/consent?return_to=${encodeURIComponent(returnTo)}`)
+    }
+    return this.server.createAuthorizationResponse(uri, method, body, headers, validated.scopes, { userId: session.userId })
+  }
+
+  /** `/login`: the form, and signing in under the rate limits per username and per address. */
+  async login(request: RouteRequest): Promise<HttpResponse> {
+    if (request.method === 'GET') {
+      const returnTo = localReturnTo(new URL(request.uri).searchParams.get('return_to'))
+      const csrf = this.sessions.csrf(request)
+      return page(200, loginPage({ csrf: csrf.token, returnTo }), csrf.setCookie)
+    }
+    if (request.method !== 'POST') return methodNotAllowed('GET, POST')
+    const form = await formOf(request)
+    const returnTo = localReturnTo(form.get('return_to'))
+    const csrf = this.sessions.csrf(request)
+    if (!this.sessions.checkCsrf(request, form.get('csrf_token'))) {
+      return page(403, loginPage({ csrf: csrf.token, returnTo, error: 'Your session expired. Please try again.' }), csrf.setCookie)
+    }
+    const username = form.get('username') ?? ''
+    const address = request.remoteAddress
+    // Checked before the password is hashed: a blocked attempt costs no scrypt.
+    let wait: number
+    try {
+      wait = (await this.limiter?.loginWait(username, address)) ?? 0
+    } catch {
+      // The database cannot be reached (the limiter rethrows nothing else): no sign-in can succeed now.
+      return page(503, errorPage('Temporarily unavailable', 'The server cannot sign you in right now. Please try again in a moment.'), undefined, { 'Retry-After': '5' })
+    }
+    if (wait > 0) {
+      return page(429, loginPage({ csrf: csrf.token, returnTo, username, error: `Too many failed attempts. Try again in ${wait} seconds.` }), undefined, {
+        'Retry-After': String(wait),
+      })
+    }
+    const user = username === '' ? undefined : await this.store.users.authenticate(username, form.get('password') ?? '')
+    if (user === undefined) {
+      await this.limiter?.loginFailed(username, address)
+      return page(401, loginPage({ csrf: csrf.token, returnTo, username, error: 'The username or password is incorrect.' }))
+    }
+    await this.limiter?.loginSucceeded(username)
+    // A new session id (and CSRF cookie) on every sign-in: a session fixed before login is worthless.
+    return redirect(returnTo, this.sessions.start(user.userId))
+  }
+
+  /** `/consent`: names the client and the scopes, and answers Allow or Deny. */
+  async consent(request: RouteRequest): Promise<HttpResponse> {
+    const session = await this.signedIn(request)
+    const isPost = request.method === 'POST'
+    if (!isPost && request.method !== 'GET') return methodNotAllowed('GET, POST')
+    const form = isPost ? await formOf(request) : new URL(request.uri).searchParams
+    const returnTo = localReturnTo(form.get('return_to'))
+    if (session === undefined) return redirect(`/login?return_to=${encodeURIComponent(returnTo)}`)
+    if (!returnTo.startsWith('/authorize?')) return page(400, errorPage('Nothing to consent to', 'This page is reached from an authorization request.'))
+    const authorizeUri = `${this.issuer}${returnTo}`
+    let validated
+    try {
+      validated = await this.server.validateAuthorizationRequest(authorizeUri, 'GET')
+    } catch (error) {
+      if (error instanceof OAuth2Error && error.redirectable) {
+        return this.server.createAuthorizationErrorResponse(authorizeUri, 'GET', undefined, {}, error)
+      }
+      return shownError(error)
+    }
+    const { client } = validated.credentials
+    const csrf = this.sessions.csrf(request)
+    if (!isPost) {
+      const registered = await this.store.clients.get(client.clientId)
+      return page(
+        200,
+        consentPage({ csrf: csrf.token, returnTo, clientName: registered?.name ?? client.clientId, scopes: validated.scopes, username: session.username }),
+        csrf.setCookie,
+      )
+    }
+    if (!this.sessions.checkCsrf(request, form.get('csrf_token'))) {
+      return page(403, errorPage('Your session expired', 'Go back to the application and try again.'))
+    }
+    if (form.get('decision') !== 'allow') {
+      // RFC 6749 §4.1.2.1: the resource owner denied the request.
+      const denied = new AccessDeniedError('The user denied the request')
+      return this.server.createAuthorizationErrorResponse(authorizeUri, 'GET', undefined, {}, denied)
+    }
+    await this.validator.saveConsent(client.clientId, session.userId, validated.scopes)
+    return this.server.createAuthorizationResponse(authorizeUri, 'GET', undefined, {}, validated.scopes, { userId: session.userId })
+  }
+
+  /** `/`: where a sign-in without an authorization request lands. */
+  async home(request: RouteRequest): Promise<HttpResponse> {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return methodNotAllowed('GET')
+    return page(200, homePage({ username: (await this.signedIn(request))?.username }))
+  }
+
+  /** `/logout`: a confirmation form (GET) and signing out (POST). */
+  async logout(request: RouteRequest): Promise<HttpResponse> {
+    const csrf = this.sessions.csrf(request)
+    if (request.method === 'GET') return page(200, logoutPage({ csrf: csrf.token, signedOut: false }), csrf.setCookie)
+    if (request.method !== 'POST') return methodNotAllowed('GET, POST')
+    const form = await formOf(request)
+    if (!this.sessions.checkCsrf(request, form.get('csrf_token'))) return page(403, logoutPage({ csrf: csrf.token, signedOut: false }))
+    return page(200, logoutPage({ csrf: '', signedOut: true }), this.sessions.end(request))
+  }
+
+  /** The signed-in user of a request: a live session of a user who still exists (a removed user is signed out). */
+  private async signedIn(request: RouteRequest): Promise<{ userId: string; username: string } | undefined> {
+    const session = this.sessions.read(request)
+    if (session === undefined) return undefined
+    const user = await this.store.users.get(session.userId)
+    return user === undefined ? undefined : { userId: user.userId, username: user.username }
+  }
+}
+
+/** An error about the client or its redirect URI, shown to the user rather than redirected (RFC 6749 §4.1.2.1). */
+function shownError(error: unknown): OAuth2Response {
+  if (error instanceof OAuth2Error && error.status < 500) return page(error.status === 405 ? 405 : 400, errorPage('This request cannot be completed', error.description))
+  throw error
+}
+
+/** Only a path of this server may be returned to after sign-in: never another origin (no open redirect). */
+function localReturnTo(value: string | null): string {
+  return value !== null && /^\/(authorize\?|$)/.test(value) && !value.startsWith('//') ? value : '/'
+}
+
+/** The fields of a form post; none unless the body is `application/x-www-form-urlencoded`. */
+async function formOf(request: RouteRequest): Promise<URLSearchParams> {
+  const type = request.header('content-type') ?? ''
+  if (!type.toLowerCase().startsWith('application/x-www-form-urlencoded')) return new URLSearchParams()
+  return new URLSearchParams((await request.body()) ?? '')
+}
+
+/** An HTML page with the headers every page has. */
+export function page(status: number, html: string, setCookie?: string | readonly string[], extra: Record<string, string> = {}): HttpResponse {
+  const cookies = typeof setCookie === 'string' ? [setCookie] : setCookie
+  return { status, headers: { ...PAGE_HEADERS, ...extra }, body: html, cookies }
+}
+
+function redirect(location: string, cookies: readonly string[] = []): HttpResponse {
+  return { status: 303, headers: { Location: location, 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' }, body: '', cookies }
+}
+
+function methodNotAllowed(allow: string): HttpResponse {
+  return page(405, errorPage('Method not allowed', `Use ${allow}.`), undefined, { Allow: allow })
+}
