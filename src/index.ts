@@ -29,8 +29,8 @@ export { parseScope, scopeToString } from './core/scope.js'
 export { parseResources } from './core/resource-indicator.js'
 export { timingSafeEqual } from './core/constant-time.js'
 export { isWellFormedVerifier, verifyCodeChallenge, type CodeChallengeMethod } from './core/pkce.js'
+export { RequestValidator } from './validator.js'
 export {
-  RequestValidator,
   type AuthorizationCode,
   type BearerTokenResponse,
   type IssuedAuthorizationCode,
@@ -39,7 +39,7 @@ export {
   type RefreshTokenRecord,
   type TokenContext,
   type User,
-} from './validator.js'
+} from './types.js'
 export { BearerToken, type CreateTokenOptions } from './tokens/bearer-token.js'
 export { DEFAULT_EXPIRES_IN, defaultExpiresIn, type ExpiresIn } from './tokens/expiry.js'
 export { type TokenGenerationContext, type TokenGenerator } from './tokens/generator.js'

@@ -26,7 +26,8 @@ import { type OAuth2Response } from './core/response.js'
 import { BearerToken } from './tokens/bearer-token.js'
 import { type ExpiresIn } from './tokens/expiry.js'
 import { type TokenGenerator } from './tokens/generator.js'
-import { type RequestValidator, type User } from './validator.js'
+import { type RequestValidator } from './validator.js'
+import { type User } from './types.js'
 
 /** Options of every pre-configured server (oauthlib's `token_expires_in`, `token_generator`, …). */
 export interface ServerOptions {

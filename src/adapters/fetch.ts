@@ -7,7 +7,7 @@
 import { type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
 import { type ProtectedResourceResult } from '../endpoints/resource.js'
-import { type StoredToken } from '../validator.js'
+import { type StoredToken } from '../types.js'
 import { reportAdapterError, type AdapterErrorHook } from './error-reporting.js'
 import {
   bodyToSend,

@@ -8,7 +8,7 @@
 import { once } from 'node:events'
 import { type IncomingMessage, type ServerResponse } from 'node:http'
 import { reportAdapterError, type AdapterErrorHook } from './error-reporting.js'
-import { type StoredToken } from '../validator.js'
+import { type StoredToken } from '../types.js'
 import { type FetchHandler, type ProtectedResourceServer, type RoutedFetchHandler } from './fetch.js'
 import { bodyToSend, checkedCap, HttpError, PayloadTooLargeError, type HttpRequest, type HttpResponse, type Router } from './router.js'
 

@@ -16,74 +16,16 @@ import {
 import { isValidRedirectUri, matchRedirectUri } from '../core/redirect-uri.js'
 import { normalizeMethod, parseRequest, rejectRepeated, type OAuth2Request, type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
-import { type CodeChallengeMethod } from '../core/pkce.js'
 import { parseResources } from '../core/resource-indicator.js'
 import { deliverToRedirectUri, RESPONSE_MODES, type ResponseMode } from '../core/response-mode.js'
 import { parseScope } from '../core/scope.js'
+import { type AuthorizationResponseType, type ValidatedAuthorizationRequest } from '../grants/response-type.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
-import { type Client, type RequestValidator, type User } from '../validator.js'
+import { type RequestValidator } from '../validator.js'
+import { type Client, type User } from '../types.js'
 import { reportError, respondWithErrors, type EndpointOptions } from './base.js'
 
-/** A verified authorization request: what a consent page shows and what the response is built from. */
-export interface AuthorizationRequestCredentials {
-  /** The client, identified by `validateClientId`. */
-  readonly client: Client
-  /** The redirect URI the response goes to, verified against the registered ones. */
-  readonly redirectUri: string
-  /** Whether the request carried `redirect_uri` (the token request must then repeat it, RFC 6749 §4.1.3). */
-  readonly redirectUriIncluded: boolean
-  /** `code` or `token`. */
-  readonly responseType: string
-  /** How the response travels to the client. */
-  readonly responseMode: ResponseMode
-  /** The client's `state`, echoed in the response. */
-  readonly state: string | undefined
-  /** The resources (RFC 8707) the token will be for, checked by the validator's `validateResources`. */
-  readonly resources: readonly string[]
-  /** The parsed request. */
-  readonly request: OAuth2Request
-}
-
-/** What `validateAuthorizationRequest` returns: the requested scopes and the verified request. */
-export interface ValidatedAuthorizationRequest {
-  /** The scopes requested, or the client's defaults; show them on the consent page. */
-  readonly scopes: readonly string[]
-  /** The verified request. */
-  readonly credentials: AuthorizationRequestCredentials
-}
-
-/**
- * A response type of the authorization endpoint. Implementations: `AuthorizationCodeGrant` (`code`) and
- * `ImplicitGrant` (`token`).
- */
-export interface AuthorizationResponseType {
-  /** The `response_type` value this handler serves. */
-  readonly responseType: string
-  /** The response mode used when the request names none (RFC 6749 §3.1.1: `query` for code, `fragment` for token). */
-  readonly defaultResponseMode: ResponseMode
-  /** The response modes this response type may use; tokens never travel in a query. */
-  readonly responseModes: readonly ResponseMode[]
-  /** The request parameters it reads besides the common ones, checked for repeats. */
-  readonly authorizationParameters: readonly string[]
-  /** The PKCE methods accepted, for a response type that issues codes (metadata `code_challenge_methods_supported`). */
-  readonly codeChallengeMethods?: readonly CodeChallengeMethod[]
-  /**
-   * Checks what is specific to this response type (e.g. PKCE) after the client and redirect URI were verified.
-   *
-   * @throws an `OAuth2Error`, redirected to the client
-   */
-  validateAuthorizationRequest(request: OAuth2Request, client: Client): Promise<void>
-  /**
-   * Issues the code or token and returns the parameters to deliver (without `state` and `iss`, which the endpoint
-   * adds).
-   */
-  createAuthorizationResponseParameters(
-    credentials: AuthorizationRequestCredentials,
-    scopes: readonly string[],
-    user: User,
-    bearerToken: BearerToken,
-  ): Promise<Record<string, string>>
-}
+export { type AuthorizationRequestCredentials, type AuthorizationResponseType, type ValidatedAuthorizationRequest } from '../grants/response-type.js'
 
 /** Options of {@link AuthorizationEndpoint}. */
 export interface AuthorizationEndpointOptions extends EndpointOptions {

@@ -4,7 +4,7 @@
  * @module
  */
 import { type OAuth2Request, type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
-import { type StoredToken, type User } from '../validator.js'
+import { type StoredToken, type User } from '../types.js'
 import {
   assertRealm,
   checkStoredToken,

@@ -7,7 +7,8 @@ import { type RequestBody, type RequestHeaders, type RequestUri } from '../core/
 import { noStoreJsonResponse, type OAuth2Response } from '../core/response.js'
 import { scopeToString } from '../core/scope.js'
 import { authenticateClient } from '../grants/client-authentication.js'
-import { isExpired, type RequestValidator, type StoredToken } from '../validator.js'
+import { isExpired, type RequestValidator } from '../validator.js'
+import { type StoredToken } from '../types.js'
 import { parsePostRequest, respondWithErrors, type EndpointOptions } from './base.js'
 import { lookUpToken, rejectRepeatedTokenParameters } from './token-lookup.js'
 

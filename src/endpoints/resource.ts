@@ -8,7 +8,8 @@ import { parseRequest, requestQuery, type OAuth2Request, type RequestBody, type 
 import { errorResponse, noStoreJsonResponse, type OAuth2Response } from '../core/response.js'
 import { isSubsetOf, parseScope, scopeToString } from '../core/scope.js'
 import { isSignedTokenFormat, signedTokenVerifier, type SignedTokenVerificationOptions, type SignedTokenVerifier } from '../tokens/signed-token-verification.js'
-import { isExpired, type RequestValidator, type StoredToken, type User } from '../validator.js'
+import { isExpired, type RequestValidator } from '../validator.js'
+import { type StoredToken, type User } from '../types.js'
 import { reportError, type EndpointOptions } from './base.js'
 
 /**

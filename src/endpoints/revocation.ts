@@ -7,7 +7,8 @@ import { UnauthorizedClientError, UnsupportedTokenTypeError } from '../core/erro
 import { type OAuth2Request, type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
 import { authenticateClient } from '../grants/client-authentication.js'
-import { isExpired, type Client, type RequestValidator, type StoredToken } from '../validator.js'
+import { isExpired, type RequestValidator } from '../validator.js'
+import { type Client, type StoredToken } from '../types.js'
 import { parsePostRequest, respondWithErrors, type EndpointOptions } from './base.js'
 import { lookUpToken, rejectRepeatedTokenParameters } from './token-lookup.js'
 

@@ -6,7 +6,8 @@
  */
 import { InvalidRequestError } from '../core/errors.js'
 import { rejectRepeated, type OAuth2Request } from '../core/request.js'
-import { type RequestValidator, type StoredToken } from '../validator.js'
+import { type RequestValidator } from '../validator.js'
+import { type StoredToken } from '../types.js'
 
 /** The parameters of a token revocation or introspection request. */
 export const TOKEN_PARAMETERS = ['token', 'token_type_hint'] as const
