@@ -17,12 +17,14 @@
  *   npm run bench -- --no-build           skip `npm run build` (the servers import oauthkit from dist/)
  *   npm run bench -- --all                also cc-jwt over the SQLite and PostgreSQL stores (left out by default)
  *   npm run bench -- --out FILE           write the results elsewhere than bench/results.json
+ *   npm run bench -- --before DIR         also oauthkit as built in another checkout DIR (its own bench/ and dist/),
+ *                                         as `oauthkit-before` and `oauthkit-app-before`, side by side with this one
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
-import { dirname, join, relative } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
@@ -131,6 +133,7 @@ const { values: args } = parseArgs({
     'no-build': { type: 'boolean' },
     all: { type: 'boolean' },
     out: { type: 'string' },
+    before: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 })
@@ -146,6 +149,15 @@ const settings = {
   pipelining: 1,
   load_core: LOAD_CORE,
   server_core: SERVER_CORE,
+}
+// --before DIR: the oauthkit servers once more, from another checkout (its bench/child.mjs, its dist/), so that a
+// change is measured against the code before it in the same minutes.
+if (args.before !== undefined) {
+  const dir = resolve(args.before)
+  if (!existsSync(join(dir, 'bench', 'child.mjs')) || !existsSync(join(dir, 'dist', 'index.js'))) {
+    fail(`--before ${args.before}: no bench/child.mjs and built dist/ there (run npm run build in it first)`)
+  }
+  for (const spec of SERVERS.filter((s) => s.kind === 'oauthkit')) SERVERS.push({ ...spec, server: `${spec.server}-before`, kind: 'before', dir })
 }
 const only = (args.only ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)
 for (const scenario of only) if (!SCENARIOS.includes(scenario)) fail(`--only ${scenario}: not a scenario (${SCENARIOS.join(', ')})`)
@@ -527,8 +539,9 @@ async function startChild(c, options) {
     const name = `${c.scenario}--${c.spec.server}--${c.spec.store}`.replace(/[^A-Za-z0-9.-]+/g, '_')
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`)
   }
-  const proc = spawn('taskset', ['-c', String(SERVER_CORE), process.execPath, ...nodeArgs, join(HERE, 'child.mjs'), c.spec.module, c.spec.store, c.scenario], {
-    cwd: ROOT,
+  const childDir = c.spec.dir === undefined ? HERE : join(c.spec.dir, 'bench')
+  const proc = spawn('taskset', ['-c', String(SERVER_CORE), process.execPath, ...nodeArgs, join(childDir, 'child.mjs'), c.spec.module, c.spec.store, c.scenario], {
+    cwd: c.spec.dir ?? ROOT,
     // stdout is the ready server's request log: discarded, as a log shipper would take it away.
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: { ...process.env, BENCH_OPTIONS: JSON.stringify(options), NODE_ENV: 'production' },
