@@ -46,9 +46,11 @@ export class LoginAndConsent {
     const session = await this.signedIn(request)
     if (session === undefined) return redirect(`/login?return_to=${encodeURIComponent(returnTo)}`)
     const { client } = validated.credentials
-    if (!(await this.validator.hasConsent(client.clientId, session.userId, validated.scopes))) {
-      return redirect(`/consent?return_to=${encodeURIComponent(returnTo)}`)
-    }
+    // RFC 6749 §10.2, RFC 8252 §8.6: a client that cannot authenticate may be anyone who knows its client_id (any local
+    // program can open the user's browser with a loopback redirect URI), so a consent given before is not applied to
+    // it: the user is asked every time. Only an authenticated client's request may reuse a remembered consent.
+    const remembered = !(await this.isPublic(client.clientId)) && (await this.validator.hasConsent(client.clientId, session.userId, validated.scopes))
+    if (!remembered) return redirect(`/consent?return_to=${encodeURIComponent(returnTo)}`)
     return this.server.createAuthorizationResponse(uri, method, body, headers, validated.scopes, { userId: session.userId })
   }
 
@@ -128,7 +130,8 @@ export class LoginAndConsent {
       const denied = new AccessDeniedError('The user denied the request')
       return this.server.createAuthorizationErrorResponse(authorizeUri, 'GET', undefined, {}, denied)
     }
-    await this.validator.saveConsent(client.clientId, session.userId, validated.scopes)
+    // A public client's consent is asked for every time (see authorize), so there is nothing to remember of it.
+    if (!(await this.isPublic(client.clientId))) await this.validator.saveConsent(client.clientId, session.userId, validated.scopes)
     return this.server.createAuthorizationResponse(authorizeUri, 'GET', undefined, {}, validated.scopes, { userId: session.userId })
   }
 
@@ -146,6 +149,12 @@ export class LoginAndConsent {
     const form = await formOf(request)
     if (!this.sessions.checkCsrf(request, form.get('csrf_token'))) return page(403, logoutPage({ csrf: csrf.token, signedOut: false }))
     return page(200, logoutPage({ csrf: '', signedOut: true }), this.sessions.end(request))
+  }
+
+  /** Whether a client is registered without a means to authenticate (`token_endpoint_auth_method` `none`). */
+  private async isPublic(clientId: string): Promise<boolean> {
+    const registered = await this.store.clients.get(clientId)
+    return registered === undefined || registered.tokenEndpointAuthMethod === 'none'
   }
 
   /** The signed-in user of a request: a live session of a user who still exists (a removed user is signed out). */

@@ -178,3 +178,36 @@ describe('RFC 6749 §10.12: session fixation', () => {
     expect((await authorize(victim, path, 'victim')).status).toBe(302)
   })
 })
+
+describe('RFC 6749 §10.2, RFC 8252 §8.6: remembered consent is never applied to a client that cannot authenticate', () => {
+  it('RFC 8252 §8.6: a public client gets the consent page on every request, even after the user allowed it once; a confidential client does not', async () => {
+    const native = await server.addClient({ name: 'Native App', public: true, redirectUris: ['http://127.0.0.1/cb'] })
+    const { browser } = await signedIn('public-consent')
+    const first = authorizePath(native.clientId, challenge, { redirect_uri: 'http://127.0.0.1/cb' })
+    expect(locationOf(await browser.get(first))?.pathname).toBe('/consent')
+    const allowed = await decide(browser, first, 'allow')
+    expect(allowed.status).toBe(302)
+    expect(locationOf(allowed)?.searchParams.get('code')).toEqual(expect.any(String))
+    // Any local program can open the user's browser with the public client_id, another loopback port (RFC 8252 §7.3
+    // lets the port vary) and a PKCE pair of its own: it gets the page, never a code at once.
+    const attacker = pkce()
+    const replayed = await browser.get(authorizePath(native.clientId, attacker.challenge, { redirect_uri: 'http://127.0.0.1:4444/cb' }))
+    expect(replayed.status).toBe(303)
+    expect(locationOf(replayed)?.pathname).toBe('/consent')
+    expect(locationOf(replayed)?.searchParams.get('code')).toBeNull()
+    // The same user's consent to a confidential client is remembered: its second request needs no page.
+    const path = authorizePath(client.clientId, challenge)
+    expect(locationOf(await browser.get(path))?.pathname).toBe('/consent')
+    expect((await decide(browser, path, 'allow')).status).toBe(302)
+    const again = await browser.get(authorizePath(client.clientId, challenge))
+    expect(again.status).toBe(302)
+    expect(locationOf(again)?.searchParams.get('code')).toEqual(expect.any(String))
+  })
+  it('RFC 8252 §8.6: a consent to a public client remembered in the store (e.g. from before an upgrade) is not applied', async () => {
+    const native = await server.addClient({ name: 'Old Native App', public: true, redirectUris: ['http://127.0.0.1/cb'] })
+    const { browser, username } = await signedIn('public-remembered')
+    await server.app.validator.saveConsent(native.clientId, `id-${username}`, ['read'])
+    const response = await browser.get(authorizePath(native.clientId, pkce().challenge, { redirect_uri: 'http://127.0.0.1:4444/cb' }))
+    expect(locationOf(response)?.pathname).toBe('/consent')
+  })
+})
