@@ -172,10 +172,26 @@ function shownError(error: unknown): OAuth2Response {
   throw error
 }
 
-/** Only a path of this server may be returned to after sign-in: never another origin (no open redirect). */
+/**
+ * Only a path of this server may be returned to after sign-in: `/` or `/authorize?…`, never another origin (no open
+ * redirect). The path is returned as the URL parser serializes it, so it holds only characters a `Location` header
+ * may carry (control characters dropped or percent-encoded, non-ASCII percent-encoded); anything else becomes `/`.
+ */
 function localReturnTo(value: string | null): string {
-  return value !== null && /^\/(authorize\?|$)/.test(value) && !value.startsWith('//') ? value : '/'
+  if (value === null || !value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return '/'
+  let url: URL
+  try {
+    url = new URL(value, LOCAL_ORIGIN)
+  } catch {
+    return '/'
+  }
+  if (url.origin !== LOCAL_ORIGIN || url.hash !== '') return '/'
+  if (url.pathname === '/' && url.search === '') return '/'
+  return url.pathname === '/authorize' && url.search.length > 1 ? `${url.pathname}${url.search}` : '/'
 }
+/** A stand-in origin to resolve a return path against: only its path and query are kept. */
+const LOCAL_ORIGIN = 'http://return-to.invalid'
+
 
 /** The fields of a form post; none unless the body is `application/x-www-form-urlencoded`. */
 async function formOf(request: RouteRequest): Promise<URLSearchParams> {

@@ -211,3 +211,33 @@ describe('RFC 6749 §10.2, RFC 8252 §8.6: remembered consent is never applied t
     expect(locationOf(response)?.pathname).toBe('/consent')
   })
 })
+
+describe('RFC 9700 §4.11: the page a sign-in returns to is a path of this server, whatever the form says', () => {
+  it('RFC 9700 §4.11: a return_to with CR/LF, NUL, non-ASCII, another origin or a backslash signs in and lands on this server, never a 500 or an injected header', async () => {
+    const authorizeAt = authorizePath(client.clientId, challenge)
+    const crafted = [
+      `${authorizeAt}\r\nSet-Cookie: injected=1`,
+      `${authorizeAt}\u0000`,
+      `${authorizeAt}&state=zoë\u2028`,
+      '/\r\n/evil.example',
+      '//evil.example/authorize?x=1',
+      '/\\evil.example/authorize?x=1',
+      'https://evil.example/authorize?x=1',
+      '/authorize?\u0000',
+      '/logout',
+      '\u00e9',
+    ]
+    for (const returnTo of crafted) {
+      await server.addUser(`return-${++users}`)
+      const browser = server.browser()
+      const form = await browser.get('/login')
+      const response = await browser.post('/login', { csrf_token: hiddenField(await form.text(), 'csrf_token'), return_to: returnTo, username: `return-${users}`, password: PASSWORD })
+      expect(response.status, JSON.stringify(returnTo)).toBe(303)
+      const location = locationOf(response) as URL
+      expect(location.origin).toBe(server.origin)
+      expect(['/', '/authorize']).toContain(location.pathname)
+      expect(response.headers.get('Location')).toMatch(/^\/[\x21-\x7e]*$/)
+      expect(setCookie(response, 'injected')).toBeUndefined()
+    }
+  })
+})
