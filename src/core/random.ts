@@ -6,7 +6,7 @@
  * @module
  * @internal
  */
-import { encodeBase64url } from './base64url.js'
+import { base64url } from 'jose'
 
 /** The largest `getRandomValues` accepts is 65,536 bytes; 8 KiB keeps the pool small and the refills rare. */
 const POOL_BYTES = 8192
@@ -26,7 +26,7 @@ export function randomBase64url(byteCount: number): string {
   }
   const start = offset
   offset += byteCount
-  const text = encodeBase64url(pool, start, offset)
+  const text = base64url.encode(pool.subarray(start, offset))
   // The bytes are spent: none of them may be read again, by this module or from memory later.
   pool.fill(0, start, offset)
   return text

@@ -7,8 +7,7 @@
  *
  * @module
  */
-import { importJWK, importPKCS8, SignJWT, type JWK, type KeyInput } from 'jose'
-import { encodeBase64url, encodeTextBase64url } from '../core/base64url.js'
+import { base64url, importJWK, importPKCS8, SignJWT, type JWK, type KeyInput } from 'jose'
 import { scopeToString } from '../core/scope.js'
 import { generateTimeOrderedToken } from './time-ordered.js'
 import { type TokenGenerationContext, type TokenGenerator } from './generator.js'
@@ -106,13 +105,13 @@ export function signedTokenGenerator(privateKey: KeyInput | string | JwsSigner, 
     return async (context) => new SignJWT(claimsOf(context)).setProtectedHeader(header).sign(key)
   }
 
-  const encodedHeader = encodeTextBase64url(JSON.stringify(header))
+  const encodedHeader = base64url.encode(JSON.stringify(header))
   const sign = signer
   return async (context) => {
     // RFC 7515 §7.1: BASE64URL(UTF8(header)) '.' BASE64URL(payload) '.' BASE64URL(signature).
-    const signingInput = `${encodedHeader}.${encodeTextBase64url(JSON.stringify(claimsOf(context)))}`
+    const signingInput = `${encodedHeader}.${base64url.encode(JSON.stringify(claimsOf(context)))}`
     const signature = await (await sign)(encoder.encode(signingInput))
-    return `${signingInput}.${encodeBase64url(signature)}`
+    return `${signingInput}.${base64url.encode(signature)}`
   }
 }
 

@@ -260,6 +260,19 @@ describe('signedTokenGenerator: claims (RFC 9068 §2.2)', () => {
       expect(await payloadOf(response)).toMatchObject({ tenant: 'acme', roles: ['auditor'], acr: 'urn:example:mfa', sub: 'backend' })
     })
 
+    it('carries claims of any text, ASCII or not, in three unpadded base64url parts (RFC 7515 §7.1, RFC 4648 §5)', async () => {
+      // '>>?' and 'a~~' encode to '-' and '_' in base64url; the others are UTF-8 of two, three and four bytes.
+      const claims = { note: '>>? a~~ é € 🔑', lone: 'x\u00ff', long: 'ü'.repeat(3000) }
+      const validator = new ClaimsValidator(claims)
+      const { response } = await clientCredentials(generator(), { validator })
+      const token = accessToken(response)
+      expect(token).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/)
+      const [header, payload] = token.split('.').map((part) => Buffer.from(part, 'base64url'))
+      expect(JSON.parse(header?.toString('utf8') ?? '')).toEqual({ alg: 'ES256', typ: 'at+jwt' })
+      expect(Buffer.from(payload?.toString('utf8') ?? '', 'utf8').toString('base64url')).toBe(token.split('.')[1])
+      expect(await payloadOf(response)).toMatchObject(claims)
+    })
+
     it('does not let them replace iss, sub, exp, iat, nbf, jti, client_id or scope', async () => {
       const validator = new ClaimsValidator({
         iss: 'https://evil.example',
