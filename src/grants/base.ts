@@ -10,7 +10,6 @@ import { noStoreJsonResponse, type OAuth2Response } from '../core/response.js'
 import { parseResources } from '../core/resource-indicator.js'
 import { isSubsetOf, parseScope, sameScopes } from '../core/scope.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
-import { copyTokenContext } from '../tokens/generator.js'
 import { type Client, type RequestValidator, type TokenContext } from '../validator.js'
 import { authenticateClient } from './client-authentication.js'
 
@@ -145,8 +144,7 @@ export abstract class GrantTypeBase implements TokenGrantType {
     refreshToken: boolean,
     redeem?: () => Promise<void>,
   ): Promise<OAuth2Response> {
-    const { requestedScopes } = validated
-    const context = copyTokenContext(validated, 'requestedScopes')
+    const { requestedScopes, ...context } = validated
     const token = await bearerToken.createToken(request, {
       context,
       refreshToken,
