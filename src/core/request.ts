@@ -64,21 +64,6 @@ const NO_CREDENTIALS: Readonly<Record<string, unknown>> = Object.freeze({})
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
- * The scheme of a request URI, with its colon (`https:`), as `URL.protocol` gives it. (This and `requestQuery` are
- * set by `OAuth2Request`'s static block, which alone sees its private fields.)
- *
- * @internal
- */
-export let requestProtocol: (request: OAuth2Request) => string
-
-/**
- * The query of a request URI; `undefined` when it has none, found without parsing a URI given as text.
- *
- * @internal
- */
-export let requestQuery: (request: OAuth2Request) => URLSearchParams | undefined
-
-/**
  * An OAuth 2.0 request, parsed once on entry to an endpoint. Only {@link parseRequest} creates one, so a grant can
  * trust that parameters were decoded per RFC 6749 Appendix B, empty ones dropped (§3.1, §3.2) and repeated ones
  * set aside (a grant that recognizes a repeated parameter answers `invalid_request`).
@@ -87,9 +72,7 @@ export let requestQuery: (request: OAuth2Request) => URLSearchParams | undefined
  * signed token, as in oauthlib.
  */
 export class OAuth2Request {
-  // The request URI: a URL, or text an http(s) URI that is known to parse, parsed the first time `uri` is read.
-  #uri: URL | string
-  readonly #protocol: string
+  readonly #uri: URL
   /** The HTTP method, upper-cased. */
   readonly httpMethod: string
   /** Request headers, names lower-cased. */
@@ -117,8 +100,7 @@ export class OAuth2Request {
   constructor(
     key: typeof brand,
     init: {
-      uri: URL | string
-      protocol: string
+      uri: URL
       httpMethod: string
       headers: Map<string, string>
       params: Map<string, string>
@@ -130,7 +112,6 @@ export class OAuth2Request {
   ) {
     if (key !== brand) throw new TypeError('OAuth2Request is created by parseRequest only')
     this.#uri = init.uri
-    this.#protocol = init.protocol
     this.httpMethod = init.httpMethod
     this.headers = init.headers
     this.params = init.params
@@ -142,19 +123,7 @@ export class OAuth2Request {
 
   /** The request URI. */
   get uri(): URL {
-    const uri = this.#uri
-    if (typeof uri !== 'string') return uri
-    const url = new URL(uri)
-    this.#uri = url
-    return url
-  }
-
-  static {
-    requestProtocol = (request) => request.#protocol
-    requestQuery = (request) => {
-      const uri = request.#uri
-      return typeof uri === 'string' && !hasQuery(uri) ? undefined : request.uri.searchParams
-    }
+    return this.#uri
   }
 
   /** `grant_type` (RFC 6749 §4). */
@@ -193,6 +162,24 @@ export class OAuth2Request {
 }
 
 /**
+ * The scheme of a request URI, with its colon (`https:`), as `URL.protocol` gives it.
+ *
+ * @internal
+ */
+export function requestProtocol(request: OAuth2Request): string {
+  return request.uri.protocol
+}
+
+/**
+ * The query of a request URI; `undefined` when it has none (no `?`, or nothing after it).
+ *
+ * @internal
+ */
+export function requestQuery(request: OAuth2Request): URLSearchParams | undefined {
+  return request.uri.search === '' ? undefined : request.uri.searchParams
+}
+
+/**
  * Parses an HTTP request into an {@link OAuth2Request}.
  *
  * - `source: 'body'` reads parameters from the `application/x-www-form-urlencoded` body only (token, revocation and
@@ -212,111 +199,63 @@ export function parseRequest(
   headers: RequestHeaders | undefined,
   options: { source: ParameterSource; credentials?: Readonly<Record<string, unknown>> | undefined },
 ): OAuth2Request {
-  let url: URL | string
-  let protocol: string
-  const scheme = typeof uri === 'string' ? httpScheme(uri) : undefined
-  if (scheme !== undefined && !(options.source === 'query' && hasQuery(uri as string))) {
-    // Most requests never read the URL itself: its parse waits until one does.
-    url = uri as string
-    protocol = scheme
-  } else {
-    try {
-      url = uri instanceof URL ? uri : new URL(uri)
-    } catch {
-      throw new InvalidRequestError('The request URI is not an absolute URI')
-    }
-    protocol = url.protocol
+  let url: URL
+  try {
+    url = uri instanceof URL ? uri : new URL(uri)
+  } catch {
+    throw new InvalidRequestError('The request URI is not an absolute URI')
   }
   const headerMap = normalizeHeaders(headers)
-  const pairs = options.source === 'query' ? queryPairs(url) : bodyPairs(body, headerMap.get('content-type'))
+  const pairs = options.source === 'query' ? url.searchParams : bodyPairs(body, headerMap.get('content-type'))
   const params = new Map<string, string>()
-  // Made only for a request that repeats a parameter (nearly none).
-  let repeated: Set<string> | undefined
-  // Names sent with an empty value: not in `params`, but a second one is still a repetition.
-  let empty: Set<string> | undefined
+  const seen = new Set<string>()
+  const repeated = new Set<string>()
   const resources: string[] = []
   for (const [name, value] of pairs) {
     if (name === 'resource') {
       if (value !== '') resources.push(value)
       continue
     }
-    if (params.has(name) || repeated?.has(name) === true || empty?.has(name) === true) {
-      ;(repeated ??= new Set()).add(name)
+    // A name sent twice is repeated even when one of its values is empty.
+    if (seen.has(name)) {
+      repeated.add(name)
       params.delete(name)
       continue
     }
+    seen.add(name)
     // RFC 6749 §3.1, §3.2: parameters sent without a value are treated as if they were omitted.
     if (value !== '') params.set(name, value)
-    else (empty ??= new Set()).add(name)
   }
-  if (repeated !== undefined) {
-    for (const name of ['client_id', 'client_secret']) {
-      if (repeated.has(name)) throw new InvalidRequestError(`${name} is repeated (RFC 6749 section 3.2)`)
-    }
+  for (const name of ['client_id', 'client_secret']) {
+    if (repeated.has(name)) throw new InvalidRequestError(`${name} is repeated (RFC 6749 section 3.2)`)
   }
   const clientCredentials = readClientCredentials(headerMap.get('authorization'), options.source === 'body' ? params : undefined)
   return new OAuth2Request(brand, {
     uri: url,
-    protocol,
     httpMethod: normalizeMethod(httpMethod),
     headers: headerMap,
     params,
-    repeated: repeated ?? NOTHING_REPEATED,
+    repeated: repeated.size === 0 ? NOTHING_REPEATED : repeated,
     resources,
     clientCredentials,
     credentials: options.credentials === undefined ? NO_CREDENTIALS : Object.freeze({ ...options.credentials }),
   })
 }
 
-// An http(s) URI up to its path: the scheme, then an authority without spaces or controls, which the URL parser would
-// strip at the ends or remove (tab, newline) and so read differently from the text.
-const HTTP_ORIGIN = /^(https?):\/\/[^/?#\\\x00-\x20]*(?=[/?#\\]|$)/i
-// Origins already parsed. The path, query and fragment of an http(s) URL never make it fail to parse (WHATWG URL
-// §4.4: only the scheme, host and port states fail), so a URI whose origin parsed is known to parse whole.
-const parsedOrigins = new Set<string>()
-const MAX_PARSED_ORIGINS = 256
-
 /**
- * The scheme (`http:` or `https:`) of an http(s) URI given as text that is known to parse, found without parsing
- * it: its origin is parsed once and remembered. `undefined` for any other text, which the caller parses itself.
+ * The scheme of an absolute http(s) URI given as text, with its colon (`http:` or `https:`), as `URL.protocol` gives
+ * it; `undefined` when the text does not parse as a URL or has another scheme.
  *
  * @internal
  */
 export function httpScheme(uri: string): string | undefined {
-  // The origin of the last request, nearly always the same: found by comparing, not by the pattern.
-  if (lastOrigin !== '' && uri.startsWith(lastOrigin) && endsOrigin(uri.charCodeAt(lastOrigin.length))) return lastScheme
-  const match = HTTP_ORIGIN.exec(uri)
-  if (match === null) return undefined
-  const origin = match[0]
-  if (!parsedOrigins.has(origin)) {
-    if (!URL.canParse(origin)) return undefined
-    // A bounded memory: a client sending a new Host header each time only costs itself a parse.
-    if (parsedOrigins.size >= MAX_PARSED_ORIGINS) parsedOrigins.clear()
-    parsedOrigins.add(origin)
+  let protocol: string
+  try {
+    protocol = new URL(uri).protocol
+  } catch {
+    return undefined
   }
-  lastOrigin = origin
-  lastScheme = `${(match[1] as string).toLowerCase()}:`
-  return lastScheme
-}
-let lastOrigin = ''
-let lastScheme = ''
-
-/** Whether a character (NaN past the end) ends an http(s) origin: `/`, `?`, `#`, `\`, or the end of the text. */
-function endsOrigin(code: number): boolean {
-  return Number.isNaN(code) || code === 0x2f || code === 0x3f || code === 0x23 || code === 0x5c
-}
-
-/** Whether a URI given as text has a query: a `?` before any `#`. */
-function hasQuery(uri: string): boolean {
-  const question = uri.indexOf('?')
-  if (question < 0) return false
-  const hash = uri.indexOf('#')
-  return hash < 0 || question < hash
-}
-
-/** The query's pairs: none for a URI kept as text, which {@link parseRequest} keeps only when it has no query. */
-function queryPairs(uri: URL | string): Iterable<[string, string]> {
-  return typeof uri === 'string' ? [] : uri.searchParams
+  return protocol === 'http:' || protocol === 'https:' ? protocol : undefined
 }
 
 /**
@@ -342,7 +281,6 @@ export function rejectRepeated(
  * (`'poſt'.toUpperCase() === 'POST'`) can turn an unknown method into a known one.
  */
 export function normalizeMethod(httpMethod: string): string {
-  if (httpMethod === 'POST' || httpMethod === 'GET') return httpMethod
   return /^[A-Za-z]+$/.test(httpMethod) ? httpMethod.toUpperCase() : httpMethod
 }
 
@@ -359,10 +297,6 @@ function normalizeHeaders(headers: RequestHeaders | undefined): Map<string, stri
     // Outside the declared type, but JavaScript callers send it: a null header is an absent one.
     if (rawValue === undefined || (rawValue as unknown) === null) continue
     const name = rawName.toLowerCase()
-    if (typeof rawValue === 'string' && !map.has(name)) {
-      map.set(name, rawValue)
-      continue
-    }
     const values: readonly unknown[] = typeof rawValue === 'string' ? [rawValue] : Array.isArray(rawValue) ? rawValue : [rawValue]
     if (values.length === 0) continue
     // Outside the declared type, but JavaScript callers send it: a number or object is no header value.
@@ -390,7 +324,7 @@ function bodyPairs(body: RequestBody | undefined, contentType: string | undefine
   if (mediaType !== undefined && mediaType !== 'application/x-www-form-urlencoded') {
     throw new InvalidRequestError('The request body must be application/x-www-form-urlencoded')
   }
-  if (typeof body === 'string') return formPairs(body)
+  if (typeof body === 'string') return new URLSearchParams(body)
   if (body instanceof URLSearchParams) return body
   const pairs: Array<[string, string]> = []
   for (const [name, value] of Object.entries(body)) {
@@ -400,31 +334,6 @@ function bodyPairs(body: RequestBody | undefined, contentType: string | undefine
       if (typeof item !== 'string') throw new InvalidRequestError(`Parameter ${safeName(name)} is not a string`)
       pairs.push([name, item])
     }
-  }
-  return pairs
-}
-
-// A form with nothing to decode: no percent-encoding, no `+`, and no lone surrogate (URLSearchParams, which takes a
-// USVString, would make those U+FFFD).
-const PLAIN_FORM = /^[^%+\uD800-\uDFFF]*$/
-
-/**
- * The name/value pairs of an `application/x-www-form-urlencoded` text, as URLSearchParams parses it (WHATWG URL
- * §5.1: split on `&`, skip empty pieces, split each at its first `=`). A form with nothing to decode, nearly every
- * one, is split here directly, at half the cost; any other goes to URLSearchParams.
- */
-function formPairs(body: string): Iterable<[string, string]> {
-  if (!PLAIN_FORM.test(body)) return new URLSearchParams(body)
-  const pairs: Array<[string, string]> = []
-  let start = 0
-  while (start <= body.length) {
-    let end = body.indexOf('&', start)
-    if (end < 0) end = body.length
-    if (end > start) {
-      const equals = body.indexOf('=', start)
-      pairs.push(equals < 0 || equals > end ? [body.slice(start, end), ''] : [body.slice(start, equals), body.slice(equals + 1, end)])
-    }
-    start = end + 1
   }
   return pairs
 }
@@ -460,9 +369,8 @@ function decodeBasic(authorization: string): ClientCredentials | undefined {
   }
   let decoded: string
   try {
-    const binary = atob(match[1] as string)
-    // ASCII credentials (nearly all) are their own UTF-8 decoding; only others pay for the byte copy.
-    decoded = /^[\x00-\x7F]*$/.test(binary) ? binary : utf8.decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)))
+    // RFC 7617 §2.1: the user-pass is UTF-8 when the server asks for it (charset="UTF-8" in the challenge).
+    decoded = utf8.decode(Uint8Array.from(atob(match[1] as string), (c) => c.charCodeAt(0)))
   } catch {
     throw new InvalidRequestError('The Basic credentials are not base64 of UTF-8 text')
   }
@@ -476,8 +384,6 @@ function decodeBasic(authorization: string): ClientCredentials | undefined {
 }
 
 function formDecode(value: string): string {
-  // Nearly every client_id and generated secret has nothing to decode.
-  if (!value.includes('%') && !value.includes('+')) return value
   try {
     return decodeURIComponent(value.replace(/\+/g, ' '))
   } catch {

@@ -18,8 +18,7 @@ export function parseScope(scope: string): readonly string[] {
   if (!SCOPE.test(scope)) {
     throw new InvalidScopeError('scope must be scope tokens separated by single spaces (RFC 6749 section 3.3)')
   }
-  // One scope (the common request) has nothing to split or to deduplicate.
-  return scope.includes(' ') ? [...new Set(scope.split(' '))] : [scope]
+  return [...new Set(scope.split(' '))]
 }
 
 /** Joins scope tokens into the space-delimited string of RFC 6749 §3.3. */
@@ -29,11 +28,6 @@ export function scopeToString(scopes: readonly string[]): string {
 
 /** Whether every scope in `requested` is one of `granted`. */
 export function isSubsetOf(requested: readonly string[], granted: readonly string[]): boolean {
-  // Short lists (nearly all) are compared directly, without building a Set on every request.
-  if (granted.length <= 16) {
-    for (const scope of requested) if (!granted.includes(scope)) return false
-    return true
-  }
   const allowed = new Set(granted)
   return requested.every((scope) => allowed.has(scope))
 }

@@ -10,14 +10,11 @@ import { noStoreJsonResponse, type OAuth2Response } from '../core/response.js'
 import { parseResources } from '../core/resource-indicator.js'
 import { isSubsetOf, parseScope, sameScopes } from '../core/scope.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
-import { copyTokenContext } from '../tokens/generator.js'
 import { type Client, type RequestValidator, type TokenContext } from '../validator.js'
 import { authenticateClient } from './client-authentication.js'
 
 // Parameters every token request may carry (RFC 6749 §2.3.1, §4.1.3): a repeat of any of them is invalid_request.
 const COMMON_PARAMETERS = ['grant_type', 'client_id', 'client_secret'] as const
-/** The resources of a token request that names none and redeems no earlier grant: one list, which nobody can change. */
-const NO_RESOURCES: readonly string[] = Object.freeze([])
 
 /** A token request that passed every check, ready for tokens. */
 export interface ValidatedTokenRequest extends TokenContext {
@@ -73,7 +70,7 @@ export abstract class GrantTypeBase implements TokenGrantType {
    * @throws {@link InvalidRequestError} naming the repeated parameter
    */
   protected rejectRepeatedParameters(request: OAuth2Request): void {
-    if (request.repeated.size > 0) rejectRepeated(request, [...COMMON_PARAMETERS, ...this.parameters])
+    rejectRepeated(request, [...COMMON_PARAMETERS, ...this.parameters])
   }
 
   /**
@@ -118,8 +115,6 @@ export abstract class GrantTypeBase implements TokenGrantType {
    * @throws {@link InvalidTargetError} when a resource is malformed, not granted, or not allowed for the client
    */
   protected async resolveResources(client: Client, request: OAuth2Request, granted?: readonly string[]): Promise<readonly string[]> {
-    // Nearly every request names no resource: nothing to parse or ask the validator.
-    if (request.resources.length === 0) return granted ?? NO_RESOURCES
     const requested = parseResources(request.resources)
     if (granted !== undefined) {
       if (!isSubsetOf(requested, granted)) throw new InvalidTargetError('resource was not part of the original grant (RFC 8707 section 2.2)')
@@ -145,8 +140,7 @@ export abstract class GrantTypeBase implements TokenGrantType {
     refreshToken: boolean,
     redeem?: () => Promise<void>,
   ): Promise<OAuth2Response> {
-    const { requestedScopes } = validated
-    const context = copyTokenContext(validated, 'requestedScopes')
+    const { requestedScopes, ...context } = validated
     const token = await bearerToken.createToken(request, {
       context,
       refreshToken,

@@ -53,7 +53,7 @@ export class ClientCredentialsGrant extends GrantTypeBase {
   }
 
   /** Validates the request and issues an access token (and a refresh token only when configured, §4.4.3). */
-  createTokenResponse(request: OAuth2Request, bearerToken: BearerToken): Promise<OAuth2Response> {
-    return this.validateTokenRequest(request).then((validated) => this.issueToken(request, bearerToken, validated, this.refreshToken))
+  async createTokenResponse(request: OAuth2Request, bearerToken: BearerToken): Promise<OAuth2Response> {
+    return this.issueToken(request, bearerToken, await this.validateTokenRequest(request), this.refreshToken)
   }
 }

@@ -7,7 +7,7 @@ import { type OAuth2Request } from '../core/request.js'
 import { scopeToString } from '../core/scope.js'
 import { type BearerTokenResponse, type RequestValidator, type TokenContext } from '../validator.js'
 import { defaultExpiresIn, resolveExpiresIn, type ExpiresIn } from './expiry.js'
-import { generationContext, type TokenGenerationContext, type TokenGenerator } from './generator.js'
+import { type TokenGenerationContext, type TokenGenerator } from './generator.js'
 import { randomTokenGenerator } from './random-token.js'
 
 /** Options of {@link BearerToken.createToken}. */
@@ -51,22 +51,18 @@ export class BearerToken {
    */
   async createToken(request: OAuth2Request, options: CreateTokenOptions): Promise<BearerTokenResponse> {
     const { context } = options
-    const policy = resolveExpiresIn(this.expiresIn, context.client, context.grantType, request)
-    const expiresIn = typeof policy === 'number' ? policy : await policy
-    const generation = generationContext(context, request, expiresIn, Math.floor(Date.now() / 1000))
-    const accessToken = this.tokenGenerator(generation)
+    const expiresIn = await resolveExpiresIn(this.expiresIn, context.client, context.grantType, request)
+    const generation: TokenGenerationContext = { ...context, request, expiresIn, issuedAt: Math.floor(Date.now() / 1000) }
     const token: { -readonly [K in keyof BearerTokenResponse]: BearerTokenResponse[K] } = {
-      access_token: typeof accessToken === 'string' ? accessToken : await accessToken,
+      access_token: await this.tokenGenerator(generation),
       token_type: 'Bearer',
       expires_in: expiresIn,
     }
     if (options.refreshToken) {
-      // A copy of its own, changed in place: its fields exist already, so the object keeps its fast shape.
-      const refreshContext: { -readonly [K in keyof TokenGenerationContext]: TokenGenerationContext[K] } = generationContext(context, request, expiresIn, generation.issuedAt)
-      refreshContext.scopes = context.refreshTokenScopes
-      refreshContext.resources = context.refreshTokenResources ?? context.resources
-      const refreshToken = this.refreshTokenGenerator(refreshContext)
-      token.refresh_token = typeof refreshToken === 'string' ? refreshToken : await refreshToken
+      // RFC 6749 §6: the refresh token keeps the scope (and RFC 8707 resources) of the grant, which a refresh may
+      // narrow for the access token alone.
+      const resources = context.refreshTokenResources ?? context.resources
+      token.refresh_token = await this.refreshTokenGenerator({ ...generation, scopes: context.refreshTokenScopes, resources })
     }
     if (options.includeScope === true) token.scope = scopeToString(context.scopes)
     if (options.saveToken ?? true) await this.requestValidator.saveBearerToken(token, context, request)

@@ -1,14 +1,13 @@
 /**
- * Signed JWT access tokens (RFC 9068). Keys are imported with `jose`; the token itself is the JWS Compact
- * Serialization (RFC 7515 §7.1) of a fixed header and the claims, signed with Web Crypto or a signer of the
- * application's (e.g. `nodeSigner` of `oauthkit/node`). Measured on Node 20, jose's `SignJWT` spent about as much CPU
- * around `crypto.subtle.sign` as the signature itself; a key that is not a `CryptoKey` (a JWK, a Node `KeyObject`) is
- * still signed through `SignJWT`.
+ * Signed JWT access tokens (RFC 9068). The token is the JWS Compact Serialization (RFC 7515 §7.1) of a fixed header
+ * and the claims, assembled here so that any {@link JwsSigner} can sign it: a signer of the application's (a key in an
+ * HSM or a KMS, `nodeSigner` of `oauthkit/node`), or Web Crypto for a `CryptoKey`, a private JWK or a PKCS#8 PEM
+ * (imported once with `jose`), each checked once to be a private signing key of `alg`. Any other key input `jose`
+ * accepts (a Node `KeyObject`) is signed through `jose`'s `SignJWT`.
  *
  * @module
  */
-import { importJWK, importPKCS8, SignJWT, type JWK, type KeyInput } from 'jose'
-import { encodeBase64url, encodeTextBase64url } from '../core/base64url.js'
+import { base64url, importJWK, importPKCS8, SignJWT, type JWK, type KeyInput } from 'jose'
 import { scopeToString } from '../core/scope.js'
 import { generateTimeOrderedToken } from './time-ordered.js'
 import { type TokenGenerationContext, type TokenGenerator } from './generator.js'
@@ -72,8 +71,10 @@ export function signedTokenGenerator(privateKey: KeyInput | string | JwsSigner, 
   const header = options.kid === undefined ? { alg: options.alg, typ: 'at+jwt' } : { alg: options.alg, typ: 'at+jwt', kid: options.kid }
   const claimsOf = (context: TokenGenerationContext) => {
     const audience = resolveAudience(options, context)
-    const registered = {
-      // First, and time-ordered: a store keys the token by the time in it (see time-ordered.ts).
+    const custom = Object.entries(context.request.claims).filter(([name]) => !REGISTERED.has(name))
+    // The registered claims last: a validator's claims cannot replace them.
+    return {
+      ...Object.fromEntries(custom),
       jti: generateTimeOrderedToken(),
       client_id: context.client.clientId,
       scope: scopeToString(context.scopes),
@@ -83,10 +84,6 @@ export function signedTokenGenerator(privateKey: KeyInput | string | JwsSigner, 
       iat: context.issuedAt,
       exp: context.issuedAt + context.expiresIn,
     }
-    const custom = Object.entries(context.request.claims).filter(([name]) => !REGISTERED.has(name))
-    // Custom claims after jti, the other registered ones after them: they cannot be replaced. (Copied only when there
-    // are any: copying objects takes V8's slow path.)
-    return custom.length === 0 ? registered : Object.assign({ jti: registered.jti }, Object.fromEntries(custom), registered)
   }
 
   let signer: JwsSigner | Promise<JwsSigner> | undefined
@@ -106,13 +103,13 @@ export function signedTokenGenerator(privateKey: KeyInput | string | JwsSigner, 
     return async (context) => new SignJWT(claimsOf(context)).setProtectedHeader(header).sign(key)
   }
 
-  const encodedHeader = encodeTextBase64url(JSON.stringify(header))
+  const encodedHeader = base64url.encode(JSON.stringify(header))
   const sign = signer
   return async (context) => {
     // RFC 7515 §7.1: BASE64URL(UTF8(header)) '.' BASE64URL(payload) '.' BASE64URL(signature).
-    const signingInput = `${encodedHeader}.${encodeTextBase64url(JSON.stringify(claimsOf(context)))}`
+    const signingInput = `${encodedHeader}.${base64url.encode(JSON.stringify(claimsOf(context)))}`
     const signature = await (await sign)(encoder.encode(signingInput))
-    return `${signingInput}.${encodeBase64url(signature)}`
+    return `${signingInput}.${base64url.encode(signature)}`
   }
 }
 
