@@ -135,9 +135,7 @@ async function serve(argv: readonly string[]): Promise<number> {
   const trustProxy = values['trust-proxy'] === true || env.OAUTHKIT_TRUST_PROXY === '1' || file.trustProxy === true
   const givenIssuer = str(values.issuer) ?? env.OAUTHKIT_ISSUER ?? str(file.issuer)
   if (givenIssuer !== undefined) checkServeIssuer(givenIssuer)
-  else if (!['127.0.0.1', '::1', 'localhost'].includes(host)) {
-    throw new UsageError('listening beyond loopback needs --issuer https://… (behind a TLS-terminating proxy, with --trust-proxy)')
-  }
+  checkServeTransport(host, givenIssuer, trustProxy)
   const db = str(values.db) ?? env.OAUTHKIT_DB ?? str(file.db) ?? DEFAULT_DB
   const sessionSecret = env.OAUTHKIT_SESSION_SECRET === undefined ? undefined : decodeSecret(env.OAUTHKIT_SESSION_SECRET)
   const rateLimit = serveRateLimit(values, env, file)
@@ -291,6 +289,26 @@ function listen(server: HttpServer, port: number, host: string): Promise<void> {
     server.listen(port, host, () => resolve())
   })
 }
+
+/**
+ * `serve` answers plain HTTP only. It refuses to start where that plain HTTP would be what clients reach: listening
+ * beyond loopback without a TLS-terminating proxy in front (cookies without `Secure`, credentials in clear), and an
+ * https issuer without `--trust-proxy` (every `/token` request would then be refused as not TLS).
+ *
+ * @throws UsageError saying which option to add
+ */
+function checkServeTransport(host: string, issuer: string | undefined, trustProxy: boolean): void {
+  const https = issuer !== undefined && new URL(issuer).protocol === 'https:'
+  if (!LOOPBACK_HOSTS.includes(host) && !(https && trustProxy)) {
+    throw new UsageError(
+      `listening on ${host}, beyond loopback, needs a TLS-terminating proxy in front: --issuer https://… --trust-proxy (serve answers plain HTTP only)`,
+    )
+  }
+  if (https && !trustProxy) {
+    throw new UsageError(`an https issuer needs --trust-proxy: serve answers plain HTTP, so TLS ends at a proxy that sets X-Forwarded-Proto`)
+  }
+}
+const LOOPBACK_HOSTS: readonly string[] = ['127.0.0.1', '::1', 'localhost']
 
 function checkServeIssuer(issuer: string): void {
   if (!URL.canParse(issuer)) throw new UsageError(`--issuer must be a URL, got ${issuer}`)

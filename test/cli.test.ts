@@ -395,6 +395,11 @@ describe('oauthkit serve: refused before it listens', () => {
 
   it.each([
     ['beyond loopback without --issuer', ['--host', '0.0.0.0'], /--issuer https/],
+    // Issue 16, item 8: a loopback http issuer does not make listening on every interface safe.
+    ['beyond loopback with a loopback http issuer', ['--host', '0.0.0.0', '--issuer', 'http://127.0.0.1:3114'], /beyond loopback, needs a TLS-terminating proxy/],
+    ['beyond loopback with an https issuer but no --trust-proxy', ['--host', '0.0.0.0', '--issuer', 'https://as.example.com'], /needs a TLS-terminating proxy/],
+    // Issue 16, item 16: it would start, then refuse every /token request as not TLS.
+    ['an https issuer without --trust-proxy', ['--issuer', 'https://as.example.com'], /an https issuer needs --trust-proxy/],
     ['a plain http issuer beyond loopback', ['--issuer', 'http://example.com'], /plain http is accepted only for a loopback issuer/],
     ['an issuer that is not a URL', ['--issuer', 'example.com'], /--issuer must be a URL/],
     ['an unknown token format', ['--token-format', 'xml'], /--token-format must be opaque or jwt, got xml/],
