@@ -174,6 +174,13 @@ const MIGRATIONS: readonly string[] = [
   DROP INDEX {schema}.tokens_user_id;
   CREATE INDEX tokens_user_id ON {schema}.tokens (user_id) WHERE user_id IS NOT NULL;
   `,
+  // 5: keys are the digest of the whole token or code (43 characters), nothing else. Before, oauthkit's own tokens and
+  // codes had their time of issue and a "." in front (9 + 1 + 43 = 53 characters); the digest after it is the new key,
+  // so a token or code issued before the upgrade is still found. A digest has no ".", so no other key matches.
+  `
+  UPDATE {schema}.tokens SET token_hash = substr(token_hash, 11) WHERE length(token_hash) = 53 AND substr(token_hash, 10, 1) = '.';
+  UPDATE {schema}.codes SET code_hash = substr(code_hash, 11) WHERE length(code_hash) = 53 AND substr(code_hash, 10, 1) = '.';
+  `,
 ]
 
 /** Node's codes for a connection that could not be made or was lost. */
