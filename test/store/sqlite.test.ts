@@ -12,8 +12,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { hashGeneratedSecret, tokenHash } from '../../src/store/secrets.js'
 import { generateToken } from '../../src/tokens/random-token.js'
 import { generateTimeOrderedToken } from '../../src/tokens/time-ordered.js'
-import { MIGRATIONS, SCHEMA_VERSION, migrate } from '../../src/store/sqlite-migrations.js'
-import { SqliteStore } from '../../src/store/sqlite.js'
+import { MIGRATIONS, SCHEMA_VERSION, migrate } from '../../src/store/sqlite/migrations.js'
+import { SqliteStore } from '../../src/store/sqlite/index.js'
 import { type ClientRecord, type CodeRecord, type TokenRecord, type UserRecord } from '../../src/store/store.js'
 import { describeStoreContract } from './contract.js'
 import { describeStoreValidator } from './validator-suite.js'
@@ -583,7 +583,7 @@ describe('SqliteStore group commit and per-turn reads', () => {
     await store.clientTable.insert(client('other'))
     await new Promise(setImmediate)
     // White-box: count the executions of the reading connection's client statement.
-    const reader = (store as unknown as { reader: { sql: (text: string) => { get: (...args: unknown[]) => unknown } } }).reader
+    const reader = (store as unknown as { access: { reader: { sql: (text: string) => { get: (...args: unknown[]) => unknown } } } }).access.reader
     const statement = reader.sql('SELECT * FROM clients WHERE client_id = ?')
     const get = statement.get.bind(statement)
     let selects = 0
