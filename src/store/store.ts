@@ -25,25 +25,7 @@ import {
 } from './tables.js'
 import { Users } from './users.js'
 
-export {
-  PURGE_GRACE_SECONDS,
-  type ClientRecord,
-  type ClientTable,
-  type CodeRecord,
-  type CodeTable,
-  type ConsentRecord,
-  type ConsentTable,
-  type KeyTable,
-  type RateLimitTable,
-  type RateLimitWindow,
-  type SigningKeyRecord,
-  type StoreBackend,
-  type TokenEndpointAuthMethod,
-  type TokenRecord,
-  type TokenTable,
-  type UserRecord,
-  type UserTable,
-} from './tables.js'
+export * from './tables.js'
 
 /**
  * A store: a backend's tables plus client registration (`clients`) and user management (`users`) built on them.

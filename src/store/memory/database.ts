@@ -6,15 +6,7 @@
  * @internal
  */
 import { Lock } from '../lock.js'
-import {
-  type ClientRecord,
-  type CodeRecord,
-  type ConsentRecord,
-  type RateLimitWindow,
-  type SigningKeyRecord,
-  type TokenRecord,
-  type UserRecord,
-} from '../tables.js'
+import type { ClientRecord, CodeRecord, ConsentRecord, RateLimitWindow, SigningKeyRecord, TokenRecord, UserRecord } from '../tables.js'
 import { TransactionStorage } from '../transaction-storage.js'
 import { NONE } from './records.js'
 

@@ -5,22 +5,8 @@
  * @module
  * @internal
  */
-import {
-  type ClientRecord,
-  type ClientTable,
-  type CodeRecord,
-  type CodeTable,
-  type ConsentRecord,
-  type ConsentTable,
-  type KeyTable,
-  type RateLimitTable,
-  type RateLimitWindow,
-  type SigningKeyRecord,
-  type TokenRecord,
-  type TokenTable,
-  type UserRecord,
-  type UserTable,
-} from '../tables.js'
+import type { ClientRecord, ClientTable, CodeRecord, CodeTable, ConsentRecord, ConsentTable, KeyTable, RateLimitTable } from '../tables.js'
+import type { RateLimitWindow, SigningKeyRecord, TokenRecord, TokenTable, UserRecord, UserTable } from '../tables.js'
 import { type MemoryDatabase } from './database.js'
 import { changed, consentKey, copyClient, copyCode, copyConsent, copyKey, copyOut, copyToken, copyUser } from './records.js'
 

@@ -40,9 +40,9 @@ const DEFAULT_CONNECTION_TIMEOUT_MS = 5000
  */
 const DEFAULT_QUERY_TIMEOUT_MS = 5000
 /**
- * The most calls (for token inserts: rows) a batch ({@link TurnBatch}) puts in one statement; more wait for the next. Far below
- * PostgreSQL's 65,535 parameters per statement (11 per token row), and short enough that a batch that fails and is
- * retried call by call costs little.
+ * The most calls (for token inserts: rows) a batch ({@link TurnBatch}) puts in one statement; more wait for the next.
+ * Far below PostgreSQL's 65,535 parameters per statement (11 per token row), and short enough that a batch that fails
+ * and is retried call by call costs little.
  */
 const MAX_BATCH = 100
 

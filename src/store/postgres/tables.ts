@@ -6,21 +6,8 @@
  * @internal
  */
 import { type TurnBatch } from '../batch.js'
-import {
-  type ClientRecord,
-  type ClientTable,
-  type CodeRecord,
-  type CodeTable,
-  type ConsentRecord,
-  type ConsentTable,
-  type KeyTable,
-  type RateLimitTable,
-  type RateLimitWindow,
-  type SigningKeyRecord,
-  type TokenEndpointAuthMethod,
-  type UserRecord,
-  type UserTable,
-} from '../tables.js'
+import type { ClientRecord, ClientTable, CodeRecord, CodeTable, ConsentRecord, ConsentTable, KeyTable, RateLimitTable } from '../tables.js'
+import type { RateLimitWindow, SigningKeyRecord, TokenEndpointAuthMethod, UserRecord, UserTable } from '../tables.js'
 import {
   affected,
   CLIENT_COLUMNS,

@@ -5,19 +5,8 @@
  * @module
  * @internal
  */
-import {
-  type ClientRecord,
-  type ClientTable,
-  type ConsentRecord,
-  type ConsentTable,
-  type KeyTable,
-  type RateLimitTable,
-  type RateLimitWindow,
-  type SigningKeyRecord,
-  type TokenEndpointAuthMethod,
-  type UserRecord,
-  type UserTable,
-} from '../tables.js'
+import type { ClientRecord, ClientTable, ConsentRecord, ConsentTable, KeyTable, RateLimitTable, RateLimitWindow } from '../tables.js'
+import type { SigningKeyRecord, TokenEndpointAuthMethod, UserRecord, UserTable } from '../tables.js'
 import { type Access } from './transactions.js'
 
 interface ClientRow {
