@@ -55,9 +55,9 @@ const UNAVAILABLE_MESSAGES = new Set(['The database connection is not open', 'Ca
  *   concurrent calls wins.
  * - `transaction` serializes with every write outside it: a write that does not belong to a transaction waits until
  *   the transaction ends, so it can neither be rolled back with it nor slip into it.
- * - Token inserts outside a transaction are committed in groups: those made in one turn of the event loop share one
- *   SQLite transaction on the next turn, and each resolves once it has committed. Under concurrent requests this
- *   divides SQLite's per-commit work (WAL frames of shared pages, locks) among them.
+ * - Token inserts and transactions outside a transaction are committed in groups: those begun in one turn of the
+ *   event loop share one SQLite transaction on the next turn, and each resolves once it has committed. Under
+ *   concurrent requests this divides SQLite's per-commit work (WAL frames of shared pages, locks) among them.
  * - Reads outside a transaction share one read transaction per turn of the event loop, ended as soon as this store
  *   commits a write: a read sees every write of this process made before it, and another process's writes from the
  *   next turn on.
