@@ -544,6 +544,24 @@ describe('SqliteStore group commit and per-turn reads', () => {
     for (const missing of ['orphan', 'pair-c']) expect(await store.tokens.get(tokenHash(missing))).toBeUndefined()
   })
 
+  it('the token inserts and transactions of one turn share one COMMIT, in the order they were made', async () => {
+    const { store, file } = await openWithOwners()
+    await store.codes.insert(code('c1'))
+    const count = committedTokenCount(file)
+    const seen: number[] = []
+    const redeem = (value: string) =>
+      store.transaction(async () => {
+        if (!(await store.codes.consume(tokenHash('c1'), NOW))) throw new Error('consumed already')
+        await store.tokens.insert([token(value)])
+      })
+    const results = await Promise.allSettled(
+      [store.tokens.insert([token('w1')]), redeem('t1'), store.tokens.insert([token('w2')]), redeem('t2')].map((call) => call.finally(() => seen.push(count()))),
+    )
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected'])
+    expect(seen).toEqual([3, 3, 3, 3])
+    expect(await store.tokens.get(tokenHash('t2'))).toBeUndefined()
+  })
+
   it('a group that cannot take the write lock fails whole, as unavailable, and the next one succeeds', async () => {
     const { store, file } = await openWithOwners(undefined, { busyTimeoutMs: 0 })
     const other = raw(file)
