@@ -7,6 +7,7 @@
  */
 import { type ClientRecord, type CodeRecord, type ConsentRecord, type SigningKeyRecord, type TokenRecord, type UserRecord } from '../tables.js'
 
+/** The key of a consent in its Map: client and user, unambiguously joined. */
 export function consentKey(clientId: string, userId: string): string {
   return JSON.stringify([clientId, userId])
 }
@@ -37,6 +38,7 @@ function frozen(values: readonly string[]): readonly string[] {
   nextRecent = (nextRecent + 1) % RECENT_LISTS
   return list
 }
+/** The one empty list that every record without scopes or resources shares. */
 export const NONE: readonly string[] = Object.freeze([])
 const RECENT_LISTS = 8
 const recentLists: Array<readonly string[]> = []
@@ -50,6 +52,7 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 
 // The copy-in functions name every field, so that a caller's extra properties are not stored, as in a database.
 
+/** A frozen copy of a client record. */
 export function copyClient(record: ClientRecord): ClientRecord {
   return Object.freeze({
     clientId: record.clientId,
@@ -65,10 +68,12 @@ export function copyClient(record: ClientRecord): ClientRecord {
   })
 }
 
+/** A frozen copy of a user record. */
 export function copyUser(record: UserRecord): UserRecord {
   return Object.freeze({ userId: record.userId, username: record.username, passwordHash: record.passwordHash, createdAt: record.createdAt })
 }
 
+/** A frozen copy of a code record. */
 export function copyCode(record: CodeRecord): CodeRecord {
   return Object.freeze({
     codeHash: record.codeHash,
@@ -85,6 +90,7 @@ export function copyCode(record: CodeRecord): CodeRecord {
   })
 }
 
+/** A frozen copy of a token record. */
 export function copyToken(record: TokenRecord): TokenRecord {
   return Object.freeze({
     tokenHash: record.tokenHash,
@@ -101,6 +107,7 @@ export function copyToken(record: TokenRecord): TokenRecord {
   })
 }
 
+/** A frozen copy of a signing key record. */
 export function copyKey(record: SigningKeyRecord): SigningKeyRecord {
   return Object.freeze({
     kid: record.kid,
@@ -113,6 +120,7 @@ export function copyKey(record: SigningKeyRecord): SigningKeyRecord {
   })
 }
 
+/** A frozen copy of a consent record. */
 export function copyConsent(record: ConsentRecord): ConsentRecord {
   return Object.freeze({ clientId: record.clientId, userId: record.userId, scopes: frozen(record.scopes), grantedAt: record.grantedAt })
 }

@@ -16,6 +16,7 @@ import { changed, consentKey, copyClient, copyCode, copyConsent, copyKey, copyOu
  */
 const MAX_RATE_LIMIT_WINDOWS = 100_000
 
+/** Clients, by `clientId`. */
 export class MemoryClientTable implements ClientTable {
   constructor(private readonly database: MemoryDatabase) {}
 
@@ -53,6 +54,7 @@ export class MemoryClientTable implements ClientTable {
   }
 }
 
+/** Users, by `userId`, with unique usernames. */
 export class MemoryUserTable implements UserTable {
   constructor(private readonly database: MemoryDatabase) {}
 
@@ -102,6 +104,7 @@ export class MemoryUserTable implements UserTable {
   }
 }
 
+/** Authorization codes, by digest; consumed in one synchronous step. */
 export class MemoryCodeTable implements CodeTable {
   constructor(private readonly database: MemoryDatabase) {}
 
@@ -129,6 +132,7 @@ export class MemoryCodeTable implements CodeTable {
   }
 }
 
+/** Access and refresh tokens, by digest, indexed by grant family. */
 export class MemoryTokenTable implements TokenTable {
   constructor(private readonly database: MemoryDatabase) {}
 
@@ -192,6 +196,7 @@ export class MemoryTokenTable implements TokenTable {
   }
 }
 
+/** Consents, by client and user. */
 export class MemoryConsentTable implements ConsentTable {
   constructor(private readonly database: MemoryDatabase) {}
 
@@ -212,6 +217,7 @@ export class MemoryConsentTable implements ConsentTable {
   }
 }
 
+/** Signing keys, by `kid`, in the order they were inserted. */
 export class MemoryKeyTable implements KeyTable {
   constructor(private readonly database: MemoryDatabase) {}
 
@@ -245,6 +251,7 @@ export class MemoryKeyTable implements KeyTable {
   }
 }
 
+/** Rate-limit windows, by key, at most 100,000 (the oldest dropped beyond). */
 export class MemoryRateLimitTable implements RateLimitTable {
   constructor(private readonly database: MemoryDatabase) {}
 

@@ -11,10 +11,15 @@ import { type TurnBatch } from '../batch.js'
 
 // The columns each read names, never `*`: a prepared statement's result may not change shape, so a column added by a
 // later migration (another instance upgrading first) must not reach the statements this version has prepared.
+/** The columns of `clients`. */
 export const CLIENT_COLUMNS = 'client_id, name, secret_hash, redirect_uris, grant_types, response_types, scopes, resources, token_endpoint_auth_method, created_at'
+/** The columns of `users`. */
 export const USER_COLUMNS = 'user_id, username, password_hash, created_at'
+/** The columns of `codes`. */
 export const CODE_COLUMNS = 'code_hash, client_id, user_id, scopes, redirect_uri, code_challenge, code_challenge_method, resources, expires_at, grant_id, consumed_at'
+/** The columns of `tokens`. */
 export const TOKEN_COLUMNS = 'token_hash, type, client_id, user_id, scopes, resources, issued_at, expires_at, grant_id, revoked_at, rotated_at'
+/** The columns of `consents`. */
 export const CONSENT_COLUMNS = 'client_id, user_id, scopes, granted_at'
 
 /** Where the tables send a statement: the pool, or the connection of the transaction in progress. */
@@ -80,6 +85,7 @@ export interface TableNames {
   readonly rateLimits: string
 }
 
+/** The quoted, schema-qualified names of the tables in `schemaName`. */
 export function tableNames(schemaName: string): TableNames {
   const schema = pg.escapeIdentifier(schemaName)
   return {
@@ -93,13 +99,15 @@ export function tableNames(schemaName: string): TableNames {
   }
 }
 
-// `pg` returns bigint as a string (it may exceed 2^53); times in seconds never do.
+/** A `bigint` column as `pg` returns it: a string (it may exceed 2^53); times in seconds never do. */
 export type Int8 = string | number
 
+/** A time column in seconds as a number. */
 export function seconds(value: Int8): number {
   return Number(value)
 }
 
+/** An optional time column in seconds as a number, `undefined` for NULL. */
 export function optionalSeconds(value: Int8 | null): number | undefined {
   return value === null ? undefined : Number(value)
 }
@@ -109,6 +117,7 @@ export function list(values: string[]): readonly string[] {
   return Object.freeze(values)
 }
 
+/** Whether a statement changed at least one row. */
 export function affected(result: pg.QueryResult): boolean {
   return (result.rowCount ?? 0) > 0
 }

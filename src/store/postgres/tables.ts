@@ -52,6 +52,7 @@ function toClient(row: ClientRow): ClientRecord {
   }
 }
 
+/** Clients in table `clients`; `get` outside transactions is coalesced per turn. */
 export class PostgresClientTable implements ClientTable {
   /** `get` outside transactions: every token request reads its client, so concurrent ones share one `SELECT`. */
   private readonly reads: TurnBatch<string, ClientRecord | undefined>
@@ -116,6 +117,7 @@ function toUser(row: UserRow): UserRecord {
   return { userId: row.user_id, username: row.username, passwordHash: row.password_hash, createdAt: seconds(row.created_at) }
 }
 
+/** Users in table `users`. */
 export class PostgresUserTable implements UserTable {
   constructor(
     private readonly db: Queryable,
@@ -185,6 +187,7 @@ function toCode(row: CodeRow): CodeRecord {
   }
 }
 
+/** Authorization codes in table `codes`, by digest. */
 export class PostgresCodeTable implements CodeTable {
   constructor(
     private readonly db: Queryable,
@@ -231,6 +234,7 @@ interface ConsentRow {
   granted_at: Int8
 }
 
+/** Consents in table `consents`, by client and user. */
 export class PostgresConsentTable implements ConsentTable {
   constructor(
     private readonly db: Queryable,
@@ -266,6 +270,7 @@ interface SigningKeyRow {
   expires_at: Int8 | null
 }
 
+/** Signing keys in table `signing_keys`, private keys in clear. */
 export class PostgresKeyTable implements KeyTable {
   constructor(
     private readonly db: Queryable,
@@ -309,6 +314,7 @@ export class PostgresKeyTable implements KeyTable {
   }
 }
 
+/** Rate-limit windows in table `rate_limits`, shared by every instance. */
 export class PostgresRateLimitTable implements RateLimitTable {
   constructor(
     private readonly db: Queryable,

@@ -72,6 +72,7 @@ function insertTokensText(table: string, rowCount: number): string {
 }
 const insertTexts = new Map<string, string>()
 
+/** Access and refresh tokens in table `tokens`, by digest; inserts and reads outside transactions are coalesced per turn. */
 export class PostgresTokenTable implements TokenTable {
   /**
    * `insert` outside transactions: the tokens of concurrent responses in one statement, committed together (or, when

@@ -23,6 +23,7 @@ interface CodeRow {
   consumed_at: number | null
 }
 
+/** Authorization codes in table `codes`, by digest. */
 export class SqliteCodeTable implements CodeTable {
   constructor(private readonly access: Access) {}
 
@@ -88,6 +89,7 @@ interface TokenRow {
   rotated_at: number | null
 }
 
+/** Access and refresh tokens in table `tokens`, by digest; inserts outside transactions are committed in groups. */
 export class SqliteTokenTable implements TokenTable {
   constructor(private readonly access: Access) {}
 

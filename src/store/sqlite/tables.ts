@@ -22,6 +22,7 @@ interface ClientRow {
   created_at: number
 }
 
+/** Clients in table `clients`; the reads of one turn share one `SELECT` (see `readShared`). */
 export class SqliteClientTable implements ClientTable {
   constructor(private readonly access: Access) {}
 
@@ -94,6 +95,7 @@ interface UserRow {
   created_at: number
 }
 
+/** Users in table `users`. */
 export class SqliteUserTable implements UserTable {
   constructor(private readonly access: Access) {}
 
@@ -144,6 +146,7 @@ interface ConsentRow {
   granted_at: number
 }
 
+/** Consents in table `consents`, by client and user. */
 export class SqliteConsentTable implements ConsentTable {
   constructor(private readonly access: Access) {}
 
@@ -178,6 +181,7 @@ interface SigningKeyRow {
   expires_at: number | null
 }
 
+/** Signing keys in table `signing_keys`, private keys in clear. */
 export class SqliteKeyTable implements KeyTable {
   constructor(private readonly access: Access) {}
 
@@ -230,6 +234,7 @@ interface RateLimitRow {
   reset_at: number
 }
 
+/** Rate-limit windows in table `rate_limits`. */
 export class SqliteRateLimitTable implements RateLimitTable {
   constructor(private readonly access: Access) {}
 
