@@ -9,7 +9,7 @@ import { isValidRedirectUri } from '../core/redirect-uri.js'
 import { parseResources } from '../core/resource-indicator.js'
 import { parseScope } from '../core/scope.js'
 import { hashGeneratedSecret, hashPassword, isGeneratedSecretHash, verifyGeneratedSecret, verifySecret } from './secrets.js'
-import { type ClientRecord, type ClientTable, type TokenEndpointAuthMethod } from './store.js'
+import { type ClientRecord, type ClientTable, type TokenEndpointAuthMethod } from './tables.js'
 
 /** The grant types a client may be registered for. */
 export const CLIENT_GRANT_TYPES = ['authorization_code', 'implicit', 'password', 'client_credentials', 'refresh_token'] as const

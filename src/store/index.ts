@@ -28,5 +28,5 @@ export {
 export { CLIENT_GRANT_TYPES, Clients, type CreatedClient, type NewClient } from './clients.js'
 export { Users, type NewUser } from './users.js'
 export { hashPassword, SCRYPT_PARAMETERS, tokenHash, verifySecret } from './secrets.js'
-export { MemoryStore } from './memory.js'
+export { MemoryStore } from './memory/index.js'
 export { StoreValidator, type StoreUser, type StoreValidatorOptions } from './validator.js'

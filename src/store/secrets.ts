@@ -9,7 +9,6 @@
  * @module
  */
 import { hash, randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto'
-import { timeOrderedKeyPrefix } from '../tokens/time-ordered.js'
 
 /** scrypt parameters for new hashes (RFC 7914 §2). */
 export const SCRYPT_PARAMETERS = Object.freeze({ N: 2 ** 15, r: 8, p: 1, keyLength: 32, saltLength: 16 })
@@ -24,17 +23,12 @@ export function sha256Base64url(value: string): string {
 
 /**
  * How a token or code is looked up in a store, and what the store keeps of it: the SHA-256 digest of the whole value,
- * base64url. For oauthkit's own tokens and codes (`<time>.<random>`, see `generateTimeOrderedToken`) and the JWTs of
- * `signedTokenGenerator` (whose `jti` is such a token), the time of issue and a `.` come first, so that the keys of
- * tokens issued together sort together, at the end of the store's index; the random part stays secret. A value of any
- * other form (a custom generator's token, a token issued before tokens were time-ordered) has the digest alone as its
- * key.
+ * base64url (43 characters), whatever its form (a random token, a JWT, a custom generator's token). The key depends
+ * on nothing but the value: two values that differ anywhere get different keys, and nothing of the value can be read
+ * back from its key.
  */
 export function tokenHash(value: string): string {
-  const digest = sha256Base64url(value)
-  const prefix = timeOrderedKeyPrefix(value)
-  // join makes one flat string, where `+` makes a V8 cons string: 44 more bytes for as long as a store keeps the key.
-  return prefix === undefined ? digest : [prefix, digest].join('')
+  return sha256Base64url(value)
 }
 
 /** The stored form of a secret oauthkit generated with 256 bits of entropy: `sha256:<digest>`. */

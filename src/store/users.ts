@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { hashPassword, unknownUserHash, verifySecret } from './secrets.js'
-import { type UserRecord, type UserTable } from './store.js'
+import { type UserRecord, type UserTable } from './tables.js'
 
 /** What {@link Users.create} takes. */
 export interface NewUser {

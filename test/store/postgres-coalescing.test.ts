@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { tokenHash } from '../../src/store/secrets.js'
-import { PostgresStore } from '../../src/store/postgres.js'
+import { PostgresStore } from '../../src/store/postgres/index.js'
 import { type TokenRecord } from '../../src/store/store.js'
 
 const DATABASE_URL = inject('databaseUrl')

@@ -9,7 +9,7 @@ import { createServer, Socket, type Server as NetServer } from 'node:net'
 import pg from 'pg'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { tokenHash } from '../../src/store/secrets.js'
-import { PostgresStore } from '../../src/store/postgres.js'
+import { PostgresStore } from '../../src/store/postgres/index.js'
 import { type CodeRecord, type TokenRecord } from '../../src/store/store.js'
 import { describeStoreContract } from './contract.js'
 import { describeStoreValidator } from './validator-suite.js'
@@ -101,6 +101,46 @@ describe('PostgresStore migrations', () => {
         expect(await reopened.codes.consume(tokenHash(code), NOW)).toBe(true)
         const versions = await admin.query(`SELECT version FROM ${schema}.schema_migrations`)
         expect(versions.rowCount).toBe(new Set(versions.rows.map((row: { version: number }) => row.version)).size)
+      } finally {
+        await reopened.close()
+      }
+    } finally {
+      await close()
+    }
+  })
+
+  it('rekeys the tokens and codes of a database from before keys were digests alone, so they are still found', async () => {
+    const { store, schema, close } = await openStore()
+    try {
+      const { clientId, userId } = await seed(store)
+      await store.close()
+      const own = () => `${Date.now().toString(36).padStart(9, '0')}.${randomBytes(32).toString('base64url')}`
+      const issued = [own(), own(), randomBytes(32).toString('base64url')]
+      // The keys of version 4: the time of an own token and a ".", then the digest; the digest alone for other tokens.
+      const oldKey = (value: string) => (value.length === 53 ? value.slice(0, 10) : '') + tokenHash(value)
+      const quoted = pg.escapeIdentifier(schema)
+      await admin.query(`INSERT INTO ${quoted}.codes (code_hash, client_id, user_id, scopes, resources, expires_at, grant_id) VALUES ($1, $2, $3, '{}', '{}', $4, 'g')`, [
+        oldKey(issued[0] as string),
+        clientId,
+        userId,
+        NOW + 60,
+      ])
+      for (const value of issued) {
+        await admin.query(`INSERT INTO ${quoted}.tokens (token_hash, type, client_id, scopes, resources, issued_at, grant_id) VALUES ($1, 'refresh_token', $2, '{}', '{}', $3, 'g')`, [
+          oldKey(value),
+          clientId,
+          NOW,
+        ])
+      }
+      // Back to version 4, as a database of before the upgrade.
+      await admin.query(`DELETE FROM ${quoted}.schema_migrations WHERE version > 4`)
+      const reopened = await PostgresStore.open(DATABASE_URL, { schema })
+      try {
+        expect(await reopened.codes.consume(tokenHash(issued[0] as string), NOW)).toBe(true)
+        for (const value of issued) expect((await reopened.tokens.get(tokenHash(value)))?.type, value).toBe('refresh_token')
+        expect(await reopened.tokens.rotate(tokenHash(issued[1] as string), NOW)).toBe(true)
+        const { rows } = await admin.query<{ key: string }>(`SELECT token_hash AS key FROM ${quoted}.tokens UNION ALL SELECT code_hash FROM ${quoted}.codes`)
+        expect(rows.every((row) => /^[A-Za-z0-9_-]{43}$/.test(row.key))).toBe(true)
       } finally {
         await reopened.close()
       }

@@ -3,6 +3,7 @@
  * WAL, atomic consumption on one connection, transactions that async requests share, nothing in clear on disk, purge
  * in batches, which errors mean "unavailable").
  */
+import { createHash } from 'node:crypto'
 import { mkdtempSync, readFileSync, renameSync, rmSync, existsSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,8 +12,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { hashGeneratedSecret, tokenHash } from '../../src/store/secrets.js'
 import { generateToken } from '../../src/tokens/random-token.js'
 import { generateTimeOrderedToken } from '../../src/tokens/time-ordered.js'
-import { MIGRATIONS, SCHEMA_VERSION, migrate } from '../../src/store/sqlite-migrations.js'
-import { SqliteStore } from '../../src/store/sqlite.js'
+import { MIGRATIONS, SCHEMA_VERSION, migrate } from '../../src/store/sqlite/migrations.js'
+import { SqliteStore } from '../../src/store/sqlite/index.js'
 import { type ClientRecord, type CodeRecord, type TokenRecord, type UserRecord } from '../../src/store/store.js'
 import { describeStoreContract } from './contract.js'
 import { describeStoreValidator } from './validator-suite.js'
@@ -166,6 +167,32 @@ describe('SqliteStore schema migrations', () => {
     expect(migrate(db, ['CREATE TABLE a (x INTEGER)', 'CREATE TABLE b (y INTEGER)'])).toBe(2)
     expect(db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name IN ('a', 'b') ORDER BY name`).pluck().all()).toEqual(['a', 'b'])
     expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()).toEqual([1, 2])
+  })
+
+  it('rekeys the tokens and codes of a database from before keys were digests alone, so they are still found', async () => {
+    const file = tempFile()
+    const db = new Database(file)
+    migrate(db, MIGRATIONS.slice(0, 4))
+    const issued = [generateTimeOrderedToken(), generateTimeOrderedToken(), generateToken()]
+    // The keys of version 4: the time of an own token and a ".", then the digest; the digest alone for other tokens.
+    const oldKey = (value: string) => (value.length === 53 ? value.slice(0, 10) : '') + createHash('sha256').update(value).digest('base64url')
+    const insertClient = db.prepare(`INSERT INTO clients VALUES ('app', 'App', NULL, '[]', '[]', '[]', '[]', '[]', 'none', ?)`)
+    insertClient.run(NOW)
+    db.prepare(`INSERT INTO users VALUES ('alice', 'alice', 'scrypt:x', ?)`).run(NOW)
+    db.prepare(`INSERT INTO codes (code_hash, client_id, user_id, scopes, resources, expires_at, grant_id) VALUES (?, 'app', 'alice', '[]', '[]', ?, 'g')`).run(
+      oldKey(issued[0] as string),
+      NOW + 60,
+    )
+    const insertToken = db.prepare(`INSERT INTO tokens (token_hash, type, client_id, scopes, resources, issued_at, grant_id) VALUES (?, 'refresh_token', 'app', '[]', '[]', ?, 'g')`)
+    for (const value of issued) insertToken.run(oldKey(value), NOW)
+    db.close()
+
+    const { store } = await open(file)
+    expect(await store.codes.consume(tokenHash(issued[0] as string), NOW)).toBe(true)
+    for (const value of issued) expect((await store.tokens.get(tokenHash(value)))?.type, value).toBe('refresh_token')
+    expect(await store.tokens.rotate(tokenHash(issued[1] as string), NOW)).toBe(true)
+    const keys = raw(file, { readonly: true }).prepare('SELECT token_hash FROM tokens UNION ALL SELECT code_hash FROM codes').pluck().all() as string[]
+    expect(keys.every((key) => /^[A-Za-z0-9_-]{43}$/.test(key))).toBe(true)
   })
 
   it('leaves the database as it was when a migration fails half-way', () => {
@@ -493,23 +520,12 @@ describe('SqliteStore group commit and per-turn reads', () => {
     expect(groupedBytes * 3).toBeLessThan(singleBytes)
   })
 
-  it("writes a third less WAL for groups of oauthkit's own tokens than for random ones: their keys land at the end of the index", async () => {
-    // Groups of 10, as 10 connections make them, after 4,000 tokens: a key index of some 60 pages. A group writes one
-    // page of each of the table's six B-trees (more when one splits); random keys add a page of the key index for
-    // nearly every token (about 19 pages a group against 11, measured).
-    async function walOfGroups(makeToken: () => string): Promise<number> {
-      const { store, file } = await openWithOwners()
-      for (let g = 0; g < 20; g++) await Promise.all(Array.from({ length: 200 }, () => store.tokens.insert([token(makeToken())])))
-      const before = walBytes(file)
-      for (let g = 0; g < 20; g++) await Promise.all(Array.from({ length: 10 }, () => store.tokens.insert([token(makeToken())])))
-      const written = walBytes(file) - before
-      await store.close()
-      return written
-    }
-    const ordered = await walOfGroups(generateTimeOrderedToken)
-    const random = await walOfGroups(generateToken)
-    expect(ordered).toBeGreaterThan(0)
-    expect(ordered * 1.5).toBeLessThan(random)
+  it('keys a row by the digest of the whole token alone, whatever its form', async () => {
+    const { store, file } = await openWithOwners()
+    const values = [generateTimeOrderedToken(), generateToken()]
+    await Promise.all(values.map((value) => store.tokens.insert([token(value)])))
+    const keys = raw(file, { readonly: true }).prepare('SELECT token_hash FROM tokens ORDER BY token_hash').pluck().all()
+    expect(keys).toEqual(values.map((value) => createHash('sha256').update(value).digest('base64url')).sort())
   })
 
   it('an insert that fails in a group rejects alone; the others are saved', async () => {
@@ -526,6 +542,24 @@ describe('SqliteStore group commit and per-turn reads', () => {
     expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled', 'rejected', 'fulfilled'])
     for (const saved of ['ok1', 'pair-a', 'pair-b', 'ok2']) expect(await store.tokens.get(tokenHash(saved))).toBeDefined()
     for (const missing of ['orphan', 'pair-c']) expect(await store.tokens.get(tokenHash(missing))).toBeUndefined()
+  })
+
+  it('the token inserts and transactions of one turn share one COMMIT, in the order they were made', async () => {
+    const { store, file } = await openWithOwners()
+    await store.codes.insert(code('c1'))
+    const count = committedTokenCount(file)
+    const seen: number[] = []
+    const redeem = (value: string) =>
+      store.transaction(async () => {
+        if (!(await store.codes.consume(tokenHash('c1'), NOW))) throw new Error('consumed already')
+        await store.tokens.insert([token(value)])
+      })
+    const results = await Promise.allSettled(
+      [store.tokens.insert([token('w1')]), redeem('t1'), store.tokens.insert([token('w2')]), redeem('t2')].map((call) => call.finally(() => seen.push(count()))),
+    )
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected'])
+    expect(seen).toEqual([3, 3, 3, 3])
+    expect(await store.tokens.get(tokenHash('t2'))).toBeUndefined()
   })
 
   it('a group that cannot take the write lock fails whole, as unavailable, and the next one succeeds', async () => {
@@ -567,7 +601,7 @@ describe('SqliteStore group commit and per-turn reads', () => {
     await store.clientTable.insert(client('other'))
     await new Promise(setImmediate)
     // White-box: count the executions of the reading connection's client statement.
-    const reader = (store as unknown as { reader: { sql: (text: string) => { get: (...args: unknown[]) => unknown } } }).reader
+    const reader = (store as unknown as { access: { reader: { sql: (text: string) => { get: (...args: unknown[]) => unknown } } } }).access.reader
     const statement = reader.sql('SELECT * FROM clients WHERE client_id = ?')
     const get = statement.get.bind(statement)
     let selects = 0

@@ -123,6 +123,13 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX tokens_user_id;
   CREATE INDEX tokens_user_id ON tokens (user_id) WHERE user_id IS NOT NULL;
   `,
+  // 5: keys are the digest of the whole token or code (43 characters), nothing else. Before, oauthkit's own tokens and
+  // codes had their time of issue and a "." in front (9 + 1 + 43 = 53 characters); the digest after it is the new key,
+  // so a token or code issued before the upgrade is still found. A digest has no ".", so no other key matches.
+  `
+  UPDATE tokens SET token_hash = substr(token_hash, 11) WHERE length(token_hash) = 53 AND substr(token_hash, 10, 1) = '.';
+  UPDATE codes SET code_hash = substr(code_hash, 11) WHERE length(code_hash) = 53 AND substr(code_hash, 10, 1) = '.';
+  `,
 ]
 
 /** The schema version this oauthkit writes and understands: the number of migrations. */

@@ -1,0 +1,126 @@
+/**
+ * How the memory store copies records in and out: frozen copies that name every field, so that a caller's object is
+ * never stored nor handed out, and frozen lists shared between records with equal contents.
+ *
+ * @module
+ * @internal
+ */
+import { type ClientRecord, type CodeRecord, type ConsentRecord, type SigningKeyRecord, type TokenRecord, type UserRecord } from '../tables.js'
+
+/** The key of a consent in its Map: client and user, unambiguously joined. */
+export function consentKey(clientId: string, userId: string): string {
+  return JSON.stringify([clientId, userId])
+}
+
+/**
+ * A frozen copy of `record` with `change` applied. (Object.assign, not `{ ...record, field }`: V8 builds an object
+ * spread with added properties on a slow path.)
+ */
+export function changed<R extends object>(record: R, change: Partial<R>): R {
+  return Object.freeze(Object.assign({}, record, change))
+}
+
+/** A stored record as handed out: a new object, sharing only the frozen arrays. */
+export function copyOut<R extends object>(record: R | undefined): R | undefined {
+  return record === undefined ? undefined : { ...record }
+}
+
+/**
+ * A frozen copy of `values`. Most tokens name no resource, and the tokens of a client mostly carry the same few
+ * scopes: the lists made last are shared by the records with equal contents (nobody can change a frozen list), so
+ * that a store of many tokens does not keep one array per token and field.
+ */
+function frozen(values: readonly string[]): readonly string[] {
+  if (values.length === 0) return NONE
+  for (const list of recentLists) if (sameList(list, values)) return list
+  const list = Object.freeze([...values])
+  recentLists[nextRecent] = list
+  nextRecent = (nextRecent + 1) % RECENT_LISTS
+  return list
+}
+/** The one empty list that every record without scopes or resources shares. */
+export const NONE: readonly string[] = Object.freeze([])
+const RECENT_LISTS = 8
+const recentLists: Array<readonly string[]> = []
+let nextRecent = 0
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+// The copy-in functions name every field, so that a caller's extra properties are not stored, as in a database.
+
+/** A frozen copy of a client record. */
+export function copyClient(record: ClientRecord): ClientRecord {
+  return Object.freeze({
+    clientId: record.clientId,
+    name: record.name,
+    secretHash: record.secretHash,
+    redirectUris: frozen(record.redirectUris),
+    grantTypes: frozen(record.grantTypes),
+    responseTypes: frozen(record.responseTypes),
+    scopes: frozen(record.scopes),
+    resources: frozen(record.resources),
+    tokenEndpointAuthMethod: record.tokenEndpointAuthMethod,
+    createdAt: record.createdAt,
+  })
+}
+
+/** A frozen copy of a user record. */
+export function copyUser(record: UserRecord): UserRecord {
+  return Object.freeze({ userId: record.userId, username: record.username, passwordHash: record.passwordHash, createdAt: record.createdAt })
+}
+
+/** A frozen copy of a code record. */
+export function copyCode(record: CodeRecord): CodeRecord {
+  return Object.freeze({
+    codeHash: record.codeHash,
+    clientId: record.clientId,
+    userId: record.userId,
+    scopes: frozen(record.scopes),
+    redirectUri: record.redirectUri,
+    codeChallenge: record.codeChallenge,
+    codeChallengeMethod: record.codeChallengeMethod,
+    resources: frozen(record.resources),
+    expiresAt: record.expiresAt,
+    grantId: record.grantId,
+    consumedAt: record.consumedAt,
+  })
+}
+
+/** A frozen copy of a token record. */
+export function copyToken(record: TokenRecord): TokenRecord {
+  return Object.freeze({
+    tokenHash: record.tokenHash,
+    type: record.type,
+    clientId: record.clientId,
+    userId: record.userId,
+    scopes: frozen(record.scopes),
+    resources: frozen(record.resources),
+    issuedAt: record.issuedAt,
+    expiresAt: record.expiresAt,
+    grantId: record.grantId,
+    revokedAt: record.revokedAt,
+    rotatedAt: record.rotatedAt,
+  })
+}
+
+/** A frozen copy of a signing key record. */
+export function copyKey(record: SigningKeyRecord): SigningKeyRecord {
+  return Object.freeze({
+    kid: record.kid,
+    alg: record.alg,
+    privateJwk: record.privateJwk,
+    publicJwk: record.publicJwk,
+    createdAt: record.createdAt,
+    retiredAt: record.retiredAt,
+    expiresAt: record.expiresAt,
+  })
+}
+
+/** A frozen copy of a consent record. */
+export function copyConsent(record: ConsentRecord): ConsentRecord {
+  return Object.freeze({ clientId: record.clientId, userId: record.userId, scopes: frozen(record.scopes), grantedAt: record.grantedAt })
+}

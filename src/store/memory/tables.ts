@@ -1,0 +1,288 @@
+/**
+ * The memory store's tables: each call one synchronous step on the Maps of a {@link MemoryDatabase}, so that a check
+ * and the write it guards happen with nothing in between.
+ *
+ * @module
+ * @internal
+ */
+import type { ClientRecord, ClientTable, CodeRecord, CodeTable, ConsentRecord, ConsentTable, KeyTable, RateLimitTable } from '../tables.js'
+import type { RateLimitWindow, SigningKeyRecord, TokenRecord, TokenTable, UserRecord, UserTable } from '../tables.js'
+import { type MemoryDatabase } from './database.js'
+import { changed, consentKey, copyClient, copyCode, copyConsent, copyKey, copyOut, copyToken, copyUser } from './records.js'
+
+/**
+ * The most rate-limit windows kept at once. Each window takes a failed attempt to create and is purged once it ended;
+ * past this bound the oldest window is dropped, so a flood of distinct keys cannot take all the memory.
+ */
+const MAX_RATE_LIMIT_WINDOWS = 100_000
+
+/** Clients, by `clientId`. */
+export class MemoryClientTable implements ClientTable {
+  constructor(private readonly database: MemoryDatabase) {}
+
+  insert(record: ClientRecord): Promise<void> {
+    const client = copyClient(record)
+    return this.database.run((writer) => {
+      if (this.database.clients.has(client.clientId)) throw new Error('A client with this clientId exists already')
+      writer.set(this.database.clients, client.clientId, client)
+    })
+  }
+
+  get(clientId: string): Promise<ClientRecord | undefined> {
+    return this.database.run(() => copyOut(this.database.clients.get(clientId)))
+  }
+
+  list(): Promise<readonly ClientRecord[]> {
+    return this.database.run(() => [...this.database.clients.values()].map((client) => ({ ...client })))
+  }
+
+  delete(clientId: string): Promise<boolean> {
+    return this.database.run((writer) => {
+      if (!writer.delete(this.database.clients, clientId)) return false
+      this.database.deleteDependents(writer, (record) => record.clientId === clientId)
+      return true
+    })
+  }
+
+  updateSecretHash(clientId: string, secretHash: string): Promise<boolean> {
+    return this.database.run((writer) => {
+      const client = this.database.clients.get(clientId)
+      if (client === undefined) return false
+      writer.set(this.database.clients, clientId, changed(client, { secretHash }))
+      return true
+    })
+  }
+}
+
+/** Users, by `userId`, with unique usernames. */
+export class MemoryUserTable implements UserTable {
+  constructor(private readonly database: MemoryDatabase) {}
+
+  insert(record: UserRecord): Promise<void> {
+    const user = copyUser(record)
+    return this.database.run((writer) => {
+      if (this.database.users.has(user.userId)) throw new Error('A user with this userId exists already')
+      if (this.database.usernames.has(user.username)) throw new Error('A user with this username exists already')
+      writer.set(this.database.users, user.userId, user)
+      writer.set(this.database.usernames, user.username, user.userId)
+    })
+  }
+
+  get(userId: string): Promise<UserRecord | undefined> {
+    return this.database.run(() => copyOut(this.database.users.get(userId)))
+  }
+
+  getByUsername(username: string): Promise<UserRecord | undefined> {
+    return this.database.run(() => {
+      const userId = this.database.usernames.get(username)
+      return userId === undefined ? undefined : copyOut(this.database.users.get(userId))
+    })
+  }
+
+  list(): Promise<readonly UserRecord[]> {
+    return this.database.run(() => [...this.database.users.values()].map((user) => ({ ...user })))
+  }
+
+  delete(userId: string): Promise<boolean> {
+    return this.database.run((writer) => {
+      const user = this.database.users.get(userId)
+      if (user === undefined) return false
+      writer.delete(this.database.users, userId)
+      writer.delete(this.database.usernames, user.username)
+      this.database.deleteDependents(writer, (record) => record.userId === userId)
+      return true
+    })
+  }
+
+  updatePasswordHash(userId: string, passwordHash: string): Promise<boolean> {
+    return this.database.run((writer) => {
+      const user = this.database.users.get(userId)
+      if (user === undefined) return false
+      writer.set(this.database.users, userId, changed(user, { passwordHash }))
+      return true
+    })
+  }
+}
+
+/** Authorization codes, by digest; consumed in one synchronous step. */
+export class MemoryCodeTable implements CodeTable {
+  constructor(private readonly database: MemoryDatabase) {}
+
+  insert(record: CodeRecord): Promise<void> {
+    const code = copyCode(record)
+    return this.database.run((writer) => {
+      if (this.database.codes.has(code.codeHash)) throw new Error('A code with this digest exists already')
+      this.database.assertReferences(code)
+      writer.set(this.database.codes, code.codeHash, code)
+    })
+  }
+
+  get(codeHash: string): Promise<CodeRecord | undefined> {
+    return this.database.run(() => copyOut(this.database.codes.get(codeHash)))
+  }
+
+  consume(codeHash: string, now: number): Promise<boolean> {
+    // Check and write in one synchronous step: no concurrent call can see the code unconsumed in between.
+    return this.database.run((writer) => {
+      const code = this.database.codes.get(codeHash)
+      if (code === undefined || code.consumedAt !== undefined) return false
+      writer.set(this.database.codes, codeHash, changed(code, { consumedAt: now }))
+      return true
+    })
+  }
+}
+
+/** Access and refresh tokens, by digest, indexed by grant family. */
+export class MemoryTokenTable implements TokenTable {
+  constructor(private readonly database: MemoryDatabase) {}
+
+  insert(records: readonly TokenRecord[]): Promise<void> {
+    if (records.length === 1) {
+      // One token (an access token alone: the common request): nothing to check against the others.
+      const token = copyToken(records[0] as TokenRecord)
+      return this.database.run((writer) => {
+        if (this.database.tokens.has(token.tokenHash)) throw new Error('A token with this digest exists already')
+        this.database.assertReferences(token)
+        this.database.insertToken(writer, token)
+      })
+    }
+    const tokens = records.map(copyToken)
+    return this.database.run((writer) => {
+      // Check them all before writing any, so that a failed insert writes nothing.
+      const digests = new Set<string>()
+      for (const token of tokens) {
+        if (this.database.tokens.has(token.tokenHash) || digests.has(token.tokenHash)) throw new Error('A token with this digest exists already')
+        digests.add(token.tokenHash)
+        this.database.assertReferences(token)
+      }
+      for (const token of tokens) this.database.insertToken(writer, token)
+    })
+  }
+
+  get(tokenHash: string): Promise<TokenRecord | undefined> {
+    return this.database.run(() => copyOut(this.database.tokens.get(tokenHash)))
+  }
+
+  revoke(tokenHash: string, now: number): Promise<boolean> {
+    return this.database.run((writer) => {
+      const token = this.database.tokens.get(tokenHash)
+      if (token === undefined) return false
+      if (token.revokedAt === undefined) writer.set(this.database.tokens, tokenHash, changed(token, { revokedAt: now }))
+      return true
+    })
+  }
+
+  rotate(tokenHash: string, now: number): Promise<boolean> {
+    // Check and write in one synchronous step, as for consume.
+    return this.database.run((writer) => {
+      const token = this.database.tokens.get(tokenHash)
+      if (token?.type !== 'refresh_token' || token.rotatedAt !== undefined || token.revokedAt !== undefined) return false
+      writer.set(this.database.tokens, tokenHash, changed(token, { rotatedAt: now }))
+      return true
+    })
+  }
+
+  revokeFamily(grantId: string, now: number): Promise<number> {
+    return this.database.run((writer) => {
+      let revoked = 0
+      for (const tokenHash of this.database.familyOf(grantId)) {
+        const token = this.database.tokens.get(tokenHash)
+        if (token === undefined || token.revokedAt !== undefined) continue
+        writer.set(this.database.tokens, tokenHash, changed(token, { revokedAt: now }))
+        revoked++
+      }
+      return revoked
+    })
+  }
+}
+
+/** Consents, by client and user. */
+export class MemoryConsentTable implements ConsentTable {
+  constructor(private readonly database: MemoryDatabase) {}
+
+  get(clientId: string, userId: string): Promise<ConsentRecord | undefined> {
+    return this.database.run(() => copyOut(this.database.consents.get(consentKey(clientId, userId))))
+  }
+
+  put(record: ConsentRecord): Promise<void> {
+    const consent = copyConsent(record)
+    return this.database.run((writer) => {
+      this.database.assertReferences(consent)
+      writer.set(this.database.consents, consentKey(consent.clientId, consent.userId), consent)
+    })
+  }
+
+  delete(clientId: string, userId: string): Promise<boolean> {
+    return this.database.run((writer) => writer.delete(this.database.consents, consentKey(clientId, userId)))
+  }
+}
+
+/** Signing keys, by `kid`, in the order they were inserted. */
+export class MemoryKeyTable implements KeyTable {
+  constructor(private readonly database: MemoryDatabase) {}
+
+  insert(record: SigningKeyRecord): Promise<void> {
+    const key = copyKey(record)
+    return this.database.run((writer) => {
+      if (this.database.keys.has(key.kid)) throw new Error('A signing key with this kid exists already')
+      // Taken from a counter that an undo does not roll back: orders stay unique, and a rolled-back insert leaves a gap.
+      writer.set(this.database.keys, key.kid, { record: key, order: this.database.nextKeyOrder++ })
+    })
+  }
+
+  list(): Promise<readonly SigningKeyRecord[]> {
+    return this.database.run(() =>
+      [...this.database.keys.values()].sort((a, b) => b.record.createdAt - a.record.createdAt || b.order - a.order).map(({ record }) => ({ ...record })),
+    )
+  }
+
+  retire(kid: string, retiredAt: number, expiresAt: number): Promise<boolean> {
+    // Check and write in one synchronous step, as for consume: one of concurrent retirements wins.
+    return this.database.run((writer) => {
+      const stored = this.database.keys.get(kid)
+      if (stored === undefined || stored.record.retiredAt !== undefined) return false
+      writer.set(this.database.keys, kid, { record: changed(stored.record, { retiredAt, expiresAt }), order: stored.order })
+      return true
+    })
+  }
+
+  delete(kid: string): Promise<boolean> {
+    return this.database.run((writer) => writer.delete(this.database.keys, kid))
+  }
+}
+
+/** Rate-limit windows, by key, at most 100,000 (the oldest dropped beyond). */
+export class MemoryRateLimitTable implements RateLimitTable {
+  constructor(private readonly database: MemoryDatabase) {}
+
+  hit(key: string, windowSeconds: number, now: number): Promise<RateLimitWindow> {
+    // Read and write in one synchronous step: concurrent hits count one after another.
+    return this.database.run((writer) => {
+      const running = this.database.rateLimits.get(key)
+      const window =
+        running !== undefined && running.resetAt > now
+          ? Object.freeze({ count: running.count + 1, resetAt: running.resetAt })
+          : Object.freeze({ count: 1, resetAt: now + windowSeconds })
+      if (running === undefined && this.database.rateLimits.size >= MAX_RATE_LIMIT_WINDOWS) {
+        writer.delete(this.database.rateLimits, this.database.rateLimits.keys().next().value as string)
+      }
+      // A new window goes to the end of the Map, which stays in the order windows started.
+      if (window.count === 1) writer.delete(this.database.rateLimits, key)
+      writer.set(this.database.rateLimits, key, window)
+      return { ...window }
+    })
+  }
+
+  peek(keys: readonly string[], now: number): Promise<readonly (RateLimitWindow | undefined)[]> {
+    return this.database.run(() =>
+      keys.map((key) => {
+        const window = this.database.rateLimits.get(key)
+        return window !== undefined && window.resetAt > now ? { ...window } : undefined
+      }),
+    )
+  }
+
+  reset(key: string): Promise<boolean> {
+    return this.database.run((writer) => writer.delete(this.database.rateLimits, key))
+  }
+}

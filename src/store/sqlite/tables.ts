@@ -1,0 +1,285 @@
+/**
+ * The SQLite store's tables but codes and tokens (`grant-tables.ts`): clients, users, consents, signing keys and
+ * rate-limit windows, each a class over the statements it runs through {@link Access}.
+ *
+ * @module
+ * @internal
+ */
+import type { ClientRecord, ClientTable, ConsentRecord, ConsentTable, KeyTable, RateLimitTable, RateLimitWindow } from '../tables.js'
+import type { SigningKeyRecord, TokenEndpointAuthMethod, UserRecord, UserTable } from '../tables.js'
+import { type Access } from './transactions.js'
+
+interface ClientRow {
+  client_id: string
+  name: string
+  secret_hash: string | null
+  redirect_uris: string
+  grant_types: string
+  response_types: string
+  scopes: string
+  resources: string
+  token_endpoint_auth_method: TokenEndpointAuthMethod
+  created_at: number
+}
+
+/** Clients in table `clients`; the reads of one turn share one `SELECT` (see `readShared`). */
+export class SqliteClientTable implements ClientTable {
+  constructor(private readonly access: Access) {}
+
+  async insert(record: ClientRecord): Promise<void> {
+    await this.access.write((sql) =>
+      sql(
+        `INSERT INTO clients (client_id, name, secret_hash, redirect_uris, grant_types, response_types, scopes, resources, token_endpoint_auth_method, created_at)
+         VALUES (@client_id, @name, @secret_hash, @redirect_uris, @grant_types, @response_types, @scopes, @resources, @token_endpoint_auth_method, @created_at)`,
+      ).run({
+        client_id: record.clientId,
+        name: record.name,
+        secret_hash: record.secretHash ?? null,
+        redirect_uris: JSON.stringify(record.redirectUris),
+        grant_types: JSON.stringify(record.grantTypes),
+        response_types: JSON.stringify(record.responseTypes),
+        scopes: JSON.stringify(record.scopes),
+        resources: JSON.stringify(record.resources),
+        token_endpoint_auth_method: record.tokenEndpointAuthMethod,
+        created_at: record.createdAt,
+      } satisfies ClientRow),
+    )
+  }
+
+  async get(clientId: string): Promise<ClientRecord | undefined> {
+    // Every token request reads its client: the requests of one turn share one read (and its lists' parse).
+    const record = await this.access.readShared(`client ${clientId}`, (sql) => {
+      const row = sql('SELECT * FROM clients WHERE client_id = ?').get(clientId) as ClientRow | undefined
+      return row === undefined ? undefined : clientRecord(row)
+    })
+    // A copy of its own for each caller; the lists are frozen, so they may be shared.
+    return record === undefined ? undefined : { ...record }
+  }
+
+  async list(): Promise<readonly ClientRecord[]> {
+    const rows = await this.access.read((sql) => sql('SELECT * FROM clients ORDER BY created_at, client_id').all() as ClientRow[])
+    return rows.map(clientRecord)
+  }
+
+  async delete(clientId: string): Promise<boolean> {
+    // Codes, tokens and consents go with it: ON DELETE CASCADE.
+    return this.access.write((sql) => sql('DELETE FROM clients WHERE client_id = ?').run(clientId).changes === 1)
+  }
+
+  async updateSecretHash(clientId: string, secretHash: string): Promise<boolean> {
+    return this.access.write((sql) => sql('UPDATE clients SET secret_hash = ? WHERE client_id = ?').run(secretHash, clientId).changes === 1)
+  }
+}
+
+function clientRecord(row: ClientRow): ClientRecord {
+  const record: Mutable<ClientRecord> = {
+    clientId: row.client_id,
+    name: row.name,
+    redirectUris: list(row.redirect_uris),
+    grantTypes: list(row.grant_types),
+    responseTypes: list(row.response_types),
+    scopes: list(row.scopes),
+    resources: list(row.resources),
+    tokenEndpointAuthMethod: row.token_endpoint_auth_method,
+    createdAt: row.created_at,
+  }
+  // Optional fields set after, not spread in: V8 builds `{ ...(c ? {} : { x }), y }` on a slow path.
+  if (row.secret_hash !== null) record.secretHash = row.secret_hash
+  return record
+}
+
+interface UserRow {
+  user_id: string
+  username: string
+  password_hash: string
+  created_at: number
+}
+
+/** Users in table `users`. */
+export class SqliteUserTable implements UserTable {
+  constructor(private readonly access: Access) {}
+
+  async insert(record: UserRecord): Promise<void> {
+    await this.access.write((sql) =>
+      sql('INSERT INTO users (user_id, username, password_hash, created_at) VALUES (@user_id, @username, @password_hash, @created_at)').run({
+        user_id: record.userId,
+        username: record.username,
+        password_hash: record.passwordHash,
+        created_at: record.createdAt,
+      } satisfies UserRow),
+    )
+  }
+
+  async get(userId: string): Promise<UserRecord | undefined> {
+    const row = await this.access.read((sql) => sql('SELECT * FROM users WHERE user_id = ?').get(userId) as UserRow | undefined)
+    return row === undefined ? undefined : userRecord(row)
+  }
+
+  async getByUsername(username: string): Promise<UserRecord | undefined> {
+    const row = await this.access.read((sql) => sql('SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined)
+    return row === undefined ? undefined : userRecord(row)
+  }
+
+  async list(): Promise<readonly UserRecord[]> {
+    const rows = await this.access.read((sql) => sql('SELECT * FROM users ORDER BY created_at, user_id').all() as UserRow[])
+    return rows.map(userRecord)
+  }
+
+  async delete(userId: string): Promise<boolean> {
+    // Codes, tokens and consents go with them: ON DELETE CASCADE.
+    return this.access.write((sql) => sql('DELETE FROM users WHERE user_id = ?').run(userId).changes === 1)
+  }
+
+  async updatePasswordHash(userId: string, passwordHash: string): Promise<boolean> {
+    return this.access.write((sql) => sql('UPDATE users SET password_hash = ? WHERE user_id = ?').run(passwordHash, userId).changes === 1)
+  }
+}
+
+function userRecord(row: UserRow): UserRecord {
+  return { userId: row.user_id, username: row.username, passwordHash: row.password_hash, createdAt: row.created_at }
+}
+
+interface ConsentRow {
+  client_id: string
+  user_id: string
+  scopes: string
+  granted_at: number
+}
+
+/** Consents in table `consents`, by client and user. */
+export class SqliteConsentTable implements ConsentTable {
+  constructor(private readonly access: Access) {}
+
+  async get(clientId: string, userId: string): Promise<ConsentRecord | undefined> {
+    const row = await this.access.read(
+      (sql) => sql('SELECT * FROM consents WHERE client_id = ? AND user_id = ?').get(clientId, userId) as ConsentRow | undefined,
+    )
+    return row === undefined ? undefined : { clientId: row.client_id, userId: row.user_id, scopes: list(row.scopes), grantedAt: row.granted_at }
+  }
+
+  async put(record: ConsentRecord): Promise<void> {
+    await this.access.write((sql) =>
+      sql(
+        `INSERT INTO consents (client_id, user_id, scopes, granted_at) VALUES (@client_id, @user_id, @scopes, @granted_at)
+         ON CONFLICT (client_id, user_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`,
+      ).run({ client_id: record.clientId, user_id: record.userId, scopes: JSON.stringify(record.scopes), granted_at: record.grantedAt } satisfies ConsentRow),
+    )
+  }
+
+  async delete(clientId: string, userId: string): Promise<boolean> {
+    return this.access.write((sql) => sql('DELETE FROM consents WHERE client_id = ? AND user_id = ?').run(clientId, userId).changes === 1)
+  }
+}
+
+interface SigningKeyRow {
+  kid: string
+  alg: SigningKeyRecord['alg']
+  private_jwk: string
+  public_jwk: string
+  created_at: number
+  retired_at: number | null
+  expires_at: number | null
+}
+
+/** Signing keys in table `signing_keys`, private keys in clear. */
+export class SqliteKeyTable implements KeyTable {
+  constructor(private readonly access: Access) {}
+
+  async insert(record: SigningKeyRecord): Promise<void> {
+    await this.access.write((sql) =>
+      sql(
+        `INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, retired_at, expires_at)
+         VALUES (@kid, @alg, @private_jwk, @public_jwk, @created_at, @retired_at, @expires_at)`,
+      ).run({
+        kid: record.kid,
+        alg: record.alg,
+        private_jwk: record.privateJwk,
+        public_jwk: record.publicJwk,
+        created_at: record.createdAt,
+        retired_at: record.retiredAt ?? null,
+        expires_at: record.expiresAt ?? null,
+      } satisfies SigningKeyRow),
+    )
+  }
+
+  async list(): Promise<readonly SigningKeyRecord[]> {
+    // rowid grows with each insert: it orders the keys created in the same second.
+    const rows = await this.access.read((sql) => sql('SELECT * FROM signing_keys ORDER BY created_at DESC, rowid DESC').all() as SigningKeyRow[])
+    return rows.map((row) => ({
+      kid: row.kid,
+      alg: row.alg,
+      privateJwk: row.private_jwk,
+      publicJwk: row.public_jwk,
+      createdAt: row.created_at,
+      ...(row.retired_at === null ? {} : { retiredAt: row.retired_at }),
+      ...(row.expires_at === null ? {} : { expiresAt: row.expires_at }),
+    }))
+  }
+
+  async retire(kid: string, retiredAt: number, expiresAt: number): Promise<boolean> {
+    // Compare-and-set, as for codes: only one concurrent retirement matches a key still signing.
+    return this.access.write(
+      (sql) => sql('UPDATE signing_keys SET retired_at = ?, expires_at = ? WHERE kid = ? AND retired_at IS NULL').run(retiredAt, expiresAt, kid).changes === 1,
+    )
+  }
+
+  async delete(kid: string): Promise<boolean> {
+    return this.access.write((sql) => sql('DELETE FROM signing_keys WHERE kid = ?').run(kid).changes === 1)
+  }
+}
+
+interface RateLimitRow {
+  rate_key: string
+  hits: number
+  reset_at: number
+}
+
+/** Rate-limit windows in table `rate_limits`. */
+export class SqliteRateLimitTable implements RateLimitTable {
+  constructor(private readonly access: Access) {}
+
+  async hit(key: string, windowSeconds: number, now: number): Promise<RateLimitWindow> {
+    // One UPSERT: a running window counts on, an ended one starts over (the SET expressions read the old row).
+    const row = await this.access.write(
+      (sql) =>
+        sql(
+          `INSERT INTO rate_limits (rate_key, hits, reset_at) VALUES (@key, 1, @now + @window)
+           ON CONFLICT (rate_key) DO UPDATE SET
+             hits = CASE WHEN reset_at > @now THEN hits + 1 ELSE 1 END,
+             reset_at = CASE WHEN reset_at > @now THEN reset_at ELSE excluded.reset_at END
+           RETURNING hits, reset_at`,
+        ).get({ key, now, window: windowSeconds }) as Omit<RateLimitRow, 'rate_key'>,
+    )
+    return { count: row.hits, resetAt: row.reset_at }
+  }
+
+  async peek(keys: readonly string[], now: number): Promise<readonly (RateLimitWindow | undefined)[]> {
+    if (keys.length === 0) return []
+    // One statement per number of keys (callers use one to three), prepared once each; the token requests of one turn
+    // (one client, one address) share its answer (see `readShared`).
+    const rows = await this.access.readShared(
+      `rate limits ${JSON.stringify([now, ...keys])}`,
+      (sql) =>
+        sql(`SELECT rate_key, hits, reset_at FROM rate_limits WHERE rate_key IN (${keys.map(() => '?').join(', ')}) AND reset_at > ?`).all(
+          ...keys,
+          now,
+        ) as RateLimitRow[],
+    )
+    return keys.map((key) => {
+      const row = rows.find((candidate) => candidate.rate_key === key)
+      return row === undefined ? undefined : { count: row.hits, resetAt: row.reset_at }
+    })
+  }
+
+  async reset(key: string): Promise<boolean> {
+    return this.access.write((sql) => sql('DELETE FROM rate_limits WHERE rate_key = ?').run(key).changes === 1)
+  }
+}
+
+/** A record being built from a row, its optional fields set one by one. */
+export type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+/** A JSON array column as a fresh frozen array: callers get their own copy and cannot alter it by accident. */
+export function list(json: string): readonly string[] {
+  return Object.freeze(JSON.parse(json) as string[])
+}
