@@ -22,7 +22,7 @@ export function randomBase64url(byteCount: number): string {
 }
 
 /** Characters of {@link timePrefix}: base 36 fits milliseconds since 1970 in 9 until the year 5188. */
-export const TIME_PREFIX_LENGTH = 9
+const TIME_PREFIX_LENGTH = 9
 
 /**
  * The time in milliseconds, base 36, fixed width (9 characters of `0-9a-z`): strings that start with it sort by the
