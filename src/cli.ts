@@ -8,71 +8,19 @@
  * @module
  */
 import { readFileSync } from 'node:fs'
-import { createServer, ServerResponse, type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders, type Server as HttpServer } from 'node:http'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { checkIssuer, createApp, DEFAULT_TOKEN_EXPIRES_IN, type App } from './app/app.js'
-import { DEFAULT_RATE_LIMITS, type RateLimit, type RateLimitOptions } from './app/rate-limit.js'
+import { type RateLimit, type RateLimitOptions } from './app/rate-limit.js'
 import { SigningKeys } from './app/keys.js'
+import { DEFAULT_DB, HELP } from './cli-help.js'
+import { createServeServer, listen } from './serve-server.js'
 import { CLIENT_GRANT_TYPES, type Store } from './store/index.js'
+
+export { createServeServer, SERVE_TIMEOUTS, type ServeServerOptions, type ServeTimeouts } from './serve-server.js'
 
 /** A usage mistake: exit code 2 with the command's help hint. */
 class UsageError extends Error {}
 
-const DEFAULT_DB = 'sqlite:./oauthkit.db'
-
-const HELP: Record<string, string> = {
-  main: `Usage: oauthkit <command> [options]
-
-Commands:
-  serve                 run the authorization server
-  clients add|list|show|remove|rotate-secret
-  users add|list|remove|passwd
-  keys rotate           start signing with a new key (the old one keeps verifying until its tokens expire)
-
-Every command takes --db sqlite:PATH | postgres://… | memory (default ${DEFAULT_DB}, env OAUTHKIT_DB).
-Run 'oauthkit <command> --help' for its options.`,
-  serve: `Usage: oauthkit serve [options]
-
-  --port N               port to listen on (default 3000, env OAUTHKIT_PORT)
-  --host H               address to listen on (default 127.0.0.1, env OAUTHKIT_HOST)
-  --issuer URL           public origin and issuer (default http://HOST:PORT; https required unless loopback, env OAUTHKIT_ISSUER)
-  --db DB                sqlite:PATH | postgres://… | memory (default ${DEFAULT_DB}, env OAUTHKIT_DB)
-  --config FILE          JSON file with any of: port, host, issuer, db, tokenFormat, trustProxy, loginLimit,
-                         tokenClientLimit, tokenAddressLimit, rateLimit (false) (env OAUTHKIT_CONFIG)
-  --token-format F       opaque (default) or jwt (env OAUTHKIT_TOKEN_FORMAT)
-  --trust-proxy          behind one TLS-terminating proxy: read X-Forwarded-Proto/Host, and the last X-Forwarded-For
-                         address (the one the proxy appended) for the per-address rate limits (env OAUTHKIT_TRUST_PROXY=1)
-Rate limits: N/SECONDS (failures per window) or off, counted in the database (shared by every instance); past one, 429:
-  --login-limit L        failed sign-ins per username and per address; a username's count includes the password
-                         grant's (default ${limitText(DEFAULT_RATE_LIMITS.loginPerUsername)}, env OAUTHKIT_LOGIN_LIMIT)
-  --token-client-limit L failed client authentications per client_id at /token (default ${limitText(DEFAULT_RATE_LIMITS.tokenPerClient)}, env OAUTHKIT_TOKEN_CLIENT_LIMIT)
-  --token-address-limit L
-                         failed token requests per address (default ${limitText(DEFAULT_RATE_LIMITS.tokenPerAddress)}, env OAUTHKIT_TOKEN_ADDRESS_LIMIT)
-  --no-rate-limit        turn every rate limit off (env OAUTHKIT_NO_RATE_LIMIT=1)
-Session cookies are signed with OAUTHKIT_SESSION_SECRET (base64url, 32+ bytes) when set; give every instance the same.`,
-  clients: `Usage: oauthkit clients <add|list|show|remove|rotate-secret> [options]
-
-  add --name N [--redirect-uri U]... [--grant-type G]... --scope "a b" [--resource URI]... [--public] [--json]
-      grant types: ${CLIENT_GRANT_TYPES.join(', ')} (default authorization_code and refresh_token)
-      prints the client_secret once: it is stored only as a hash
-  list [--json]
-  show CLIENT_ID [--json]
-  remove CLIENT_ID
-  rotate-secret CLIENT_ID [--json]
-All take --db (default ${DEFAULT_DB}).`,
-  users: `Usage: oauthkit users <add|list|remove|passwd> [options]
-
-  add --username U [--password P]      without --password, the password is read from stdin
-  list [--json]
-  remove USERNAME
-  passwd USERNAME [--password P]        without --password, read from stdin
-All take --db (default ${DEFAULT_DB}).`,
-  keys: `Usage: oauthkit keys rotate [--db DB] [--json]
-
-Generates a new signing key; the previous one is still published for verification until its tokens expire.`,
-}
-
-/** Runs the CLI with `argv` (without `node` and the script); resolves to the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv
   try {
@@ -189,64 +137,6 @@ async function serve(argv: readonly string[]): Promise<number> {
 }
 
 /**
- * How long `oauthkit serve` waits for a client to send its request; past these node:http answers 408 and closes the
- * connection, so a client that never finishes its headers or body cannot hold a connection for long.
- */
-export const SERVE_TIMEOUTS: Readonly<ServeTimeouts> = Object.freeze({
-  /** The request line and headers (node:http's `headersTimeout`). */
-  headersMs: 10_000,
-  /** The whole request, body included (`requestTimeout`; node's default is five minutes). */
-  requestMs: 30_000,
-  /** How often connections are checked against both (`connectionsCheckingInterval`; node's default is 30 s). */
-  checkIntervalMs: 1_000,
-})
-
-/** See {@link SERVE_TIMEOUTS}. */
-export interface ServeTimeouts {
-  readonly headersMs: number
-  readonly requestMs: number
-  readonly checkIntervalMs: number
-}
-
-/** Options of {@link createServeServer}. */
-export interface ServeServerOptions {
-  /** The app once it is ready; until then every request is answered 503 with `Retry-After`. */
-  readonly app: () => App | undefined
-  /** Behind one TLS-terminating proxy (`serve --trust-proxy`). */
-  readonly trustProxy: boolean
-  /** Once true, no connection is kept alive: each closes after its answer, so the process can exit. */
-  readonly shuttingDown?: (() => boolean) | undefined
-  /** Other timeouts than {@link SERVE_TIMEOUTS}, for tests. */
-  readonly timeouts?: Partial<ServeTimeouts> | undefined
-}
-
-/** The node:http server `oauthkit serve` runs around the app, not yet listening. */
-export function createServeServer(options: ServeServerOptions): HttpServer {
-  const { trustProxy } = options
-  const timeouts = { ...SERVE_TIMEOUTS, ...options.timeouts }
-  const serverOptions = { headersTimeout: timeouts.headersMs, requestTimeout: timeouts.requestMs, connectionsCheckingInterval: timeouts.checkIntervalMs }
-  const shuttingDown = options.shuttingDown ?? (() => false)
-  /** Once shutting down, every answer closes its connection: decided when the headers go out, not when it began. */
-  class ServeResponse extends ServerResponse {
-    override writeHead(statusCode: number, statusMessage?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
-      if (shuttingDown() && !this.headersSent) this.setHeader('Connection', 'close')
-      return typeof statusMessage === 'string' ? super.writeHead(statusCode, statusMessage, headers) : super.writeHead(statusCode, statusMessage)
-    }
-  }
-  // The app's own listener (protocol endpoints straight from node:http, pages through fetch), made once per app.
-  let served: { app: App; listener: (req: IncomingMessage, res: ServerResponse) => void } | undefined
-  return createServer({ ...serverOptions, ServerResponse: ServeResponse }, (req, res) => {
-    const app = options.app()
-    if (app === undefined) {
-      res.writeHead(503, { 'Retry-After': '1' }).end()
-      return
-    }
-    if (served?.app !== app) served = { app, listener: app.nodeListener({ trustProxy }) }
-    served.listener(req, res)
-  })
-}
-
-/**
  * The rate limits of `oauthkit serve`, from its flags, else the environment, else the `--config` file, else the
  * defaults: each limit `N/SECONDS` or `off`; `--no-rate-limit` (`OAUTHKIT_NO_RATE_LIMIT=1`, `"rateLimit": false`)
  * turns them all off.
@@ -277,18 +167,6 @@ export function serveRateLimit(
   }
 }
 
-function limitText(limit: RateLimit): string {
-  return `${limit.maxFailures}/${limit.windowSeconds}`
-}
-
-function listen(server: HttpServer, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      reject(new Error(error.code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use` : `cannot listen on ${host}:${port}: ${error.message}`))
-    })
-    server.listen(port, host, () => resolve())
-  })
-}
 
 /**
  * `serve` answers plain HTTP only. It refuses to start where that plain HTTP would be what clients reach: listening
@@ -474,12 +352,12 @@ async function keys(argv: readonly string[]): Promise<number> {
 /** Opens the store a `--db` value names: `sqlite:PATH` (or a bare path), `postgres://…`, or `memory`. */
 export async function openStore(db: string): Promise<Store> {
   try {
-    if (db === 'memory') return await (await import('./store/memory.js')).MemoryStore.open()
+    if (db === 'memory') return await (await import('./store/memory/index.js')).MemoryStore.open()
     // The command line fails fast on a database that does not answer.
-    if (/^postgres(ql)?:\/\//.test(db)) return await (await import('./store/postgres.js')).PostgresStore.open({ connectionString: db, connectionTimeoutMillis: 3000 })
+    if (/^postgres(ql)?:\/\//.test(db)) return await (await import('./store/postgres/index.js')).PostgresStore.open({ connectionString: db, connectionTimeoutMillis: 3000 })
     const path = db.startsWith('sqlite:') ? db.slice('sqlite:'.length) : db
     if (path === '') throw new UsageError('--db sqlite: needs a path')
-    return await (await import('./store/sqlite.js')).SqliteStore.open(path)
+    return await (await import('./store/sqlite/index.js')).SqliteStore.open(path)
   } catch (error) {
     if (error instanceof UsageError) throw error
     throw new Error(`cannot open the database ${describeDb(db)}: ${oneLine(error)}`)

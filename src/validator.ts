@@ -16,17 +16,6 @@ import {
   type User,
 } from './types.js'
 
-export {
-  type AuthorizationCode,
-  type BearerTokenResponse,
-  type Client,
-  type IssuedAuthorizationCode,
-  type RefreshTokenRecord,
-  type StoredToken,
-  type TokenContext,
-  type User,
-} from './types.js'
-
 /** Whether a stored expiry (seconds since the epoch) has passed; no expiry means none was set. */
 export function isExpired(expiresAt: number | undefined, now = Date.now() / 1000): boolean {
   return expiresAt !== undefined && now >= expiresAt

@@ -74,7 +74,7 @@ describe('README usage example', () => {
   }, 30_000)
 
   it('the Stores example issues a token from a SQLite store it creates, with the client it registers', async () => {
-    expect(existsSync(join(root, 'dist', 'store', 'sqlite.js')), 'dist/ is missing: run `npm run build` (npm test does)').toBe(true)
+    expect(existsSync(join(root, 'dist', 'store', 'sqlite', 'index.js')), 'dist/ is missing: run `npm run build` (npm test does)').toBe(true)
     const stores = `${example(await readFile(join(root, 'README.md'), 'utf8'), 'Stores')}\nconsole.log(JSON.stringify({ status, body }))\n`
     // Run in the scratch directory, so that ./oauthkit.db is created there.
     const { status, body } = (await run(stores, dir, dir)) as { status: number; body: string }

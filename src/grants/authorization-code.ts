@@ -8,10 +8,11 @@ import { isWellFormedVerifier, verifyCodeChallenge, type CodeChallengeMethod } f
 import { type OAuth2Request } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
 import { type ResponseMode } from '../core/response-mode.js'
-import { type AuthorizationRequestCredentials, type AuthorizationResponseType } from '../endpoints/authorization.js'
+import { type AuthorizationRequestCredentials, type AuthorizationResponseType } from './response-type.js'
 import { generateTimeOrderedToken } from '../tokens/time-ordered.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
-import { isExpired, type AuthorizationCode, type Client, type RequestValidator, type User } from '../validator.js'
+import { isExpired, type RequestValidator } from '../validator.js'
+import { type AuthorizationCode, type Client, type User } from '../types.js'
 import { GrantTypeBase, type ValidatedTokenRequest } from './base.js'
 
 /** Options of {@link AuthorizationCodeGrant}. */

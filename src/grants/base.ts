@@ -10,7 +10,8 @@ import { noStoreJsonResponse, type OAuth2Response } from '../core/response.js'
 import { parseResources } from '../core/resource-indicator.js'
 import { isSubsetOf, parseScope, sameScopes } from '../core/scope.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
-import { type Client, type RequestValidator, type TokenContext } from '../validator.js'
+import { type RequestValidator } from '../validator.js'
+import { type Client, type TokenContext } from '../types.js'
 import { authenticateClient } from './client-authentication.js'
 
 // Parameters every token request may carry (RFC 6749 §2.3.1, §4.1.3): a repeat of any of them is invalid_request.

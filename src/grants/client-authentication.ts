@@ -6,7 +6,8 @@
  */
 import { InvalidClientError } from '../core/errors.js'
 import { type OAuth2Request } from '../core/request.js'
-import { type Client, type RequestValidator } from '../validator.js'
+import { type RequestValidator } from '../validator.js'
+import { type Client } from '../types.js'
 
 /**
  * Authenticates the client of a request: with its credentials (`client_secret_basic` or `client_secret_post`) when it

@@ -6,9 +6,9 @@
 import { type OAuth2Request } from '../core/request.js'
 import { type ResponseMode } from '../core/response-mode.js'
 import { parseScope, sameScopes, scopeToString } from '../core/scope.js'
-import { type AuthorizationRequestCredentials, type AuthorizationResponseType } from '../endpoints/authorization.js'
+import { type AuthorizationRequestCredentials, type AuthorizationResponseType } from './response-type.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
-import { type Client, type User } from '../validator.js'
+import { type Client, type User } from '../types.js'
 
 /**
  * The implicit grant, `response_type=token`, as oauthlib's `MobileApplicationServer` serves it.

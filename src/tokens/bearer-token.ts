@@ -5,7 +5,8 @@
  */
 import { type OAuth2Request } from '../core/request.js'
 import { scopeToString } from '../core/scope.js'
-import { type BearerTokenResponse, type RequestValidator, type TokenContext } from '../validator.js'
+import { type RequestValidator } from '../validator.js'
+import { type BearerTokenResponse, type TokenContext } from '../types.js'
 import { defaultExpiresIn, resolveExpiresIn, type ExpiresIn } from './expiry.js'
 import { type TokenGenerationContext, type TokenGenerator } from './generator.js'
 import { randomTokenGenerator } from './random-token.js'

@@ -4,7 +4,7 @@
  * @module
  */
 import { type OAuth2Request } from '../core/request.js'
-import { type Client } from '../validator.js'
+import { type Client } from '../types.js'
 
 /**
  * The lifetime of an access token in seconds, or a function that decides it per client and grant type (authlib's

@@ -4,7 +4,7 @@
  * @module
  */
 import { type OAuth2Request } from '../core/request.js'
-import { type TokenContext } from '../validator.js'
+import { type TokenContext } from '../types.js'
 
 /** What a {@link TokenGenerator} knows about the token it makes. */
 export interface TokenGenerationContext extends TokenContext {

@@ -18,7 +18,7 @@ import {
 } from 'jose'
 import { InvalidTokenError } from '../core/errors.js'
 import { parseScope } from '../core/scope.js'
-import { type StoredToken } from '../validator.js'
+import { type StoredToken } from '../types.js'
 
 /** The algorithms accepted when {@link SignedTokenVerificationOptions.algorithms} is not set: those `signedTokenGenerator` signs with. */
 export const DEFAULT_VERIFICATION_ALGORITHMS: readonly string[] = Object.freeze(['RS256', 'ES256', 'EdDSA'])

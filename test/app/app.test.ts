@@ -6,7 +6,7 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createApp, type App, type AppOptions } from '../../src/app/app.js'
-import { MemoryStore } from '../../src/store/memory.js'
+import { MemoryStore } from '../../src/store/memory/index.js'
 import { hashPassword } from '../../src/store/secrets.js'
 import { type Store } from '../../src/store/store.js'
 import { faulty } from '../store/validator-suite.js'

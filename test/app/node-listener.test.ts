@@ -6,7 +6,7 @@
 import { createServer } from 'node:http'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createApp, type AppOptions } from '../../src/app/app.js'
-import { MemoryStore } from '../../src/store/memory.js'
+import { MemoryStore } from '../../src/store/memory/index.js'
 import { listenOnLoopback, type StartedAdapter } from '../adapters/suite.js'
 import { basic, FORM } from '../support/memory-validator.js'
 

@@ -15,7 +15,7 @@ import { protectedResource } from '../../src/adapters/fetch.js'
 import { toFetchRequest, writeResponse } from '../../src/adapters/node.js'
 import { createApp, type App, type AppOptions } from '../../src/app/app.js'
 import { type NewClient } from '../../src/store/clients.js'
-import { MemoryStore } from '../../src/store/memory.js'
+import { MemoryStore } from '../../src/store/memory/index.js'
 import { Browser, hiddenField } from '../app/browser.js'
 import { basic } from '../support/memory-validator.js'
 

@@ -25,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp, type App } from '../../src/app/app.js'
 import { createServeServer, SERVE_TIMEOUTS } from '../../src/cli.js'
 import { DEFAULT_MAX_BODY_BYTES } from '../../src/adapters/fetch.js'
-import { SqliteStore } from '../../src/store/sqlite.js'
+import { SqliteStore } from '../../src/store/sqlite/index.js'
 import { contentTypeValue, formBodyOf, nasty, parameterNameOf, parameterValueOf } from '../support/arbitraries.js'
 import { exchange, type RawExchange, type RawResponse } from './raw-http.js'
 

@@ -17,7 +17,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStore } from '../../../src/cli.js'
-import { PostgresStore } from '../../../src/store/postgres.js'
+import { PostgresStore } from '../../../src/store/postgres/index.js'
 import { startThrowawayCluster, type Cluster } from '../../support/postgres-global-setup.js'
 import {
   expectOnlySuccessesAndUnavailable,

@@ -1,0 +1,69 @@
+/**
+ * The `oauthkit` command's help texts, one per command.
+ *
+ * @module
+ */
+import { DEFAULT_RATE_LIMITS, type RateLimit } from './app/rate-limit.js'
+import { CLIENT_GRANT_TYPES } from './store/index.js'
+
+/** The database every command uses unless `--db` or `OAUTHKIT_DB` names another. */
+export const DEFAULT_DB = 'sqlite:./oauthkit.db'
+
+/** The help of each command, by name (`main` for `oauthkit --help`). */
+export const HELP: Record<string, string> = {
+  main: `Usage: oauthkit <command> [options]
+
+Commands:
+  serve                 run the authorization server
+  clients add|list|show|remove|rotate-secret
+  users add|list|remove|passwd
+  keys rotate           start signing with a new key (the old one keeps verifying until its tokens expire)
+
+Every command takes --db sqlite:PATH | postgres://… | memory (default ${DEFAULT_DB}, env OAUTHKIT_DB).
+Run 'oauthkit <command> --help' for its options.`,
+  serve: `Usage: oauthkit serve [options]
+
+  --port N               port to listen on (default 3000, env OAUTHKIT_PORT)
+  --host H               address to listen on (default 127.0.0.1, env OAUTHKIT_HOST)
+  --issuer URL           public origin and issuer (default http://HOST:PORT; https required unless loopback, env OAUTHKIT_ISSUER)
+  --db DB                sqlite:PATH | postgres://… | memory (default ${DEFAULT_DB}, env OAUTHKIT_DB)
+  --config FILE          JSON file with any of: port, host, issuer, db, tokenFormat, trustProxy, loginLimit,
+                         tokenClientLimit, tokenAddressLimit, rateLimit (false) (env OAUTHKIT_CONFIG)
+  --token-format F       opaque (default) or jwt (env OAUTHKIT_TOKEN_FORMAT)
+  --trust-proxy          behind one TLS-terminating proxy: read X-Forwarded-Proto/Host, and the last X-Forwarded-For
+                         address (the one the proxy appended) for the per-address rate limits (env OAUTHKIT_TRUST_PROXY=1)
+Rate limits: N/SECONDS (failures per window) or off, counted in the database (shared by every instance); past one, 429:
+  --login-limit L        failed sign-ins per username and per address; a username's count includes the password
+                         grant's (default ${limitText(DEFAULT_RATE_LIMITS.loginPerUsername)}, env OAUTHKIT_LOGIN_LIMIT)
+  --token-client-limit L failed client authentications per client_id at /token (default ${limitText(DEFAULT_RATE_LIMITS.tokenPerClient)}, env OAUTHKIT_TOKEN_CLIENT_LIMIT)
+  --token-address-limit L
+                         failed token requests per address (default ${limitText(DEFAULT_RATE_LIMITS.tokenPerAddress)}, env OAUTHKIT_TOKEN_ADDRESS_LIMIT)
+  --no-rate-limit        turn every rate limit off (env OAUTHKIT_NO_RATE_LIMIT=1)
+Session cookies are signed with OAUTHKIT_SESSION_SECRET (base64url, 32+ bytes) when set; give every instance the same.`,
+  clients: `Usage: oauthkit clients <add|list|show|remove|rotate-secret> [options]
+
+  add --name N [--redirect-uri U]... [--grant-type G]... --scope "a b" [--resource URI]... [--public] [--json]
+      grant types: ${CLIENT_GRANT_TYPES.join(', ')} (default authorization_code and refresh_token)
+      prints the client_secret once: it is stored only as a hash
+  list [--json]
+  show CLIENT_ID [--json]
+  remove CLIENT_ID
+  rotate-secret CLIENT_ID [--json]
+All take --db (default ${DEFAULT_DB}).`,
+  users: `Usage: oauthkit users <add|list|remove|passwd> [options]
+
+  add --username U [--password P]      without --password, the password is read from stdin
+  list [--json]
+  remove USERNAME
+  passwd USERNAME [--password P]        without --password, read from stdin
+All take --db (default ${DEFAULT_DB}).`,
+  keys: `Usage: oauthkit keys rotate [--db DB] [--json]
+
+Generates a new signing key; the previous one is still published for verification until its tokens expire.`,
+}
+
+/** Runs the CLI with `argv` (without `node` and the script); resolves to the exit code. */
+
+function limitText(limit: RateLimit): string {
+  return `${limit.maxFailures}/${limit.windowSeconds}`
+}

@@ -1,0 +1,76 @@
+/**
+ * The node:http server `oauthkit serve` runs around the ready server: request timeouts, 503 until the app is ready,
+ * and connections closed after their answer once shutting down.
+ *
+ * @module
+ */
+import { createServer, ServerResponse, type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders, type Server as HttpServer } from 'node:http'
+import { type App } from './app/app.js'
+
+/**
+ * How long `oauthkit serve` waits for a client to send its request; past these node:http answers 408 and closes the
+ * connection, so a client that never finishes its headers or body cannot hold a connection for long.
+ */
+export const SERVE_TIMEOUTS: Readonly<ServeTimeouts> = Object.freeze({
+  /** The request line and headers (node:http's `headersTimeout`). */
+  headersMs: 10_000,
+  /** The whole request, body included (`requestTimeout`; node's default is five minutes). */
+  requestMs: 30_000,
+  /** How often connections are checked against both (`connectionsCheckingInterval`; node's default is 30 s). */
+  checkIntervalMs: 1_000,
+})
+
+/** See {@link SERVE_TIMEOUTS}. */
+export interface ServeTimeouts {
+  readonly headersMs: number
+  readonly requestMs: number
+  readonly checkIntervalMs: number
+}
+
+/** Options of {@link createServeServer}. */
+export interface ServeServerOptions {
+  /** The app once it is ready; until then every request is answered 503 with `Retry-After`. */
+  readonly app: () => App | undefined
+  /** Behind one TLS-terminating proxy (`serve --trust-proxy`). */
+  readonly trustProxy: boolean
+  /** Once true, no connection is kept alive: each closes after its answer, so the process can exit. */
+  readonly shuttingDown?: (() => boolean) | undefined
+  /** Other timeouts than {@link SERVE_TIMEOUTS}, for tests. */
+  readonly timeouts?: Partial<ServeTimeouts> | undefined
+}
+
+/** The node:http server `oauthkit serve` runs around the app, not yet listening. */
+export function createServeServer(options: ServeServerOptions): HttpServer {
+  const { trustProxy } = options
+  const timeouts = { ...SERVE_TIMEOUTS, ...options.timeouts }
+  const serverOptions = { headersTimeout: timeouts.headersMs, requestTimeout: timeouts.requestMs, connectionsCheckingInterval: timeouts.checkIntervalMs }
+  const shuttingDown = options.shuttingDown ?? (() => false)
+  /** Once shutting down, every answer closes its connection: decided when the headers go out, not when it began. */
+  class ServeResponse extends ServerResponse {
+    override writeHead(statusCode: number, statusMessage?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
+      if (shuttingDown() && !this.headersSent) this.setHeader('Connection', 'close')
+      return typeof statusMessage === 'string' ? super.writeHead(statusCode, statusMessage, headers) : super.writeHead(statusCode, statusMessage)
+    }
+  }
+  // The app's own listener (protocol endpoints straight from node:http, pages through fetch), made once per app.
+  let served: { app: App; listener: (req: IncomingMessage, res: ServerResponse) => void } | undefined
+  return createServer({ ...serverOptions, ServerResponse: ServeResponse }, (req, res) => {
+    const app = options.app()
+    if (app === undefined) {
+      res.writeHead(503, { 'Retry-After': '1' }).end()
+      return
+    }
+    if (served?.app !== app) served = { app, listener: app.nodeListener({ trustProxy }) }
+    served.listener(req, res)
+  })
+}
+
+/** Listens on `host:port`; rejects with one line when the port is taken or the address cannot be used. */
+export function listen(server: HttpServer, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(new Error(error.code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use` : `cannot listen on ${host}:${port}: ${error.message}`))
+    })
+    server.listen(port, host, () => resolve())
+  })
+}
