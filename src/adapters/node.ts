@@ -362,13 +362,19 @@ export function bearerGuard(
 function writeHttpResponse(res: ServerResponse, response: HttpResponse, method: string): void {
   if (res.destroyed || res.writableEnded) return
   const body = bodyToSend(response, method)
-  res.statusCode = response.status
+  // Names and values in one flat list, as `writeHead` takes them: status and headers in one call, cookies repeated.
+  const headers: string[] = []
+  let typed = res.hasHeader('content-type')
   for (const [name, value] of Object.entries(response.headers)) {
-    if (name.toLowerCase() !== 'content-length') res.setHeader(name, value)
+    const lower = name.toLowerCase()
+    if (lower === 'content-length') continue
+    if (lower === 'content-type') typed = true
+    headers.push(name, value)
   }
-  if (response.cookies !== undefined && response.cookies.length > 0) res.setHeader('Set-Cookie', response.cookies)
-  if (response.body !== '' && !res.hasHeader('content-type')) res.setHeader('Content-Type', 'text/plain;charset=UTF-8')
-  if (body !== undefined) res.setHeader('Content-Length', Buffer.byteLength(body))
+  for (const cookie of response.cookies ?? []) headers.push('Set-Cookie', cookie)
+  if (response.body !== '' && !typed) headers.push('Content-Type', 'text/plain;charset=UTF-8')
+  if (body !== undefined) headers.push('Content-Length', String(Buffer.byteLength(body)))
+  res.writeHead(response.status, headers)
   res.end(body)
 }
 

@@ -5,20 +5,17 @@
  * @internal
  */
 import { base64url } from 'jose'
-
-/** The most bytes {@link randomBase64url} gives: far above any token's 32, so that a wrong count fails loudly. */
-const MAX_BYTES = 8192
+import { randomPool } from './random-pool.js'
 
 /**
- * `byteCount` fresh random bytes from `crypto.getRandomValues`, base64url-encoded without padding (RFC 4648 §5): 43
- * characters for 32 bytes.
+ * `byteCount` fresh random bytes from `crypto.getRandomValues` (through {@link randomPool}), base64url-encoded without
+ * padding (RFC 4648 §5): 43 characters for 32 bytes.
  *
  * @param byteCount - how many random bytes, from 1 to 8,192
  * @throws RangeError for any other count
  */
 export function randomBase64url(byteCount: number): string {
-  if (!Number.isInteger(byteCount) || byteCount < 1 || byteCount > MAX_BYTES) throw new RangeError('byteCount must be an integer from 1 to 8192')
-  return base64url.encode(crypto.getRandomValues(new Uint8Array(byteCount)))
+  return randomPool.take(byteCount, (bytes) => base64url.encode(bytes))
 }
 
 /** Characters of {@link timePrefix}: base 36 fits milliseconds since 1970 in 9 until the year 5188. */

@@ -370,7 +370,14 @@ function decodeBasic(authorization: string): ClientCredentials | undefined {
   let decoded: string
   try {
     // RFC 7617 §2.1: the user-pass is UTF-8 when the server asks for it (charset="UTF-8" in the challenge).
-    decoded = utf8.decode(Uint8Array.from(atob(match[1] as string), (c) => c.charCodeAt(0)))
+    const binary = atob(match[1] as string)
+    // ASCII credentials (nearly all) are their own UTF-8 decoding.
+    if (/^[\x00-\x7F]*$/.test(binary)) decoded = binary
+    else {
+      const bytes = new Uint8Array(binary.length)
+      for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
+      decoded = utf8.decode(bytes)
+    }
   } catch {
     throw new InvalidRequestError('The Basic credentials are not base64 of UTF-8 text')
   }
@@ -384,6 +391,8 @@ function decodeBasic(authorization: string): ClientCredentials | undefined {
 }
 
 function formDecode(value: string): string {
+  // Nothing to decode in nearly every client_id and generated secret.
+  if (!value.includes('%') && !value.includes('+')) return value
   try {
     return decodeURIComponent(value.replace(/\+/g, ' '))
   } catch {
