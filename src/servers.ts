@@ -3,7 +3,6 @@
  *
  * @module
  */
-import { type OAuth2Error } from './core/errors.js'
 import {
   AuthorizationEndpoint,
   type AuthorizationResponseType,
@@ -21,13 +20,11 @@ import { ClientCredentialsGrant } from './grants/client-credentials.js'
 import { ImplicitGrant } from './grants/implicit.js'
 import { PasswordGrant } from './grants/password.js'
 import { RefreshTokenGrant } from './grants/refresh-token.js'
-import { type RequestBody, type RequestHeaders, type RequestUri } from './core/request.js'
 import { type OAuth2Response } from './core/response.js'
 import { BearerToken } from './tokens/bearer-token.js'
 import { type ExpiresIn } from './tokens/expiry.js'
 import { type TokenGenerator } from './tokens/generator.js'
 import { type RequestValidator } from './validator.js'
-import { type User } from './types.js'
 
 /** Options of every pre-configured server (oauthlib's `token_expires_in`, `token_generator`, …). */
 export interface ServerOptions {
@@ -107,24 +104,18 @@ abstract class BaseServer {
   }
 
   /** See {@link RevocationEndpoint.createRevocationResponse}. Never rejects. */
-  createRevocationResponse(uri: RequestUri, httpMethod?: string, body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
-    return this.revocationEndpoint.createRevocationResponse(uri, httpMethod, body, headers)
+  createRevocationResponse(...args: Parameters<RevocationEndpoint['createRevocationResponse']>): Promise<OAuth2Response> {
+    return this.revocationEndpoint.createRevocationResponse(...args)
   }
 
   /** See {@link IntrospectEndpoint.createIntrospectResponse}. Never rejects. */
-  createIntrospectResponse(uri: RequestUri, httpMethod?: string, body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
-    return this.introspectEndpoint.createIntrospectResponse(uri, httpMethod, body, headers)
+  createIntrospectResponse(...args: Parameters<IntrospectEndpoint['createIntrospectResponse']>): Promise<OAuth2Response> {
+    return this.introspectEndpoint.createIntrospectResponse(...args)
   }
 
   /** See {@link ResourceEndpoint.validateProtectedResourceRequest}. Never rejects. */
-  validateProtectedResourceRequest(
-    uri: RequestUri,
-    httpMethod?: string,
-    body?: RequestBody,
-    headers?: RequestHeaders,
-    scopes?: readonly string[],
-  ): Promise<ProtectedResourceResult> {
-    return this.resourceEndpoint.validateProtectedResourceRequest(uri, httpMethod, body, headers, scopes)
+  validateProtectedResourceRequest(...args: Parameters<ResourceEndpoint['validateProtectedResourceRequest']>): Promise<ProtectedResourceResult> {
+    return this.resourceEndpoint.validateProtectedResourceRequest(...args)
   }
 
   /**
@@ -132,9 +123,9 @@ abstract class BaseServer {
    *
    * @throws TypeError when the server was built without an `issuer`, so it has no metadata to serve
    */
-  createMetadataResponse(uri: RequestUri, httpMethod?: string, body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
+  createMetadataResponse(...args: Parameters<MetadataEndpoint['createMetadataResponse']>): Promise<OAuth2Response> {
     if (this.metadataEndpoint === undefined) throw new TypeError('This server has no metadata: give it an issuer option')
-    return this.metadataEndpoint.createMetadataResponse(uri, httpMethod, body, headers)
+    return this.metadataEndpoint.createMetadataResponse(...args)
   }
 }
 
@@ -154,14 +145,8 @@ abstract class TokenServer extends BaseServer {
    *
    * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-5 | RFC 6749 §5}
    */
-  createTokenResponse(
-    uri: RequestUri,
-    httpMethod?: string,
-    body?: RequestBody,
-    headers?: RequestHeaders,
-    credentials?: Readonly<Record<string, unknown>>,
-  ): Promise<OAuth2Response> {
-    return this.tokenEndpoint.createTokenResponse(uri, httpMethod, body, headers, credentials)
+  createTokenResponse(...args: Parameters<TokenEndpoint['createTokenResponse']>): Promise<OAuth2Response> {
+    return this.tokenEndpoint.createTokenResponse(...args)
   }
 }
 
@@ -216,31 +201,18 @@ abstract class AuthorizationServer extends BaseServer {
   }
 
   /** See {@link AuthorizationEndpoint.validateAuthorizationRequest}. */
-  validateAuthorizationRequest(uri: RequestUri, httpMethod?: string, body?: RequestBody, headers?: RequestHeaders): Promise<ValidatedAuthorizationRequest> {
-    return this.authorizationEndpoint.validateAuthorizationRequest(uri, httpMethod, body, headers)
+  validateAuthorizationRequest(...args: Parameters<AuthorizationEndpoint['validateAuthorizationRequest']>): Promise<ValidatedAuthorizationRequest> {
+    return this.authorizationEndpoint.validateAuthorizationRequest(...args)
   }
 
   /** See {@link AuthorizationEndpoint.createAuthorizationResponse}. Never rejects. */
-  createAuthorizationResponse(
-    uri: RequestUri,
-    httpMethod: string,
-    body: RequestBody | undefined,
-    headers: RequestHeaders | undefined,
-    scopes: readonly string[] | undefined,
-    user: User,
-  ): Promise<OAuth2Response> {
-    return this.authorizationEndpoint.createAuthorizationResponse(uri, httpMethod, body, headers, scopes, user)
+  createAuthorizationResponse(...args: Parameters<AuthorizationEndpoint['createAuthorizationResponse']>): Promise<OAuth2Response> {
+    return this.authorizationEndpoint.createAuthorizationResponse(...args)
   }
 
   /** See {@link AuthorizationEndpoint.createAuthorizationErrorResponse}. Never rejects. */
-  createAuthorizationErrorResponse(
-    uri: RequestUri,
-    httpMethod: string,
-    body: RequestBody | undefined,
-    headers: RequestHeaders | undefined,
-    error: OAuth2Error,
-  ): Promise<OAuth2Response> {
-    return this.authorizationEndpoint.createAuthorizationErrorResponse(uri, httpMethod, body, headers, error)
+  createAuthorizationErrorResponse(...args: Parameters<AuthorizationEndpoint['createAuthorizationErrorResponse']>): Promise<OAuth2Response> {
+    return this.authorizationEndpoint.createAuthorizationErrorResponse(...args)
   }
 }
 
@@ -262,14 +234,8 @@ abstract class AuthorizationAndTokenServer extends AuthorizationServer {
   }
 
   /** See {@link TokenEndpoint.createTokenResponse}. Never rejects. */
-  createTokenResponse(
-    uri: RequestUri,
-    httpMethod?: string,
-    body?: RequestBody,
-    headers?: RequestHeaders,
-    credentials?: Readonly<Record<string, unknown>>,
-  ): Promise<OAuth2Response> {
-    return this.tokenEndpoint.createTokenResponse(uri, httpMethod, body, headers, credentials)
+  createTokenResponse(...args: Parameters<TokenEndpoint['createTokenResponse']>): Promise<OAuth2Response> {
+    return this.tokenEndpoint.createTokenResponse(...args)
   }
 }
 

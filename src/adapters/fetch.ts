@@ -6,7 +6,7 @@
  */
 import { type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
-import { type ProtectedResourceResult } from '../endpoints/resource.js'
+import { type ProtectedResourceResult, type ResourceEndpoint } from '../endpoints/resource.js'
 import { type StoredToken } from '../types.js'
 import { reportAdapterError, type AdapterErrorHook } from './error-reporting.js'
 import {
@@ -266,13 +266,7 @@ export interface ProtectedResourceOptions {
 /** What {@link protectedResource} needs of a server: the protected-resource check every pre-configured server has. */
 export interface ProtectedResourceServer {
   /** See `ResourceEndpoint.validateProtectedResourceRequest`. */
-  validateProtectedResourceRequest(
-    uri: RequestUri,
-    httpMethod?: string,
-    body?: RequestBody,
-    headers?: RequestHeaders,
-    scopes?: readonly string[],
-  ): Promise<ProtectedResourceResult>
+  validateProtectedResourceRequest(...args: Parameters<ResourceEndpoint['validateProtectedResourceRequest']>): Promise<ProtectedResourceResult>
 }
 
 /**

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type OAuth2Request, type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
+import { type OAuth2Request } from '../core/request.js'
 import { type StoredToken, type User } from '../types.js'
 import {
   assertRealm,
@@ -11,6 +11,7 @@ import {
   validateProtectedResource,
   type AccessTokenCheck,
   type ProtectedResourceResult,
+  type ResourceEndpoint,
   type ResourceProtection,
 } from './resource.js'
 import { type EndpointOptions } from './base.js'
@@ -95,13 +96,7 @@ export abstract class BearerTokenValidator<U extends User = User> {
    * @param scopes - the scopes the resource requires; each an RFC 6749 §3.3 scope token
    * @see {@link https://www.rfc-editor.org/rfc/rfc6750#section-3.1 | RFC 6750 §3.1}
    */
-  validateProtectedResourceRequest(
-    uri: RequestUri,
-    httpMethod = 'GET',
-    body?: RequestBody,
-    headers?: RequestHeaders,
-    scopes: readonly string[] = [],
-  ): Promise<ProtectedResourceResult<U>> {
-    return validateProtectedResource(this.protection, this.check, uri, httpMethod, body, headers, scopes)
+  validateProtectedResourceRequest(...args: Parameters<ResourceEndpoint['validateProtectedResourceRequest']>): Promise<ProtectedResourceResult<U>> {
+    return validateProtectedResource(this.protection, this.check, ...args)
   }
 }

@@ -182,10 +182,10 @@ export async function validateProtectedResource<U extends User>(
   protection: ResourceProtection,
   check: AccessTokenCheck<U>,
   uri: RequestUri,
-  httpMethod: string,
-  body: RequestBody | undefined,
-  headers: RequestHeaders | undefined,
-  scopes: readonly string[],
+  httpMethod = 'GET',
+  body?: RequestBody,
+  headers?: RequestHeaders,
+  scopes: readonly string[] = [],
 ): Promise<ProtectedResourceResult<U>> {
   let request: OAuth2Request | undefined
   try {
