@@ -4,14 +4,14 @@
  *
  * @module
  */
-import { AccessDeniedError, OAuth2Error } from '../core/errors.js'
+import { AccessDeniedError, OAuth2Error, TemporarilyUnavailableError } from '../core/errors.js'
 import { type OAuth2Response } from '../core/response.js'
 import { type Server } from '../servers.js'
 import { type Store } from '../store/store.js'
 import { type StoreValidator } from '../store/validator.js'
 import { type HttpResponse, type RouteRequest } from '../adapters/router.js'
 import { consentPage, errorPage, homePage, loginPage, logoutPage, PAGE_HEADERS } from './pages.js'
-import { type RateLimiter } from './rate-limit.js'
+import { type PasswordCheck, type RateLimiter } from './rate-limit.js'
 import { type Sessions } from './session.js'
 
 /** The login, consent and sign-out flow around the authorization endpoint. */
@@ -69,26 +69,33 @@ export class LoginAndConsent {
       return page(403, loginPage({ csrf: csrf.token, returnTo, error: 'Your session expired. Please try again.' }), csrf.setCookie)
     }
     const username = form.get('username') ?? ''
-    const address = request.remoteAddress
-    // Checked before the password is hashed: a blocked attempt costs no scrypt.
-    let wait: number
+    const unavailable = () =>
+      page(503, errorPage('Temporarily unavailable', 'The server cannot sign you in right now. Please try again in a moment.'), undefined, { 'Retry-After': '5' })
+    // Counted before the password is hashed, atomically: however many attempts arrive at once, no more than the limit
+    // are checked, and a refused one costs no scrypt.
+    let check: PasswordCheck | undefined
     try {
-      wait = (await this.limiter?.loginWait(username, address)) ?? 0
+      check = await this.limiter?.admitSignIn(username, request.remoteAddress)
     } catch {
       // The database cannot be reached (the limiter rethrows nothing else): no sign-in can succeed now.
-      return page(503, errorPage('Temporarily unavailable', 'The server cannot sign you in right now. Please try again in a moment.'), undefined, { 'Retry-After': '5' })
+      return unavailable()
     }
-    if (wait > 0) {
-      return page(429, loginPage({ csrf: csrf.token, returnTo, username, error: `Too many failed attempts. Try again in ${wait} seconds.` }), undefined, {
-        'Retry-After': String(wait),
+    if (check !== undefined && check.wait > 0) {
+      return page(429, loginPage({ csrf: csrf.token, returnTo, username, error: `Too many failed attempts. Try again in ${check.wait} seconds.` }), undefined, {
+        'Retry-After': String(check.wait),
       })
     }
-    const user = username === '' ? undefined : await this.store.users.authenticate(username, form.get('password') ?? '')
-    if (user === undefined) {
-      await this.limiter?.loginFailed(username, address)
-      return page(401, loginPage({ csrf: csrf.token, returnTo, username, error: 'The username or password is incorrect.' }))
+    let user
+    try {
+      user = username === '' ? undefined : await this.store.users.authenticate(username, form.get('password') ?? '')
+    } catch (error) {
+      // Too many passwords being hashed at once, or the database gone: nothing was checked, so nothing is counted.
+      if (!(error instanceof TemporarilyUnavailableError) && !this.store.isUnavailableError(error)) throw error
+      await check?.released()
+      return unavailable()
     }
-    await this.limiter?.loginSucceeded(username)
+    if (user === undefined) return page(401, loginPage({ csrf: csrf.token, returnTo, username, error: 'The username or password is incorrect.' }))
+    await check?.succeeded()
     // A new session id (and CSRF cookie) on every sign-in: a session fixed before login is worthless.
     return redirect(returnTo, this.sessions.start(user.userId))
   }

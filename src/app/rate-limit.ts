@@ -19,7 +19,7 @@
 import { isIPv4, isIPv6 } from 'node:net'
 import { TemporarilyUnavailableError } from '../core/errors.js'
 import { type OAuth2Request } from '../core/request.js'
-import { type TokenRequestHooks, type TokenRequestOutcome } from '../endpoints/token.js'
+import { type TokenRequestHooks } from '../endpoints/token.js'
 import { sha256Base64url } from '../store/secrets.js'
 import { type RateLimitTable, type RateLimitWindow } from '../store/store.js'
 
@@ -48,12 +48,15 @@ export interface RateLimit {
  * **Lockout:** per-username and per-client limits also refuse the rightful user or client while someone else fails
  * for them (RFC 6819 §5.1.4.2.3). Windows are short so that such a lockout ends soon after the attack stops.
  *
- * **Exactness:** a request's counters are read before it runs and counted after it failed, so that a success costs
- * no write. Each count is atomic, but attempts already in flight when a limit is reached still run: a burst of `n`
- * parallel attempts may pass a limit by up to `n - 1`, once per window. An instance reads a counter at most once a
- * second (the traffic of a busy client costs one lookup a second, not one a request) and learns the shared count
- * again from each failure it counts: failures counted through other instances since may let one more attempt
- * through this one, once per window.
+ * **Exactness:** a password is checked only after its attempt was counted, atomically, on the per-username and
+ * per-address sign-in counters (the login page and the password grant alike): however many attempts arrive at once,
+ * on however many instances, no more passwords are checked per window than the limit, and a right password gives its
+ * attempt back (two writes per sign-in). The per-client and per-address limits of the token endpoint count failures
+ * only, so that a client's successful requests cost no write: their counters are read before a request runs and
+ * counted after it failed. Those attempts already in flight when such a limit is reached still run (a burst of `n`
+ * may pass it by up to `n - 1`, once per window); a client secret is 256 random bits, far beyond guessing. An
+ * instance reads such a counter at most once a second and learns the shared count again from each failure it
+ * counts.
  */
 export interface RateLimitOptions {
   /**
@@ -97,6 +100,16 @@ interface Counter {
   readonly name: LimitName
   readonly limit: RateLimit
   readonly key: string
+}
+
+/** An attempt admitted to a password check, or refused: what {@link RateLimiter.admitSignIn} answers. */
+export interface PasswordCheck {
+  /** Seconds to wait before trying again; 0 when the attempt was admitted and the password may be checked. */
+  readonly wait: number
+  /** The password was right: gives the attempt back. */
+  succeeded(): Promise<void>
+  /** The password was not checked after all (e.g. hashing was refused under load): gives the attempt back. */
+  released(): Promise<void>
 }
 
 /** What a log entry receives; the app's `log` option. */
@@ -156,19 +169,67 @@ export class RateLimiter {
   // ---------------------------------------------------------------------------------------------------------------
   // The login page
 
-  /** Seconds to wait before a sign-in as `username` from `address` may be tried; 0 when it may go ahead. */
-  async loginWait(username: string, address: string | undefined): Promise<number> {
-    return this.wait(this.loginCounters(username, address))
+  /**
+   * Admits one password check for `username` from `address` on the login page, under the per-username and per-address
+   * limits. See {@link RateLimiter.admit}.
+   */
+  admitSignIn(username: string, address: string | undefined): Promise<PasswordCheck> {
+    return this.admit(this.loginCounters(username, address), username)
   }
 
-  /** Counts a failed sign-in for the username and the address. */
-  async loginFailed(username: string, address: string | undefined): Promise<void> {
-    await this.count(this.loginCounters(username, address))
+  /**
+   * Admits one password check: counts it first, atomically, on every counter (one `hit` each, which returns the count
+   * including this attempt), and refuses it when any count is past its limit. Of `n` simultaneous attempts on a
+   * counter with `k` attempts left in its window, exactly `k` are admitted, on one instance or many: the store hands out
+   * the counts 1 to `n` once each. A refused attempt gives its counts back at once (nothing was checked); an admitted
+   * one keeps them unless its password turns out right ({@link PasswordCheck.succeeded}).
+   *
+   * @throws the store's error when it cannot be reached (the caller answers 503); other store failures admit the
+   *   attempt, logged, as the limiter fails open
+   */
+  private async admit(counters: readonly (Counter | undefined)[], username: string): Promise<PasswordCheck> {
+    const present = counters.filter((counter): counter is Counter => counter !== undefined)
+    const now = this.now()
+    let windows: RateLimitWindow[]
+    try {
+      windows = await Promise.all(present.map((counter) => this.table.hit(counter.key, counter.limit.windowSeconds, now)))
+    } catch (error) {
+      if (this.isUnavailable(error)) throw error
+      this.failed(error)
+      return { wait: 0, succeeded: async () => {}, released: async () => {} }
+    }
+    let wait = 0
+    present.forEach((counter, i) => {
+      const window = windows[i] as RateLimitWindow
+      if (window.count <= counter.limit.maxFailures) return
+      wait = Math.max(wait, Math.max(window.resetAt - now, 1))
+      // Once per window, without the key: it may be a username, or a password typed into the username field.
+      if (window.count === counter.limit.maxFailures + 1) {
+        this.log({ level: 'warn', message: 'rate limit reached', limit: counter.name, retry_after: Math.max(window.resetAt - now, 1) })
+      }
+    })
+    const release = async () => {
+      await Promise.all(present.map((counter) => this.table.release(counter.key, now).catch((error: unknown) => this.failed(error))))
+    }
+    if (wait > 0) {
+      await release()
+      return { wait, succeeded: async () => {}, released: async () => {} }
+    }
+    return {
+      wait: 0,
+      // The right password: the username's window ends (its failures were someone else's guesses, or the user's own
+      // typos), and the address gets this attempt back (it may be guessing other usernames, so its count stays).
+      succeeded: async () => {
+        await release()
+        if (username !== '') await this.loginSucceeded(username)
+      },
+      released: release,
+    }
   }
 
   /** Ends the window of the username's failures (the address keeps its count: it may be guessing other usernames). */
-  async loginSucceeded(username: string): Promise<void> {
-    if (this.limits.loginPerUsername === undefined || username === '') return
+  private async loginSucceeded(username: string): Promise<void> {
+    if (this.limits.loginPerUsername === undefined) return
     try {
       await this.table.reset(usernameKey(username))
     } catch (error) {
@@ -180,11 +241,14 @@ export class RateLimiter {
   // The token endpoint
 
   /**
-   * The token endpoint's hooks that apply the limits: before the grant runs, a request whose counter is at its limit
-   * is refused with 429 (so nothing is consumed, rotated or hashed); after it, a failure (400 or 401) is counted. A
-   * success is never counted nor changed. What is counted comes from the endpoint: the client_id as presented (HTTP
-   * Basic or the `client_id` parameter), the username of a password grant, the error code, and the client's address
-   * passed as `credentials.remoteAddress`.
+   * The token endpoint's hooks that apply the limits. Before the grant runs: a request whose address or client_id
+   * counter is at its limit is refused with 429 (so nothing is consumed, rotated or hashed), and a password grant is
+   * admitted to its password check on the same per-username and per-address counters as the login page
+   * ({@link RateLimiter.admit}: counted first, so a parallel burst gets no more checks than the limit). After it: a
+   * failure (400 or 401) is counted per address, and per client_id when the client failed to authenticate; an
+   * admitted password grant gives its attempt back unless the password was wrong (`invalid_grant`). What is counted
+   * comes from the endpoint: the client_id as presented (HTTP Basic or the `client_id` parameter), the username, the
+   * error code, and the client's address passed as `credentials.remoteAddress`.
    *
    * The 429 carries `error: "temporarily_unavailable"`. No error code is registered for rate limiting at the token
    * endpoint; this one says "try again later" to every client (RFC 6749 §4.1.2.1 defines it; oauthkit answers it at the
@@ -193,40 +257,47 @@ export class RateLimiter {
    * other grants.
    */
   tokenRequestHooks(): TokenRequestHooks {
+    // The password checks admitted, by request, until the answer says whether the password was right.
+    const admitted = new WeakMap<OAuth2Request, PasswordCheck>()
+    const unreachable = () => new TemporarilyUnavailableError('The authorization server cannot reach its database; retry later', { headers: { 'Retry-After': '5' } })
+    const tooMany = (wait: number) =>
+      new TemporarilyUnavailableError(`Too many failed requests: retry after ${wait} seconds`, { status: 429, headers: { 'Retry-After': String(wait) } })
     return {
       beforeGrant: async (request) => {
         let wait: number
         try {
           wait = await this.wait(this.tokenCounters(request, addressOf(request.credentials)))
         } catch {
-          throw new TemporarilyUnavailableError('The authorization server cannot reach its database; retry later', { headers: { 'Retry-After': '5' } })
+          throw unreachable()
         }
-        if (wait > 0) {
-          throw new TemporarilyUnavailableError(`Too many failed requests: retry after ${wait} seconds`, { status: 429, headers: { 'Retry-After': String(wait) } })
+        if (wait > 0) throw tooMany(wait)
+        if (request.grantType !== 'password') return
+        let check: PasswordCheck
+        try {
+          check = await this.admit(this.loginCounters(request.params.get('username') ?? '', addressOf(request.credentials)), '')
+        } catch {
+          throw unreachable()
         }
+        if (check.wait > 0) throw tooMany(check.wait)
+        admitted.set(request, check)
       },
       afterResponse: async (outcome) => {
+        const check = outcome.request === undefined ? undefined : admitted.get(outcome.request)
+        // RFC 6749 §5.2: invalid_grant is the wrong password; any other answer either checked none or found it right.
+        if (check !== undefined && outcome.error !== 'invalid_grant') await check.released()
         if (outcome.status !== 400 && outcome.status !== 401) return
-        await this.count(this.failureCounters(outcome))
+        const [address, client] = this.tokenCounters(outcome.request, addressOf(outcome.credentials))
+        await this.count([address, outcome.error === 'invalid_client' ? client : undefined])
       },
     }
   }
 
-  /** The counters a token request is checked against: its address, its client_id, and a password grant's username. */
-  private tokenCounters(request: OAuth2Request | undefined, address: string | undefined): [Counter | undefined, Counter | undefined, Counter | undefined] {
-    const clientId = request?.clientId
-    const username = request?.grantType === 'password' ? request.params.get('username') : undefined
+  /** The counters a token request is checked against before it runs: its address and its client_id. */
+  private tokenCounters(request: OAuth2Request | undefined, address: string | undefined): [Counter | undefined, Counter | undefined] {
     return [
       this.counter('tokenPerAddress', address, (value) => remembered(this.addressKeys, value, addressKey)),
-      this.counter('tokenPerClient', clientId, (id) => remembered(this.clientKeys, id, clientKey)),
-      this.counter('loginPerUsername', username, usernameKey),
+      this.counter('tokenPerClient', request?.clientId, (id) => remembered(this.clientKeys, id, clientKey)),
     ]
-  }
-
-  /** The counters a failed token request counts on: the address always, the client on `invalid_client`, the username on `invalid_grant`. */
-  private failureCounters(outcome: TokenRequestOutcome): (Counter | undefined)[] {
-    const [address, client, username] = this.tokenCounters(outcome.request, addressOf(outcome.credentials))
-    return [address, outcome.error === 'invalid_client' ? client : undefined, outcome.error === 'invalid_grant' ? username : undefined]
   }
 
   // ---------------------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
  * @module
  */
 import { hash, randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+import { PASSWORD_HASHING } from './hashing-slots.js'
 
 /** scrypt parameters for new hashes (RFC 7914 §2). */
 export const SCRYPT_PARAMETERS = Object.freeze({ N: 2 ** 15, r: 8, p: 1, keyLength: 32, saltLength: 16 })
@@ -85,7 +86,12 @@ function safeEqual(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b)
 }
 
+/** scrypt within the process's bound on concurrent password hashes ({@link PASSWORD_HASHING}). */
 function scrypt(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
+  return PASSWORD_HASHING.run(() => scryptNow(password, salt, keyLength, options))
+}
+
+function scryptNow(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
   // maxmem: 128 · N · r plus headroom; Node's 32 MiB default is exactly what N = 2^15, r = 8 needs.
   const maxmem = 256 * (options.N ?? 0) * (options.r ?? 0)
   return new Promise((resolve, reject) => {

@@ -189,6 +189,11 @@ export interface RateLimitTable {
   peek(keys: readonly string[], now: number): Promise<readonly (RateLimitWindow | undefined)[]>
   /** Ends the window of `key` at once, e.g. a username's failures after a successful sign-in. @returns whether there was one to delete */
   reset(key: string): Promise<boolean>
+  /**
+   * Gives one hit back, atomically: takes one from the count of `key`'s window when it is running at `now` and above
+   * zero, e.g. a sign-in that was counted before its password was checked and turned out right.
+   */
+  release(key: string, now: number): Promise<void>
 }
 
 /** Low-level client storage: rows in, rows out. `Clients` adds secret generation and hashing on top. */

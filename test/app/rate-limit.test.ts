@@ -237,8 +237,9 @@ describe('rate limits at the token endpoint', () => {
     expect((await token(setup.app, { grant_type: 'password', username: 'alice', password: 'wrong' }, { clientId: setup.clientId, secret: setup.clientSecret })).status).toBe(400)
     expect((await signIn(setup.app, 'alice', 'wrong')).status).toBe(401)
     const keys = hit.mock.calls.map(([key]) => key)
-    // The address twice at /token; alice's count twice, shared by the password grant and the login page.
-    expect(keys).toHaveLength(6)
+    // The address twice at /token; alice's count twice, shared by the password grant and the login page; the login
+    // address twice, since a password grant's guesses count on the login page's per-address budget too.
+    expect(keys).toHaveLength(7)
     expect(new Set(keys).size).toBe(4)
     for (const key of keys) expect(key).toMatch(/^(token:client|token:addr|login:user|login:addr):[A-Za-z0-9_-]{43}$/)
     expect(keys.join()).not.toMatch(/alice|192\.0\.2|xxx/)
@@ -321,7 +322,9 @@ describe('rate limits at the token endpoint', () => {
     const setup = await setUp()
     const outage = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })
     vi.spyOn(setup.store, 'isUnavailableError').mockImplementation((error) => error === outage)
+    // The database is gone: every statement fails, a lookup as much as a count.
     vi.spyOn(setup.store.rateLimits, 'peek').mockRejectedValue(outage)
+    vi.spyOn(setup.store.rateLimits, 'hit').mockRejectedValue(outage)
     const authenticate = vi.spyOn(setup.store.clients, 'authenticate')
     const response = await clientCredentials(setup, setup.clientSecret)
     expect(response.status).toBe(503)

@@ -5,13 +5,15 @@
  *
  * The limits are the server's defaults; the tests only assume that they are reached within {@link MAX_ATTEMPTS}.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import {
   authorizePath,
+  expectTokenError,
   hiddenField,
   locationOf,
   PASSWORD,
   pkce,
+  post,
   SESSION_COOKIE,
   setCookie,
   startServer,
@@ -95,5 +97,50 @@ describe('RFC 6819 §4.4.3.6: online guessing of passwords at the login form', (
     await expectSignedOut(sprayer)
     // Another address is not affected: carol herself signs in.
     expect((await attempt(server.browser(), 'carol', PASSWORD)).status).toBe(303)
+  })
+})
+
+/** The attempts the defaults let through per window (the login form's and the password grant's per-username limit). */
+const LIMIT = 5
+
+describe('RFC 6819 §4.4.3.6: a parallel burst gets no more password checks than the limit', () => {
+  it('RFC 6819 §5.1.4.2.3: 50 wrong passwords sent at once, then the right one: at most the limit is checked, and no one signs in', async () => {
+    await server.addUser('dave')
+    const checked = vi.spyOn(server.store.users, 'authenticate')
+    const burster = server.browser()
+    await attempt(burster, 'nobody', 'warm-up')
+    checked.mockClear()
+    let refused = false
+    const burst = Array.from({ length: 50 }, (_, i) =>
+      attempt(burster, 'dave', `guess-${i}`).then((response) => {
+        refused ||= response.status === 429
+        return response
+      }),
+    )
+    // The right password joins the burst once a limit is reached: it must be refused, not checked.
+    await vi.waitFor(() => expect(refused).toBe(true))
+    const right = attempt(burster, 'dave', PASSWORD)
+    const answers = await Promise.all([...burst, right])
+    const statuses = answers.map((response) => response.status)
+    expect(statuses.filter((status) => status === 401).length).toBeLessThanOrEqual(LIMIT)
+    expect(statuses.filter((status) => status !== 401 && status !== 429)).toEqual([])
+    expect(checked.mock.calls.filter(([username]) => username === 'dave').length).toBeLessThanOrEqual(LIMIT)
+    expectThrottled(await right)
+    await expectSignedOut(burster)
+    checked.mockRestore()
+  })
+
+  it('RFC 6749 §4.3.2: 40 parallel password-grant guesses get at most the limit of checks, then even the right password waits', async () => {
+    await server.addUser('erin')
+    const legacy = await server.addClient({ name: 'Legacy', grantTypes: ['password'], redirectUris: [] })
+    const checked = vi.spyOn(server.store.users, 'authenticate')
+    const guess = (password: string) => post(server, '/token', { grant_type: 'password', username: 'erin', password, scope: 'read' }, legacy)
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => guess(`guess-${i}`)))
+    const statuses = answers.map((response) => response.status)
+    expect(statuses.filter((status) => status === 400).length).toBeLessThanOrEqual(LIMIT)
+    expect(statuses.filter((status) => status !== 400 && status !== 429)).toEqual([])
+    expect(checked.mock.calls.filter(([username]) => username === 'erin').length).toBeLessThanOrEqual(LIMIT)
+    await expectTokenError(await guess(PASSWORD), 429, 'temporarily_unavailable')
+    checked.mockRestore()
   })
 })

@@ -872,6 +872,28 @@ export function describeStoreContract(name: string, open: () => Promise<{ store:
         expect(await store.rateLimits.peek([key('busy')], NOW)).toEqual([{ count: 50, resetAt: NOW + 60 }])
       })
 
+      it('release gives one hit back in a running window, never below zero, and leaves an ended window and an unknown key alone', async () => {
+        await store.rateLimits.hit(key('a'), 60, NOW)
+        await store.rateLimits.hit(key('a'), 60, NOW)
+        await store.rateLimits.release(key('a'), NOW + 1)
+        expect(await store.rateLimits.peek([key('a')], NOW + 1)).toEqual([{ count: 1, resetAt: NOW + 60 }])
+        await store.rateLimits.release(key('a'), NOW + 1)
+        await store.rateLimits.release(key('a'), NOW + 1)
+        expect(await store.rateLimits.peek([key('a')], NOW + 1)).toEqual([{ count: 0, resetAt: NOW + 60 }])
+        expect(await store.rateLimits.hit(key('a'), 60, NOW + 2)).toEqual({ count: 1, resetAt: NOW + 60 })
+        await store.rateLimits.hit(key('ended'), 10, NOW)
+        await store.rateLimits.release(key('ended'), NOW + 10)
+        expect(await store.rateLimits.hit(key('ended'), 10, NOW + 10)).toEqual({ count: 1, resetAt: NOW + 20 })
+        await store.rateLimits.release(key('unknown'), NOW)
+        expect(await store.rateLimits.peek([key('unknown')], NOW)).toEqual([undefined])
+      })
+
+      it('of 50 concurrent hits and 20 concurrent releases on one key, the count ends at 30', async () => {
+        await Promise.all(Array.from({ length: 50 }, () => store.rateLimits.hit(key('busy'), 60, NOW)))
+        await Promise.all(Array.from({ length: 20 }, () => store.rateLimits.release(key('busy'), NOW)))
+        expect(await store.rateLimits.peek([key('busy')], NOW)).toEqual([{ count: 30, resetAt: NOW + 60 }])
+      })
+
       it('purgeExpired deletes the windows that ended, with no grace, keeps running ones, and counts them', async () => {
         await store.rateLimits.hit(key('ended long ago'), 60, NOW - DAY)
         await store.rateLimits.hit(key('ends now'), 60, NOW - 60)

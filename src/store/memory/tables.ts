@@ -285,4 +285,13 @@ export class MemoryRateLimitTable implements RateLimitTable {
   reset(key: string): Promise<boolean> {
     return this.database.run((writer) => writer.delete(this.database.rateLimits, key))
   }
+
+  release(key: string, now: number): Promise<void> {
+    return this.database.run((writer) => {
+      const running = this.database.rateLimits.get(key)
+      if (running !== undefined && running.resetAt > now && running.count > 0) {
+        writer.set(this.database.rateLimits, key, Object.freeze({ count: running.count - 1, resetAt: running.resetAt }))
+      }
+    })
+  }
 }

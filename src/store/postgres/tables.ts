@@ -351,4 +351,8 @@ export class PostgresRateLimitTable implements RateLimitTable {
   async reset(key: string): Promise<boolean> {
     return affected(await this.db.query(`DELETE FROM ${this.tables.rateLimits} WHERE rate_key = $1`, [key]))
   }
+
+  async release(key: string, now: number): Promise<void> {
+    await this.db.query(`UPDATE ${this.tables.rateLimits} SET hits = hits - 1 WHERE rate_key = $1 AND reset_at > $2 AND hits > 0`, [key, now])
+  }
 }

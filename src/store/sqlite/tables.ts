@@ -274,6 +274,10 @@ export class SqliteRateLimitTable implements RateLimitTable {
   async reset(key: string): Promise<boolean> {
     return this.access.write((sql) => sql('DELETE FROM rate_limits WHERE rate_key = ?').run(key).changes === 1)
   }
+
+  async release(key: string, now: number): Promise<void> {
+    await this.access.write((sql) => sql('UPDATE rate_limits SET hits = hits - 1 WHERE rate_key = ? AND reset_at > ? AND hits > 0').run(key, now))
+  }
 }
 
 /** A record being built from a row, its optional fields set one by one. */
