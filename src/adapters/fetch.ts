@@ -143,8 +143,20 @@ export function fromFetchRequest(request: Request, remoteAddress?: string): Http
  * ```
  */
 export function fetchHandlerOf(router: Router): RoutedFetchHandler {
-  const handler = async (request: Request): Promise<Response> => toResponse(await router.handle(fromFetchRequest(request)), request.method)
+  const handler = async (request: Request): Promise<Response> => respond(await router.handle(fromFetchRequest(request)), request, router.onError)
   return Object.assign(handler, { router })
+}
+
+/**
+ * A router's answer as a Fetch `Response`; a 500 (reported) when a route's headers are not valid HTTP, so that the
+ * handler never rejects.
+ */
+export function respond(response: HttpResponse, request: Request, onError: AdapterErrorHook | undefined): Response {
+  try {
+    return toResponse(response, request.method)
+  } catch (error) {
+    return failureResponse(error, request, onError)
+  }
 }
 
 /** A core call of the shape every endpoint shares. */

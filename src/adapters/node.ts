@@ -237,7 +237,7 @@ function fromIncomingMessage(req: IncomingMessage, res: ServerResponse, options:
     pathname: url.pathname,
     method,
     headers,
-    remoteAddress: options.remoteAddress ?? req.socket.remoteAddress,
+    remoteAddress: options.remoteAddress ?? clientAddress(req, options.trustProxy === true),
     readBody: async (routerCap) => {
       if (BODYLESS_METHODS.has(method.toUpperCase())) return undefined
       const cap = Math.min(nodeCap, routerCap)
@@ -281,6 +281,8 @@ function givenBody(body: string | Uint8Array, cap: number): string {
 function readBody(req: IncomingMessage, cap: number): Promise<string> {
   if (Number(req.headers['content-length'] ?? Number.NaN) > cap) return Promise.reject(new PayloadTooLargeError(cap))
   if (req.readableEnded) return Promise.reject(new HttpError(500, 'The request body was already read by another handler'))
+  // Gone before anyone read it (the route awaited something first): no event will come any more.
+  if (req.destroyed) return Promise.reject(new Error('The client closed the connection before the request body was read'))
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
@@ -459,6 +461,15 @@ function bodyStream(req: IncomingMessage, maxBodyBytes: number, abort: AbortCont
     // No read-ahead: the body stays on the socket until the handler asks for it.
     { highWaterMark: 0 },
   )
+}
+
+/**
+ * The client's address: the connection's, or behind a trusted proxy the last `X-Forwarded-For` entry (the one the
+ * proxy appended; earlier ones are the client's to forge).
+ */
+export function clientAddress(req: IncomingMessage, trustProxy: boolean): string | undefined {
+  const forwarded = trustProxy ? req.headers['x-forwarded-for']?.toString().split(',').at(-1)?.trim() : undefined
+  return forwarded === undefined || forwarded === '' ? req.socket.remoteAddress : forwarded
 }
 
 /**

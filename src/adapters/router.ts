@@ -138,6 +138,11 @@ export class Router {
     this.options = options
   }
 
+  /** Where unexpected failures are reported; the adapters report their own there too. */
+  get onError(): AdapterErrorHook | undefined {
+    return this.options.onError
+  }
+
   /** The paths served, in the order given. */
   get paths(): readonly string[] {
     return [...this.routes.keys()]

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { type IncomingMessage, type ServerResponse } from 'node:http'
-import { fromFetchRequest, protocolRoutes, toResponse } from '../adapters/fetch.js'
+import { fromFetchRequest, protocolRoutes, respond } from '../adapters/fetch.js'
 import { serveRouter } from '../adapters/node.js'
 import { nodeSigner } from '../adapters/node-signer.js'
 import { Router, type HttpResponse } from '../adapters/router.js'
@@ -122,6 +122,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const stopPurging = validator.startPurging(600, (error) => log({ level: 'error', message: 'purge failed', error: describe(error) }))
   const people = new LoginAndConsent(server, validator, options.store, sessions, limiter, issuer)
 
+  const reportFailure = (error: unknown) => log({ level: 'error', message: 'request failed', error: describe(error) })
   const router = new Router(
     [
       ...protocolRoutes(server),
@@ -134,7 +135,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       ['/', (request) => people.home(request)],
     ],
     {
-      onError: (error) => log({ level: 'error', message: 'request failed', error: describe(error) }),
+      onError: reportFailure,
       failure: () => page(500, errorPage('Something went wrong', 'The server could not complete the request. Please try again.')),
       // One line per request; the path only, since a query may carry a code or state.
       onResponse: (request, response, started) =>
@@ -154,11 +155,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     validator,
     keys,
     async fetch(request, connection = {}) {
-      return toResponse(await router.handle(fromFetchRequest(request, connection.remoteAddress)), request.method)
+      return respond(await router.handle(fromFetchRequest(request, connection.remoteAddress)), request, reportFailure)
     },
     nodeListener({ trustProxy = false } = {}) {
       return (req, res) => {
-        void serveRouter(router, req, res, { trustProxy, remoteAddress: clientAddress(req, trustProxy) })
+        void serveRouter(router, req, res, { trustProxy, onError: reportFailure })
       }
     },
     async close() {
@@ -170,11 +171,6 @@ export async function createApp(options: AppOptions): Promise<App> {
 }
 
 /** A signed-token generator that always signs with the store's current key, so a rotation takes effect at once. */
-/** The client's address: the connection's, or behind a trusted proxy the last `X-Forwarded-For` entry. */
-function clientAddress(req: IncomingMessage, trustProxy: boolean): string | undefined {
-  const forwarded = trustProxy ? req.headers['x-forwarded-for']?.toString().split(',').at(-1)?.trim() : undefined
-  return forwarded === undefined || forwarded === '' ? req.socket.remoteAddress : forwarded
-}
 
 function jwtGenerator(keys: SigningKeys, issuer: string): TokenGenerator {
   const generators = new Map<string, TokenGenerator>()
