@@ -121,8 +121,7 @@ export function toResponse(response: OAuth2Response, requestMethod?: string): Re
  */
 export function fromFetchRequest(request: Request, remoteAddress?: string): HttpRequest {
   return {
-    uri: request.url,
-    pathname: new URL(request.url).pathname,
+    url: new URL(request.url),
     method: request.method,
     headers: request.headers,
     remoteAddress,
@@ -256,7 +255,7 @@ export function protocolRoutes(server: FetchHandlerServer, paths: FetchHandlerOp
       path,
       async (request) => {
         const credentials = request.remoteAddress === undefined ? undefined : { remoteAddress: request.remoteAddress }
-        return bound(request.uri, request.method, await request.body(), request.headers, credentials)
+        return bound(request.url, request.method, await request.body(), request.headers, credentials)
       },
     ])
   }

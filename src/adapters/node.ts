@@ -233,8 +233,7 @@ function fromIncomingMessage(req: IncomingMessage, res: ServerResponse, options:
   const headers = headerPairs(req.rawHeaders)
   const nodeCap = checkedCap(options.maxBodyBytes)
   return {
-    uri: url.href,
-    pathname: url.pathname,
+    url,
     method,
     headers,
     remoteAddress: options.remoteAddress ?? clientAddress(req, options.trustProxy === true),

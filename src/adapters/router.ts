@@ -17,10 +17,11 @@ export const DEFAULT_MAX_BODY_BYTES = 64 * 1024
 
 /** A request as an adapter hands it to a {@link Router}. */
 export interface HttpRequest {
-  /** The absolute request URI, e.g. `https://as.example.com/token`; behind a proxy, what the adapter trusts it to be. */
-  readonly uri: string
-  /** The URI's path, as `new URL(uri).pathname` gives it. */
-  readonly pathname: string
+  /**
+   * The absolute request URL, e.g. `https://as.example.com/token`; behind a proxy, what the adapter trusts it to be.
+   * Parsed once by the adapter and handed to the core as it is: do not change it.
+   */
+  readonly url: URL
   /** The HTTP method as received. */
   readonly method: string
   /** The headers as received, repeated ones kept apart where the transport keeps them apart. */
@@ -46,8 +47,8 @@ export interface HttpResponse extends OAuth2Response {
 
 /** What a route receives: the request, with its body read on demand within the router's cap. */
 export interface RouteRequest {
-  readonly uri: string
-  readonly pathname: string
+  /** The absolute request URL (see {@link HttpRequest.url}); do not change it. */
+  readonly url: URL
   readonly method: string
   readonly headers: RequestHeaders
   readonly remoteAddress: string | undefined
@@ -151,7 +152,7 @@ export class Router {
   /** Answers one request. Never rejects. */
   async handle(request: HttpRequest): Promise<HttpResponse> {
     const started = performance.now()
-    const route = this.routes.get(request.pathname) ?? this.options.notFound ?? notAnEndpoint
+    const route = this.routes.get(request.url.pathname) ?? this.options.notFound ?? notAnEndpoint
     let response: HttpResponse
     try {
       response = await route(routeRequest(request, this.maxBodyBytes))
@@ -173,8 +174,7 @@ export class Router {
 function routeRequest(request: HttpRequest, maxBodyBytes: number): RouteRequest {
   let body: Promise<string | undefined> | undefined
   return {
-    uri: request.uri,
-    pathname: request.pathname,
+    url: request.url,
     method: request.method,
     headers: request.headers,
     remoteAddress: request.remoteAddress,

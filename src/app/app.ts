@@ -142,7 +142,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         log({
           time: new Date().toISOString(),
           method: request.method,
-          path: request.pathname,
+          path: request.url.pathname,
           status: response.status,
           ms: Math.round((performance.now() - started) * 10) / 10,
           remote: request.remoteAddress,

@@ -30,7 +30,7 @@ export class LoginAndConsent {
    * client with the code (or the error).
    */
   async authorize(request: RouteRequest): Promise<HttpResponse> {
-    const { uri, method, headers } = request
+    const { url: uri, method, headers } = request
     const body = await request.body()
     let validated
     try {
@@ -42,7 +42,7 @@ export class LoginAndConsent {
       return shownError(error)
     }
     // Sign-in and consent come back to the same request as a GET, whatever its method was (RFC 6749 §3.1).
-    const returnTo = `/authorize?${method.toUpperCase() === 'POST' ? (body ?? '') : new URL(uri).search.slice(1)}`
+    const returnTo = `/authorize?${method.toUpperCase() === 'POST' ? (body ?? '') : uri.search.slice(1)}`
     const session = await this.signedIn(request)
     if (session === undefined) return redirect(`/login?return_to=${encodeURIComponent(returnTo)}`)
     const { client } = validated.credentials
@@ -57,7 +57,7 @@ export class LoginAndConsent {
   /** `/login`: the form, and signing in under the rate limits per username and per address. */
   async login(request: RouteRequest): Promise<HttpResponse> {
     if (request.method === 'GET') {
-      const returnTo = localReturnTo(new URL(request.uri).searchParams.get('return_to'))
+      const returnTo = localReturnTo(request.url.searchParams.get('return_to'))
       const csrf = this.sessions.csrf(request)
       return page(200, loginPage({ csrf: csrf.token, returnTo }), csrf.setCookie)
     }
@@ -105,7 +105,7 @@ export class LoginAndConsent {
     const session = await this.signedIn(request)
     const isPost = request.method === 'POST'
     if (!isPost && request.method !== 'GET') return methodNotAllowed('GET, POST')
-    const form = isPost ? await formOf(request) : new URL(request.uri).searchParams
+    const form = isPost ? await formOf(request) : request.url.searchParams
     const returnTo = localReturnTo(form.get('return_to'))
     if (session === undefined) return redirect(`/login?return_to=${encodeURIComponent(returnTo)}`)
     if (!returnTo.startsWith('/authorize?')) return page(400, errorPage('Nothing to consent to', 'This page is reached from an authorization request.'))

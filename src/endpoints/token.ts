@@ -118,7 +118,7 @@ export class TokenEndpoint {
     const parse = () => parsePostRequest(uri, httpMethod, body, headers, endpoint)
     const hooks = this.options.hooks
     const answered = answerRequest(this.options.onError, parse, async (request) => {
-      await hooks?.beforeGrant?.(request)
+      if (hooks?.beforeGrant !== undefined) await hooks.beforeGrant(request)
       const grantType = request.grantType
       if (grantType === undefined) {
         throw new InvalidRequestError(request.repeated.has('grant_type') ? 'grant_type is repeated (RFC 6749 section 3.2)' : 'grant_type is required')
