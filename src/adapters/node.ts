@@ -10,7 +10,10 @@ import { type IncomingMessage, type ServerResponse } from 'node:http'
 import { reportAdapterError, type AdapterErrorHook } from './error-reporting.js'
 import { type StoredToken } from '../types.js'
 import { type FetchHandler, type ProtectedResourceServer, type RoutedFetchHandler } from './fetch.js'
+import { BODYLESS_METHODS, byteLength, clientAddress, headerPairs, requestUrl } from './node-request.js'
 import { bodyToSend, checkedCap, HttpError, PayloadTooLargeError, type HttpRequest, type HttpResponse, type Router } from './router.js'
+
+export { clientAddress } from './node-request.js'
 
 /** Options of {@link toFetchRequest}. */
 export interface ToFetchRequestOptions {
@@ -44,7 +47,6 @@ export interface NodeHandlerOptions {
 
 export { nodeSigner } from './node-signer.js'
 
-const BODYLESS_METHODS = new Set(['GET', 'HEAD'])
 
 /**
  * Turns a node:http request into a Fetch `Request`:
@@ -253,18 +255,6 @@ function fromIncomingMessage(req: IncomingMessage, res: ServerResponse, options:
   }
 }
 
-/**
- * The request's headers as received, as name/value pairs; HTTP/2 pseudo-headers (RFC 9113 §8.3) left out: they are
- * not fields, and their meaning is in the URL and method already.
- */
-function headerPairs(raw: readonly string[]): Array<[string, string]> {
-  const pairs: Array<[string, string]> = []
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i] as string
-    if (!name.startsWith(':')) pairs.push([name, raw[i + 1] as string])
-  }
-  return pairs
-}
 
 /** A body a framework already read, within the cap. */
 function givenBody(body: string | Uint8Array, cap: number): string {
@@ -460,55 +450,4 @@ function bodyStream(req: IncomingMessage, maxBodyBytes: number, abort: AbortCont
     // No read-ahead: the body stays on the socket until the handler asks for it.
     { highWaterMark: 0 },
   )
-}
-
-/**
- * The client's address: the connection's, or behind a trusted proxy the last `X-Forwarded-For` entry (the one the
- * proxy appended; earlier ones are the client's to forge).
- */
-export function clientAddress(req: IncomingMessage, trustProxy: boolean): string | undefined {
-  const forwarded = trustProxy ? req.headers['x-forwarded-for']?.toString().split(',').at(-1)?.trim() : undefined
-  return forwarded === undefined || forwarded === '' ? req.socket.remoteAddress : forwarded
-}
-
-/**
- * The absolute request URL: scheme (`https` on TLS, or the proxy's), `Host` (or `:authority` on HTTP/2, or the
- * proxy's) and the origin-form target, concatenated, never resolved, so `//evil.example` stays a path.
- *
- * @throws {@link HttpError} (400) when the host or the target is missing or malformed
- */
-function requestUrl(req: IncomingMessage, target: string | undefined, trustProxy: boolean): URL {
-  const encrypted = (req.socket as { encrypted?: boolean } | null)?.encrypted === true
-  let protocol = encrypted ? 'https' : 'http'
-  let host = req.headers.host ?? headerValue(req.headers[':authority'])
-  if (trustProxy) {
-    const forwardedProto = firstForwarded(req.headers['x-forwarded-proto'])?.toLowerCase()
-    if (forwardedProto === 'http' || forwardedProto === 'https') protocol = forwardedProto
-    host = firstForwarded(req.headers['x-forwarded-host']) ?? host
-  }
-  // RFC 9110 §7.2: a host and an optional port, nothing that could change the URL's structure.
-  if (host === undefined || !/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(host)) {
-    throw new HttpError(400, 'The Host header is missing or malformed')
-  }
-  // Origin-form only (RFC 9112 §3.2.1).
-  if (target === undefined || !target.startsWith('/')) throw new HttpError(400, 'The request target must be an absolute path')
-  try {
-    return new URL(`${protocol}://${host}${target}`)
-  } catch (cause) {
-    // A port past 65535, a malformed IPv4 address.
-    throw new HttpError(400, 'The request target is malformed', { cause })
-  }
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value
-}
-
-function firstForwarded(value: string | string[] | undefined): string | undefined {
-  const first = headerValue(value)?.split(',', 1)[0]?.trim()
-  return first === '' ? undefined : first
-}
-
-function byteLength(body: string | Uint8Array): number {
-  return typeof body === 'string' ? new TextEncoder().encode(body).byteLength : body.byteLength
 }

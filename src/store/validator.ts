@@ -5,18 +5,10 @@
  * @module
  */
 import { randomBase64url, timePrefix } from '../core/random.js'
-import {
-  RequestValidator,
-  TemporarilyUnavailableError,
-  type AuthorizationCode,
-  type BearerTokenResponse,
-  type IssuedAuthorizationCode,
-  type OAuth2Request,
-  type RefreshTokenRecord,
-  type StoredToken,
-  type TokenContext,
-  type User,
-} from '../index.js'
+import { TemporarilyUnavailableError } from '../core/errors.js'
+import { type OAuth2Request } from '../core/request.js'
+import { type AuthorizationCode, type BearerTokenResponse, type IssuedAuthorizationCode, type RefreshTokenRecord, type StoredToken, type TokenContext, type User } from '../types.js'
+import { RequestValidator } from '../validator.js'
 import { tokenHash } from './secrets.js'
 import { type ClientRecord, type Store, type TokenRecord, type UserRecord } from './store.js'
 
