@@ -87,10 +87,13 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
     return client?.tokenEndpointAuthMethod !== 'none'
   }
 
-  override authenticateClient(request: OAuth2Request): Promise<ClientRecord | undefined> {
+  override async authenticateClient(request: OAuth2Request): Promise<ClientRecord | undefined> {
     const credentials = request.clientCredentials
-    if (credentials === undefined) return Promise.resolve(undefined)
-    return this.run(() => this.store.clients.authenticate(credentials.clientId, credentials.clientSecret))
+    if (credentials === undefined) return undefined
+    const client = await this.run(() => this.store.clients.authenticate(credentials.clientId, credentials.clientSecret))
+    // RFC 7591 §2: the client authenticates with the method it was registered for, and no other: a secret that leaked
+    // through one channel (a form body logged by a proxy) does not open the other.
+    return client?.tokenEndpointAuthMethod === credentials.method ? client : undefined
   }
 
   override async authenticateClientId(clientId: string): Promise<ClientRecord | undefined> {

@@ -89,6 +89,22 @@ describe('RFC 6749 §10.1: client authentication at the token endpoint', () => {
     await expectTokenError(response, 401, 'invalid_client')
   })
 
+  it('RFC 7591 §2: the right secret by another method than the one registered is refused with invalid_client at /token, /revoke and /introspect', async () => {
+    // machine is registered for client_secret_basic: its secret in a form body (which a proxy may log) opens nothing.
+    const secret = machine.clientSecret as string
+    const posted = { client_id: machine.clientId, client_secret: secret }
+    await expectTokenError(await post(server, '/token', { ...CLIENT_CREDENTIALS, ...posted }), 401, 'invalid_client')
+    await expectTokenError(await post(server, '/revoke', { token: 'anything', ...posted }), 401, 'invalid_client')
+    await expectTokenError(await post(server, '/introspect', { token: 'anything', ...posted }), 401, 'invalid_client')
+    // A client registered for client_secret_post is refused with Basic, and served with the body.
+    const poster = await server.addClient({ name: 'Poster', grantTypes: ['client_credentials'], scopes: ['read'], tokenEndpointAuthMethod: 'client_secret_post' })
+    await expectTokenError(await post(server, '/token', CLIENT_CREDENTIALS, poster), 401, 'invalid_client')
+    const served = await post(server, '/token', { ...CLIENT_CREDENTIALS, client_id: poster.clientId, client_secret: poster.clientSecret as string })
+    expect(served.status).toBe(200)
+    // And the registered method still works.
+    expect((await post(server, '/token', CLIENT_CREDENTIALS, machine)).status).toBe(200)
+  })
+
   it('RFC 6749 §10.1: an unknown client_id is refused with invalid_client, as a wrong secret is', async () => {
     await expectTokenError(await post(server, '/token', CLIENT_CREDENTIALS, { clientId: 'no-such-client', clientSecret: 'secret' }), 401, 'invalid_client')
   })
