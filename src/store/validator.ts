@@ -163,13 +163,15 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
     )
   }
 
-  override async validateCode(_clientId: string, code: string, _client: ClientRecord, request: OAuth2Request): Promise<AuthorizationCode<StoreUser> | undefined> {
+  override async validateCode(_clientId: string, code: string, client: ClientRecord, request: OAuth2Request): Promise<AuthorizationCode<StoreUser> | undefined> {
     return this.run(async () => {
       const stored = await this.store.codes.get(tokenHash(code))
       if (stored === undefined) return undefined
       if (stored.consumedAt !== undefined) {
-        // RFC 6749 §4.1.2: a code used twice SHOULD revoke the tokens issued from it; it may have been stolen.
-        await this.store.tokens.revokeFamily(stored.grantId, now())
+        // RFC 6749 §4.1.2: a code used twice SHOULD revoke the tokens issued from it; it may have been stolen. Only its
+        // own client's second use does: another client presenting it (a stranger replaying a code it saw) gets
+        // invalid_grant and may not end the victim's grant.
+        if (stored.clientId === client.clientId) await this.store.tokens.revokeFamily(stored.grantId, now())
         return undefined
       }
       const user = await this.store.userTable.get(stored.userId)
@@ -205,14 +207,15 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
   // ---------------------------------------------------------------------------------------------------------------
   // Tokens
 
-  override async validateRefreshToken(refreshToken: string, _client: ClientRecord, request: OAuth2Request): Promise<RefreshTokenRecord<StoreUser> | undefined> {
+  override async validateRefreshToken(refreshToken: string, client: ClientRecord, request: OAuth2Request): Promise<RefreshTokenRecord<StoreUser> | undefined> {
     return this.run(async () => {
       const stored = await this.store.tokens.get(tokenHash(refreshToken))
       if (stored === undefined || stored.type !== 'refresh_token' || stored.revokedAt !== undefined) return undefined
       if (stored.rotatedAt !== undefined) {
-        // RFC 9700 §4.14.2: a rotated refresh token presented again means one of its holders is an attacker; end
-        // the whole family, the legitimate client's tokens included.
-        await this.store.tokens.revokeFamily(stored.grantId, now())
+        // RFC 9700 §4.14.2: a rotated refresh token presented again by its client means one of its holders is an
+        // attacker; end the whole family, the legitimate client's tokens included. Presented by another client, it
+        // proves nothing about the family and ends nothing (RFC 6749 §6: refresh tokens are bound to their client).
+        if (stored.clientId === client.clientId) await this.store.tokens.revokeFamily(stored.grantId, now())
         return undefined
       }
       const user = stored.userId === undefined ? undefined : await this.store.userTable.get(stored.userId)

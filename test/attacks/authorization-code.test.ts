@@ -130,6 +130,15 @@ describe('RFC 6749 §10.6: a code is bound to its client and redirect URI', () =
     expect((await redeem(server, client, code, verifier)).status).toBe(200)
   })
 
+  it('RFC 6819 §5.2.4.4: another client replaying the victim’s used code gets invalid_grant and revokes nothing of the victim’s', async () => {
+    const { code, verifier } = await freshCode()
+    const issued = (await (await redeem(server, client, code, verifier)).json()) as TokenBody
+    // The attacker saw the code (a log, a referrer) after it was used, and replays it as itself.
+    await expectTokenError(await redeem(server, attacker, code, verifier), 400, 'invalid_grant')
+    expect((await callApi(server, issued.access_token as string)).status).toBe(200)
+    expect((await refresh(server, client, issued.refresh_token as string)).status).toBe(200)
+  })
+
   it('RFC 6749 §10.2: redeeming under the victim client_id without its secret is refused with invalid_client', async () => {
     const { code, verifier } = await freshCode()
     const response = await redeem(server, { clientId: client.clientId, clientSecret: undefined }, code, verifier)

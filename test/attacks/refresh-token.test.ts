@@ -101,6 +101,15 @@ describe('RFC 9700 §4.14.2: refresh token rotation with replay detection', () =
     await expectTokenError(await refresh(server, attacker, tokens.refresh_token), 400, 'invalid_grant')
     expect((await refresh(server, client, tokens.refresh_token)).status).toBe(200)
   })
+
+  it('RFC 6749 §6: another client replaying the victim’s rotated refresh token gets invalid_grant and revokes nothing of the victim’s', async () => {
+    const tokens = await obtainTokens(server, alice, client)
+    const next = await refreshed(await refresh(server, client, tokens.refresh_token))
+    // The attacker saw the old refresh token and replays it as itself: no proof that the victim's family is stolen.
+    await expectTokenError(await refresh(server, attacker, tokens.refresh_token), 400, 'invalid_grant')
+    expect((await callApi(server, next.access_token)).status).toBe(200)
+    expect((await refresh(server, client, next.refresh_token)).status).toBe(200)
+  })
 })
 
 describe('RFC 6819 §5.2.2.4: tokens of a revoked grant stop working everywhere', () => {
