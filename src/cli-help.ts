@@ -27,11 +27,14 @@ Run 'oauthkit <command> --help' for its options.`,
   --host H               address to listen on (default 127.0.0.1, env OAUTHKIT_HOST)
   --issuer URL           public origin and issuer (default http://HOST:PORT; https required unless loopback, env OAUTHKIT_ISSUER)
   --db DB                sqlite:PATH | postgres://… | memory (default ${DEFAULT_DB}, env OAUTHKIT_DB)
-  --config FILE          JSON file with any of: port, host, issuer, db, tokenFormat, trustProxy, loginLimit,
+  --config FILE          JSON file with any of: port, host, issuer, db, tokenFormat, trustProxy, enablePasswordGrant, loginLimit,
                          tokenClientLimit, tokenAddressLimit, rateLimit (false) (env OAUTHKIT_CONFIG)
   --token-format F       opaque (default) or jwt (env OAUTHKIT_TOKEN_FORMAT)
   --trust-proxy          behind one TLS-terminating proxy: read X-Forwarded-Proto/Host, and the last X-Forwarded-For
                          address (the one the proxy appended) for the per-address rate limits (env OAUTHKIT_TRUST_PROXY=1)
+  --enable-password-grant
+                         serve the password grant (off by default: RFC 9700 section 2.4 says it MUST NOT be used);
+                         its guesses count on the login limits (env OAUTHKIT_ENABLE_PASSWORD_GRANT=1)
 Rate limits: N/SECONDS (failures per window) or off, counted in the database (shared by every instance); past one, 429:
   --login-limit L        failed sign-ins per username and per address; a username's count includes the password
                          grant's (default ${limitText(DEFAULT_RATE_LIMITS.loginPerUsername)}, env OAUTHKIT_LOGIN_LIMIT)

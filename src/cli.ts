@@ -64,6 +64,7 @@ async function serve(argv: readonly string[]): Promise<number> {
     config: { type: 'string' },
     'token-format': { type: 'string' },
     'trust-proxy': { type: 'boolean' },
+    'enable-password-grant': { type: 'boolean' },
     'login-limit': { type: 'string' },
     'token-client-limit': { type: 'string' },
     'token-address-limit': { type: 'string' },
@@ -81,6 +82,7 @@ async function serve(argv: readonly string[]): Promise<number> {
   const tokenFormat = str(values['token-format']) ?? env.OAUTHKIT_TOKEN_FORMAT ?? str(file.tokenFormat) ?? 'opaque'
   if (tokenFormat !== 'opaque' && tokenFormat !== 'jwt') throw new UsageError(`--token-format must be opaque or jwt, got ${tokenFormat}`)
   const trustProxy = values['trust-proxy'] === true || env.OAUTHKIT_TRUST_PROXY === '1' || file.trustProxy === true
+  const enablePasswordGrant = values['enable-password-grant'] === true || env.OAUTHKIT_ENABLE_PASSWORD_GRANT === '1' || file.enablePasswordGrant === true
   const givenIssuer = str(values.issuer) ?? env.OAUTHKIT_ISSUER ?? str(file.issuer)
   if (givenIssuer !== undefined) checkServeIssuer(givenIssuer)
   checkServeTransport(host, givenIssuer, trustProxy)
@@ -99,7 +101,7 @@ async function serve(argv: readonly string[]): Promise<number> {
     const address = server.address()
     const actualPort = typeof address === 'object' && address !== null ? address.port : port
     issuer = givenIssuer ?? `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`
-    app = await createApp({ store, issuer, tokenFormat, sessionSecret, rateLimit })
+    app = await createApp({ store, issuer, tokenFormat, sessionSecret, rateLimit, enablePasswordGrant })
     console.log(`oauthkit: listening on http://${host.includes(':') ? `[${host}]` : host}:${actualPort}, issuer ${issuer}`)
   } catch (error) {
     server.close()

@@ -69,6 +69,11 @@ export interface AuthorizationServerOptions extends ServerOptions {
 export interface FullServerOptions extends AuthorizationServerOptions, BackendApplicationServerOptions {
   /** Serve the implicit grant (`response_type=token`). Default `false`: RFC 9700 §2.1.2 advises against it. */
   readonly enableImplicitGrant?: boolean | undefined
+  /**
+   * Serve the resource owner password credentials grant (RFC 6749 §4.3). Default `true`, as in oauthlib's `Server`;
+   * RFC 9700 §2.4 says it MUST NOT be used, so turn it off unless a legacy client needs it (the ready server does).
+   */
+  readonly enablePasswordGrant?: boolean | undefined
 }
 
 /** Options of {@link BackendApplicationServer}. */
@@ -283,7 +288,7 @@ export class Server extends AuthorizationAndTokenServer {
       options.enableImplicitGrant === true ? [code, new ImplicitGrant()] : [code],
       [
         code,
-        new PasswordGrant(requestValidator),
+        ...(options.enablePasswordGrant === false ? [] : [new PasswordGrant(requestValidator)]),
         new ClientCredentialsGrant(requestValidator, { refreshToken: options.refreshTokenForClientCredentials ?? false }),
         new RefreshTokenGrant(requestValidator),
       ],

@@ -34,6 +34,12 @@ export interface AppOptions {
   readonly issuer: string
   /** `opaque` (default): random tokens checked through the store; `jwt`: RFC 9068 tokens signed with the store's keys. */
   readonly tokenFormat?: 'opaque' | 'jwt' | undefined
+  /**
+   * Serve the password grant (RFC 6749 §4.3) at `/token`, and list it in the metadata. Default `false`: RFC 9700 §2.4
+   * says it MUST NOT be used; turn it on only for a legacy client that cannot be moved to the code flow. Its guesses
+   * count on the login page's per-username and per-address limits.
+   */
+  readonly enablePasswordGrant?: boolean | undefined
   /** Access token lifetime in seconds; default one hour. */
   readonly tokenExpiresIn?: number | undefined
   /**
@@ -117,6 +123,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     metadata: { jwks_uri: `${issuer}/jwks.json` },
     onError: (error) => log({ level: 'error', message: 'server error', error: describe(error) }),
     tokenRequestHooks: limiter?.tokenRequestHooks(),
+    enablePasswordGrant: options.enablePasswordGrant === true,
   })
   const sessions = new Sessions({ secret: options.sessionSecret ?? randomBytes(32), secure })
   const stopPurging = validator.startPurging(600, (error) => log({ level: 'error', message: 'purge failed', error: describe(error) }))

@@ -62,6 +62,7 @@ async function setUp(rateLimit: RateLimitOptions | false = {}, given?: Store): P
     store,
     issuer: ISSUER,
     log: () => {},
+    enablePasswordGrant: true,
     rateLimit: rateLimit === false ? false : { now: () => clock.now, ...rateLimit },
   }
   const app = await createApp(options)

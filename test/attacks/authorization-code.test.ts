@@ -3,8 +3,9 @@
  * downgrade (RFC 9700 §4.8), and a code used by another client or with another redirect URI (RFC 6749 §10.6,
  * RFC 6819 §5.2.4.4, §5.2.4.5).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import {
+  PASSWORD,
   authorize,
   authorizePath,
   callApi,
@@ -159,5 +160,19 @@ describe('RFC 6749 §10.6: a code is bound to its client and redirect URI', () =
     const response = await post(server, '/token', { grant_type: 'authorization_code', code, code_verifier: verifier }, client)
     await expectTokenError(response, 400, 'invalid_grant')
     expect((await redeem(server, client, code, verifier)).status).toBe(200)
+  })
+})
+
+describe('RFC 9700 §2.4: the resource owner password credentials grant is off unless enabled', () => {
+  it('RFC 9700 §2.4: a password grant gets unsupported_grant_type without a password check, and the metadata does not offer it', async () => {
+    await server.addUser('frank')
+    const legacy = await server.addClient({ name: 'Legacy', grantTypes: ['password'], scopes: ['read'], redirectUris: [] })
+    const checked = vi.spyOn(server.store.users, 'authenticate')
+    await expectTokenError(await post(server, '/token', { grant_type: 'password', username: 'frank', password: PASSWORD, scope: 'read' }, legacy), 400, 'unsupported_grant_type')
+    expect(checked).not.toHaveBeenCalled()
+    checked.mockRestore()
+    const metadata = (await (await fetch(`${server.origin}/.well-known/oauth-authorization-server`)).json()) as { grant_types_supported: string[] }
+    expect(metadata.grant_types_supported).not.toContain('password')
+    expect(metadata.grant_types_supported).toContain('authorization_code')
   })
 })

@@ -29,7 +29,7 @@ let server: AttackServer
 let client: TestClient
 
 beforeAll(async () => {
-  server = await startServer()
+  server = await startServer({ enablePasswordGrant: true })
   client = await server.addClient()
   for (const username of ['alice', 'bob', 'carol', ...Array.from({ length: MAX_ATTEMPTS }, (_, i) => `user${i}`)]) await server.addUser(username)
 })

@@ -62,7 +62,7 @@ beforeAll(async () => {
       consoleOutput.push(args.map((arg) => (typeof arg === 'string' ? arg : inspect(arg, { depth: 10 }))).join(' '))
     })
   }
-  server = await startServer()
+  server = await startServer({ enablePasswordGrant: true })
   const client = await server.addClient()
   const poster = await server.addClient({ name: 'Poster', tokenEndpointAuthMethod: 'client_secret_post' })
   const legacy = await server.addClient({ name: 'Legacy', grantTypes: ['password', 'refresh_token'], scopes: ['read'] })

@@ -260,6 +260,7 @@ beforeAll(async () => {
   const created = await createApp({
     store,
     issuer: `http://127.0.0.1:${port}`,
+    enablePasswordGrant: true,
     // The rate limiter counts every failure as usual, but refuses the token endpoint only far beyond the defaults:
     // the fuzz fails from one address and as one client thousands of times, and must keep reaching the grants.
     rateLimit: { tokenPerClient: { maxFailures: 100_000, windowSeconds: 300 }, tokenPerAddress: { maxFailures: 100_000, windowSeconds: 300 } },
