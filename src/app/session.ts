@@ -6,8 +6,13 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 
+/**
+ * The cookies' names. With `Secure` they carry the `__Host-` prefix: a browser then accepts them only from this exact
+ * host, with `Path=/` and no `Domain`, so a sibling subdomain cannot toss in a cookie of the same name.
+ */
 const SESSION_COOKIE = 'oauthkit_session'
 const CSRF_COOKIE = 'oauthkit_csrf'
+const HOST_PREFIX = '__Host-'
 
 /** What sessions read of a request: its headers (`Cookie`). */
 export interface CookieSource {
@@ -42,15 +47,21 @@ export class Sessions {
   /** Sessions ended by sign-out before their expiry: sid → expiry. Kept per process (see {@link Sessions.revoke}). */
   private readonly revoked = new Map<string, number>()
 
+  private readonly sessionCookie: string
+  private readonly csrfCookie: string
+
   /** @throws TypeError when the secret is shorter than 32 bytes */
   constructor(private readonly options: SessionOptions) {
     if (options.secret.length < 32) throw new TypeError('The session secret must be at least 32 bytes')
     this.maxAge = options.maxAge ?? 8 * 3600
+    const prefix = options.secure ? HOST_PREFIX : ''
+    this.sessionCookie = `${prefix}${SESSION_COOKIE}`
+    this.csrfCookie = `${prefix}${CSRF_COOKIE}`
   }
 
   /** The session of a request, when its cookie is present, authentic and not expired. */
   read(request: CookieSource): Session | undefined {
-    const value = cookies(request).get(SESSION_COOKIE)
+    const value = cookie(request, this.sessionCookie)
     if (value === undefined) return undefined
     const dot = value.lastIndexOf('.')
     if (dot < 0) return undefined
@@ -74,8 +85,8 @@ export class Sessions {
     const session: Session = { sid: randomBytes(16).toString('base64url'), userId, expiresAt: Math.floor(Date.now() / 1000) + this.maxAge }
     const payload = Buffer.from(JSON.stringify(session)).toString('base64url')
     return [
-      this.cookie(SESSION_COOKIE, `${payload}.${this.sign(`session:${payload}`)}`, this.maxAge),
-      this.cookie(CSRF_COOKIE, randomBytes(16).toString('base64url'), this.maxAge),
+      this.cookie(this.sessionCookie, `${payload}.${this.sign(`session:${payload}`)}`, this.maxAge),
+      this.cookie(this.csrfCookie, randomBytes(16).toString('base64url'), this.maxAge),
     ]
   }
 
@@ -92,25 +103,32 @@ export class Sessions {
     const now = Date.now() / 1000
     for (const [sid, expiresAt] of this.revoked) if (expiresAt <= now) this.revoked.delete(sid)
     if (session !== undefined) this.revoked.set(session.sid, session.expiresAt)
-    return [this.cookie(SESSION_COOKIE, '', 0), this.cookie(CSRF_COOKIE, '', 0)]
+    return [this.cookie(this.sessionCookie, '', 0), this.cookie(this.csrfCookie, '', 0)]
   }
 
   /**
-   * The CSRF token to put in a form, and the cookie to set when the browser has none yet.
+   * The CSRF token to put in a form, and the cookie to set when the browser has none yet. The token is an HMAC of the
+   * CSRF cookie's value and of the session it is used in (none before sign-in): a token obtained for a cookie an
+   * attacker chose, or in another session, is worth nothing in the victim's.
    */
   csrf(request: CookieSource): { token: string; setCookie: string | undefined } {
-    const existing = cookies(request).get(CSRF_COOKIE)
+    const existing = cookie(request, this.csrfCookie)
     const value = existing !== undefined && /^[A-Za-z0-9_-]{22}$/.test(existing) ? existing : randomBytes(16).toString('base64url')
     return {
-      token: this.sign(`csrf:${value}`),
-      setCookie: value === existing ? undefined : this.cookie(CSRF_COOKIE, value, this.maxAge),
+      token: this.sign(this.csrfData(request, value)),
+      setCookie: value === existing ? undefined : this.cookie(this.csrfCookie, value, this.maxAge),
     }
   }
 
-  /** Whether a form's `csrf_token` belongs to this browser's CSRF cookie. */
+  /** Whether a form's `csrf_token` belongs to this browser's CSRF cookie and to its session. */
   checkCsrf(request: CookieSource, token: string | null): boolean {
-    const value = cookies(request).get(CSRF_COOKIE)
-    return value !== undefined && token !== null && this.verify(`csrf:${value}`, token)
+    const value = cookie(request, this.csrfCookie)
+    return value !== undefined && token !== null && this.verify(this.csrfData(request, value), token)
+  }
+
+  /** What a CSRF token signs: the cookie's value and the session id, if a session is live. */
+  private csrfData(request: CookieSource, value: string): string {
+    return `csrf:${value}:${this.read(request)?.sid ?? ''}`
   }
 
   private sign(data: string): string {
@@ -128,11 +146,18 @@ export class Sessions {
   }
 }
 
-function cookies(request: CookieSource): Map<string, string> {
-  const map = new Map<string, string>()
+/**
+ * The value of the cookie `name`; `undefined` when the request carries none, or carries it more than once (cookie
+ * tossing: a second cookie of the same name set by a sibling host or path, which the browser sends beside the real one).
+ */
+function cookie(request: CookieSource, name: string): string | undefined {
+  let found: string | undefined
+  let seen = 0
   for (const part of (request.header('cookie') ?? '').split(';')) {
     const eq = part.indexOf('=')
-    if (eq > 0) map.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim())
+    if (eq <= 0 || part.slice(0, eq).trim() !== name) continue
+    seen++
+    found = part.slice(eq + 1).trim()
   }
-  return map
+  return seen === 1 ? found : undefined
 }

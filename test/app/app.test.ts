@@ -490,13 +490,16 @@ describe('page headers and cookies', () => {
   it('adds Secure to every cookie when the issuer is https', async () => {
     const setup = await setUp({ issuer: 'https://as.example.com' })
     const browser = setup.browser()
-    const csrf = setCookie(await browser.get('/login'), CSRF) as string
+    // With Secure, the names carry the __Host- prefix (issue 16, item 4): no sibling host can set a cookie of that name.
+    const [hostSession, hostCsrf] = [`__Host-${SESSION}`, `__Host-${CSRF}`]
+    const csrf = setCookie(await browser.get('/login'), hostCsrf) as string
     const signedIn = await signIn(browser, '/')
     expect(signedIn.status).toBe(303)
     const form = await browser.get('/logout')
     const out = await browser.post('/logout', { csrf_token: hiddenField(await form.text(), 'csrf_token') })
-    const cookies = [csrf, setCookie(signedIn, SESSION), setCookie(signedIn, CSRF), setCookie(out, SESSION)]
-    for (const cookie of cookies) expect(cookie).toMatch(/; HttpOnly; SameSite=Lax; Secure$/)
+    const cookies = [csrf, setCookie(signedIn, hostSession), setCookie(signedIn, hostCsrf), setCookie(out, hostSession)]
+    for (const cookie of cookies) expect(cookie).toMatch(/; Path=\/; Max-Age=\d+; HttpOnly; SameSite=Lax; Secure$/)
+    for (const cookie of cookies) expect(cookie).not.toMatch(/Domain=/i)
   })
 })
 

@@ -179,6 +179,43 @@ describe('RFC 6749 §10.12: session fixation', () => {
   })
 })
 
+describe('RFC 6749 §10.12: CSRF tokens are bound to the session, and a cookie name sent twice counts for nothing', () => {
+  it('RFC 6749 §10.12: a CSRF cookie tossed in after sign-in, with the token the attacker got for it, cannot post the victim’s consent', async () => {
+    // The attacker, signed in or not, loads a form: a CSRF cookie value of its own and the token for it.
+    const attacker = server.browser()
+    const attackerToken = hiddenField(await (await attacker.get('/login')).text(), 'csrf_token')
+    const attackerCookie = attacker.cookies.get(CSRF_COOKIE) as string
+    const { browser: victim, path } = await signedIn('tossed')
+    // A sibling host (or, in development, another loopback port) overwrites the victim's CSRF cookie.
+    victim.cookies.set(CSRF_COOKIE, attackerCookie)
+    const forged = await victim.post('/consent', { csrf_token: attackerToken, return_to: path, decision: 'allow' })
+    expect(forged.status).toBe(403)
+    expect(forged.headers.get('Location')).toBeNull()
+    expect(locationOf(await victim.get(path))?.pathname).toBe('/consent')
+    // A token the attacker got in a session of its own, with that session's CSRF cookie, is no help either.
+    const signedInAttacker = await signedIn('tossing-attacker')
+    const boundToAttacker = hiddenField(await (await signedInAttacker.browser.get(`/consent?return_to=${encodeURIComponent(signedInAttacker.path)}`)).text(), 'csrf_token')
+    victim.cookies.set(CSRF_COOKIE, signedInAttacker.browser.cookies.get(CSRF_COOKIE) as string)
+    expect((await victim.post('/consent', { csrf_token: boundToAttacker, return_to: path, decision: 'allow' })).status).toBe(403)
+  })
+
+  it('RFC 6749 §10.12: a request carrying the session or CSRF cookie twice is treated as having neither', async () => {
+    const { browser, path } = await signedIn('doubled')
+    const session = browser.cookies.get(SESSION_COOKIE) as string
+    const csrf = browser.cookies.get(CSRF_COOKIE) as string
+    const token = hiddenField(await (await browser.get(`/consent?return_to=${encodeURIComponent(path)}`)).text(), 'csrf_token')
+    const post = (cookie: string) =>
+      server.browser().request('/consent', { form: { csrf_token: token, return_to: path, decision: 'allow' }, headers: { Cookie: cookie } })
+    // The CSRF cookie twice: the form is refused, whichever of the two is the real one.
+    expect((await post(`${SESSION_COOKIE}=${session}; ${CSRF_COOKIE}=attacker-value-0000000; ${CSRF_COOKIE}=${csrf}`)).status).toBe(403)
+    // The session cookie twice: signed out.
+    const doubled = await post(`${SESSION_COOKIE}=${session}; ${SESSION_COOKIE}=${session}; ${CSRF_COOKIE}=${csrf}`)
+    expect(locationOf(doubled)?.pathname).toBe('/login')
+    // Once each, the same form goes through.
+    expect((await post(`${SESSION_COOKIE}=${session}; ${CSRF_COOKIE}=${csrf}`)).status).toBe(302)
+  })
+})
+
 describe('RFC 6749 §10.2, RFC 8252 §8.6: remembered consent is never applied to a client that cannot authenticate', () => {
   it('RFC 8252 §8.6: a public client gets the consent page on every request, even after the user allowed it once; a confidential client does not', async () => {
     const native = await server.addClient({ name: 'Native App', public: true, redirectUris: ['http://127.0.0.1/cb'] })

@@ -435,12 +435,12 @@ describe('oauthkit serve behind a TLS-terminating proxy (--issuer https://… --
   it('sets the CSRF and session cookies Secure, HttpOnly and SameSite=Lax', async () => {
     const jar = new CookieJar()
     const page = await jar.fetch(`${server!.url}/login`, { headers: via('203.0.113.1') })
-    const csrfCookie = page.headers.getSetCookie().find((c) => c.startsWith('oauthkit_csrf='))
+    const csrfCookie = page.headers.getSetCookie().find((c) => c.startsWith('__Host-oauthkit_csrf='))
     expect(csrfCookie).toMatch(/;\s*Secure(;|$)/)
     const token = hiddenField(await page.text(), 'csrf_token') ?? ''
     const response = await jar.fetch(`${server!.url}/login`, { headers: via('203.0.113.1'), form: { csrf_token: token, return_to: '/', username: 'alice', password: PASSWORD } })
     expect(response.status).toBe(303)
-    const sessionCookie = response.headers.getSetCookie().find((c) => c.startsWith('oauthkit_session='))
+    const sessionCookie = response.headers.getSetCookie().find((c) => c.startsWith('__Host-oauthkit_session='))
     for (const attribute of [/;\s*Secure(;|$)/, /;\s*HttpOnly(;|$)/, /;\s*SameSite=Lax(;|$)/]) expect(sessionCookie).toMatch(attribute)
   }, TIMEOUT)
 
