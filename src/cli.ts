@@ -13,10 +13,10 @@ import { checkIssuer, createApp, DEFAULT_TOKEN_EXPIRES_IN, type App } from './ap
 import { type RateLimit, type RateLimitOptions } from './app/rate-limit.js'
 import { SigningKeys } from './app/keys.js'
 import { DEFAULT_DB, HELP } from './cli-help.js'
-import { createServeServer, listen } from './serve-server.js'
+import { createServeServer, DEFAULT_MAX_CONNECTIONS, listen, SERVE_TIMEOUTS } from './serve-server.js'
 import { CLIENT_GRANT_TYPES, type Store } from './store/index.js'
 
-export { createServeServer, SERVE_TIMEOUTS, type ServeServerOptions, type ServeTimeouts } from './serve-server.js'
+export { createServeServer, DEFAULT_MAX_CONNECTIONS, SERVE_TIMEOUTS, type ServeServerOptions, type ServeTimeouts } from './serve-server.js'
 
 /** A usage mistake: exit code 2 with the command's help hint. */
 class UsageError extends Error {}
@@ -65,6 +65,8 @@ async function serve(argv: readonly string[]): Promise<number> {
     'token-format': { type: 'string' },
     'trust-proxy': { type: 'boolean' },
     'enable-password-grant': { type: 'boolean' },
+    'idle-timeout': { type: 'string' },
+    'max-connections': { type: 'string' },
     'login-limit': { type: 'string' },
     'token-client-limit': { type: 'string' },
     'token-address-limit': { type: 'string' },
@@ -89,11 +91,26 @@ async function serve(argv: readonly string[]): Promise<number> {
   const db = str(values.db) ?? env.OAUTHKIT_DB ?? str(file.db) ?? DEFAULT_DB
   const sessionSecret = env.OAUTHKIT_SESSION_SECRET === undefined ? undefined : decodeSecret(env.OAUTHKIT_SESSION_SECRET)
   const rateLimit = serveRateLimit(values, env, file)
+  const idleSeconds = positiveWhole('idle-timeout', str(values['idle-timeout']) ?? env.OAUTHKIT_IDLE_TIMEOUT ?? file.idleTimeout, SERVE_TIMEOUTS.idleMs / 1000)
+  const maxConnections = positiveWhole('max-connections', str(values['max-connections']) ?? env.OAUTHKIT_MAX_CONNECTIONS ?? file.maxConnections, DEFAULT_MAX_CONNECTIONS)
 
   const store = await openStore(db)
   let app: App | undefined
   let shuttingDown = false
-  const server = createServeServer({ app: () => app, trustProxy, shuttingDown: () => shuttingDown })
+  let lastRefusal = 0
+  const server = createServeServer({
+    app: () => app,
+    trustProxy,
+    shuttingDown: () => shuttingDown,
+    timeouts: { idleMs: idleSeconds * 1000 },
+    maxConnections,
+    onConnectionRefused: () => {
+      // One line a minute at most: a flood must not flood the log too.
+      if (Date.now() - lastRefusal < 60_000) return
+      lastRefusal = Date.now()
+      console.error(`oauthkit: ${maxConnections} connections are open, the --max-connections cap: new connections are refused`)
+    },
+  })
   let issuer: string
   try {
     await listen(server, port, host)
@@ -386,6 +403,19 @@ function parse<const O extends NonNullable<ParseArgsConfig['options']>>(argv: re
 function help(command: string, missing = false): number {
   console.log(HELP[command])
   return missing ? 2 : 0
+}
+
+/**
+ * A whole number from a flag, the environment or the config file, else `fallback`.
+ *
+ * @throws UsageError when it is not a positive whole number
+ */
+function positiveWhole(flag: string, given: unknown, fallback: number): number {
+  if (given === undefined) return fallback
+  const text = String(given)
+  const value = /^\d{1,9}$/.test(text) ? Number(text) : 0
+  if (value < 1) throw new UsageError(`--${flag} must be a positive whole number, got ${text}`)
+  return value
 }
 
 function str(value: unknown): string | undefined {

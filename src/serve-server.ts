@@ -18,13 +18,22 @@ export const SERVE_TIMEOUTS: Readonly<ServeTimeouts> = Object.freeze({
   requestMs: 30_000,
   /** How often connections are checked against both (`connectionsCheckingInterval`; node's default is 30 s). */
   checkIntervalMs: 1_000,
+  /**
+   * How long a connection may stay silent, sending nothing at all, before it is closed (the socket's timeout; node's
+   * default is never): a client that opens connections and sends no byte cannot hold them.
+   */
+  idleMs: 30_000,
 })
+
+/** How many connections `oauthkit serve` keeps open at once unless told otherwise; past it, new ones are refused. */
+export const DEFAULT_MAX_CONNECTIONS = 10_000
 
 /** See {@link SERVE_TIMEOUTS}. */
 export interface ServeTimeouts {
   readonly headersMs: number
   readonly requestMs: number
   readonly checkIntervalMs: number
+  readonly idleMs: number
 }
 
 /** Options of {@link createServeServer}. */
@@ -35,8 +44,12 @@ export interface ServeServerOptions {
   readonly trustProxy: boolean
   /** Once true, no connection is kept alive: each closes after its answer, so the process can exit. */
   readonly shuttingDown?: (() => boolean) | undefined
-  /** Other timeouts than {@link SERVE_TIMEOUTS}, for tests. */
+  /** Other timeouts than {@link SERVE_TIMEOUTS} (`serve --idle-timeout`, tests). */
   readonly timeouts?: Partial<ServeTimeouts> | undefined
+  /** The most connections open at once; default {@link DEFAULT_MAX_CONNECTIONS}. */
+  readonly maxConnections?: number | undefined
+  /** Called when a connection is refused because the cap is reached (`serve` logs it, at most once a minute). */
+  readonly onConnectionRefused?: (() => void) | undefined
 }
 
 /** The node:http server `oauthkit serve` runs around the app, not yet listening. */
@@ -54,7 +67,7 @@ export function createServeServer(options: ServeServerOptions): HttpServer {
   }
   // The app's own listener (protocol endpoints straight from node:http, pages through fetch), made once per app.
   let served: { app: App; listener: (req: IncomingMessage, res: ServerResponse) => void } | undefined
-  return createServer({ ...serverOptions, ServerResponse: ServeResponse }, (req, res) => {
+  const server = createServer({ ...serverOptions, ServerResponse: ServeResponse }, (req, res) => {
     const app = options.app()
     if (app === undefined) {
       res.writeHead(503, { 'Retry-After': '1' }).end()
@@ -63,6 +76,12 @@ export function createServeServer(options: ServeServerOptions): HttpServer {
     if (served?.app !== app) served = { app, listener: app.nodeListener({ trustProxy }) }
     served.listener(req, res)
   })
+  // A silent socket times out and node:http destroys it; a connection past the cap is closed as it arrives.
+  server.timeout = timeouts.idleMs
+  server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+  const refused = options.onConnectionRefused
+  if (refused !== undefined) server.on('drop', () => refused())
+  return server
 }
 
 /** Listens on `host:port`; rejects with one line when the port is taken or the address cannot be used. */

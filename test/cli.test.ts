@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, createServer, request as httpRequest, type Server } from 'node:http'
-import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -475,6 +475,7 @@ describe('oauthkit serve, running (node dist/bin.js in a child process)', () => 
   interface Served {
     child: ChildProcess
     lines: () => string[]
+    errors: () => string
     url: string
     exited: Promise<number | null>
   }
@@ -504,8 +505,32 @@ describe('oauthkit serve, running (node dist/bin.js in a child process)', () => 
     )
     const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1]
     if (url === undefined) throw new Error(`no listening line in:\n${out}`)
-    return { child, lines, url, exited }
+    return { child, lines, errors: () => err, url, exited }
   }
+
+  // Issue 16, item 6: connections that send nothing are closed, and the number open at once is capped.
+  it('closes a connection that sends nothing after --idle-timeout, and refuses one past --max-connections with a log line', async () => {
+    const served = await serve('--db', 'memory', '--idle-timeout', '1', '--max-connections', '3')
+    const { port } = new URL(served.url)
+    const open = async () => {
+      const socket = connect(Number(port), '127.0.0.1')
+      const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())))
+      socket.on('error', () => {})
+      await new Promise((resolve) => socket.once('connect', resolve))
+      return { socket, closed }
+    }
+    const started = Date.now()
+    const silent = await Promise.all([open(), open(), open()])
+    const extra = await open()
+    // Past the cap: closed at once, long before any timeout.
+    expect((await within(extra.closed, 2_000)) - started).toBeLessThan(900)
+    await vi.waitFor(() => expect(served.errors()).toMatch(/3 connections are open, the --max-connections cap/))
+    // The silent ones: closed after about a second of silence, not kept.
+    for (const { closed } of silent) expect((await within(closed, 5_000)) - started).toBeGreaterThanOrEqual(900)
+    for (const { socket } of [...silent, extra]) socket.destroy()
+    // Still serving.
+    expect((await fetch(`${served.url}/healthz`)).status).toBe(200)
+  })
 
   it('prints where it listens, where the data lives and the next step, answers /healthz and logs one line per request, without the query', async () => {
     const { db, file } = sqlite()

@@ -940,11 +940,15 @@ describe.concurrent('oauthkit serve and clients that never finish', () => {
     expect(result.responses.every((response) => response.status === 408)).toBe(true)
   })
 
-  it('waits 10 s for headers and 30 s for a whole request when not told otherwise (node:http: 60 s and 5 min)', () => {
+  it('waits 10 s for headers, 30 s for a whole request and 30 s of silence when not told otherwise (node:http: 60 s, 5 min, never)', () => {
     const plain = createServeServer({ app: () => undefined, trustProxy: false })
-    expect(SERVE_TIMEOUTS).toEqual({ headersMs: 10_000, requestMs: 30_000, checkIntervalMs: 1_000 })
+    expect(SERVE_TIMEOUTS).toEqual({ headersMs: 10_000, requestMs: 30_000, checkIntervalMs: 1_000, idleMs: 30_000 })
     expect(plain.headersTimeout).toBe(SERVE_TIMEOUTS.headersMs)
     expect(plain.requestTimeout).toBe(SERVE_TIMEOUTS.requestMs)
+    // A connection that sends nothing is closed after 30 s of silence (node's default: never), and at most 10,000
+    // are open at once (issue 16, item 6).
+    expect(plain.timeout).toBe(30_000)
+    expect(plain.maxConnections).toBe(10_000)
   })
 })
 
