@@ -11,8 +11,25 @@
 import { hash, randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto'
 import { PASSWORD_HASHING } from './hashing-slots.js'
 
-/** scrypt parameters for new hashes (RFC 7914 §2). */
-export const SCRYPT_PARAMETERS = Object.freeze({ N: 2 ** 15, r: 8, p: 1, keyLength: 32, saltLength: 16 })
+/**
+ * scrypt parameters for new hashes (RFC 7914 §2): N = 2^15, r = 8, p = 3, one of the equivalent settings OWASP's
+ * Password Storage Cheat Sheet gives (with N = 2^17 p = 1 and N = 2^16 p = 2). It keeps the 32 MiB a hash takes,
+ * which the process's bound on concurrent hashes multiplies, and triples the work. A password stored with less is
+ * hashed again at its next successful sign-in ({@link isWeakerThanCurrent}).
+ */
+export const SCRYPT_PARAMETERS = Object.freeze({ N: 2 ** 15, r: 8, p: 3, keyLength: 32, saltLength: 16 })
+
+/**
+ * Whether a stored password hash was made with less work than {@link SCRYPT_PARAMETERS} asks of a new one (a smaller
+ * `N × r × p`), or is not an scrypt hash of this form at all.
+ */
+export function isWeakerThanCurrent(stored: string): boolean {
+  const parts = stored.split(':')
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return true
+  const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number]
+  const { N: wantN, r: wantR, p: wantP } = SCRYPT_PARAMETERS
+  return !(N * r * p >= wantN * wantR * wantP && N >= wantN)
+}
 
 /** How the stored form of a generated secret starts. */
 const GENERATED_PREFIX = 'sha256:'

@@ -4,7 +4,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { hashPassword, unknownUserHash, verifySecret } from './secrets.js'
+import { hashPassword, isWeakerThanCurrent, unknownUserHash, verifySecret } from './secrets.js'
 import { type UserRecord, type UserTable } from './tables.js'
 
 /** What {@link Users.create} takes. */
@@ -86,6 +86,12 @@ export class Users {
   async authenticate(username: string, password: string): Promise<UserRecord | undefined> {
     const user = await this.table.getByUsername(username)
     const ok = await verifySecret(password, user?.passwordHash ?? (await unknownUserHash()))
-    return ok && user !== undefined ? user : undefined
+    if (!ok || user === undefined) return undefined
+    // A hash made with less work than new ones get is made again now, while the password is at hand.
+    if (isWeakerThanCurrent(user.passwordHash)) {
+      const passwordHash = await hashPassword(password)
+      if (await this.table.updatePasswordHash(user.userId, passwordHash)) return { ...user, passwordHash }
+    }
+    return user
   }
 }

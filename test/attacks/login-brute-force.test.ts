@@ -144,3 +144,21 @@ describe('RFC 6819 §4.4.3.6: a parallel burst gets no more password checks than
     checked.mockRestore()
   })
 })
+
+describe('RFC 6819 §5.1.4.1.3: passwords are stored with current work factors', () => {
+  it('RFC 6819 §5.1.4.1.3: a password hashed with less work than new ones get is hashed again at its next successful sign-in, and only then', async () => {
+    await server.addUser('gina')
+    const stored = async () => (await server.store.users.list()).find((user) => user.username === 'gina')?.passwordHash as string
+    const weak = await stored()
+    // The test server stores passwords with N = 2^10: far less than the current N = 2^15, r = 8, p = 3.
+    expect(weak).toMatch(/^scrypt:1024:8:1:/)
+    expect((await attempt(server.browser(), 'gina', 'wrong')).status).toBe(401)
+    expect(await stored()).toBe(weak)
+    expect((await attempt(server.browser(), 'gina', PASSWORD)).status).toBe(303)
+    const strong = await stored()
+    expect(strong).toMatch(/^scrypt:32768:8:3:/)
+    // The same password still signs in, now against the new hash, which stays.
+    expect((await attempt(server.browser(), 'gina', PASSWORD)).status).toBe(303)
+    expect(await stored()).toBe(strong)
+  })
+})
