@@ -72,9 +72,9 @@ export function signedTokenGenerator(privateKey: KeyInput | string | JwsSigner, 
   const claimsOf = (context: TokenGenerationContext) => {
     const audience = resolveAudience(options, context)
     const custom = Object.entries(context.request.claims).filter(([name]) => !REGISTERED.has(name))
-    // The registered claims last: a validator's claims cannot replace them.
-    return {
-      ...Object.fromEntries(custom),
+    // The registered claims last: a validator's claims cannot replace them. Object.assign rather than a spread followed
+    // by properties, which V8 builds on a slow path (bench case cc-jwt).
+    return Object.assign(Object.fromEntries(custom), {
       jti: generateTimeOrderedToken(),
       client_id: context.client.clientId,
       scope: scopeToString(context.scopes),
@@ -83,7 +83,7 @@ export function signedTokenGenerator(privateKey: KeyInput | string | JwsSigner, 
       aud: typeof audience === 'string' ? audience : [...audience],
       iat: context.issuedAt,
       exp: context.issuedAt + context.expiresIn,
-    }
+    })
   }
 
   let signer: JwsSigner | Promise<JwsSigner> | undefined
