@@ -49,8 +49,11 @@ export interface HttpResponse extends OAuth2Response {
 export interface RouteRequest {
   /** The absolute request URL (see {@link HttpRequest.url}); do not change it. */
   readonly url: URL
+  /** The HTTP method as received. */
   readonly method: string
+  /** The headers as received, to hand to the core as they are. */
   readonly headers: RequestHeaders
+  /** The client's address, when the adapter knows it. */
   readonly remoteAddress: string | undefined
   /** The body as text (read once, then the same promise), or `undefined` when there is none. */
   body(): Promise<string | undefined>
