@@ -50,6 +50,7 @@ Session cookies are signed with OAUTHKIT_SESSION_SECRET (base64url, 32+ bytes) w
   clients: `Usage: oauthkit clients <add|list|show|remove|rotate-secret> [options]
 
   add --name N [--redirect-uri U]... [--grant-type G]... --scope "a b" [--resource URI]... [--public] [--json]
+      --protects URI (repeatable): a resource server, which may introspect access tokens meant for URI
       grant types: ${CLIENT_GRANT_TYPES.join(', ')} (default authorization_code and refresh_token)
       prints the client_secret once: it is stored only as a hash
   list [--json]

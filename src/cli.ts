@@ -229,6 +229,7 @@ async function clients(argv: readonly string[]): Promise<number> {
     'grant-type': { type: 'string', multiple: true },
     scope: { type: 'string' },
     resource: { type: 'string', multiple: true },
+    protects: { type: 'string', multiple: true },
     public: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   })
@@ -249,6 +250,7 @@ async function clients(argv: readonly string[]): Promise<number> {
             grantTypes,
             scopes: (str(values.scope) ?? '').split(' ').filter((scope) => scope !== ''),
             resources: values.resource ?? [],
+            protectedResources: values.protects ?? [],
             public: values.public === true,
           })
         } catch (error) {
@@ -451,6 +453,7 @@ interface ClientView {
   grant_types: readonly string[]
   scope: string
   token_endpoint_auth_method: string
+  protected_resources?: readonly string[]
   client_secret?: string
 }
 
@@ -463,6 +466,7 @@ function clientView(client: Awaited<ReturnType<Store['clients']['get']>> & objec
     grant_types: client.grantTypes,
     scope: client.scopes.join(' '),
     token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    ...(client.protectedResources === undefined ? {} : { protected_resources: client.protectedResources }),
   }
 }
 

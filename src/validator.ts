@@ -340,6 +340,22 @@ export class RequestValidator<C extends Client = Client, U extends User = User> 
   }
 
   /**
+   * Whether `client`, which authenticated at the introspection endpoint, may learn that `token` is active. When it
+   * may not, the answer is `{"active": false}`, as for an unknown token, so that no client can probe another's tokens.
+   *
+   * The default: a client learns about the tokens issued to itself, and nothing else. Override it to let a resource
+   * server introspect the access tokens meant for it (`StoreValidator` does, for clients registered with the resources
+   * they protect), or for any other policy.
+   *
+   * Used by: introspection endpoint.
+   * @see {@link https://www.rfc-editor.org/rfc/rfc7662#section-4 | RFC 7662 §4}
+   */
+  async mayIntrospect(token: StoredToken<U>, client: C, request: OAuth2Request): Promise<boolean> {
+    void request
+    return token.clientId === client.clientId
+  }
+
+  /**
    * Revokes a token that {@link RequestValidator.introspectToken} found and that belongs to `client`. Revoking a
    * refresh token must also revoke the access tokens issued from it (RFC 7009 §2.1). Must be idempotent.
    *

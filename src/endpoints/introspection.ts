@@ -108,10 +108,13 @@ export class IntrospectEndpoint {
       rejectRepeatedTokenParameters(request, CITATION)
       // RFC 7662 §2.1 and §4: the caller must be authorized, against token scanning; here by client credentials, so a
       // public client (which anyone can impersonate by its client_id) is refused with 401 (§2.3).
-      await authenticateClient(this.requestValidator, request, false)
+      const client = await authenticateClient(this.requestValidator, request, false)
       const { found } = await lookUpToken(this.requestValidator, request, CITATION)
-      // RFC 7662 §2.2: an inactive token gets active: false and nothing else, not even why it is inactive.
-      if (found === undefined || isExpired(found.expiresAt)) return noStoreJsonResponse(200, { active: false })
+      // RFC 7662 §2.2: an inactive token gets active: false and nothing else, not even why it is inactive. RFC 7662 §4:
+      // so does a token the caller may not learn about, so that a client cannot probe another's tokens.
+      if (found === undefined || isExpired(found.expiresAt) || !(await this.requestValidator.mayIntrospect(found, client, request))) {
+        return noStoreJsonResponse(200, { active: false })
+      }
       return noStoreJsonResponse(200, this.activeResponse(found))
     })
   }

@@ -26,6 +26,11 @@ export interface NewClient {
   readonly scopes: readonly string[]
   /** The resources (RFC 8707) the client may ask tokens for; default none. */
   readonly resources?: readonly string[] | undefined
+  /**
+   * The resources (absolute URIs) this client serves as a resource server: it may introspect the access tokens whose
+   * audience names one of them (RFC 7662 §4), besides its own tokens. Default none.
+   */
+  readonly protectedResources?: readonly string[] | undefined
   /** A public client (RFC 6749 §2.1): no secret, authenticates with `none`, must use PKCE. Default `false`. */
   readonly public?: boolean | undefined
   /** Default `client_secret_basic` (`none` for a public client). */
@@ -143,6 +148,7 @@ function buildRecord(input: NewClient): Omit<ClientRecord, 'secretHash'> {
   }
   const scopes = asTypeError(() => (input.scopes.length === 0 ? [] : parseScope(input.scopes.join(' '))), 'Scopes must be RFC 6749 section 3.3 scope tokens')
   const resources = asTypeError(() => parseResources(input.resources ?? []), 'Resources must be absolute URIs without a fragment (RFC 8707 section 2)')
+  const protectedResources = asTypeError(() => parseResources(input.protectedResources ?? []), 'Protected resources must be absolute URIs without a fragment (RFC 8707 section 2)')
   const isPublic = input.public === true
   if (isPublic && input.clientSecret !== undefined) throw new TypeError('A public client has no secret')
   if (isPublic && grantTypes.includes('client_credentials')) throw new TypeError('A public client cannot use client_credentials (RFC 6749 section 4.4)')
@@ -157,6 +163,7 @@ function buildRecord(input: NewClient): Omit<ClientRecord, 'secretHash'> {
     responseTypes,
     scopes: [...scopes],
     resources: [...resources],
+    ...(protectedResources.length > 0 ? { protectedResources: [...protectedResources] } : {}),
     tokenEndpointAuthMethod: isPublic ? 'none' : (input.tokenEndpointAuthMethod ?? 'client_secret_basic'),
     createdAt: Math.floor(Date.now() / 1000),
   }

@@ -41,6 +41,11 @@ export interface ClientRecord {
   readonly scopes: readonly string[]
   /** The resources (RFC 8707) the client may ask tokens for. */
   readonly resources: readonly string[]
+  /**
+   * The resources this client serves as a resource server (RFC 7662 §4): it may introspect access tokens whose
+   * audience names one of them. Absent or empty for an ordinary client.
+   */
+  readonly protectedResources?: readonly string[] | undefined
   readonly tokenEndpointAuthMethod: TokenEndpointAuthMethod
   readonly createdAt: number
 }

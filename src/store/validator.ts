@@ -96,6 +96,17 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
     return client?.tokenEndpointAuthMethod === credentials.method ? client : undefined
   }
 
+  /**
+   * A client learns about its own tokens; a client registered with `protectedResources` (a resource server) also about
+   * the access tokens whose audience names one of them. Refresh tokens only ever to their own client.
+   */
+  override async mayIntrospect(token: StoredToken<StoreUser>, client: ClientRecord): Promise<boolean> {
+    if (token.clientId === client.clientId) return true
+    if (token.tokenType !== 'access_token') return false
+    const protectedResources = client.protectedResources ?? []
+    return (token.audience ?? []).some((audience) => protectedResources.includes(audience))
+  }
+
   override async authenticateClientId(clientId: string): Promise<ClientRecord | undefined> {
     const client = await this.run(() => this.store.clientTable.get(clientId))
     // Only a public client may be identified without a secret; a confidential one must authenticate.

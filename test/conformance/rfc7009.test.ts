@@ -55,7 +55,7 @@ function fixture<V extends MemoryValidator>(validator: V, options: Partial<Revoc
   validator.addClient({ clientId: OTHER_CLIENT_ID, secret: 'other-secret' })
   validator.addClient({ clientId: PUBLIC_CLIENT_ID })
   validator.addClient({ clientId: OTHER_PUBLIC_CLIENT_ID })
-  validator.addClient({ clientId: 'resource-server', secret: 'resource-secret' })
+  validator.addClient({ clientId: 'resource-server', secret: 'resource-secret', resourceServer: true })
   validator.addUser('johndoe', 'A3ddj3w')
   const legacy = new LegacyApplicationServer(validator, { onError })
   const backend = new BackendApplicationServer(validator, { onError })

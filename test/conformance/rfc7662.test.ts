@@ -48,7 +48,7 @@ function fixture<V extends MemoryValidator>(validator: V, options: Partial<Intro
   const onError = (error: unknown, request: OAuth2Request | undefined) => {
     reported.push({ error, request })
   }
-  validator.addClient({ clientId: RS_CLIENT_ID, secret: RS_CLIENT_SECRET })
+  validator.addClient({ clientId: RS_CLIENT_ID, secret: RS_CLIENT_SECRET, resourceServer: true })
   validator.addClient({ clientId: RFC_TOKEN_CLIENT_ID, secret: RFC_TOKEN_CLIENT_SECRET, scopes: ['read', 'write', 'dolphin'] })
   validator.addClient({ clientId: PUBLIC_CLIENT_ID })
   const user = validator.addUser(RFC_USERNAME, RFC_PASSWORD)

@@ -78,7 +78,7 @@ const ISSUING_REQUESTS: ReadonlyArray<{ readonly clientId: string; readonly body
 async function setUp() {
   const validator = new MemoryValidator()
   validator.addClient({ clientId: 'client', secret: 'secret' })
-  validator.addClient({ clientId: 'other', secret: 'other-secret', scopes: ['read', 'write', 'admin'] })
+  validator.addClient({ clientId: 'other', secret: 'other-secret', scopes: ['read', 'write', 'admin'], resourceServer: true })
   validator.addClient({ clientId: 'my:client é', secret: 'p@ss word' })
   validator.addClient({ clientId: 'public' })
   validator.addUser('alice', 'wonderland')

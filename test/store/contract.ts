@@ -143,6 +143,14 @@ export function describeStoreContract(name: string, open: () => Promise<{ store:
     }
 
     describe('clients', () => {
+      it('keeps the resources a client protects as a resource server, and no such field for a client that protects none', async () => {
+        const { client: api } = await store.clients.create({ name: 'API', grantTypes: ['client_credentials'], scopes: ['read'], protectedResources: ['https://api.example.com'] })
+        expect((await store.clients.get(api.clientId))?.protectedResources).toEqual(['https://api.example.com'])
+        const { client: plain } = await store.clients.create({ name: 'Plain', grantTypes: ['client_credentials'], scopes: ['read'] })
+        expect(await store.clients.get(plain.clientId)).not.toHaveProperty('protectedResources')
+        await expect(store.clients.create({ name: 'Bad', scopes: ['read'], grantTypes: ['client_credentials'], protectedResources: ['not a uri'] })).rejects.toThrow(TypeError)
+      })
+
       it('creates a confidential client with a generated id and a 256-bit secret, returned once and stored only as its sha256 digest', async () => {
         const created = await store.clients.create({ name: 'Billing', redirectUris: ['https://billing.example/cb'], scopes: ['read'] })
         expect(created.clientId).toMatch(/^[A-Za-z0-9_-]{16,}$/)

@@ -27,6 +27,8 @@ export interface TestClient extends Client {
   readonly grantTypes: readonly string[]
   readonly scopes: readonly string[]
   readonly defaultScopes: readonly string[]
+  /** A resource server: may introspect every token (the hook's default lets a client see only its own). */
+  readonly resourceServer?: boolean
 }
 
 export interface TestUser extends User {
@@ -232,6 +234,10 @@ export class MemoryValidator extends RequestValidator<TestClient, TestUser> {
   override async validateBearerToken(token: string): Promise<StoredToken<TestUser> | undefined> {
     const stored = this.tokens.get(token)
     return stored === undefined || stored.revoked || stored.tokenType !== 'access_token' ? undefined : stored
+  }
+
+  override async mayIntrospect(token: StoredToken<TestUser>, client: TestClient, request: OAuth2Request): Promise<boolean> {
+    return client.resourceServer === true || super.mayIntrospect(token, client, request)
   }
 
   override async introspectToken(token: string): Promise<StoredToken<TestUser> | undefined> {

@@ -54,7 +54,7 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 
 /** A frozen copy of a client record. */
 export function copyClient(record: ClientRecord): ClientRecord {
-  return Object.freeze({
+  const copy = {
     clientId: record.clientId,
     name: record.name,
     secretHash: record.secretHash,
@@ -65,7 +65,10 @@ export function copyClient(record: ClientRecord): ClientRecord {
     resources: frozen(record.resources),
     tokenEndpointAuthMethod: record.tokenEndpointAuthMethod,
     createdAt: record.createdAt,
-  })
+  }
+  // As the other stores answer: the field only when the client protects something.
+  const protectedResources = record.protectedResources ?? []
+  return Object.freeze(protectedResources.length === 0 ? copy : Object.assign(copy, { protectedResources: frozen(protectedResources) }))
 }
 
 /** A frozen copy of a user record. */

@@ -117,6 +117,10 @@ const MIGRATIONS: readonly string[] = [
   UPDATE {schema}.tokens SET token_hash = substr(token_hash, 11) WHERE length(token_hash) = 53 AND substr(token_hash, 10, 1) = '.';
   UPDATE {schema}.codes SET code_hash = substr(code_hash, 11) WHERE length(code_hash) = 53 AND substr(code_hash, 10, 1) = '.';
   `,
+  // 6: the resources a client protects as a resource server, whose access tokens it may introspect.
+  `
+  ALTER TABLE {schema}.clients ADD COLUMN IF NOT EXISTS protected_resources text[] NOT NULL DEFAULT '{}';
+  `,
 ]
 
 /** A statement with its own `query_timeout`, which `pg` reads but its types do not declare. */

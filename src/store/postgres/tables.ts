@@ -33,6 +33,7 @@ interface ClientRow {
   response_types: string[]
   scopes: string[]
   resources: string[]
+  protected_resources: string[]
   token_endpoint_auth_method: string
   created_at: Int8
 }
@@ -47,6 +48,7 @@ function toClient(row: ClientRow): ClientRecord {
     responseTypes: list(row.response_types),
     scopes: list(row.scopes),
     resources: list(row.resources),
+    ...(row.protected_resources.length > 0 ? { protectedResources: list(row.protected_resources) } : {}),
     tokenEndpointAuthMethod: row.token_endpoint_auth_method as TokenEndpointAuthMethod,
     createdAt: seconds(row.created_at),
   }
@@ -69,8 +71,8 @@ export class PostgresClientTable implements ClientTable {
 
   async insert(record: ClientRecord): Promise<void> {
     await this.db.query(
-      `INSERT INTO ${this.tables.clients} (client_id, name, secret_hash, redirect_uris, grant_types, response_types, scopes, resources, token_endpoint_auth_method, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      `INSERT INTO ${this.tables.clients} (client_id, name, secret_hash, redirect_uris, grant_types, response_types, scopes, resources, token_endpoint_auth_method, created_at, protected_resources)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
       [
         record.clientId,
         record.name,
@@ -82,6 +84,7 @@ export class PostgresClientTable implements ClientTable {
         [...record.resources],
         record.tokenEndpointAuthMethod,
         record.createdAt,
+        [...(record.protectedResources ?? [])],
       ],
     )
   }

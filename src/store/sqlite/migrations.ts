@@ -130,6 +130,10 @@ export const MIGRATIONS: readonly string[] = [
   UPDATE tokens SET token_hash = substr(token_hash, 11) WHERE length(token_hash) = 53 AND substr(token_hash, 10, 1) = '.';
   UPDATE codes SET code_hash = substr(code_hash, 11) WHERE length(code_hash) = 53 AND substr(code_hash, 10, 1) = '.';
   `,
+  // 6: the resources a client protects as a resource server, whose access tokens it may introspect.
+  `
+  ALTER TABLE clients ADD COLUMN protected_resources TEXT NOT NULL DEFAULT '[]' CHECK (json_type(protected_resources) = 'array');
+  `,
 ]
 
 /** The schema version this oauthkit writes and understands: the number of migrations. */

@@ -18,6 +18,7 @@ interface ClientRow {
   response_types: string
   scopes: string
   resources: string
+  protected_resources: string
   token_endpoint_auth_method: TokenEndpointAuthMethod
   created_at: number
 }
@@ -29,8 +30,8 @@ export class SqliteClientTable implements ClientTable {
   async insert(record: ClientRecord): Promise<void> {
     await this.access.write((sql) =>
       sql(
-        `INSERT INTO clients (client_id, name, secret_hash, redirect_uris, grant_types, response_types, scopes, resources, token_endpoint_auth_method, created_at)
-         VALUES (@client_id, @name, @secret_hash, @redirect_uris, @grant_types, @response_types, @scopes, @resources, @token_endpoint_auth_method, @created_at)`,
+        `INSERT INTO clients (client_id, name, secret_hash, redirect_uris, grant_types, response_types, scopes, resources, protected_resources, token_endpoint_auth_method, created_at)
+         VALUES (@client_id, @name, @secret_hash, @redirect_uris, @grant_types, @response_types, @scopes, @resources, @protected_resources, @token_endpoint_auth_method, @created_at)`,
       ).run({
         client_id: record.clientId,
         name: record.name,
@@ -40,6 +41,7 @@ export class SqliteClientTable implements ClientTable {
         response_types: JSON.stringify(record.responseTypes),
         scopes: JSON.stringify(record.scopes),
         resources: JSON.stringify(record.resources),
+        protected_resources: JSON.stringify(record.protectedResources ?? []),
         token_endpoint_auth_method: record.tokenEndpointAuthMethod,
         created_at: record.createdAt,
       } satisfies ClientRow),
@@ -85,6 +87,8 @@ function clientRecord(row: ClientRow): ClientRecord {
   }
   // Optional fields set after, not spread in: V8 builds `{ ...(c ? {} : { x }), y }` on a slow path.
   if (row.secret_hash !== null) record.secretHash = row.secret_hash
+  const protectedResources = list(row.protected_resources)
+  if (protectedResources.length > 0) record.protectedResources = protectedResources
   return record
 }
 
