@@ -5,6 +5,9 @@
  */
 export {
   AccessDeniedError,
+  ConsentRequiredError,
+  InteractionRequiredError,
+  LoginRequiredError,
   InsufficientScopeError,
   InvalidClientError,
   InvalidGrantError,

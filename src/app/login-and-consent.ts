@@ -4,7 +4,15 @@
  *
  * @module
  */
-import { AccessDeniedError, OAuth2Error, TemporarilyUnavailableError } from '../core/errors.js'
+import {
+  AccessDeniedError,
+  ConsentRequiredError,
+  InvalidRequestError,
+  LoginRequiredError,
+  OAuth2Error,
+  TemporarilyUnavailableError,
+} from '../core/errors.js'
+import { type OAuth2Request } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
 import { type Server } from '../servers.js'
 import { type Store } from '../store/store.js'
@@ -42,14 +50,38 @@ export class LoginAndConsent {
       return shownError(error)
     }
     // Sign-in and consent come back to the same request as a GET, whatever its method was (RFC 6749 §3.1).
-    const returnTo = `/authorize?${method.toUpperCase() === 'POST' ? (body ?? '') : uri.search.slice(1)}`
+    const query = new URLSearchParams(method.toUpperCase() === 'POST' ? (body ?? '') : uri.search.slice(1))
+    const returnTo = `/authorize?${query.toString()}`
+    const refuse = (error: OAuth2Error) => this.server.createAuthorizationErrorResponse(uri, method, body, headers, error)
+    const { request: parsed, client } = validated.credentials
+    let asked: Interaction
+    try {
+      asked = interactionOf(parsed)
+    } catch (error) {
+      if (error instanceof OAuth2Error) return refuse(error)
+      throw error
+    }
     const session = await this.signedIn(request)
-    if (session === undefined) return redirect(`/login?return_to=${encodeURIComponent(returnTo)}`)
-    const { client } = validated.credentials
+    const signedInRecently = session !== undefined && (asked.maxAge === undefined || Math.floor(Date.now() / 1000) - session.authTime <= asked.maxAge)
     // RFC 6749 §10.2, RFC 8252 §8.6: a client that cannot authenticate may be anyone who knows its client_id (any local
     // program can open the user's browser with a loopback redirect URI), so a consent given before is not applied to
     // it: the user is asked every time. Only an authenticated client's request may reuse a remembered consent.
-    const remembered = !(await this.isPublic(client.clientId)) && (await this.validator.hasConsent(client.clientId, session.userId, validated.scopes))
+    const remembered =
+      session !== undefined &&
+      !asked.consent &&
+      !(await this.isPublic(client.clientId)) &&
+      (await this.validator.hasConsent(client.clientId, session.userId, validated.scopes))
+    if (asked.none) {
+      // OpenID Connect Core §3.1.2.1: no page at all; what would need one is an error for the client.
+      if (!signedInRecently) return refuse(new LoginRequiredError('The user is not signed in, and prompt=none forbids asking'))
+      if (!remembered) return refuse(new ConsentRequiredError('The user has not consented to this client, and prompt=none forbids asking'))
+    }
+    if (session === undefined || !signedInRecently || asked.login) {
+      // Signed in again, the request is answered without asking a second time: prompt=login and max_age are met.
+      for (const name of ['prompt', 'max_age']) query.delete(name)
+      if (asked.consent) query.set('prompt', 'consent')
+      return redirect(`/login?return_to=${encodeURIComponent(`/authorize?${query.toString()}`)}`)
+    }
     if (!remembered) return redirect(`/consent?return_to=${encodeURIComponent(returnTo)}`)
     return this.server.createAuthorizationResponse(uri, method, body, headers, validated.scopes, { userId: session.userId })
   }
@@ -165,11 +197,50 @@ export class LoginAndConsent {
   }
 
   /** The signed-in user of a request: a live session of a user who still exists (a removed user is signed out). */
-  private async signedIn(request: RouteRequest): Promise<{ userId: string; username: string } | undefined> {
+  private async signedIn(request: RouteRequest): Promise<{ userId: string; username: string; authTime: number } | undefined> {
     const session = this.sessions.read(request)
     if (session === undefined) return undefined
     const user = await this.store.users.get(session.userId)
-    return user === undefined ? undefined : { userId: user.userId, username: user.username }
+    return user === undefined ? undefined : { userId: user.userId, username: user.username, authTime: session.authTime }
+  }
+}
+
+/** What an authorization request asks of the interaction with the user (OpenID Connect Core §3.1.2.1). */
+interface Interaction {
+  /** `prompt=none`: no page; an error for the client instead. */
+  readonly none: boolean
+  /** `prompt=login` (or `select_account`, which has no accounts to choose from here): sign in again. */
+  readonly login: boolean
+  /** `prompt=consent`: ask even when a consent is remembered. */
+  readonly consent: boolean
+  /** `max_age`: the most seconds since the user signed in. */
+  readonly maxAge: number | undefined
+}
+
+/**
+ * The `prompt` and `max_age` of a verified authorization request. OAuth clients send them too, so the ready server
+ * honours them whether or not `openid` is in the scope.
+ *
+ * @throws {@link InvalidRequestError} (redirected to the client) for a repeated or unknown value, `none` with another,
+ *   or a `max_age` that is not a non-negative whole number
+ */
+function interactionOf(request: OAuth2Request): Interaction {
+  for (const name of ['prompt', 'max_age']) {
+    if (request.repeated.has(name)) throw new InvalidRequestError(`${name} is repeated`)
+  }
+  const prompts = new Set((request.params.get('prompt') ?? '').split(' ').filter((value) => value !== ''))
+  for (const prompt of prompts) {
+    if (!['none', 'login', 'consent', 'select_account'].includes(prompt)) throw new InvalidRequestError('prompt must be none, login, consent or select_account')
+  }
+  if (prompts.has('none') && prompts.size > 1) throw new InvalidRequestError('prompt=none cannot be combined with another value')
+  const maxAgeText = request.params.get('max_age')
+  if (maxAgeText !== undefined && !/^\d{1,10}$/.test(maxAgeText)) throw new InvalidRequestError('max_age must be a whole number of seconds')
+  return {
+    none: prompts.has('none'),
+    // OpenID Connect Core §3.1.2.1: max_age=0 is prompt=login (a sign-in of the same second would otherwise pass).
+    login: prompts.has('login') || prompts.has('select_account') || maxAgeText === '0',
+    consent: prompts.has('consent'),
+    maxAge: maxAgeText === undefined ? undefined : Number(maxAgeText),
   }
 }
 

@@ -26,6 +26,8 @@ export interface Session {
   readonly userId: string
   /** Expiry, seconds since the epoch. */
   readonly expiresAt: number
+  /** When the user signed in, seconds since the epoch (for `max_age`); 0 for a session from before it was kept. */
+  readonly authTime: number
 }
 
 /** Options of {@link Sessions}. */
@@ -70,7 +72,8 @@ export class Sessions {
     try {
       const session = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Session
       if (typeof session.userId !== 'string' || typeof session.sid !== 'string' || !(session.expiresAt > Date.now() / 1000)) return undefined
-      return this.revoked.has(session.sid) ? undefined : session
+      if (this.revoked.has(session.sid)) return undefined
+      return typeof session.authTime === 'number' ? session : { ...session, authTime: 0 }
     } catch {
       return undefined
     }
@@ -82,7 +85,8 @@ export class Sessions {
    * @returns the `Set-Cookie` values to send
    */
   start(userId: string): string[] {
-    const session: Session = { sid: randomBytes(16).toString('base64url'), userId, expiresAt: Math.floor(Date.now() / 1000) + this.maxAge }
+    const now = Math.floor(Date.now() / 1000)
+    const session: Session = { sid: randomBytes(16).toString('base64url'), userId, expiresAt: now + this.maxAge, authTime: now }
     const payload = Buffer.from(JSON.stringify(session)).toString('base64url')
     return [
       this.cookie(this.sessionCookie, `${payload}.${this.sign(`session:${payload}`)}`, this.maxAge),

@@ -14,6 +14,7 @@
  * @see {@link https://www.rfc-editor.org/rfc/rfc6750#section-3.1 | RFC 6750 §3.1}
  * @see {@link https://www.rfc-editor.org/rfc/rfc7009#section-2.2.1 | RFC 7009 §2.2.1}
  * @see {@link https://www.rfc-editor.org/rfc/rfc8707#section-2 | RFC 8707 §2}
+ * @see {@link https://openid.net/specs/openid-connect-core-1_0.html#AuthError | OpenID Connect Core §3.1.2.6}
  */
 export type OAuth2ErrorCode =
   | 'invalid_request'
@@ -30,6 +31,9 @@ export type OAuth2ErrorCode =
   | 'insufficient_scope'
   | 'unsupported_token_type'
   | 'invalid_target'
+  | 'login_required'
+  | 'consent_required'
+  | 'interaction_required'
 
 /** Options every {@link OAuth2Error} accepts. */
 export interface OAuth2ErrorOptions {
@@ -186,6 +190,35 @@ export class InvalidScopeError extends OAuth2Error {
 export class AccessDeniedError extends OAuth2Error {
   readonly error = 'access_denied'
   static override readonly defaultStatus: number = 403
+}
+
+/**
+ * `prompt=none` was asked, and the user is not signed in (or not recently enough for `max_age`). Redirected to the
+ * client like `access_denied`.
+ *
+ * @see {@link https://openid.net/specs/openid-connect-core-1_0.html#AuthError | OpenID Connect Core §3.1.2.6}
+ */
+export class LoginRequiredError extends OAuth2Error {
+  readonly error = 'login_required'
+}
+
+/**
+ * `prompt=none` was asked, and the user has not consented to this client and these scopes (or the client is public,
+ * whose consent is asked every time).
+ *
+ * @see {@link https://openid.net/specs/openid-connect-core-1_0.html#AuthError | OpenID Connect Core §3.1.2.6}
+ */
+export class ConsentRequiredError extends OAuth2Error {
+  readonly error = 'consent_required'
+}
+
+/**
+ * The authorization server answers this request only with a page, and the client asked for none.
+ *
+ * @see {@link https://openid.net/specs/openid-connect-core-1_0.html#AuthError | OpenID Connect Core §3.1.2.6}
+ */
+export class InteractionRequiredError extends OAuth2Error {
+  readonly error = 'interaction_required'
 }
 
 /**
