@@ -182,12 +182,12 @@ function routeRequest(request: HttpRequest, maxBodyBytes: number): RouteRequest 
     headers: request.headers,
     remoteAddress: request.remoteAddress,
     body: () => (body ??= request.readBody(maxBodyBytes)),
-    header: (name) => headerValue(request.headers, name),
+    header: (name) => requestHeader(request.headers, name),
   }
 }
 
 /** The value of a header among request headers of any shape; repeated ones joined with `, `. */
-export function headerValue(headers: RequestHeaders, name: string): string | undefined {
+function requestHeader(headers: RequestHeaders, name: string): string | undefined {
   if (headers === null) return undefined
   const wanted = name.toLowerCase()
   if (headers instanceof Headers) return headers.get(wanted) ?? undefined
