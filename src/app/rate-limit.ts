@@ -21,6 +21,7 @@ import { TemporarilyUnavailableError } from '../core/errors.js'
 import { type OAuth2Request } from '../core/request.js'
 import { type TokenRequestHooks } from '../endpoints/token.js'
 import { sha256Base64url } from '../store/secrets.js'
+import { normalizeUsername } from '../store/users.js'
 import { type RateLimitTable, type RateLimitWindow } from '../store/store.js'
 
 /** One limit: how many failures a key may have within a window. */
@@ -409,7 +410,8 @@ function digest(value: string): string {
 
 /** Shared by the login page and the password grant. */
 function usernameKey(username: string): string {
-  return `login:user:${digest(username)}`
+  // The account's own name: "Alice" and "ａｌｉｃｅ" count on one counter, as they sign in to one account.
+  return `login:user:${digest(normalizeUsername(username))}`
 }
 
 function loginAddressKey(address: string): string {

@@ -26,7 +26,7 @@ export {
   type UserTable,
 } from './store.js'
 export { CLIENT_GRANT_TYPES, Clients, type CreatedClient, type NewClient } from './clients.js'
-export { Users, type NewUser } from './users.js'
+export { normalizeUsername, Users, type NewUser } from './users.js'
 export { hashPassword, SCRYPT_PARAMETERS, tokenHash, verifySecret } from './secrets.js'
 export { MemoryStore } from './memory/index.js'
 export { StoreValidator, type StoreUser, type StoreValidatorOptions } from './validator.js'

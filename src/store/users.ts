@@ -23,6 +23,17 @@ export interface NewUser {
  * await store.users.create({ username: 'alice', password: 'correct horse battery staple' })
  * ```
  */
+/**
+ * A username as oauthkit keeps and compares it: compatibility-normalized and case-mapped (NFKC, lower case, NFC),
+ * after RFC 8265's UsernameCaseMapped profile, so that "zoë" composed and decomposed, fullwidth "ａｌｉｃｅ" and "Alice"
+ * are one account, not look-alikes of each other.
+ *
+ * @see {@link https://www.rfc-editor.org/rfc/rfc8265#section-3.3 | RFC 8265 §3.3}
+ */
+export function normalizeUsername(username: string): string {
+  return username.normalize('NFKC').toLowerCase().normalize('NFC')
+}
+
 export class Users {
   constructor(private readonly table: UserTable) {}
 
@@ -36,9 +47,13 @@ export class Users {
       throw new TypeError('A username must be printable and not empty')
     }
     if (typeof input.password !== 'string' || input.password === '') throw new TypeError('A password must not be empty')
+    const username = normalizeUsername(input.username)
+    // A name that stands for an existing account once normalized is that account, even one stored before
+    // usernames were normalized.
+    if ((await this.getByUsername(username)) !== undefined) throw new TypeError(`A user named ${username} exists already`)
     const user: UserRecord = {
       userId: input.userId ?? randomBytes(16).toString('base64url'),
-      username: input.username,
+      username,
       passwordHash: await hashPassword(input.password),
       createdAt: Math.floor(Date.now() / 1000),
     }
@@ -51,9 +66,13 @@ export class Users {
     return this.table.get(userId)
   }
 
-  /** The user with this username, or `undefined`. */
-  getByUsername(username: string): Promise<UserRecord | undefined> {
-    return this.table.getByUsername(username)
+  /**
+   * The user with this username (normalized, see {@link normalizeUsername}), or `undefined`. An account stored before
+   * usernames were normalized is found by its name exactly as stored.
+   */
+  async getByUsername(username: string): Promise<UserRecord | undefined> {
+    const normalized = normalizeUsername(username)
+    return (await this.table.getByUsername(normalized)) ?? (normalized === username ? undefined : this.table.getByUsername(username))
   }
 
   /** Every user. */
@@ -84,7 +103,7 @@ export class Users {
    * @returns the user, or `undefined`
    */
   async authenticate(username: string, password: string): Promise<UserRecord | undefined> {
-    const user = await this.table.getByUsername(username)
+    const user = await this.getByUsername(username)
     const ok = await verifySecret(password, user?.passwordHash ?? (await unknownUserHash()))
     if (!ok || user === undefined) return undefined
     // A hash made with less work than new ones get is made again now, while the password is at hand.

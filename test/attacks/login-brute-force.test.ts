@@ -162,3 +162,23 @@ describe('RFC 6819 §5.1.4.1.3: passwords are stored with current work factors',
     expect(await stored()).toBe(strong)
   })
 })
+
+describe('RFC 8265 §3.3: look-alike usernames are one account', () => {
+  it('RFC 8265 §3.3: composed and decomposed, fullwidth and upper-case spellings sign in to one account, and cannot be registered beside it', async () => {
+    const zoe = await server.store.users.create({ username: 'Zo\u00eb', password: PASSWORD })
+    expect(zoe.username).toBe('zo\u00eb')
+    for (const spelling of ['zo\u00eb', 'zoe\u0308', 'ZOË', '\uff5a\uff4f\u00eb']) {
+      expect((await attempt(server.browser(), spelling, PASSWORD)).status, spelling).toBe(303)
+    }
+    for (const lookAlike of ['zoe\u0308', '\uff3a\uff4f\u00eb', 'ZOË']) {
+      await expect(server.store.users.create({ username: lookAlike, password: 'another one' })).rejects.toThrow(/exists already/)
+    }
+  })
+
+  it('RFC 6819 §5.1.4.2.3: failures under look-alike spellings count on the account’s one counter', async () => {
+    await server.store.users.create({ username: 'hank', password: PASSWORD })
+    const spellings = ['hank', 'Hank', 'HANK', '\uff48\uff41\uff4e\uff4b', 'hAnK']
+    for (const spelling of spellings) expect((await attempt(server.browser(), spelling, 'wrong')).status).toBe(401)
+    expectThrottled(await attempt(server.browser(), 'hank', PASSWORD))
+  })
+})
