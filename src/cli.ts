@@ -9,17 +9,16 @@
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { checkIssuer, createApp, DEFAULT_TOKEN_EXPIRES_IN, type App } from './app/app.js'
-import { type RateLimit, type RateLimitOptions } from './app/rate-limit.js'
+import { createApp, DEFAULT_TOKEN_EXPIRES_IN, type App } from './app/app.js'
 import { SigningKeys } from './app/keys.js'
 import { DEFAULT_DB, HELP } from './cli-help.js'
+import { checkServeIssuer, checkServeTransport, oneLine, positiveWhole, serveRateLimit, str, UsageError } from './cli-options.js'
 import { createServeServer, DEFAULT_MAX_CONNECTIONS, listen, SERVE_TIMEOUTS } from './serve-server.js'
 import { CLIENT_GRANT_TYPES, type Store } from './store/index.js'
 
 export { createServeServer, DEFAULT_MAX_CONNECTIONS, SERVE_TIMEOUTS, type ServeServerOptions, type ServeTimeouts } from './serve-server.js'
+export { oneLine, serveRateLimit } from './cli-options.js'
 
-/** A usage mistake: exit code 2 with the command's help hint. */
-class UsageError extends Error {}
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv
@@ -153,67 +152,6 @@ async function serve(argv: readonly string[]): Promise<number> {
   process.off('SIGINT', stop)
   process.off('SIGTERM', stop)
   return 0
-}
-
-/**
- * The rate limits of `oauthkit serve`, from its flags, else the environment, else the `--config` file, else the
- * defaults: each limit `N/SECONDS` or `off`; `--no-rate-limit` (`OAUTHKIT_NO_RATE_LIMIT=1`, `"rateLimit": false`)
- * turns them all off.
- *
- * @throws UsageError for a limit of another form
- */
-export function serveRateLimit(
-  flags: Readonly<Record<string, string | boolean | undefined>>,
-  env: Readonly<Record<string, string | undefined>>,
-  file: Readonly<Record<string, unknown>>,
-): RateLimitOptions | false {
-  if (flags['no-rate-limit'] === true || env.OAUTHKIT_NO_RATE_LIMIT === '1' || file.rateLimit === false) return false
-  const limit = (flag: string, variable: string, key: string): RateLimit | false | undefined => {
-    const text = str(flags[flag]) ?? env[variable] ?? str(file[key])
-    if (text === undefined) return undefined
-    if (text === 'off') return false
-    const match = /^(\d{1,9})\/(\d{1,9})$/.exec(text)
-    const [maxFailures, windowSeconds] = match === null ? [0, 0] : [Number(match[1]), Number(match[2])]
-    if (maxFailures < 1 || windowSeconds < 1) throw new UsageError(`--${flag} must be N/SECONDS (failures per window, e.g. 5/900) or off, got ${text}`)
-    return { maxFailures, windowSeconds }
-  }
-  const login = limit('login-limit', 'OAUTHKIT_LOGIN_LIMIT', 'loginLimit')
-  return {
-    loginPerUsername: login,
-    loginPerAddress: login,
-    tokenPerClient: limit('token-client-limit', 'OAUTHKIT_TOKEN_CLIENT_LIMIT', 'tokenClientLimit'),
-    tokenPerAddress: limit('token-address-limit', 'OAUTHKIT_TOKEN_ADDRESS_LIMIT', 'tokenAddressLimit'),
-  }
-}
-
-
-/**
- * `serve` answers plain HTTP only. It refuses to start where that plain HTTP would be what clients reach: listening
- * beyond loopback without a TLS-terminating proxy in front (cookies without `Secure`, credentials in clear), and an
- * https issuer without `--trust-proxy` (every `/token` request would then be refused as not TLS).
- *
- * @throws UsageError saying which option to add
- */
-function checkServeTransport(host: string, issuer: string | undefined, trustProxy: boolean): void {
-  const https = issuer !== undefined && new URL(issuer).protocol === 'https:'
-  if (!LOOPBACK_HOSTS.includes(host) && !(https && trustProxy)) {
-    throw new UsageError(
-      `listening on ${host}, beyond loopback, needs a TLS-terminating proxy in front: --issuer https://… --trust-proxy (serve answers plain HTTP only)`,
-    )
-  }
-  if (https && !trustProxy) {
-    throw new UsageError(`an https issuer needs --trust-proxy: serve answers plain HTTP, so TLS ends at a proxy that sets X-Forwarded-Proto`)
-  }
-}
-const LOOPBACK_HOSTS: readonly string[] = ['127.0.0.1', '::1', 'localhost']
-
-function checkServeIssuer(issuer: string): void {
-  if (!URL.canParse(issuer)) throw new UsageError(`--issuer must be a URL, got ${issuer}`)
-  try {
-    checkIssuer(issuer)
-  } catch (error) {
-    throw new UsageError(`--issuer: ${oneLine(error)}; behind a TLS-terminating proxy use --issuer https://… --trust-proxy`)
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -407,22 +345,6 @@ function help(command: string, missing = false): number {
   return missing ? 2 : 0
 }
 
-/**
- * A whole number from a flag, the environment or the config file, else `fallback`.
- *
- * @throws UsageError when it is not a positive whole number
- */
-function positiveWhole(flag: string, given: unknown, fallback: number): number {
-  if (given === undefined) return fallback
-  const text = String(given)
-  const value = /^\d{1,9}$/.test(text) ? Number(text) : 0
-  if (value < 1) throw new UsageError(`--${flag} must be a positive whole number, got ${text}`)
-  return value
-}
-
-function str(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined
-}
 
 function readConfig(path: string): Record<string, unknown> {
   let text: string
@@ -502,10 +424,4 @@ async function promptHidden(question: string): Promise<string> {
   rl.close()
   process.stdout.write('\n')
   return answer
-}
-
-/** The message of an error, first line only: no stack trace reaches the terminal. */
-export function oneLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error)
-  return message.split('\n')[0] ?? message
 }
