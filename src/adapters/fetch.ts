@@ -142,7 +142,7 @@ export function fromFetchRequest(request: Request, remoteAddress?: string): Http
  * ```
  */
 export function fetchHandlerOf(router: Router): RoutedFetchHandler {
-  const handler = async (request: Request): Promise<Response> => respond(await router.handle(fromFetchRequest(request)), request, router.onError)
+  const handler = async (request: Request): Promise<Response> => routerResponse(await router.handle(fromFetchRequest(request)), request, router.onError)
   return Object.assign(handler, { router })
 }
 
@@ -150,7 +150,7 @@ export function fetchHandlerOf(router: Router): RoutedFetchHandler {
  * A router's answer as a Fetch `Response`; a 500 (reported) when a route's headers are not valid HTTP, so that the
  * handler never rejects.
  */
-export function respond(response: HttpResponse, request: Request, onError: AdapterErrorHook | undefined): Response {
+export function routerResponse(response: HttpResponse, request: Request, onError: AdapterErrorHook | undefined): Response {
   try {
     return toResponse(response, request.method)
   } catch (error) {
@@ -254,7 +254,8 @@ export function protocolRoutes(server: FetchHandlerServer, paths: FetchHandlerOp
     routes.push([
       path,
       async (request) => {
-        const credentials = request.remoteAddress === undefined ? undefined : { remoteAddress: request.remoteAddress }
+        // Only the token endpoint takes credentials: the client's address, for its hooks and the validator.
+        const credentials = name !== 'token' || request.remoteAddress === undefined ? undefined : { remoteAddress: request.remoteAddress }
         return bound(request.url, request.method, await request.body(), request.headers, credentials)
       },
     ])

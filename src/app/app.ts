@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { type IncomingMessage, type ServerResponse } from 'node:http'
-import { fromFetchRequest, protocolRoutes, respond } from '../adapters/fetch.js'
+import { fromFetchRequest, protocolRoutes, routerResponse } from '../adapters/fetch.js'
 import { serveRouter } from '../adapters/node.js'
 import { nodeSigner } from '../adapters/node-signer.js'
 import { Router, type HttpResponse } from '../adapters/router.js'
@@ -162,7 +162,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     validator,
     keys,
     async fetch(request, connection = {}) {
-      return respond(await router.handle(fromFetchRequest(request, connection.remoteAddress)), request, reportFailure)
+      return routerResponse(await router.handle(fromFetchRequest(request, connection.remoteAddress)), request, reportFailure)
     },
     nodeListener({ trustProxy = false } = {}) {
       return (req, res) => {
