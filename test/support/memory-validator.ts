@@ -29,6 +29,11 @@ export interface TestClient extends Client {
   readonly defaultScopes: readonly string[]
   /** A resource server: may introspect every token (the hook's default lets a client see only its own). */
   readonly resourceServer?: boolean
+  /**
+   * The one method a store-backed validator accepts the secret by (RFC 7591 §2); default `client_secret_basic`. The
+   * double accepts either.
+   */
+  readonly tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post'
 }
 
 export interface TestUser extends User {

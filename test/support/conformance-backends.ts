@@ -1,0 +1,171 @@
+/**
+ * The validators the conformance files run against: the test double (`MemoryValidator`, whose hooks a test can
+ * override to record or fail) and the `StoreValidator` users run, over the memory, SQLite and PostgreSQL stores.
+ *
+ * A conformance file declares its RFC sections once per backend:
+ *
+ * ```ts
+ * describe.each(CONFORMANCE_BACKENDS)('over $name', (backend) => { … await backend.open() … })
+ * ```
+ *
+ * Each `open()` gives a fresh, empty validator that is closed (its database removed) when the test ends.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import { inject, onTestFinished } from 'vitest'
+import { timingSafeEqual, type Client, type OAuth2Request, type RequestValidator, type User } from '../../src/index.js'
+import { hashGeneratedSecret } from '../../src/store/secrets.js'
+import { MemoryStore, tokenHash, StoreValidator, type ClientRecord, type Store, type StoreUser } from '../../src/store/index.js'
+import { SqliteStore } from '../../src/store/sqlite/index.js'
+import { PostgresStore } from '../../src/store/postgres/index.js'
+import { MemoryValidator, type TestClient } from './memory-validator.js'
+
+/** The issuer of the store-backed validators: the audience of tokens asked for without a resource. */
+export const CONFORMANCE_ISSUER = 'https://server.example.com'
+
+/** A validator under test, with the clients and users a conformance fixture sets up. */
+export interface ConformanceHarness {
+  readonly validator: RequestValidator<Client, User>
+  /**
+   * Registers a client as {@link MemoryValidator.addClient} does. Over a store, `resourceServer` registers it as the
+   * protector of {@link CONFORMANCE_ISSUER} (RFC 7662 §4), the audience of the tokens the fixtures issue.
+   */
+  addClient(client: Partial<TestClient> & { clientId: string }): Promise<void>
+  /** A user with the id `user-<username>`. */
+  addUser(username: string, password: string): Promise<void>
+  /** Whether the token's record says it was revoked (read from the store, not through an endpoint). */
+  isRevoked(token: string): Promise<boolean>
+}
+
+export interface ConformanceBackend {
+  readonly name: string
+  /** Whether this is the test double, whose hooks a test may override. */
+  readonly double: boolean
+  open(): Promise<ConformanceHarness>
+}
+
+/**
+ * StoreValidator with three of its policy hooks set per client, as the double's clients carry them (PKCE exemption,
+ * default scopes), and the password compared as the double does: the scrypt cost of a real check in every fixture
+ * would make these files slow, and `test/store/` checks the password hashing itself.
+ */
+class ConformanceStoreValidator extends StoreValidator {
+  readonly pkceRequired = new Map<string, boolean>()
+  readonly defaultScopes = new Map<string, readonly string[]>()
+  readonly passwords = new Map<string, string>()
+
+  override async isPkceRequired(clientId: string, client: ClientRecord): Promise<boolean> {
+    return client.tokenEndpointAuthMethod === 'none' || (this.pkceRequired.get(clientId) ?? true)
+  }
+
+  override async getDefaultScopes(clientId: string): Promise<readonly string[]> {
+    return this.defaultScopes.get(clientId) ?? []
+  }
+
+  override async validateUser(username: string, password: string, _client?: ClientRecord, _request?: OAuth2Request): Promise<StoreUser | undefined> {
+    const user = await this.store.users.getByUsername(username)
+    const expected = user === undefined ? undefined : this.passwords.get(user.userId)
+    return user !== undefined && expected !== undefined && (await timingSafeEqual(password, expected)) ? { userId: user.userId, username: user.username } : undefined
+  }
+}
+
+function storeHarness(store: Store): ConformanceHarness {
+  const validator = new ConformanceStoreValidator(store, { issuer: CONFORMANCE_ISSUER })
+  return {
+    validator: validator as unknown as RequestValidator<Client, User>,
+    async addClient(client) {
+      const record: ClientRecord = {
+        clientId: client.clientId,
+        name: client.clientId,
+        secretHash: client.secret === undefined ? undefined : hashGeneratedSecret(client.secret),
+        redirectUris: client.redirectUris ?? ['https://client.example.com/cb'],
+        grantTypes: client.grantTypes ?? ['authorization_code', 'password', 'client_credentials', 'refresh_token'],
+        responseTypes: client.responseTypes ?? ['code'],
+        scopes: client.scopes ?? ['read', 'write'],
+        resources: client.resources ?? [],
+        protectedResources: client.resourceServer === true ? [CONFORMANCE_ISSUER] : undefined,
+        tokenEndpointAuthMethod: client.secret === undefined ? 'none' : (client.tokenEndpointAuthMethod ?? 'client_secret_basic'),
+        createdAt: Math.floor(Date.now() / 1000),
+      }
+      await store.clientTable.insert(record)
+      validator.pkceRequired.set(client.clientId, client.pkceRequired ?? true)
+      validator.defaultScopes.set(client.clientId, client.defaultScopes ?? ['read'])
+    },
+    async addUser(username, password) {
+      const userId = `user-${username}`
+      // A hash no password matches: the password is checked by ConformanceStoreValidator.validateUser.
+      await store.userTable.insert({ userId, username, passwordHash: 'scrypt:32768:8:3:AAAA:AAAA', createdAt: Math.floor(Date.now() / 1000) })
+      validator.passwords.set(userId, password)
+    },
+    async isRevoked(token) {
+      return (await store.tokens.get(tokenHash(token)))?.revokedAt !== undefined
+    },
+  }
+}
+
+/** The harness of a test double, which a test may have subclassed to record or fail. */
+export function doubleHarness(validator: MemoryValidator): ConformanceHarness {
+  return {
+    validator: validator as unknown as RequestValidator<Client, User>,
+    async addClient(client) {
+      validator.addClient(client)
+    },
+    async addUser(username, password) {
+      validator.addUser(username, password)
+    },
+    async isRevoked(token) {
+      return validator.tokens.get(token)?.revoked === true
+    },
+  }
+}
+
+/** The PostgreSQL admin pool of this test file, opened on first use. */
+let admin: pg.Pool | undefined
+
+export const CONFORMANCE_BACKENDS: readonly ConformanceBackend[] = [
+  { name: 'the test double', double: true, open: async () => doubleHarness(new MemoryValidator()) },
+  {
+    name: 'StoreValidator on MemoryStore',
+    double: false,
+    async open() {
+      const store = await MemoryStore.open()
+      onTestFinished(() => store.close())
+      return storeHarness(store)
+    },
+  },
+  {
+    name: 'StoreValidator on SqliteStore',
+    double: false,
+    async open() {
+      const dir = mkdtempSync(join(tmpdir(), 'oauthkit-conformance-'))
+      const store = await SqliteStore.open(join(dir, 'oauthkit.db'))
+      onTestFinished(async () => {
+        await store.close()
+        rmSync(dir, { recursive: true, force: true })
+      })
+      return storeHarness(store)
+    },
+  },
+  {
+    name: 'StoreValidator on PostgresStore',
+    double: false,
+    async open() {
+      const connectionString = inject('databaseUrl')
+      if (admin === undefined) {
+        admin = new pg.Pool({ connectionString, max: 2, idleTimeoutMillis: 1000, allowExitOnIdle: true })
+        admin.on('error', () => {})
+      }
+      const pool = admin
+      const schema = `oauthkit_conformance_${randomBytes(8).toString('hex')}`
+      const store = await PostgresStore.open({ connectionString, max: 4 }, { schema })
+      onTestFinished(async () => {
+        await store.close()
+        await pool.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`)
+      })
+      return storeHarness(store)
+    },
+  },
+]
