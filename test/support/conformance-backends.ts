@@ -35,7 +35,7 @@ export interface ConformanceHarness {
    */
   addClient(client: Partial<TestClient> & { clientId: string }): Promise<void>
   /** A user with the id `user-<username>`. */
-  addUser(username: string, password: string): Promise<void>
+  addUser(username: string, password: string): Promise<User & { readonly username: string }>
   /** Whether the token's record says it was revoked (read from the store, not through an endpoint). */
   isRevoked(token: string): Promise<boolean>
 }
@@ -99,6 +99,7 @@ function storeHarness(store: Store): ConformanceHarness {
       // A hash no password matches: the password is checked by ConformanceStoreValidator.validateUser.
       await store.userTable.insert({ userId, username, passwordHash: 'scrypt:32768:8:3:AAAA:AAAA', createdAt: Math.floor(Date.now() / 1000) })
       validator.passwords.set(userId, password)
+      return { userId, username }
     },
     async isRevoked(token) {
       return (await store.tokens.get(tokenHash(token)))?.revokedAt !== undefined
@@ -114,7 +115,7 @@ export function doubleHarness(validator: MemoryValidator): ConformanceHarness {
       validator.addClient(client)
     },
     async addUser(username, password) {
-      validator.addUser(username, password)
+      return validator.addUser(username, password)
     },
     async isRevoked(token) {
       return validator.tokens.get(token)?.revoked === true
