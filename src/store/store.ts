@@ -12,13 +12,16 @@
  *
  * @module
  */
+import { randomBytes } from 'node:crypto'
 import { Clients } from './clients.js'
 import {
   type ClientTable,
   type CodeTable,
   type ConsentTable,
+  type InstallationSecretTable,
   type KeyTable,
   type RateLimitTable,
+  type SessionTable,
   type StoreBackend,
   type TokenTable,
   type UserTable,
@@ -39,6 +42,8 @@ export abstract class Store implements StoreBackend {
   abstract readonly consents: ConsentTable
   abstract readonly keys: KeyTable
   abstract readonly rateLimits: RateLimitTable
+  abstract readonly sessions: SessionTable
+  abstract readonly installationSecrets: InstallationSecretTable
   abstract transaction<T>(work: () => Promise<T>): Promise<T>
   abstract purgeExpired(now: number): Promise<number>
   abstract close(): Promise<void>
@@ -49,6 +54,15 @@ export abstract class Store implements StoreBackend {
    */
   abstract isUnavailableError(error: unknown): boolean
 
+  /**
+   * The installation's secret named `name`, 32 random bytes made the first time any instance asks and kept in the
+   * store, so that every instance over the database gets the same one.
+   */
+  async installationSecret(name: string): Promise<Uint8Array> {
+    const value = await this.installationSecrets.getOrInsert(name, randomBytes(32).toString('base64url'), Math.floor(Date.now() / 1000))
+    return Buffer.from(value, 'base64url')
+  }
+
   private clientsView: Clients | undefined
   private usersView: Users | undefined
 
@@ -58,9 +72,9 @@ export abstract class Store implements StoreBackend {
     return this.clientsView
   }
 
-  /** User management: create, list, remove, set passwords, authenticate. */
+  /** User management: create, list, remove, set passwords (which signs the user out), authenticate. */
   get users(): Users {
-    this.usersView ??= new Users(this.userTable)
+    this.usersView ??= new Users(this.userTable, this.sessions, this.tokens)
     return this.usersView
   }
 }

@@ -220,7 +220,7 @@ export interface UserTable {
   get(userId: string): Promise<UserRecord | undefined>
   getByUsername(username: string): Promise<UserRecord | undefined>
   list(): Promise<readonly UserRecord[]>
-  /** @returns whether a user was removed (their codes, tokens and consents go with them) */
+  /** @returns whether a user was removed (their codes, tokens, consents and sessions go with them) */
   delete(userId: string): Promise<boolean>
   /** @returns whether the user exists */
   updatePasswordHash(userId: string, passwordHash: string): Promise<boolean>
@@ -257,6 +257,8 @@ export interface TokenTable {
   rotate(tokenHash: string, now: number): Promise<boolean>
   /** Revokes every token of a grant family that is not revoked yet. @returns how many were revoked */
   revokeFamily(grantId: string, now: number): Promise<number>
+  /** Revokes every token issued to a user that is not revoked yet (e.g. after a password change). @returns how many */
+  revokeForUser(userId: string, now: number): Promise<number>
 }
 
 /** Consents remembered per client, user and scope set. */
@@ -273,6 +275,43 @@ export interface ConsentTable {
 }
 
 /**
+ * A signed-in browser of the ready server, as stored: the digest of its session id (the cookie's value) and whose it
+ * is. Kept in the store, so that signing out, a password change or removing the user ends it on every instance.
+ */
+export interface SessionRecord {
+  /** The session's key (`tokenHash`): the SHA-256 digest (base64url) of the session id the browser holds. */
+  readonly sessionHash: string
+  readonly userId: string
+  /** When the user signed in (for `max_age`). */
+  readonly authTime: number
+  readonly expiresAt: number
+}
+
+/** Browser sessions of the ready server. */
+export interface SessionTable {
+  /** @throws Error when the digest exists already, or the user does not exist */
+  insert(record: SessionRecord): Promise<void>
+  /** The session, when it exists and has not expired at `now`. */
+  get(sessionHash: string, now: number): Promise<SessionRecord | undefined>
+  /** Ends one session (sign-out). @returns whether it existed */
+  delete(sessionHash: string): Promise<boolean>
+  /** Ends every session of a user (sign out everywhere, password change). @returns how many there were */
+  deleteForUser(userId: string): Promise<number>
+}
+
+/**
+ * Secrets of one installation, made once and shared by every instance over the database: the keys of the ready
+ * server's rate-limit counters and CSRF tokens. Stored in clear (they must key an HMAC), like the signing keys.
+ */
+export interface InstallationSecretTable {
+  /**
+   * The secret named `name`. When there is none yet, `candidate` is stored and returned, atomically: of instances
+   * asking at once, all get the one value stored first.
+   */
+  getOrInsert(name: string, candidate: string, now: number): Promise<string>
+}
+
+/**
  * Everything an authorization server keeps. Implemented by `MemoryStore`, `SqliteStore` and `PostgresStore`;
  * `StoreValidator` turns any of them into a complete `RequestValidator`.
  */
@@ -286,6 +325,10 @@ export interface StoreBackend {
   readonly keys: KeyTable
   /** Rate-limit counters, shared by every instance over the database. */
   readonly rateLimits: RateLimitTable
+  /** Browser sessions of the ready server; a user's go with the user. */
+  readonly sessions: SessionTable
+  /** Secrets made once per installation (HMAC keys), shared by every instance. */
+  readonly installationSecrets: InstallationSecretTable
   /**
    * Runs `work` in one transaction: every write through the tables inside it commits together, or none does when
    * `work` throws (the error is rethrown). Transactions do not interleave their writes with each other, and a write
@@ -297,7 +340,7 @@ export interface StoreBackend {
    * Deletes codes and tokens that expired more than an hour before `now` (the hour keeps replay detection working),
    * in small batches so that requests are never blocked for long. A refresh token without expiry is kept. Also
    * deletes the signing keys whose `expiresAt` is before `now` (no grace: no token they signed is valid any more), and
-   * the rate-limit windows that ended at or before `now`.
+   * the rate-limit windows and sessions that ended at or before `now`.
    * @returns how many rows were deleted
    */
   purgeExpired(now: number): Promise<number>

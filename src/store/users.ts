@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { hashPassword, isWeakerThanCurrent, unknownUserHash, verifySecret } from './secrets.js'
-import { type UserRecord, type UserTable } from './tables.js'
+import { type SessionTable, type TokenTable, type UserRecord, type UserTable } from './tables.js'
 
 /** What {@link Users.create} takes. */
 export interface NewUser {
@@ -35,7 +35,11 @@ export function normalizeUsername(username: string): string {
 }
 
 export class Users {
-  constructor(private readonly table: UserTable) {}
+  constructor(
+    private readonly table: UserTable,
+    private readonly sessions: SessionTable,
+    private readonly tokens: TokenTable,
+  ) {}
 
   /**
    * Creates a user; the password is stored as an scrypt hash only.
@@ -80,20 +84,29 @@ export class Users {
     return this.table.list()
   }
 
-  /** Removes a user with their codes, tokens and consents. @returns whether they existed */
+  /** Removes a user with their codes, tokens, consents and sessions. @returns whether they existed */
   remove(userId: string): Promise<boolean> {
     return this.table.delete(userId)
   }
 
   /**
-   * Sets a new password.
+   * Sets a new password, and ends what the old one opened: every session of the user, on every instance, and every
+   * token issued to them (a password is changed when it may be known to someone else).
    *
    * @returns whether the user exists
    * @throws TypeError when the password is empty
    */
   async setPassword(userId: string, password: string): Promise<boolean> {
     if (typeof password !== 'string' || password === '') throw new TypeError('A password must not be empty')
-    return this.table.updatePasswordHash(userId, await hashPassword(password))
+    if (!(await this.table.updatePasswordHash(userId, await hashPassword(password)))) return false
+    await this.signOutEverywhere(userId)
+    await this.tokens.revokeForUser(userId, Math.floor(Date.now() / 1000))
+    return true
+  }
+
+  /** Ends every browser session of the user, on every instance. @returns how many there were */
+  signOutEverywhere(userId: string): Promise<number> {
+    return this.sessions.deleteForUser(userId)
   }
 
   /**

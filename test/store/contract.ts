@@ -17,7 +17,7 @@ import {
   type TokenRecord,
   type UserRecord,
 } from '../../src/store/index.js'
-import { type SigningKeyRecord } from '../../src/store/store.js'
+import { type SessionRecord, type SigningKeyRecord } from '../../src/store/store.js'
 
 /** A fixed clock: the tables take `now` as an argument and never read the time themselves. */
 const NOW = 1_800_000_000
@@ -911,6 +911,92 @@ export function describeStoreContract(name: string, open: () => Promise<{ store:
         expect(await store.rateLimits.reset(key('ended long ago'))).toBe(false)
         expect(await store.rateLimits.reset(key('ends now'))).toBe(false)
         expect(await store.rateLimits.peek([key('running')], NOW)).toEqual([{ count: 1, resetAt: NOW + 1 }])
+      })
+    })
+
+    describe('sessions', () => {
+      beforeEach(seed)
+
+      function sessionRecord(id: string, fields: Partial<SessionRecord> = {}): SessionRecord {
+        return { sessionHash: tokenHash(id), userId: 'alice', authTime: NOW, expiresAt: NOW + 3600, ...fields }
+      }
+
+      it('inserts a session, finds it by digest until it expires, and deletes it once', async () => {
+        await store.sessions.insert(sessionRecord('s1', { authTime: NOW - 5 }))
+        expect(await store.sessions.get(tokenHash('s1'), NOW)).toEqual(sessionRecord('s1', { authTime: NOW - 5 }))
+        expect(await store.sessions.get(tokenHash('s1'), NOW + 3599)).toBeDefined()
+        expect(await store.sessions.get(tokenHash('s1'), NOW + 3600)).toBeUndefined()
+        expect(await store.sessions.get(tokenHash('unknown'), NOW)).toBeUndefined()
+        expect(await store.sessions.delete(tokenHash('s1'))).toBe(true)
+        expect(await store.sessions.delete(tokenHash('s1'))).toBe(false)
+        expect(await store.sessions.get(tokenHash('s1'), NOW)).toBeUndefined()
+      })
+
+      it('refuses a duplicate digest or an unknown user, and keeps the first', async () => {
+        await store.sessions.insert(sessionRecord('s1'))
+        await expect(store.sessions.insert(sessionRecord('s1', { userId: 'bob' }))).rejects.toThrow()
+        await expect(store.sessions.insert(sessionRecord('s2', { userId: 'nobody' }))).rejects.toThrow()
+        expect((await store.sessions.get(tokenHash('s1'), NOW))?.userId).toBe('alice')
+        expect(await store.sessions.get(tokenHash('s2'), NOW)).toBeUndefined()
+      })
+
+      it('deleteForUser ends every session of that user only, and counts them', async () => {
+        await store.sessions.insert(sessionRecord('a1'))
+        await store.sessions.insert(sessionRecord('a2'))
+        await store.sessions.insert(sessionRecord('b1', { userId: 'bob' }))
+        expect(await store.sessions.deleteForUser('alice')).toBe(2)
+        expect(await store.sessions.deleteForUser('alice')).toBe(0)
+        expect(await store.sessions.get(tokenHash('a1'), NOW)).toBeUndefined()
+        expect(await store.sessions.get(tokenHash('b1'), NOW)).toBeDefined()
+      })
+
+      it('removing a user ends their sessions', async () => {
+        await store.sessions.insert(sessionRecord('a1'))
+        await store.sessions.insert(sessionRecord('b1', { userId: 'bob' }))
+        expect(await store.users.remove('alice')).toBe(true)
+        expect(await store.sessions.get(tokenHash('a1'), NOW)).toBeUndefined()
+        expect(await store.sessions.get(tokenHash('b1'), NOW)).toBeDefined()
+      })
+
+      it('setPassword signs the user out everywhere and revokes every token issued to them, and no one else’s', async () => {
+        await store.sessions.insert(sessionRecord('a1'))
+        await store.sessions.insert(sessionRecord('b1', { userId: 'bob' }))
+        await store.tokens.insert([tokenRecord('alice access'), tokenRecord('alice refresh', { type: 'refresh_token', expiresAt: undefined })])
+        await store.tokens.insert([tokenRecord('bob access', { userId: 'bob', grantId: 'grant-2' })])
+        expect(await store.users.setPassword('alice', 'looking glass')).toBe(true)
+        expect(await store.sessions.get(tokenHash('a1'), NOW)).toBeUndefined()
+        expect(await store.sessions.get(tokenHash('b1'), NOW)).toBeDefined()
+        expect((await store.tokens.get(tokenHash('alice access')))?.revokedAt).toEqual(expect.any(Number))
+        expect((await store.tokens.get(tokenHash('alice refresh')))?.revokedAt).toEqual(expect.any(Number))
+        expect((await store.tokens.get(tokenHash('bob access')))?.revokedAt).toBeUndefined()
+        // An unknown user: nothing changes.
+        expect(await store.users.setPassword('nobody', 'pw')).toBe(false)
+      })
+
+      it('purgeExpired deletes the sessions that ended, with no grace, keeps live ones, and counts them', async () => {
+        await store.sessions.insert(sessionRecord('ended', { expiresAt: NOW - DAY }))
+        await store.sessions.insert(sessionRecord('ends now', { expiresAt: NOW }))
+        await store.sessions.insert(sessionRecord('live', { expiresAt: NOW + 1 }))
+        expect(await store.purgeExpired(NOW)).toBe(2)
+        expect(await store.sessions.delete(tokenHash('ended'))).toBe(false)
+        expect(await store.sessions.delete(tokenHash('ends now'))).toBe(false)
+        expect(await store.sessions.get(tokenHash('live'), NOW)).toBeDefined()
+      })
+    })
+
+    describe('installation secrets', () => {
+      it('keeps the first value stored under a name, whoever asks and however many ask at once', async () => {
+        const first = await Promise.all(['a', 'b', 'c', 'd'].map((candidate) => store.installationSecrets.getOrInsert('csrf', candidate, NOW)))
+        expect(new Set(first).size).toBe(1)
+        expect(await store.installationSecrets.getOrInsert('csrf', 'later', NOW)).toBe(first[0])
+        expect(await store.installationSecrets.getOrInsert('rate-limit', 'other', NOW)).toBe('other')
+      })
+
+      it('installationSecret gives 32 random bytes, the same each time for a name and different between names', async () => {
+        const one = await store.installationSecret('csrf')
+        expect(one).toHaveLength(32)
+        expect(Buffer.from(await store.installationSecret('csrf')).equals(Buffer.from(one))).toBe(true)
+        expect(Buffer.from(await store.installationSecret('rate-limit')).equals(Buffer.from(one))).toBe(false)
       })
     })
   })

@@ -83,7 +83,7 @@ describe('PostgresStore migrations', () => {
       expect(versions.rows.map((row) => row.version)).toEqual(versions.rows.map((_, i) => i + 1))
       expect(versions.rows.length).toBeGreaterThanOrEqual(1)
       const tables = await admin.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`, [schema])
-      expect(tables.rows.map((row) => row.table_name)).toEqual(['clients', 'codes', 'consents', 'rate_limits', 'schema_migrations', 'signing_keys', 'tokens', 'users'])
+      expect(tables.rows.map((row) => row.table_name)).toEqual(['clients', 'codes', 'consents', 'installation_secrets', 'rate_limits', 'schema_migrations', 'sessions', 'signing_keys', 'tokens', 'users'])
       expect(await store.clients.list()).toEqual([])
     } finally {
       await close()
@@ -376,7 +376,7 @@ describe('PostgresStore at rest', () => {
         const { rows } = await admin.query<{ row: string }>(`SELECT t::text AS row FROM ${schema}.${pg.escapeIdentifier(table)} t`)
         dump += `${table}\n${rows.map((row) => row.row).join('\n')}\n`
       }
-      expect(tables.rows).toHaveLength(8)
+      expect(tables.rows).toHaveLength(10)
       for (const secret of [code, access, refresh, clientSecret, imported.clientSecret as string, password]) {
         expect(dump).not.toContain(secret)
       }

@@ -128,7 +128,7 @@ describe('SqliteStore schema migrations', () => {
     const versions = db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()
     expect(versions).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1))
     const tables = db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`).pluck().all()
-    expect(tables).toEqual(['clients', 'codes', 'consents', 'rate_limits', 'schema_migrations', 'signing_keys', 'tokens', 'users'])
+    expect(tables).toEqual(['clients', 'codes', 'consents', 'installation_secrets', 'rate_limits', 'schema_migrations', 'sessions', 'signing_keys', 'tokens', 'users'])
   })
 
   it('keeps the data when reopened, and applies no migration twice', async () => {

@@ -6,7 +6,7 @@
  * @internal
  */
 import { Lock } from '../lock.js'
-import type { ClientRecord, CodeRecord, ConsentRecord, RateLimitWindow, SigningKeyRecord, TokenRecord, UserRecord } from '../tables.js'
+import type { ClientRecord, CodeRecord, ConsentRecord, RateLimitWindow, SessionRecord, SigningKeyRecord, TokenRecord, UserRecord } from '../tables.js'
 import { TransactionStorage } from '../transaction-storage.js'
 import { NONE } from './records.js'
 
@@ -71,6 +71,10 @@ export class MemoryDatabase {
   readonly keys = new Map<string, StoredKey>()
   /** rate-limit key → its window, in the order the windows started. */
   readonly rateLimits = new Map<string, RateLimitWindow>()
+  /** session digest → session */
+  readonly sessions = new Map<string, SessionRecord>()
+  /** name → installation secret */
+  readonly installationSecrets = new Map<string, string>()
   /** The `order` of the next key inserted. */
   nextKeyOrder = 0
 
@@ -130,7 +134,19 @@ export class MemoryDatabase {
     if (this.context.getStore()?.open === true) throw new Error('A MemoryStore cannot be closed inside one of its transactions')
     await this.lock.run(() => {
       this.closed = true
-      for (const map of [this.clients, this.users, this.usernames, this.codes, this.tokens, this.families, this.consents, this.keys, this.rateLimits]) {
+      for (const map of [
+        this.clients,
+        this.users,
+        this.usernames,
+        this.codes,
+        this.tokens,
+        this.families,
+        this.consents,
+        this.keys,
+        this.rateLimits,
+        this.sessions,
+        this.installationSecrets,
+      ]) {
         map.clear()
       }
     })
@@ -162,6 +178,13 @@ export class MemoryDatabase {
     for (const [key, consent] of this.consents) if (belongs(consent)) writer.delete(this.consents, key)
   }
 
+  /** Deletes the sessions of a user. @returns how many */
+  deleteSessions(writer: Writer, userId: string): number {
+    let deleted = 0
+    for (const [sessionHash, session] of this.sessions) if (session.userId === userId && writer.delete(this.sessions, sessionHash)) deleted++
+    return deleted
+  }
+
   /** Deletes up to `limit` codes and tokens expired before `cutoff`. @returns how many */
   purgeBatch(writer: Writer, cutoff: number, limit: number): number {
     let deleted = 0
@@ -190,12 +213,16 @@ export class MemoryDatabase {
     return deleted
   }
 
-  /** Deletes up to `limit` rate-limit windows that ended at or before `now`. @returns how many */
+  /** Deletes up to `limit` rate-limit windows and sessions that ended at or before `now`. @returns how many */
   purgeRateLimits(writer: Writer, now: number, limit: number): number {
     let deleted = 0
     for (const [key, window] of this.rateLimits) {
       if (deleted === limit) return deleted
       if (window.resetAt <= now && writer.delete(this.rateLimits, key)) deleted++
+    }
+    for (const [sessionHash, session] of this.sessions) {
+      if (deleted === limit) return deleted
+      if (session.expiresAt <= now && writer.delete(this.sessions, sessionHash)) deleted++
     }
     return deleted
   }

@@ -11,8 +11,10 @@
  */
 import { PURGE_GRACE_SECONDS, Store } from '../store.js'
 import { type ClientTable, type CodeTable, type ConsentTable, type KeyTable, type RateLimitTable, type TokenTable, type UserTable } from '../tables.js'
+import { type InstallationSecretTable, type SessionTable } from '../tables.js'
 import { MemoryDatabase } from './database.js'
 import { MemoryClientTable, MemoryCodeTable, MemoryConsentTable, MemoryKeyTable, MemoryRateLimitTable, MemoryTokenTable, MemoryUserTable } from './tables.js'
+import { MemoryInstallationSecretTable, MemorySessionTable } from './tables.js'
 
 /** Rows deleted by `purgeExpired` before it lets other work run. */
 const PURGE_BATCH_SIZE = 1000
@@ -60,6 +62,10 @@ export class MemoryStore extends Store {
   readonly keys: KeyTable = new MemoryKeyTable(this.database)
   /** Rate-limit windows, by key; this process's counts only. */
   readonly rateLimits: RateLimitTable = new MemoryRateLimitTable(this.database)
+  /** Browser sessions, by digest; this process's only. */
+  readonly sessions: SessionTable = new MemorySessionTable(this.database)
+  /** Installation secrets, by name; this process's only. */
+  readonly installationSecrets: InstallationSecretTable = new MemoryInstallationSecretTable(this.database)
 
   /**
    * Runs `work` as one transaction, after any running one: when it throws, every write it made through the tables is
@@ -72,7 +78,7 @@ export class MemoryStore extends Store {
   /**
    * Deletes codes that expired more than an hour before `now`, tokens that did, and refresh tokens without expiry
    * that were revoked more than an hour before `now`, in batches of a thousand; and signing keys whose `expiresAt` is
-   * before `now`; and rate-limit windows that ended at or before `now`, in batches too.
+   * before `now`; and rate-limit windows and sessions that ended at or before `now`, in batches too.
    *
    * @returns how many codes, tokens, keys and rate-limit windows were deleted
    */

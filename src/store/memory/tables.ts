@@ -7,6 +7,7 @@
  */
 import type { ClientRecord, ClientTable, CodeRecord, CodeTable, ConsentRecord, ConsentTable, KeyTable, RateLimitTable } from '../tables.js'
 import type { RateLimitWindow, SigningKeyRecord, TokenRecord, TokenTable, UserRecord, UserTable } from '../tables.js'
+import type { InstallationSecretTable, SessionRecord, SessionTable } from '../tables.js'
 import { type MemoryDatabase } from './database.js'
 import { changed, consentKey, copyClient, copyCode, copyConsent, copyKey, copyOut, copyToken, copyUser } from './records.js'
 
@@ -90,6 +91,7 @@ export class MemoryUserTable implements UserTable {
       writer.delete(this.database.users, userId)
       writer.delete(this.database.usernames, user.username)
       this.database.deleteDependents(writer, (record) => record.userId === userId)
+      this.database.deleteSessions(writer, userId)
       return true
     })
   }
@@ -194,6 +196,18 @@ export class MemoryTokenTable implements TokenTable {
       return revoked
     })
   }
+
+  revokeForUser(userId: string, now: number): Promise<number> {
+    return this.database.run((writer) => {
+      let revoked = 0
+      for (const token of this.database.tokens.values()) {
+        if (token.userId !== userId || token.revokedAt !== undefined) continue
+        writer.set(this.database.tokens, token.tokenHash, changed(token, { revokedAt: now }))
+        revoked++
+      }
+      return revoked
+    })
+  }
 }
 
 /** Consents, by client and user. */
@@ -292,6 +306,48 @@ export class MemoryRateLimitTable implements RateLimitTable {
       if (running !== undefined && running.resetAt > now && running.count > 0) {
         writer.set(this.database.rateLimits, key, Object.freeze({ count: running.count - 1, resetAt: running.resetAt }))
       }
+    })
+  }
+}
+
+/** Browser sessions, by digest; this process's only. */
+export class MemorySessionTable implements SessionTable {
+  constructor(private readonly database: MemoryDatabase) {}
+
+  insert(record: SessionRecord): Promise<void> {
+    return this.database.run((writer) => {
+      if (this.database.sessions.has(record.sessionHash)) throw new Error('A session with this digest exists already')
+      if (!this.database.users.has(record.userId)) throw new Error('No user with this userId')
+      writer.set(this.database.sessions, record.sessionHash, Object.freeze({ ...record }))
+    })
+  }
+
+  get(sessionHash: string, now: number): Promise<SessionRecord | undefined> {
+    return this.database.run(() => {
+      const session = this.database.sessions.get(sessionHash)
+      return session !== undefined && session.expiresAt > now ? session : undefined
+    })
+  }
+
+  delete(sessionHash: string): Promise<boolean> {
+    return this.database.run((writer) => writer.delete(this.database.sessions, sessionHash))
+  }
+
+  deleteForUser(userId: string): Promise<number> {
+    return this.database.run((writer) => this.database.deleteSessions(writer, userId))
+  }
+}
+
+/** Installation secrets, by name; this process's only (a memory store is one instance). */
+export class MemoryInstallationSecretTable implements InstallationSecretTable {
+  constructor(private readonly database: MemoryDatabase) {}
+
+  getOrInsert(name: string, candidate: string): Promise<string> {
+    return this.database.run((writer) => {
+      const existing = this.database.installationSecrets.get(name)
+      if (existing !== undefined) return existing
+      writer.set(this.database.installationSecrets, name, candidate)
+      return candidate
     })
   }
 }

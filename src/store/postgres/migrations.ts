@@ -121,6 +121,24 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE {schema}.clients ADD COLUMN IF NOT EXISTS protected_resources text[] NOT NULL DEFAULT '{}';
   `,
+  // 7: the ready server's browser sessions (by the digest of their id; a user's go with the user), and the secrets
+  // made once per installation (HMAC keys of rate-limit counters and CSRF tokens). IF NOT EXISTS: a database taken
+  // back to an earlier version (as a test of migration 5 does) applies it again.
+  `
+  CREATE TABLE IF NOT EXISTS {schema}.sessions (
+    session_hash text PRIMARY KEY,
+    user_id text NOT NULL REFERENCES {schema}.users (user_id) ON DELETE CASCADE,
+    auth_time bigint NOT NULL,
+    expires_at bigint NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS sessions_user_id ON {schema}.sessions (user_id);
+  CREATE INDEX IF NOT EXISTS sessions_expires_at ON {schema}.sessions (expires_at);
+  CREATE TABLE IF NOT EXISTS {schema}.installation_secrets (
+    name text PRIMARY KEY,
+    value text NOT NULL,
+    created_at bigint NOT NULL
+  );
+  `,
 ]
 
 /** A statement with its own `query_timeout`, which `pg` reads but its types do not declare. */

@@ -83,6 +83,8 @@ export interface TableNames {
   readonly consents: string
   readonly signingKeys: string
   readonly rateLimits: string
+  readonly sessions: string
+  readonly installationSecrets: string
 }
 
 /** The quoted, schema-qualified names of the tables in `schemaName`. */
@@ -96,6 +98,8 @@ export function tableNames(schemaName: string): TableNames {
     consents: `${schema}.consents`,
     signingKeys: `${schema}.signing_keys`,
     rateLimits: `${schema}.rate_limits`,
+    sessions: `${schema}.sessions`,
+    installationSecrets: `${schema}.installation_secrets`,
   }
 }
 

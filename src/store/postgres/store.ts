@@ -8,11 +8,13 @@ import pg from 'pg'
 import { TurnBatch } from '../batch.js'
 import { PURGE_GRACE_SECONDS, Store } from '../store.js'
 import { type ClientTable, type CodeTable, type ConsentTable, type KeyTable, type RateLimitTable, type TokenTable, type UserTable } from '../tables.js'
+import { type InstallationSecretTable, type SessionTable } from '../tables.js'
 import { TransactionStorage } from '../transaction-storage.js'
 import { closedError, isUnavailable } from './errors.js'
 import { migrate } from './migrations.js'
 import { send, tableNames, type Coalescing, type Connection, type Queryable, type TableNames } from './statements.js'
 import { PostgresClientTable, PostgresCodeTable, PostgresConsentTable, PostgresKeyTable, PostgresRateLimitTable, PostgresUserTable } from './tables.js'
+import { PostgresInstallationSecretTable, PostgresSessionTable } from './tables.js'
 import { PostgresTokenTable } from './token-table.js'
 
 /** Options of {@link PostgresStore.open}. */
@@ -64,8 +66,8 @@ interface TransactionContext {
  * A {@link Store} on PostgreSQL.
  *
  * Tables live in one schema (default `public`): `clients`, `users`, `codes`, `tokens`, `consents`, `signing_keys`,
- * `rate_limits` and `schema_migrations`. Codes, tokens and consents reference their client and user and are deleted
- * with them. Lists are `text[]`, times `bigint` seconds.
+ * `rate_limits`, `sessions`, `installation_secrets` and `schema_migrations`. Codes, tokens, consents and sessions
+ * reference their client or user and are deleted with them. Lists are `text[]`, times `bigint` seconds.
  *
  * Table calls inside {@link PostgresStore.transaction} run on that transaction's connection; other calls take a
  * connection from the pool. Outside transactions, the calls that every token request makes are coalesced: the token
@@ -89,6 +91,10 @@ export class PostgresStore extends Store {
   readonly keys: KeyTable
   /** Rate-limit windows by key, table `rate_limits`: every instance over the database shares the counts. */
   readonly rateLimits: RateLimitTable
+  /** Browser sessions by digest, table `sessions`: a sign-out ends a session on every instance. */
+  readonly sessions: SessionTable
+  /** Installation secrets by name, table `installation_secrets`: every instance gets the same. */
+  readonly installationSecrets: InstallationSecretTable
 
   private readonly context = new TransactionStorage<TransactionContext>()
   /** The tables' batches, which `close` drains. */
@@ -121,6 +127,8 @@ export class PostgresStore extends Store {
     this.consents = new PostgresConsentTable(db, tables)
     this.keys = new PostgresKeyTable(db, tables)
     this.rateLimits = new PostgresRateLimitTable(db, tables)
+    this.sessions = new PostgresSessionTable(db, tables)
+    this.installationSecrets = new PostgresInstallationSecretTable(db, tables)
   }
 
   /**
@@ -231,7 +239,7 @@ export class PostgresStore extends Store {
    * more than an hour before `now` (the hour keeps a replayed code or reused refresh token recognisable). It deletes
    * 500 rows per statement and skips rows locked by requests in flight, so requests are never held up. Also deletes
    * the signing keys whose `expires_at` is before `now` (no grace: no token they signed is valid any more), and the
-   * rate-limit windows that ended at or before `now`. Run it from a timer on any instance.
+   * rate-limit windows and sessions that ended at or before `now`. Run it from a timer on any instance.
    *
    * @returns how many rows were deleted
    */
@@ -258,15 +266,20 @@ export class PostgresStore extends Store {
     // Keys are few: one statement, against `now` itself.
     const keys = await this.connection().query(`DELETE FROM ${this.tables.signingKeys} WHERE expires_at < $1`, [now])
     total += keys.rowCount ?? 0
-    // Rate-limit windows that ended are worth nothing: no grace. A window being counted right now is skipped.
-    for (;;) {
-      const result = await this.connection().query(
-        `DELETE FROM ${this.tables.rateLimits} WHERE ctid IN (SELECT ctid FROM ${this.tables.rateLimits} WHERE reset_at <= $1 LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)`,
-        [now],
-      )
-      const deleted = result.rowCount ?? 0
-      total += deleted
-      if (deleted < PURGE_BATCH) break
+    // Rate-limit windows and sessions that ended are worth nothing: no grace. A row in use right now is skipped.
+    for (const [table, condition] of [
+      [this.tables.rateLimits, 'reset_at <= $1'],
+      [this.tables.sessions, 'expires_at <= $1'],
+    ] as const) {
+      for (;;) {
+        const result = await this.connection().query(
+          `DELETE FROM ${table} WHERE ctid IN (SELECT ctid FROM ${table} WHERE ${condition} LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)`,
+          [now],
+        )
+        const deleted = result.rowCount ?? 0
+        total += deleted
+        if (deleted < PURGE_BATCH) break
+      }
     }
     return total
   }

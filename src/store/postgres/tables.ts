@@ -8,6 +8,7 @@
 import { type TurnBatch } from '../batch.js'
 import type { ClientRecord, ClientTable, CodeRecord, CodeTable, ConsentRecord, ConsentTable, KeyTable, RateLimitTable } from '../tables.js'
 import type { RateLimitWindow, SigningKeyRecord, TokenEndpointAuthMethod, UserRecord, UserTable } from '../tables.js'
+import type { InstallationSecretTable, SessionRecord, SessionTable } from '../tables.js'
 import {
   affected,
   CLIENT_COLUMNS,
@@ -357,5 +358,59 @@ export class PostgresRateLimitTable implements RateLimitTable {
 
   async release(key: string, now: number): Promise<void> {
     await this.db.query(`UPDATE ${this.tables.rateLimits} SET hits = hits - 1 WHERE rate_key = $1 AND reset_at > $2 AND hits > 0`, [key, now])
+  }
+}
+
+/** Browser sessions in table `sessions`; a user's are deleted with the user (foreign key cascade). */
+export class PostgresSessionTable implements SessionTable {
+  constructor(
+    private readonly db: Queryable,
+    private readonly tables: TableNames,
+  ) {}
+
+  async insert(record: SessionRecord): Promise<void> {
+    await this.db.query(`INSERT INTO ${this.tables.sessions} (session_hash, user_id, auth_time, expires_at) VALUES ($1, $2, $3, $4)`, [
+      record.sessionHash,
+      record.userId,
+      record.authTime,
+      record.expiresAt,
+    ])
+  }
+
+  async get(sessionHash: string, now: number): Promise<SessionRecord | undefined> {
+    const { rows } = await this.db.query<{ session_hash: string; user_id: string; auth_time: Int8; expires_at: Int8 }>(
+      `SELECT session_hash, user_id, auth_time, expires_at FROM ${this.tables.sessions} WHERE session_hash = $1 AND expires_at > $2`,
+      [sessionHash, now],
+    )
+    const row = rows[0]
+    return row === undefined ? undefined : { sessionHash: row.session_hash, userId: row.user_id, authTime: seconds(row.auth_time), expiresAt: seconds(row.expires_at) }
+  }
+
+  async delete(sessionHash: string): Promise<boolean> {
+    return affected(await this.db.query(`DELETE FROM ${this.tables.sessions} WHERE session_hash = $1`, [sessionHash]))
+  }
+
+  async deleteForUser(userId: string): Promise<number> {
+    return (await this.db.query(`DELETE FROM ${this.tables.sessions} WHERE user_id = $1`, [userId])).rowCount ?? 0
+  }
+}
+
+/** Installation secrets in table `installation_secrets`, shared by every instance. */
+export class PostgresInstallationSecretTable implements InstallationSecretTable {
+  constructor(
+    private readonly db: Queryable,
+    private readonly tables: TableNames,
+  ) {}
+
+  async getOrInsert(name: string, candidate: string, now: number): Promise<string> {
+    // ON CONFLICT DO NOTHING waits for a concurrent insert of the same name to commit, then inserts nothing; the
+    // SELECT after it then sees the row that won.
+    await this.db.query(`INSERT INTO ${this.tables.installationSecrets} (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`, [
+      name,
+      candidate,
+      now,
+    ])
+    const { rows } = await this.db.query<{ value: string }>(`SELECT value FROM ${this.tables.installationSecrets} WHERE name = $1`, [name])
+    return (rows[0] as { value: string }).value
   }
 }

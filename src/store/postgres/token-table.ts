@@ -127,4 +127,9 @@ export class PostgresTokenTable implements TokenTable {
     const result = await this.db.query(`UPDATE ${this.tables.tokens} SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL`, [now, grantId])
     return result.rowCount ?? 0
   }
+
+  async revokeForUser(userId: string, now: number): Promise<number> {
+    const result = await this.db.query(`UPDATE ${this.tables.tokens} SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL`, [now, userId])
+    return result.rowCount ?? 0
+  }
 }

@@ -161,4 +161,8 @@ export class SqliteTokenTable implements TokenTable {
   async revokeFamily(grantId: string, now: number): Promise<number> {
     return this.access.write((sql) => sql('UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL').run(now, grantId).changes)
   }
+
+  async revokeForUser(userId: string, now: number): Promise<number> {
+    return this.access.write((sql) => sql('UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL').run(now, userId).changes)
+  }
 }

@@ -134,6 +134,24 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE clients ADD COLUMN protected_resources TEXT NOT NULL DEFAULT '[]' CHECK (json_type(protected_resources) = 'array');
   `,
+  // 7: the ready server's browser sessions (by the digest of their id; a user's go with the user), and the secrets
+  // made once per installation (HMAC keys of rate-limit counters and CSRF tokens). IF NOT EXISTS: a database taken
+  // back to an earlier version (as a test of migration 5 does) applies it again.
+  `
+  CREATE TABLE IF NOT EXISTS sessions (
+    session_hash TEXT PRIMARY KEY NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    auth_time INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX IF NOT EXISTS sessions_user_id ON sessions (user_id);
+  CREATE INDEX IF NOT EXISTS sessions_expires_at ON sessions (expires_at);
+  CREATE TABLE IF NOT EXISTS installation_secrets (
+    name TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  `,
 ]
 
 /** The schema version this oauthkit writes and understands: the number of migrations. */

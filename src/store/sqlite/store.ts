@@ -8,9 +8,11 @@
 import Database from 'better-sqlite3'
 import { PURGE_GRACE_SECONDS, Store } from '../store.js'
 import { type ClientTable, type CodeTable, type ConsentTable, type KeyTable, type RateLimitTable, type TokenTable, type UserTable } from '../tables.js'
+import { type InstallationSecretTable, type SessionTable } from '../tables.js'
 import { SqliteCodeTable, SqliteTokenTable } from './grant-tables.js'
 import { migrate } from './migrations.js'
 import { SqliteClientTable, SqliteConsentTable, SqliteKeyTable, SqliteRateLimitTable, SqliteUserTable } from './tables.js'
+import { SqliteInstallationSecretTable, SqliteSessionTable } from './tables.js'
 import { SqliteTransactions } from './transactions.js'
 
 /** Options of {@link SqliteStore.open}. */
@@ -91,6 +93,10 @@ export class SqliteStore extends Store {
   readonly keys: KeyTable
   /** @inheritDoc */
   readonly rateLimits: RateLimitTable
+  /** @inheritDoc */
+  readonly sessions: SessionTable
+  /** @inheritDoc */
+  readonly installationSecrets: InstallationSecretTable
 
   /** The connections, the write lock, the transactions and the group commits. */
   private readonly access: SqliteTransactions
@@ -105,6 +111,8 @@ export class SqliteStore extends Store {
     this.consents = new SqliteConsentTable(this.access)
     this.keys = new SqliteKeyTable(this.access)
     this.rateLimits = new SqliteRateLimitTable(this.access)
+    this.sessions = new SqliteSessionTable(this.access)
+    this.installationSecrets = new SqliteInstallationSecretTable(this.access)
   }
 
   /**
@@ -199,7 +207,7 @@ export class SqliteStore extends Store {
    * family. Tokens without expiry are kept. Between batches the write lock is released and the event loop gets a
    * turn, so requests are not held up by a large purge. Signing keys whose `expires_at` is before `now` are deleted
    * too, in one statement (they are few), with no grace: no token they signed is valid any more. Rate-limit windows
-   * that ended at or before `now` go too, in batches, with no grace.
+   * and sessions that ended at or before `now` go too, in batches, with no grace.
    *
    * @returns how many codes, tokens, keys and rate-limit windows were deleted
    */
@@ -223,6 +231,17 @@ export class SqliteStore extends Store {
       const batch = await this.access.write(
         (sql) =>
           sql(`DELETE FROM rate_limits WHERE rate_key IN (SELECT rate_key FROM rate_limits WHERE reset_at <= ? LIMIT ${PURGE_BATCH_SIZE})`).run(now).changes,
+      )
+      deleted += batch
+      if (batch < PURGE_BATCH_SIZE) break
+      await new Promise(setImmediate)
+    }
+    // Sessions that ended are worth nothing either.
+    for (;;) {
+      const batch = await this.access.write(
+        (sql) =>
+          sql(`DELETE FROM sessions WHERE session_hash IN (SELECT session_hash FROM sessions WHERE expires_at <= ? LIMIT ${PURGE_BATCH_SIZE})`).run(now)
+            .changes,
       )
       deleted += batch
       if (batch < PURGE_BATCH_SIZE) break

@@ -7,6 +7,7 @@
  */
 import type { ClientRecord, ClientTable, ConsentRecord, ConsentTable, KeyTable, RateLimitTable, RateLimitWindow } from '../tables.js'
 import type { SigningKeyRecord, TokenEndpointAuthMethod, UserRecord, UserTable } from '../tables.js'
+import type { InstallationSecretTable, SessionRecord, SessionTable } from '../tables.js'
 import { type Access } from './transactions.js'
 
 interface ClientRow {
@@ -281,6 +282,57 @@ export class SqliteRateLimitTable implements RateLimitTable {
 
   async release(key: string, now: number): Promise<void> {
     await this.access.write((sql) => sql('UPDATE rate_limits SET hits = hits - 1 WHERE rate_key = ? AND reset_at > ? AND hits > 0').run(key, now))
+  }
+}
+
+interface SessionRow {
+  session_hash: string
+  user_id: string
+  auth_time: number
+  expires_at: number
+}
+
+/** Browser sessions in table `sessions`; a user's are deleted with the user (foreign key cascade). */
+export class SqliteSessionTable implements SessionTable {
+  constructor(private readonly access: Access) {}
+
+  async insert(record: SessionRecord): Promise<void> {
+    await this.access.write((sql) =>
+      sql('INSERT INTO sessions (session_hash, user_id, auth_time, expires_at) VALUES (?, ?, ?, ?)').run(
+        record.sessionHash,
+        record.userId,
+        record.authTime,
+        record.expiresAt,
+      ),
+    )
+  }
+
+  async get(sessionHash: string, now: number): Promise<SessionRecord | undefined> {
+    const row = await this.access.read(
+      (sql) => sql('SELECT * FROM sessions WHERE session_hash = ? AND expires_at > ?').get(sessionHash, now) as SessionRow | undefined,
+    )
+    return row === undefined ? undefined : { sessionHash: row.session_hash, userId: row.user_id, authTime: row.auth_time, expiresAt: row.expires_at }
+  }
+
+  async delete(sessionHash: string): Promise<boolean> {
+    return this.access.write((sql) => sql('DELETE FROM sessions WHERE session_hash = ?').run(sessionHash).changes === 1)
+  }
+
+  async deleteForUser(userId: string): Promise<number> {
+    return this.access.write((sql) => sql('DELETE FROM sessions WHERE user_id = ?').run(userId).changes)
+  }
+}
+
+/** Installation secrets in table `installation_secrets`. */
+export class SqliteInstallationSecretTable implements InstallationSecretTable {
+  constructor(private readonly access: Access) {}
+
+  async getOrInsert(name: string, candidate: string, now: number): Promise<string> {
+    // The write lock is held across both statements, so the SELECT sees the row whoever inserted it.
+    return this.access.write((sql) => {
+      sql('INSERT INTO installation_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING').run(name, candidate, now)
+      return (sql('SELECT value FROM installation_secrets WHERE name = ?').get(name) as { value: string }).value
+    })
   }
 }
 
