@@ -16,7 +16,7 @@ export const HELP: Record<string, string> = {
 Commands:
   serve                 run the authorization server
   clients add|list|show|remove|rotate-secret
-  users add|list|remove|passwd
+  users add|list|remove|passwd|signout
   keys rotate           start signing with a new key (the old one keeps verifying until its tokens expire)
 
 Every command takes --db sqlite:PATH | postgres://… | memory (default ${DEFAULT_DB}, env OAUTHKIT_DB).
@@ -46,7 +46,9 @@ Rate limits: N/SECONDS (failures per window) or off, counted in the database (sh
   --token-address-limit L
                          failed token requests per address (default ${limitText(DEFAULT_RATE_LIMITS.tokenPerAddress)}, env OAUTHKIT_TOKEN_ADDRESS_LIMIT)
   --no-rate-limit        turn every rate limit off (env OAUTHKIT_NO_RATE_LIMIT=1)
-Session cookies are signed with OAUTHKIT_SESSION_SECRET (base64url, 32+ bytes) when set; give every instance the same.`,
+Sessions are kept in the database, so a sign-out, \`users passwd\`, \`users signout\` or \`users remove\` ends them on every
+instance. CSRF tokens and rate-limit keys are keyed by a secret made once and kept in the database (OAUTHKIT_SESSION_SECRET,
+base64url, 32+ bytes, overrides the CSRF one).`,
   clients: `Usage: oauthkit clients <add|list|show|remove|rotate-secret> [options]
 
   add --name N [--redirect-uri U]... [--grant-type G]... --scope "a b" [--resource URI]... [--public] [--json]
@@ -58,12 +60,14 @@ Session cookies are signed with OAUTHKIT_SESSION_SECRET (base64url, 32+ bytes) w
   remove CLIENT_ID
   rotate-secret CLIENT_ID [--json]
 All take --db (default ${DEFAULT_DB}).`,
-  users: `Usage: oauthkit users <add|list|remove|passwd> [options]
+  users: `Usage: oauthkit users <add|list|remove|passwd|signout> [options]
 
   add --username U [--password P]      without --password, the password is read from stdin
   list [--json]
-  remove USERNAME
-  passwd USERNAME [--password P]        without --password, read from stdin
+  remove USERNAME                      also ends their sessions and deletes their tokens
+  passwd USERNAME [--password P]       without --password, read from stdin; also ends every session of the
+                                       user and revokes every token issued to them
+  signout USERNAME                     ends every session of the user, on every instance
 All take --db (default ${DEFAULT_DB}).`,
   keys: `Usage: oauthkit keys rotate [--db DB] [--json]
 

@@ -247,7 +247,7 @@ async function users(argv: readonly string[]): Promise<number> {
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true || action === undefined || action === '--help') return help('users', action === undefined)
-  if (!['add', 'list', 'remove', 'passwd'].includes(action)) throw new UsageError(`unknown users action '${action}'`)
+  if (!['add', 'list', 'remove', 'passwd', 'signout'].includes(action)) throw new UsageError(`unknown users action '${action}'`)
   return withStore(values.db, async (store) => {
     const json = values.json === true
     switch (action) {
@@ -268,6 +268,7 @@ async function users(argv: readonly string[]): Promise<number> {
         return 0
       }
       case 'remove':
+      case 'signout':
       case 'passwd': {
         const username = positionals[0] ?? str(values.username)
         if (username === undefined) throw new UsageError(`users ${action} needs a USERNAME`)
@@ -278,10 +279,19 @@ async function users(argv: readonly string[]): Promise<number> {
           console.log(json ? JSON.stringify({ removed: username }) : `removed user ${username}`)
           return 0
         }
+        if (action === 'signout') {
+          const sessions = await store.users.signOutEverywhere(user.userId)
+          console.log(json ? JSON.stringify({ username, sessions_ended: sessions }) : `signed ${username} out everywhere (${sessions} sessions ended)`)
+          return 0
+        }
         const password = str(values.password) ?? (await readStdin())
         if (password === '') throw new UsageError('users passwd needs a password (--password, or on stdin)')
         await store.users.setPassword(user.userId, password)
-        console.log(json ? JSON.stringify({ username, changed: true }) : `changed the password of ${username}`)
+        console.log(
+          json
+            ? JSON.stringify({ username, changed: true })
+            : `changed the password of ${username}; their sessions are ended and their tokens revoked`,
+        )
         return 0
       }
       default:

@@ -116,7 +116,7 @@ describe('oauthkit --help', () => {
     [['clients', '--help'], ['add', 'list', 'show', 'remove', 'rotate-secret', '--name', '--redirect-uri', '--grant-type', '--scope', '--public', '--json', '--db']],
     [['clients', 'add', '--help'], ['--name', '--redirect-uri', '--grant-type', '--scope', '--public', '--json']],
     [['clients', 'rotate-secret', '-h'], ['rotate-secret']],
-    [['users', '--help'], ['add', 'list', 'remove', 'passwd', '--username', '--password', 'stdin', '--db']],
+    [['users', '--help'], ['add', 'list', 'remove', 'passwd', 'signout', '--username', '--password', 'stdin', '--db']],
     [['users', 'passwd', '--help'], ['passwd', '--password']],
     [['keys', '--help'], ['rotate', '--db', '--json']],
     [['keys', 'rotate', '--help'], ['rotate', '--db']],
@@ -299,11 +299,23 @@ describe('oauthkit users', () => {
     expect(listed).toEqual(expect.arrayContaining([alice, bob]))
     expect((await run('users', 'list', '--db', db)).out.split('\n').sort()).toEqual([`alice\t${alice.user_id as string}`, `bob\t${bob.user_id as string}`])
 
-    expect((await run('users', 'passwd', 'alice', '--password', 'new password', '--db', db)).code).toBe(0)
+    // A session of alice's, as the ready server would have started it: passwd ends it, as signout ends the next.
     const store = await open(db)
+    const aliceId = alice.user_id as string
+    const session = (id: string) => ({ sessionHash: id, userId: aliceId, authTime: 1, expiresAt: Math.floor(Date.now() / 1000) + 3600 })
+    await store.sessions.insert(session('first'))
+    const passwd = await run('users', 'passwd', 'alice', '--password', 'new password', '--db', db)
+    expect(passwd.code).toBe(0)
+    expect(passwd.out).toMatch(/sessions are ended and their tokens revoked/)
     expect(await store.users.authenticate('alice', 'old password')).toBeUndefined()
     expect(await store.users.authenticate('alice', 'new password')).toBeDefined()
+    expect(await store.sessions.get('first', 0)).toBeUndefined()
     expectFailure(await run('users', 'passwd', 'carol', '--password', 'x', '--db', db), 1, /no user carol/)
+
+    await store.sessions.insert(session('second'))
+    expect(await json('users', 'signout', 'alice', '--json', '--db', db)).toEqual({ username: 'alice', sessions_ended: 1 })
+    expect(await store.sessions.get('second', 0)).toBeUndefined()
+    expectFailure(await run('users', 'signout', 'carol', '--db', db), 1, /no user carol/)
 
     expect((await run('users', 'remove', 'alice', '--db', db)).code).toBe(0)
     expect(await json('users', 'list', '--db', db)).toEqual([bob])

@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { randomBytes } from 'node:crypto'
 import { type IncomingMessage, type ServerResponse } from 'node:http'
 import { fromFetchRequest, protocolRoutes, routerResponse } from '../adapters/fetch.js'
 import { serveRouter } from '../adapters/node.js'
@@ -43,8 +42,8 @@ export interface AppOptions {
   /** Access token lifetime in seconds; default one hour. */
   readonly tokenExpiresIn?: number | undefined
   /**
-   * Signs session cookies and CSRF tokens (at least 32 bytes). Give every instance behind a load balancer the same
-   * one; default a random secret per process, so sessions end with a restart.
+   * Signs CSRF tokens (at least 32 bytes). Default: the installation's own secret, made once and kept in the store, so
+   * that every instance over one database shares it without configuration. Sessions themselves are kept in the store.
    */
   readonly sessionSecret?: Uint8Array | undefined
   /**
@@ -113,7 +112,13 @@ export async function createApp(options: AppOptions): Promise<App> {
   const tokenExpiresIn = options.tokenExpiresIn ?? DEFAULT_TOKEN_EXPIRES_IN
   const keys = await SigningKeys.load(options.store, { maxTokenLifetime: tokenExpiresIn })
   const validator = new StoreValidator(options.store, { issuer })
-  const limiter = RateLimiter.create(options.store.rateLimits, options.rateLimit, log, (error) => options.store.isUnavailableError(error))
+  const limiter = RateLimiter.create(
+    options.store.rateLimits,
+    await options.store.installationSecret('rate-limit'),
+    options.rateLimit,
+    log,
+    (error) => options.store.isUnavailableError(error),
+  )
   const server = new Server(validator, {
     issuer,
     tokenExpiresIn,
@@ -125,7 +130,9 @@ export async function createApp(options: AppOptions): Promise<App> {
     tokenRequestHooks: limiter?.tokenRequestHooks(),
     enablePasswordGrant: options.enablePasswordGrant === true,
   })
-  const sessions = new Sessions({ secret: options.sessionSecret ?? randomBytes(32), secure })
+  // The CSRF key, like the rate-limit keys' HMAC key, is the installation's, from the store: every instance over one
+  // database has it without configuration.
+  const sessions = new Sessions({ table: options.store.sessions, secret: options.sessionSecret ?? (await options.store.installationSecret('csrf')), secure })
   const stopPurging = validator.startPurging(600, (error) => log({ level: 'error', message: 'purge failed', error: describe(error) }))
   const people = new LoginAndConsent(server, validator, options.store, sessions, limiter, issuer)
 

@@ -90,14 +90,14 @@ export class LoginAndConsent {
   async login(request: RouteRequest): Promise<HttpResponse> {
     if (request.method === 'GET') {
       const returnTo = localReturnTo(request.url.searchParams.get('return_to'))
-      const csrf = this.sessions.csrf(request)
+      const csrf = await this.sessions.csrf(request)
       return page(200, loginPage({ csrf: csrf.token, returnTo }), csrf.setCookie)
     }
     if (request.method !== 'POST') return methodNotAllowed('GET, POST')
     const form = await formOf(request)
     const returnTo = localReturnTo(form.get('return_to'))
-    const csrf = this.sessions.csrf(request)
-    if (!this.sessions.checkCsrf(request, form.get('csrf_token'))) {
+    const csrf = await this.sessions.csrf(request)
+    if (!(await this.sessions.checkCsrf(request, form.get('csrf_token')))) {
       return page(403, loginPage({ csrf: csrf.token, returnTo, error: 'Your session expired. Please try again.' }), csrf.setCookie)
     }
     const username = form.get('username') ?? ''
@@ -129,7 +129,7 @@ export class LoginAndConsent {
     if (user === undefined) return page(401, loginPage({ csrf: csrf.token, returnTo, username, error: 'The username or password is incorrect.' }))
     await check?.succeeded()
     // A new session id (and CSRF cookie) on every sign-in: a session fixed before login is worthless.
-    return redirect(returnTo, this.sessions.start(user.userId))
+    return redirect(returnTo, await this.sessions.start(user.userId))
   }
 
   /** `/consent`: names the client and the scopes, and answers Allow or Deny. */
@@ -152,7 +152,7 @@ export class LoginAndConsent {
       return shownError(error)
     }
     const { client } = validated.credentials
-    const csrf = this.sessions.csrf(request)
+    const csrf = await this.sessions.csrf(request)
     if (!isPost) {
       const registered = await this.store.clients.get(client.clientId)
       return page(
@@ -161,7 +161,7 @@ export class LoginAndConsent {
         csrf.setCookie,
       )
     }
-    if (!this.sessions.checkCsrf(request, form.get('csrf_token'))) {
+    if (!(await this.sessions.checkCsrf(request, form.get('csrf_token')))) {
       return page(403, errorPage('Your session expired', 'Go back to the application and try again.'))
     }
     if (form.get('decision') !== 'allow') {
@@ -182,12 +182,12 @@ export class LoginAndConsent {
 
   /** `/logout`: a confirmation form (GET) and signing out (POST). */
   async logout(request: RouteRequest): Promise<HttpResponse> {
-    const csrf = this.sessions.csrf(request)
+    const csrf = await this.sessions.csrf(request)
     if (request.method === 'GET') return page(200, logoutPage({ csrf: csrf.token, signedOut: false }), csrf.setCookie)
     if (request.method !== 'POST') return methodNotAllowed('GET, POST')
     const form = await formOf(request)
-    if (!this.sessions.checkCsrf(request, form.get('csrf_token'))) return page(403, logoutPage({ csrf: csrf.token, signedOut: false }))
-    return page(200, logoutPage({ csrf: '', signedOut: true }), this.sessions.end(request))
+    if (!(await this.sessions.checkCsrf(request, form.get('csrf_token')))) return page(403, logoutPage({ csrf: csrf.token, signedOut: false }))
+    return page(200, logoutPage({ csrf: '', signedOut: true }), await this.sessions.end(request))
   }
 
   /** Whether a client is registered without a means to authenticate (`token_endpoint_auth_method` `none`). */
@@ -198,7 +198,7 @@ export class LoginAndConsent {
 
   /** The signed-in user of a request: a live session of a user who still exists (a removed user is signed out). */
   private async signedIn(request: RouteRequest): Promise<{ userId: string; username: string; authTime: number } | undefined> {
-    const session = this.sessions.read(request)
+    const session = await this.sessions.read(request)
     if (session === undefined) return undefined
     const user = await this.store.users.get(session.userId)
     return user === undefined ? undefined : { userId: user.userId, username: user.username, authTime: session.authTime }

@@ -20,7 +20,7 @@ import { isIPv4, isIPv6 } from 'node:net'
 import { TemporarilyUnavailableError } from '../core/errors.js'
 import { type OAuth2Request } from '../core/request.js'
 import { type TokenRequestHooks } from '../endpoints/token.js'
-import { sha256Base64url } from '../store/secrets.js'
+import { createHmac } from 'node:crypto'
 import { normalizeUsername } from '../store/users.js'
 import { type RateLimitTable, type RateLimitWindow } from '../store/store.js'
 
@@ -136,6 +136,7 @@ export class RateLimiter {
 
   private constructor(
     private readonly table: RateLimitTable,
+    private readonly keys: RateLimitKeys,
     options: RateLimitOptions,
     private readonly log: Log,
     private readonly isUnavailable: (error: unknown) => boolean,
@@ -154,16 +155,18 @@ export class RateLimiter {
    * The limiter for `options`, or `undefined` when rate limiting is off (`false`, or every limit `false`): then the
    * app does no rate-limit work at all.
    *
-   * @throws TypeError when a limit is not two positive whole numbers
+   * @param secret - the HMAC key of the counters' keys (at least 32 bytes): the installation's, from the store
+   * @throws TypeError when a limit is not two positive whole numbers, or the secret is shorter than 32 bytes
    */
   static create(
     table: RateLimitTable,
+    secret: Uint8Array,
     options: RateLimitOptions | false | undefined,
     log: Log,
     isUnavailable: (error: unknown) => boolean = () => false,
   ): RateLimiter | undefined {
     if (options === false) return undefined
-    const limiter = new RateLimiter(table, options ?? {}, log, isUnavailable)
+    const limiter = new RateLimiter(table, new RateLimitKeys(secret), options ?? {}, log, isUnavailable)
     return Object.keys(limiter.limits).length === 0 ? undefined : limiter
   }
 
@@ -232,7 +235,7 @@ export class RateLimiter {
   private async loginSucceeded(username: string): Promise<void> {
     if (this.limits.loginPerUsername === undefined) return
     try {
-      await this.table.reset(usernameKey(username))
+      await this.table.reset(this.keys.username(username))
     } catch (error) {
       this.failed(error)
     }
@@ -296,15 +299,17 @@ export class RateLimiter {
   /** The counters a token request is checked against before it runs: its address and its client_id. */
   private tokenCounters(request: OAuth2Request | undefined, address: string | undefined): [Counter | undefined, Counter | undefined] {
     return [
-      this.counter('tokenPerAddress', address, (value) => remembered(this.addressKeys, value, addressKey)),
-      this.counter('tokenPerClient', request?.clientId, (id) => remembered(this.clientKeys, id, clientKey)),
+      this.counter('tokenPerAddress', address, (value) => remembered(this.addressKeys, value, (address) => this.keys.tokenAddress(address))),
+      this.counter('tokenPerClient', request?.clientId, (id) => remembered(this.clientKeys, id, (clientId) => this.keys.client(clientId))),
     ]
   }
 
   // ---------------------------------------------------------------------------------------------------------------
 
   private loginCounters(username: string, address: string | undefined): (Counter | undefined)[] {
-    return [this.counter('loginPerUsername', username === '' ? undefined : username, usernameKey), this.counter('loginPerAddress', address, loginAddressKey)]
+    return [this.counter('loginPerUsername', username === '' ? undefined : username, (name) => this.keys.username(name)),
+      this.counter('loginPerAddress', address, (value) => this.keys.loginAddress(value)),
+    ]
   }
 
   /** The counter of a limit for a value (a username, client_id or address), when the limit is on and the value known. */
@@ -400,30 +405,39 @@ function checkLimit(name: string, limit: RateLimit): RateLimit {
 }
 
 // -----------------------------------------------------------------------------------------------------------------
-// Keys. Values are hashed: keys stay short whatever a client sends, and the store never holds a username (nor a
-// password typed into the username field) in clear.
+// Keys. Values are keyed-hashed: keys stay short whatever a client sends, and the store never holds a username (nor a
+// password typed into the username field) in clear, nor a digest that a dictionary of names would reverse.
 
-/** SHA-256, base64url. */
-function digest(value: string): string {
-  return sha256Base64url(value)
-}
+/**
+ * The counters' keys: HMAC-SHA-256 of the value under the installation's secret, base64url. Without the secret (kept
+ * in the store, not in the keys' table), a key cannot be tested against a guessed username or address.
+ */
+class RateLimitKeys {
+  constructor(private readonly secret: Uint8Array) {
+    if (secret.length < 32) throw new TypeError('The rate-limit key secret must be at least 32 bytes')
+  }
 
-/** Shared by the login page and the password grant. */
-function usernameKey(username: string): string {
-  // The account's own name: "Alice" and "ａｌｉｃｅ" count on one counter, as they sign in to one account.
-  return `login:user:${digest(normalizeUsername(username))}`
-}
+  /** Shared by the login page and the password grant. */
+  username(username: string): string {
+    // The account's own name: "Alice" and "ａｌｉｃｅ" count on one counter, as they sign in to one account.
+    return `login:user:${this.mac(`user:${normalizeUsername(username)}`)}`
+  }
 
-function loginAddressKey(address: string): string {
-  return `login:addr:${digest(addressBucket(address))}`
-}
+  loginAddress(address: string): string {
+    return `login:addr:${this.mac(`addr:${addressBucket(address)}`)}`
+  }
 
-function addressKey(address: string): string {
-  return `token:addr:${digest(addressBucket(address))}`
-}
+  tokenAddress(address: string): string {
+    return `token:addr:${this.mac(`addr:${addressBucket(address)}`)}`
+  }
 
-function clientKey(clientId: string): string {
-  return `token:client:${digest(clientId)}`
+  client(clientId: string): string {
+    return `token:client:${this.mac(`client:${clientId}`)}`
+  }
+
+  private mac(value: string): string {
+    return createHmac('sha256', this.secret).update(value).digest('base64url')
+  }
 }
 
 /** How many counters of the current second, and keys of clients and addresses, a limiter remembers at most. */

@@ -1,10 +1,14 @@
 /**
- * Browser sessions of the ready server: a signed cookie naming the signed-in user, and CSRF tokens bound to a second
- * cookie (double submit, HMAC-bound so that a token cannot be forged without the server's secret).
+ * Browser sessions of the ready server: a random session id in a cookie, kept in the store by its digest, so that
+ * signing out, a password change or removing the user ends a session on every instance at once; and CSRF tokens
+ * bound to a second cookie and to the session (double submit, HMAC-bound so that a token cannot be forged without
+ * the installation's secret).
  *
  * @module
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { tokenHash } from '../store/secrets.js'
+import { type SessionTable } from '../store/tables.js'
 
 /**
  * The cookies' names. With `Secure` they carry the `__Host-` prefix: a browser then accepts them only from this exact
@@ -13,6 +17,9 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 const SESSION_COOKIE = 'oauthkit_session'
 const CSRF_COOKIE = 'oauthkit_csrf'
 const HOST_PREFIX = '__Host-'
+
+/** A session id: 256 random bits, base64url. */
+const SESSION_ID = /^[A-Za-z0-9_-]{43}$/
 
 /** What sessions read of a request: its headers (`Cookie`). */
 export interface CookieSource {
@@ -26,13 +33,15 @@ export interface Session {
   readonly userId: string
   /** Expiry, seconds since the epoch. */
   readonly expiresAt: number
-  /** When the user signed in, seconds since the epoch (for `max_age`); 0 for a session from before it was kept. */
+  /** When the user signed in, seconds since the epoch (for `max_age`). */
   readonly authTime: number
 }
 
 /** Options of {@link Sessions}. */
 export interface SessionOptions {
-  /** Signs cookies and CSRF tokens; at least 32 bytes. Share it between instances behind one load balancer. */
+  /** Where sessions are kept: `store.sessions`. */
+  readonly table: SessionTable
+  /** Signs CSRF tokens; at least 32 bytes. Every instance behind one load balancer needs the same. */
   readonly secret: Uint8Array
   /** Send cookies with `Secure`; off only for a loopback issuer in development. */
   readonly secure: boolean
@@ -41,16 +50,15 @@ export interface SessionOptions {
 }
 
 /**
- * Cookie sessions and CSRF protection for the login, consent and sign-out forms. Cookies are `HttpOnly`,
+ * Store-backed sessions and CSRF protection for the login, consent and sign-out forms. Cookies are `HttpOnly`,
  * `SameSite=Lax` and, unless on loopback, `Secure`.
  */
 export class Sessions {
   private readonly maxAge: number
-  /** Sessions ended by sign-out before their expiry: sid → expiry. Kept per process (see {@link Sessions.revoke}). */
-  private readonly revoked = new Map<string, number>()
-
   private readonly sessionCookie: string
   private readonly csrfCookie: string
+  /** The session of each request, looked up once however often a page asks. */
+  private readonly found = new WeakMap<CookieSource, Promise<Session | undefined>>()
 
   /** @throws TypeError when the secret is shorter than 32 bytes */
   constructor(private readonly options: SessionOptions) {
@@ -61,22 +69,14 @@ export class Sessions {
     this.csrfCookie = `${prefix}${CSRF_COOKIE}`
   }
 
-  /** The session of a request, when its cookie is present, authentic and not expired. */
-  read(request: CookieSource): Session | undefined {
-    const value = cookie(request, this.sessionCookie)
-    if (value === undefined) return undefined
-    const dot = value.lastIndexOf('.')
-    if (dot < 0) return undefined
-    const payload = value.slice(0, dot)
-    if (!this.verify(`session:${payload}`, value.slice(dot + 1))) return undefined
-    try {
-      const session = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Session
-      if (typeof session.userId !== 'string' || typeof session.sid !== 'string' || !(session.expiresAt > Date.now() / 1000)) return undefined
-      if (this.revoked.has(session.sid)) return undefined
-      return typeof session.authTime === 'number' ? session : { ...session, authTime: 0 }
-    } catch {
-      return undefined
+  /** The session of a request, when its cookie names a session the store holds and it has not expired. */
+  read(request: CookieSource): Promise<Session | undefined> {
+    let session = this.found.get(request)
+    if (session === undefined) {
+      session = this.lookUp(request)
+      this.found.set(request, session)
     }
+    return session
   }
 
   /**
@@ -84,29 +84,23 @@ export class Sessions {
    *
    * @returns the `Set-Cookie` values to send
    */
-  start(userId: string): string[] {
+  async start(userId: string): Promise<string[]> {
     const now = Math.floor(Date.now() / 1000)
-    const session: Session = { sid: randomBytes(16).toString('base64url'), userId, expiresAt: now + this.maxAge, authTime: now }
-    const payload = Buffer.from(JSON.stringify(session)).toString('base64url')
-    return [
-      this.cookie(this.sessionCookie, `${payload}.${this.sign(`session:${payload}`)}`, this.maxAge),
-      this.cookie(this.csrfCookie, randomBytes(16).toString('base64url'), this.maxAge),
-    ]
+    const sid = randomBytes(32).toString('base64url')
+    await this.options.table.insert({ sessionHash: tokenHash(sid), userId, authTime: now, expiresAt: now + this.maxAge })
+    return [this.cookie(this.sessionCookie, sid, this.maxAge), this.cookie(this.csrfCookie, randomBytes(16).toString('base64url'), this.maxAge)]
   }
 
   /**
-   * Ends the session of a request: its cookie no longer works, even if a copy of it is replayed later.
-   *
-   * The revocation is kept in this process until the session would have expired; instances behind a load balancer
-   * do not share it (a copied cookie stays valid on the others until it expires).
+   * Ends the session of a request: it is deleted from the store, so its cookie no longer works on any instance, even
+   * if a copy of it is replayed later.
    *
    * @returns the `Set-Cookie` values that clear the browser's cookies
    */
-  end(request: CookieSource): string[] {
-    const session = this.read(request)
-    const now = Date.now() / 1000
-    for (const [sid, expiresAt] of this.revoked) if (expiresAt <= now) this.revoked.delete(sid)
-    if (session !== undefined) this.revoked.set(session.sid, session.expiresAt)
+  async end(request: CookieSource): Promise<string[]> {
+    const session = await this.read(request)
+    if (session !== undefined) await this.options.table.delete(tokenHash(session.sid))
+    this.found.delete(request)
     return [this.cookie(this.sessionCookie, '', 0), this.cookie(this.csrfCookie, '', 0)]
   }
 
@@ -115,24 +109,31 @@ export class Sessions {
    * CSRF cookie's value and of the session it is used in (none before sign-in): a token obtained for a cookie an
    * attacker chose, or in another session, is worth nothing in the victim's.
    */
-  csrf(request: CookieSource): { token: string; setCookie: string | undefined } {
+  async csrf(request: CookieSource): Promise<{ token: string; setCookie: string | undefined }> {
     const existing = cookie(request, this.csrfCookie)
     const value = existing !== undefined && /^[A-Za-z0-9_-]{22}$/.test(existing) ? existing : randomBytes(16).toString('base64url')
     return {
-      token: this.sign(this.csrfData(request, value)),
+      token: this.sign(await this.csrfData(request, value)),
       setCookie: value === existing ? undefined : this.cookie(this.csrfCookie, value, this.maxAge),
     }
   }
 
   /** Whether a form's `csrf_token` belongs to this browser's CSRF cookie and to its session. */
-  checkCsrf(request: CookieSource, token: string | null): boolean {
+  async checkCsrf(request: CookieSource, token: string | null): Promise<boolean> {
     const value = cookie(request, this.csrfCookie)
-    return value !== undefined && token !== null && this.verify(this.csrfData(request, value), token)
+    return value !== undefined && token !== null && this.verify(await this.csrfData(request, value), token)
+  }
+
+  private async lookUp(request: CookieSource): Promise<Session | undefined> {
+    const sid = cookie(request, this.sessionCookie)
+    if (sid === undefined || !SESSION_ID.test(sid)) return undefined
+    const record = await this.options.table.get(tokenHash(sid), Math.floor(Date.now() / 1000))
+    return record === undefined ? undefined : { sid, userId: record.userId, expiresAt: record.expiresAt, authTime: record.authTime }
   }
 
   /** What a CSRF token signs: the cookie's value and the session id, if a session is live. */
-  private csrfData(request: CookieSource, value: string): string {
-    return `csrf:${value}:${this.read(request)?.sid ?? ''}`
+  private async csrfData(request: CookieSource, value: string): Promise<string> {
+    return `csrf:${value}:${(await this.read(request))?.sid ?? ''}`
   }
 
   private sign(data: string): string {

@@ -233,16 +233,11 @@ describe('the authorization code flow through the login and consent pages', () =
   it('starts a new session id on every sign-in', async () => {
     const setup = await setUp()
     const browser = setup.browser()
-    const sid = () => {
-      const value = browser.cookies.get(SESSION) as string
-      return (JSON.parse(Buffer.from(value.slice(0, value.lastIndexOf('.')), 'base64url').toString('utf8')) as { sid: string }).sid
-    }
     expect((await signIn(browser, '/')).status).toBe(303)
     const firstCookie = browser.cookies.get(SESSION)
-    const firstSid = sid()
+    expect(firstCookie).toMatch(/^[A-Za-z0-9_-]{43}$/)
     expect((await signIn(browser, '/')).status).toBe(303)
     expect(browser.cookies.get(SESSION)).not.toBe(firstCookie)
-    expect(sid()).not.toBe(firstSid)
   })
 
   it('returns access_denied with the state and iss to the client when the user denies', async () => {

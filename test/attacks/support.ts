@@ -56,11 +56,13 @@ let passwordHash: Promise<string> | undefined
 let addresses = 0
 
 /**
- * Starts the ready server on 127.0.0.1 port 0 over a fresh `MemoryStore`. `/api/me` answers the token's subject and
- * client for an access token with scope `read` (RFC 6750), checked by `app.server`.
+ * Starts the ready server on 127.0.0.1 port 0 over a fresh `MemoryStore`, or over `shared.store` as a second instance.
+ * `/api/me` answers the token's subject and client for an access token with scope `read` (RFC 6750), checked by
+ * `app.server`.
  */
-export async function startServer(options: Partial<Omit<AppOptions, 'store' | 'issuer'>> = {}): Promise<AttackServer> {
-  const store = await MemoryStore.open()
+export async function startServer(options: Partial<Omit<AppOptions, 'store' | 'issuer'>> = {}, shared?: { store: MemoryStore }): Promise<AttackServer> {
+  // Another instance over the same store, when `shared` names one: as two `serve` processes over one database.
+  const store = shared?.store ?? (await MemoryStore.open())
   const logs: Record<string, unknown>[] = []
   let app: App | undefined
   let api: ((request: Request) => Promise<Response>) | undefined
@@ -108,7 +110,7 @@ export async function startServer(options: Partial<Omit<AppOptions, 'store' | 'i
         http.closeAllConnections()
       })
       await (app as App).close()
-      await store.close()
+      if (shared === undefined) await store.close()
     },
   }
 }
