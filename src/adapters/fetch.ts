@@ -8,6 +8,7 @@ import { type RequestBody, type RequestHeaders, type RequestUri } from '../core/
 import { type OAuth2Response } from '../core/response.js'
 import { type ProtectedResourceResult, type ResourceEndpoint } from '../endpoints/resource.js'
 import { type StoredToken } from '../types.js'
+import { withCors } from './cors.js'
 import { reportAdapterError, type AdapterErrorHook } from './error-reporting.js'
 import {
   bodyToSend,
@@ -23,6 +24,7 @@ import {
 } from './router.js'
 
 export { type AdapterErrorHook } from './error-reporting.js'
+export { withCors } from './cors.js'
 export {
   DEFAULT_MAX_BODY_BYTES,
   HttpError,
@@ -213,6 +215,11 @@ export interface FetchHandlerOptions {
   readonly maxBodyBytes?: number | undefined
   /** Receives unexpected failures (answered 500); default `console.error`. Not called when the client went away. */
   readonly onError?: AdapterErrorHook | undefined
+  /**
+   * Open the token and revocation endpoints and the metadata document to browser clients of any origin (CORS, see
+   * {@link withCors}); introspection stays closed. Default `false`.
+   */
+  readonly cors?: boolean | undefined
 }
 
 /**
@@ -237,28 +244,34 @@ export interface FetchHandlerOptions {
  * ```
  */
 export function createFetchHandler(server: FetchHandlerServer, options: FetchHandlerOptions = {}): RoutedFetchHandler {
-  return fetchHandlerOf(new Router(protocolRoutes(server, options.paths), { maxBodyBytes: options.maxBodyBytes, onError: options.onError }))
+  return fetchHandlerOf(
+    new Router(protocolRoutes(server, options.paths, { cors: options.cors }), { maxBodyBytes: options.maxBodyBytes, onError: options.onError }),
+  )
 }
 
 /**
  * The routes of a server's protocol endpoints, at {@link DEFAULT_PATHS} unless `paths` says otherwise: each reads the
- * body and hands `(uri, method, body, headers)` to the core.
+ * body and hands `(uri, method, body, headers)` to the core. With `cors`, the token and revocation endpoints and the
+ * metadata document answer browser clients of any origin ({@link withCors}).
  */
-export function protocolRoutes(server: FetchHandlerServer, paths: FetchHandlerOptions['paths'] = {}): Array<[string, Route]> {
+export function protocolRoutes(
+  server: FetchHandlerServer,
+  paths: FetchHandlerOptions['paths'] = {},
+  options: { readonly cors?: boolean | undefined } = {},
+): Array<[string, Route]> {
   const metadataPath = server.metadataEndpoint === undefined ? undefined : new URL(server.metadataEndpoint.wellKnownUri).pathname
   const routes: Array<[string, Route]> = []
   const add = (name: EndpointName, fallback: string | undefined, create: CreateTokenResponse | undefined) => {
     const path = paths[name] ?? fallback
     if (path === undefined || create === undefined) return
     const bound = create.bind(server)
-    routes.push([
-      path,
-      async (request) => {
-        // Only the token endpoint takes credentials: the client's address, for its hooks and the validator.
-        const credentials = name !== 'token' || request.remoteAddress === undefined ? undefined : { remoteAddress: request.remoteAddress }
-        return bound(request.url, request.method, await request.body(), request.headers, credentials)
-      },
-    ])
+    const route: Route = async (request) => {
+      // Only the token endpoint takes credentials: the client's address, for its hooks and the validator.
+      const credentials = name !== 'token' || request.remoteAddress === undefined ? undefined : { remoteAddress: request.remoteAddress }
+      return bound(request.url, request.method, await request.body(), request.headers, credentials)
+    }
+    const browsers = options.cors === true && name !== 'introspection'
+    routes.push([path, browsers ? withCors(route, name === 'metadata' ? ['GET', 'HEAD'] : ['POST']) : route])
   }
   add('token', DEFAULT_PATHS.token, server.createTokenResponse)
   add('revocation', DEFAULT_PATHS.revocation, server.createRevocationResponse)

@@ -5,7 +5,7 @@
  * @module
  */
 import { type IncomingMessage, type ServerResponse } from 'node:http'
-import { fromFetchRequest, protocolRoutes, routerResponse } from '../adapters/fetch.js'
+import { fromFetchRequest, protocolRoutes, routerResponse, withCors } from '../adapters/fetch.js'
 import { serveRouter } from '../adapters/node.js'
 import { nodeSigner } from '../adapters/node-signer.js'
 import { Router, type HttpResponse } from '../adapters/router.js'
@@ -139,12 +139,13 @@ export async function createApp(options: AppOptions): Promise<App> {
   const reportFailure = (error: unknown) => log({ level: 'error', message: 'request failed', error: describe(error) })
   const router = new Router(
     [
-      ...protocolRoutes(server),
+      // Browser clients (single-page apps, MCP clients in a page) redeem and refresh from another origin: CORS.
+      ...protocolRoutes(server, {}, { cors: true }),
       ['/authorize', (request) => people.authorize(request)],
       ['/login', (request) => people.login(request)],
       ['/consent', (request) => people.consent(request)],
       ['/logout', (request) => people.logout(request)],
-      ['/jwks.json', () => keys.jwksResponse()],
+      ['/jwks.json', withCors(() => keys.jwksResponse(), ['GET', 'HEAD'])],
       ['/healthz', () => health(options.store)],
       ['/', (request) => people.home(request)],
     ],
