@@ -28,8 +28,8 @@ Run 'oauthkit <command> --help' for its options.`,
   --issuer URL           public origin and issuer (default http://HOST:PORT; https required unless loopback, env OAUTHKIT_ISSUER)
   --db DB                sqlite:PATH | postgres://… | memory (default ${DEFAULT_DB}, env OAUTHKIT_DB)
   --config FILE          JSON file with any of: port, host, issuer, db, tokenFormat, trustProxy, enablePasswordGrant, idleTimeout,
-                         maxConnections, loginLimit,
-                         tokenClientLimit, tokenAddressLimit, rateLimit (false) (env OAUTHKIT_CONFIG)
+                         maxConnections, loginLimit, tokenClientLimit, tokenAddressLimit, registrationLimit, rateLimit (false),
+                         registration, registrationScope (env OAUTHKIT_CONFIG)
   --token-format F       opaque (default) or jwt (env OAUTHKIT_TOKEN_FORMAT)
   --trust-proxy          behind one TLS-terminating proxy: read X-Forwarded-Proto/Host, and the last X-Forwarded-For
                          address (the one the proxy appended) for the per-address rate limits (env OAUTHKIT_TRUST_PROXY=1)
@@ -39,12 +39,16 @@ Run 'oauthkit <command> --help' for its options.`,
   --enable-password-grant
                          serve the password grant (off by default: RFC 9700 section 2.4 says it MUST NOT be used);
                          its guesses count on the login limits (env OAUTHKIT_ENABLE_PASSWORD_GRANT=1)
+  --registration P       client registration (RFC 7591) at /register: off (default) or open, for any client, under the
+                         per-address registration limit (env OAUTHKIT_REGISTRATION)
+  --registration-scope S the scopes a self-registered client may obtain (default "read", env OAUTHKIT_REGISTRATION_SCOPE)
 Rate limits: N/SECONDS (failures per window) or off, counted in the database (shared by every instance); past one, 429:
   --login-limit L        failed sign-ins per username and per address; a username's count includes the password
                          grant's (default ${limitText(DEFAULT_RATE_LIMITS.loginPerUsername)}, env OAUTHKIT_LOGIN_LIMIT)
   --token-client-limit L failed client authentications per client_id at /token (default ${limitText(DEFAULT_RATE_LIMITS.tokenPerClient)}, env OAUTHKIT_TOKEN_CLIENT_LIMIT)
   --token-address-limit L
                          failed token requests per address (default ${limitText(DEFAULT_RATE_LIMITS.tokenPerAddress)}, env OAUTHKIT_TOKEN_ADDRESS_LIMIT)
+  --registration-limit L registrations per address, each counted (default ${limitText(DEFAULT_RATE_LIMITS.registrationPerAddress)}, env OAUTHKIT_REGISTRATION_LIMIT)
   --no-rate-limit        turn every rate limit off (env OAUTHKIT_NO_RATE_LIMIT=1)
 Sessions are kept in the database, so a sign-out, \`users passwd\`, \`users signout\` or \`users remove\` ends them on every
 instance. CSRF tokens and rate-limit keys are keyed by a secret made once and kept in the database (OAUTHKIT_SESSION_SECRET,

@@ -56,7 +56,28 @@ export function serveRateLimit(
     loginPerAddress: login,
     tokenPerClient: limit('token-client-limit', 'OAUTHKIT_TOKEN_CLIENT_LIMIT', 'tokenClientLimit'),
     tokenPerAddress: limit('token-address-limit', 'OAUTHKIT_TOKEN_ADDRESS_LIMIT', 'tokenAddressLimit'),
+    registrationPerAddress: limit('registration-limit', 'OAUTHKIT_REGISTRATION_LIMIT', 'registrationLimit'),
   }
+}
+
+/**
+ * Client registration (RFC 7591) for `oauthkit serve`: `--registration off` (default), or `open` with the scopes a
+ * self-registered client may obtain (`--registration-scope`, default `read`).
+ *
+ * @throws UsageError for another policy, or a malformed scope
+ */
+export function serveRegistration(
+  flags: Readonly<Record<string, string | boolean | undefined>>,
+  env: Readonly<Record<string, string | undefined>>,
+  file: Readonly<Record<string, unknown>>,
+): { readonly scopes: readonly string[] } | undefined {
+  const policy = str(flags.registration) ?? env.OAUTHKIT_REGISTRATION ?? str(file.registration) ?? 'off'
+  if (policy === 'off') return undefined
+  if (policy === 'token') throw new UsageError('--registration token (initial access tokens) is not available yet: use open or off')
+  if (policy !== 'open') throw new UsageError(`--registration must be off or open, got ${policy}`)
+  const scope = str(flags['registration-scope']) ?? env.OAUTHKIT_REGISTRATION_SCOPE ?? str(file.registrationScope) ?? 'read'
+  if (!/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/.test(scope)) throw new UsageError(`--registration-scope must be scope tokens separated by spaces, got ${scope}`)
+  return { scopes: scope.split(' ') }
 }
 
 

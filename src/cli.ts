@@ -12,7 +12,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { createApp, DEFAULT_TOKEN_EXPIRES_IN, type App } from './app/app.js'
 import { SigningKeys } from './app/keys.js'
 import { DEFAULT_DB, HELP } from './cli-help.js'
-import { checkServeIssuer, checkServeTransport, oneLine, positiveWhole, serveRateLimit, str, UsageError } from './cli-options.js'
+import { checkServeIssuer, checkServeTransport, oneLine, positiveWhole, serveRateLimit, serveRegistration, str, UsageError } from './cli-options.js'
 import { createServeServer, DEFAULT_MAX_CONNECTIONS, listen, SERVE_TIMEOUTS } from './serve-server.js'
 import { CLIENT_GRANT_TYPES, type Store } from './store/index.js'
 
@@ -70,6 +70,9 @@ async function serve(argv: readonly string[]): Promise<number> {
     'token-client-limit': { type: 'string' },
     'token-address-limit': { type: 'string' },
     'no-rate-limit': { type: 'boolean' },
+    registration: { type: 'string' },
+    'registration-scope': { type: 'string' },
+    'registration-limit': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true) return help('serve')
@@ -90,6 +93,7 @@ async function serve(argv: readonly string[]): Promise<number> {
   const db = str(values.db) ?? env.OAUTHKIT_DB ?? str(file.db) ?? DEFAULT_DB
   const sessionSecret = env.OAUTHKIT_SESSION_SECRET === undefined ? undefined : decodeSecret(env.OAUTHKIT_SESSION_SECRET)
   const rateLimit = serveRateLimit(values, env, file)
+  const registration = serveRegistration(values, env, file)
   const idleSeconds = positiveWhole('idle-timeout', str(values['idle-timeout']) ?? env.OAUTHKIT_IDLE_TIMEOUT ?? file.idleTimeout, SERVE_TIMEOUTS.idleMs / 1000)
   const maxConnections = positiveWhole('max-connections', str(values['max-connections']) ?? env.OAUTHKIT_MAX_CONNECTIONS ?? file.maxConnections, DEFAULT_MAX_CONNECTIONS)
 
@@ -117,7 +121,7 @@ async function serve(argv: readonly string[]): Promise<number> {
     const address = server.address()
     const actualPort = typeof address === 'object' && address !== null ? address.port : port
     issuer = givenIssuer ?? `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`
-    app = await createApp({ store, issuer, tokenFormat, sessionSecret, rateLimit, enablePasswordGrant })
+    app = await createApp({ store, issuer, tokenFormat, sessionSecret, rateLimit, enablePasswordGrant, registration })
     console.log(`oauthkit: listening on http://${host.includes(':') ? `[${host}]` : host}:${actualPort}, issuer ${issuer}`)
   } catch (error) {
     server.close()

@@ -14,6 +14,8 @@ export {
   InvalidRequestError,
   InvalidScopeError,
   InvalidTargetError,
+  InvalidClientMetadataError,
+  InvalidRedirectUriError,
   InvalidTokenError,
   OAuth2Error,
   ServerError,
@@ -79,6 +81,16 @@ export {
 } from './servers.js'
 export { RevocationEndpoint, type RevocationEndpointOptions } from './endpoints/revocation.js'
 export { IntrospectEndpoint, type IntrospectEndpointOptions } from './endpoints/introspection.js'
+export {
+  DEFAULT_REGISTRATION_GRANT_TYPES,
+  parseClientMetadata,
+  RegistrationEndpoint,
+  type ClientMetadata,
+  type ClientMetadataPolicy,
+  type RegisteredAuthMethod,
+  type RegisteredClient,
+  type RegistrationEndpointOptions,
+} from './endpoints/registration.js'
 export { DEFAULT_ENDPOINT_PATHS, MetadataEndpoint, type AuthorizationServerMetadata } from './endpoints/metadata.js'
 export { ResourceEndpoint, type ProtectedResourceResult, type ResourceEndpointOptions } from './endpoints/resource.js'
 export { BearerTokenValidator, type BearerTokenValidatorOptions } from './endpoints/bearer-token-validator.js'

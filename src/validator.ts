@@ -5,6 +5,8 @@
  */
 import { ValidatorNotImplementedError } from './core/errors.js'
 import { type OAuth2Request } from './core/request.js'
+import { type ClientMetadata } from './endpoints/client-metadata.js'
+import { type RegisteredClient } from './endpoints/registration.js'
 import {
   type AuthorizationCode,
   type BearerTokenResponse,
@@ -365,5 +367,33 @@ export class RequestValidator<C extends Client = Client, U extends User = User> 
   async revokeToken(token: string, tokenType: StoredToken['tokenType'], client: C, request: OAuth2Request): Promise<void> {
     void [token, tokenType, client, request]
     throw new ValidatorNotImplementedError('revokeToken')
+  }
+
+  /**
+   * Whether a client may register itself (RFC 7591 §3), given the request's initial access token (`Authorization:
+   * Bearer`), if any. Open registration answers `true` whatever the token; registration by invitation checks it
+   * (compare digests in constant time); `false` is answered `invalid_token` (401). Not implemented: registration is
+   * refused with `server_error`, so an application that did not decide keeps it closed.
+   *
+   * Used by: registration endpoint.
+   * @see {@link https://www.rfc-editor.org/rfc/rfc7591#section-3 | RFC 7591 §3}
+   */
+  async authorizeRegistration(initialAccessToken: string | undefined, request: OAuth2Request): Promise<boolean> {
+    void [initialAccessToken, request]
+    throw new ValidatorNotImplementedError('authorizeRegistration')
+  }
+
+  /**
+   * Registers a client whose metadata the endpoint has validated (RFC 7591 §2): generate its `client_id` and, unless
+   * `token_endpoint_auth_method` is `none`, a secret, store them (the secret as a digest), and return them with the
+   * metadata as registered. The server may narrow what was asked (`scope`, say) or refuse it by throwing
+   * `InvalidClientMetadataError` or `InvalidRedirectUriError`.
+   *
+   * Used by: registration endpoint.
+   * @see {@link https://www.rfc-editor.org/rfc/rfc7591#section-3.2.1 | RFC 7591 §3.2.1}
+   */
+  async registerClient(metadata: ClientMetadata, request: OAuth2Request): Promise<RegisteredClient> {
+    void [metadata, request]
+    throw new ValidatorNotImplementedError('registerClient')
   }
 }

@@ -9,6 +9,7 @@ import { fromFetchRequest, protocolRoutes, routerResponse, withCors } from '../a
 import { serveRouter } from '../adapters/node.js'
 import { nodeSigner } from '../adapters/node-signer.js'
 import { Router, type HttpResponse } from '../adapters/router.js'
+import { RegistrationEndpoint } from '../endpoints/registration.js'
 import { Server } from '../servers.js'
 import { type Store } from '../store/store.js'
 import { StoreValidator } from '../store/validator.js'
@@ -20,6 +21,7 @@ import { stdoutLines } from './log.js'
 import { LoginAndConsent, page } from './login-and-consent.js'
 import { errorPage } from './pages.js'
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js'
+import { registrationRoute } from './registration.js'
 import { Sessions } from './session.js'
 
 /** Options of {@link createApp}. */
@@ -53,6 +55,12 @@ export interface AppOptions {
    * 5 minutes per address (see {@link RateLimitOptions}). `false` turns it off: no counter is read or written.
    */
   readonly rateLimit?: RateLimitOptions | false | undefined
+  /**
+   * Client registration (RFC 7591) at `/register`, advertised as `registration_endpoint`: open to any client, which
+   * may obtain `scopes` (a request for others is narrowed to these), under the per-address registration limit. Off
+   * (no `/register`) when absent.
+   */
+  readonly registration?: { readonly scopes: readonly string[] } | undefined
   /**
    * Receives one structured entry per request (never a query string, which may hold a code) and every server error.
    * Default: one JSON line each on stdout, written in batches once per turn of the event loop.
@@ -111,7 +119,9 @@ export async function createApp(options: AppOptions): Promise<App> {
   const log = options.log ?? ((entry) => stdout?.write(JSON.stringify(entry)))
   const tokenExpiresIn = options.tokenExpiresIn ?? DEFAULT_TOKEN_EXPIRES_IN
   const keys = await SigningKeys.load(options.store, { maxTokenLifetime: tokenExpiresIn })
-  const validator = new StoreValidator(options.store, { issuer })
+  const registration = options.registration
+  const reportServerError = (error: unknown) => log({ level: 'error', message: 'server error', error: describe(error) })
+  const validator = new StoreValidator(options.store, { issuer, registration: registration === undefined ? undefined : { policy: 'open', scopes: registration.scopes } })
   const limiter = RateLimiter.create(
     options.store.rateLimits,
     await options.store.installationSecret('rate-limit'),
@@ -125,8 +135,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     tokenGenerator: options.tokenFormat === 'jwt' ? jwtGenerator(keys, issuer) : randomTokenGenerator,
     // Behind a TLS-terminating proxy the request URL is rebuilt as https (trustProxy); plain http is loopback only.
     allowInsecureTransport: !secure,
-    metadata: { jwks_uri: `${issuer}/jwks.json` },
-    onError: (error) => log({ level: 'error', message: 'server error', error: describe(error) }),
+    metadata: { jwks_uri: `${issuer}/jwks.json`, ...(registration === undefined ? {} : { registration_endpoint: `${issuer}/register` }) },
+    onError: reportServerError,
     tokenRequestHooks: limiter?.tokenRequestHooks(),
     enablePasswordGrant: options.enablePasswordGrant === true,
   })
@@ -147,6 +157,9 @@ export async function createApp(options: AppOptions): Promise<App> {
       ['/logout', (request) => people.logout(request)],
       ['/jwks.json', withCors(() => keys.jwksResponse(), ['GET', 'HEAD'])],
       ['/healthz', () => health(options.store)],
+      ...(registration === undefined
+        ? []
+        : ([['/register', withCors(registrationRoute(new RegistrationEndpoint({ requestValidator: validator, allowInsecureTransport: !secure, onError: reportServerError }), limiter), ['POST'])]] as const)),
       ['/', (request) => people.home(request)],
     ],
     {

@@ -155,9 +155,11 @@ export class LoginAndConsent {
     const csrf = await this.sessions.csrf(request)
     if (!isPost) {
       const registered = await this.store.clients.get(client.clientId)
+      // A client that registered itself is only what it claims: the page says so, and where the user will be sent.
+      const selfRegistered = registered?.registration === undefined ? undefined : { redirectHost: redirectHostOf(validated.credentials.redirectUri) }
       return page(
         200,
-        consentPage({ csrf: csrf.token, returnTo, clientName: registered?.name ?? client.clientId, scopes: validated.scopes, username: session.username }),
+        consentPage({ csrf: csrf.token, returnTo, clientName: registered?.name ?? client.clientId, scopes: validated.scopes, username: session.username, selfRegistered }),
         csrf.setCookie,
       )
     }
@@ -270,6 +272,12 @@ function localReturnTo(value: string | null): string {
 /** A stand-in origin to resolve a return path against: only its path and query are kept. */
 const LOCAL_ORIGIN = 'http://return-to.invalid'
 
+
+/** Where a redirect URI sends the user, as a person reads it: the host and port, or a native app's scheme. */
+function redirectHostOf(uri: string): string {
+  const url = new URL(uri)
+  return url.host === '' ? url.protocol : url.host
+}
 
 /** The fields of a form post; none unless the body is `application/x-www-form-urlencoded`. */
 async function formOf(request: RouteRequest): Promise<URLSearchParams> {

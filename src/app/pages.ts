@@ -29,7 +29,8 @@ const STYLE = `
   input[type=text],input[type=password]{width:100%;padding:.65rem;font-size:1rem;border:1px solid #c4c8cf;border-radius:.4rem}
   button{font-size:1rem;padding:.65rem 1.2rem;border-radius:.4rem;border:1px solid #1a56db;background:#1a56db;color:#fff;margin:1rem .5rem 0 0;cursor:pointer}
   button.secondary{background:#fff;color:#1a56db}ul{padding-left:1.25rem}.error{color:#b42318;background:#fef3f2;padding:.5rem .75rem;border-radius:.4rem}
-  .muted{color:#5f6672;font-size:.9rem}`
+  .muted{color:#5f6672;font-size:.9rem}
+  .warning{background:#fff4e5;border:1px solid #f0b45c;border-radius:6px;padding:.6rem .8rem}`
 
 function layout(title: string, body: string): string {
   return (
@@ -56,12 +57,28 @@ export function loginPage(options: { csrf: string; returnTo: string; error?: str
   )
 }
 
-/** The consent page: which client asks for which scopes, with Allow and Deny. */
-export function consentPage(options: { csrf: string; returnTo: string; clientName: string; scopes: readonly string[]; username: string }): string {
+/**
+ * The consent page: which client asks for which scopes, with Allow and Deny. A client that registered itself
+ * (`selfRegistered`) is marked as such, with the host it sends the user back to: its name is only what it claims.
+ */
+export function consentPage(options: {
+  csrf: string
+  returnTo: string
+  clientName: string
+  scopes: readonly string[]
+  username: string
+  selfRegistered?: { readonly redirectHost: string } | undefined
+}): string {
   const scopes = options.scopes.map((scope) => `<li>${escapeHtml(scope)}</li>`).join('')
+  const unverified =
+    options.selfRegistered === undefined
+      ? ''
+      : `<p class="warning" id="unverified">This application registered itself: its name is not verified by the operator of this server. ` +
+        `If you allow it, you will be sent to <strong>${escapeHtml(options.selfRegistered.redirectHost)}</strong>.</p>`
   return layout(
     'Allow access?',
     `<h1>Allow ${escapeHtml(options.clientName)} to access your account?</h1>` +
+      unverified +
       `<p><strong>${escapeHtml(options.clientName)}</strong> asks for:</p><ul>${scopes}</ul>` +
       `<p class="muted">Signed in as ${escapeHtml(options.username)}.</p>` +
       '<form method="post" action="/consent">' +

@@ -16,13 +16,13 @@
  *
  * @module
  */
-import { isIPv4, isIPv6 } from 'node:net'
 import { TemporarilyUnavailableError } from '../core/errors.js'
 import { type OAuth2Request } from '../core/request.js'
 import { type TokenRequestHooks } from '../endpoints/token.js'
-import { createHmac } from 'node:crypto'
-import { normalizeUsername } from '../store/users.js'
 import { type RateLimitTable, type RateLimitWindow } from '../store/store.js'
+import { RateLimitKeys } from './rate-limit-keys.js'
+
+export { addressBucket } from './rate-limit-keys.js'
 
 /** One limit: how many failures a key may have within a window. */
 export interface RateLimit {
@@ -79,6 +79,11 @@ export interface RateLimitOptions {
    */
   readonly tokenPerAddress?: RateLimit | false | undefined
   /**
+   * Client registrations (RFC 7591) per client address, each request counted whatever its answer, so that no address
+   * can fill the store with clients. Default 20 per hour.
+   */
+  readonly registrationPerAddress?: RateLimit | false | undefined
+  /**
    * The clock, in whole seconds since the epoch; default the system clock. For tests: the store's purge still uses
    * the system clock.
    */
@@ -86,12 +91,14 @@ export interface RateLimitOptions {
 }
 
 /** The limits that apply when {@link RateLimitOptions} does not say otherwise. */
-export const DEFAULT_RATE_LIMITS: Readonly<Record<'loginPerUsername' | 'loginPerAddress' | 'tokenPerClient' | 'tokenPerAddress', RateLimit>> =
-  Object.freeze({
+export const DEFAULT_RATE_LIMITS: Readonly<
+  Record<'loginPerUsername' | 'loginPerAddress' | 'tokenPerClient' | 'tokenPerAddress' | 'registrationPerAddress', RateLimit>
+> = Object.freeze({
     loginPerUsername: Object.freeze({ maxFailures: 5, windowSeconds: 900 }),
     loginPerAddress: Object.freeze({ maxFailures: 5, windowSeconds: 900 }),
     tokenPerClient: Object.freeze({ maxFailures: 20, windowSeconds: 300 }),
     tokenPerAddress: Object.freeze({ maxFailures: 100, windowSeconds: 300 }),
+    registrationPerAddress: Object.freeze({ maxFailures: 20, windowSeconds: 3600 }),
   })
 
 type LimitName = keyof typeof DEFAULT_RATE_LIMITS
@@ -242,6 +249,21 @@ export class RateLimiter {
   }
 
   // ---------------------------------------------------------------------------------------------------------------
+  // The registration endpoint
+
+  /**
+   * Admits one registration request from `address` (RFC 7591 §3): every request is counted, atomically and before it
+   * runs, whatever its answer. A refused one gives its count back.
+   *
+   * @returns seconds to wait; 0 when the request may run
+   * @throws the store's error when it cannot be reached (the caller answers 503)
+   */
+  async admitRegistration(address: string | undefined): Promise<number> {
+    const check = await this.admit([this.counter('registrationPerAddress', address, (value) => this.keys.registrationAddress(value))], '')
+    return check.wait
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
   // The token endpoint
 
   /**
@@ -307,7 +329,8 @@ export class RateLimiter {
   // ---------------------------------------------------------------------------------------------------------------
 
   private loginCounters(username: string, address: string | undefined): (Counter | undefined)[] {
-    return [this.counter('loginPerUsername', username === '' ? undefined : username, (name) => this.keys.username(name)),
+    return [
+      this.counter('loginPerUsername', username === '' ? undefined : username, (name) => this.keys.username(name)),
       this.counter('loginPerAddress', address, (value) => this.keys.loginAddress(value)),
     ]
   }
@@ -404,42 +427,6 @@ function checkLimit(name: string, limit: RateLimit): RateLimit {
   return { maxFailures, windowSeconds }
 }
 
-// -----------------------------------------------------------------------------------------------------------------
-// Keys. Values are keyed-hashed: keys stay short whatever a client sends, and the store never holds a username (nor a
-// password typed into the username field) in clear, nor a digest that a dictionary of names would reverse.
-
-/**
- * The counters' keys: HMAC-SHA-256 of the value under the installation's secret, base64url. Without the secret (kept
- * in the store, not in the keys' table), a key cannot be tested against a guessed username or address.
- */
-class RateLimitKeys {
-  constructor(private readonly secret: Uint8Array) {
-    if (secret.length < 32) throw new TypeError('The rate-limit key secret must be at least 32 bytes')
-  }
-
-  /** Shared by the login page and the password grant. */
-  username(username: string): string {
-    // The account's own name: "Alice" and "ａｌｉｃｅ" count on one counter, as they sign in to one account.
-    return `login:user:${this.mac(`user:${normalizeUsername(username)}`)}`
-  }
-
-  loginAddress(address: string): string {
-    return `login:addr:${this.mac(`addr:${addressBucket(address)}`)}`
-  }
-
-  tokenAddress(address: string): string {
-    return `token:addr:${this.mac(`addr:${addressBucket(address)}`)}`
-  }
-
-  client(clientId: string): string {
-    return `token:client:${this.mac(`client:${clientId}`)}`
-  }
-
-  private mac(value: string): string {
-    return createHmac('sha256', this.secret).update(value).digest('base64url')
-  }
-}
-
 /** How many counters of the current second, and keys of clients and addresses, a limiter remembers at most. */
 const MAX_REMEMBERED = 10_000
 /** The longest client_id or address whose key is remembered (a generated client_id has 22 characters). */
@@ -461,37 +448,6 @@ function remembered(keys: Map<string, string>, value: string, derive: (value: st
 /** Seconds until `counter` is under its limit again by its `window`; 0 when it is under it already. */
 function waitOf(window: RateLimitWindow | null, counter: Counter, now: number): number {
   return window !== null && window.resetAt > now && window.count >= counter.limit.maxFailures ? Math.max(window.resetAt - now, 1) : 0
-}
-
-/**
- * What an address counts as: an IPv4 address (an IPv4-mapped IPv6 one included) as itself, an IPv6 address as its
- * /64 prefix, anything else as it is.
- */
-export function addressBucket(address: string): string {
-  let value = address.trim().toLowerCase()
-  if (value.startsWith('[') && value.endsWith(']')) value = value.slice(1, -1)
-  const zone = value.indexOf('%')
-  if (zone >= 0) value = value.slice(0, zone)
-  if (isIPv4(value)) return value
-  if (!isIPv6(value)) return value
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(value)
-  if (mapped !== null) return mapped[1] as string
-  return `${ipv6Groups(value).slice(0, 4).join(':')}::/64`
-}
-
-/** The eight groups of a valid IPv6 address, without leading zeros; an IPv4 tail counts as two groups. */
-function ipv6Groups(address: string): string[] {
-  let text = address
-  const tail = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text)
-  if (tail !== null) {
-    const [a, b, c, d] = tail.slice(1).map(Number) as [number, number, number, number]
-    text = `${text.slice(0, tail.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
-  }
-  const [head = '', rest] = text.split('::')
-  const left = head === '' ? [] : head.split(':')
-  const right = rest === undefined || rest === '' ? [] : rest.split(':')
-  const groups = rest === undefined ? left : [...left, ...Array.from({ length: 8 - left.length - right.length }, () => '0'), ...right]
-  return groups.map((group) => parseInt(group, 16).toString(16))
 }
 
 /** The client's address the app passed to the token endpoint as `credentials.remoteAddress`, if any. */

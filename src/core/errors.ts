@@ -34,6 +34,8 @@ export type OAuth2ErrorCode =
   | 'login_required'
   | 'consent_required'
   | 'interaction_required'
+  | 'invalid_redirect_uri'
+  | 'invalid_client_metadata'
 
 /** Options every {@link OAuth2Error} accepts. */
 export interface OAuth2ErrorOptions {
@@ -293,6 +295,26 @@ export class UnsupportedTokenTypeError extends OAuth2Error {
  */
 export class InvalidTargetError extends OAuth2Error {
   readonly error = 'invalid_target'
+}
+
+/**
+ * A redirect URI in a registration request is not one the server accepts: not absolute, with a fragment, or neither
+ * https, loopback http nor a native app's private-use scheme.
+ *
+ * @see {@link https://www.rfc-editor.org/rfc/rfc7591#section-3.2.2 | RFC 7591 §3.2.2}
+ */
+export class InvalidRedirectUriError extends OAuth2Error {
+  readonly error = 'invalid_redirect_uri'
+}
+
+/**
+ * A field of a registration request's client metadata is malformed, unknown in value, or inconsistent with another
+ * (a public client of the client credentials grant, response types that do not match the grant types).
+ *
+ * @see {@link https://www.rfc-editor.org/rfc/rfc7591#section-3.2.2 | RFC 7591 §3.2.2}
+ */
+export class InvalidClientMetadataError extends OAuth2Error {
+  readonly error = 'invalid_client_metadata'
 }
 
 /**

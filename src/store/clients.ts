@@ -9,7 +9,7 @@ import { isValidRedirectUri } from '../core/redirect-uri.js'
 import { parseResources } from '../core/resource-indicator.js'
 import { parseScope } from '../core/scope.js'
 import { hashGeneratedSecret, hashPassword, isGeneratedSecretHash, verifyGeneratedSecret, verifySecret } from './secrets.js'
-import { type ClientRecord, type ClientTable, type TokenEndpointAuthMethod } from './tables.js'
+import { type ClientRecord, type ClientRegistration, type ClientTable, type TokenEndpointAuthMethod } from './tables.js'
 
 /** The grant types a client may be registered for. */
 export const CLIENT_GRANT_TYPES = ['authorization_code', 'implicit', 'password', 'client_credentials', 'refresh_token'] as const
@@ -42,6 +42,8 @@ export interface NewClient {
    * every authentication of this client pays that cost; a generated secret needs only SHA-256.
    */
   readonly clientSecret?: string | undefined
+  /** Set for a client that registered itself (RFC 7591): what it said of itself. */
+  readonly registration?: ClientRegistration | undefined
 }
 
 /** A client just created: its record and, for a confidential client, the secret, which is not stored and shown once. */
@@ -166,6 +168,7 @@ function buildRecord(input: NewClient): Omit<ClientRecord, 'secretHash'> {
     ...(protectedResources.length > 0 ? { protectedResources: [...protectedResources] } : {}),
     tokenEndpointAuthMethod: isPublic ? 'none' : (input.tokenEndpointAuthMethod ?? 'client_secret_basic'),
     createdAt: Math.floor(Date.now() / 1000),
+    ...(input.registration === undefined ? {} : { registration: input.registration }),
   }
 }
 

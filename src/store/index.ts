@@ -9,6 +9,7 @@
 export {
   Store,
   type ClientRecord,
+  type ClientRegistration,
   type ClientTable,
   type CodeRecord,
   type CodeTable,
@@ -32,4 +33,4 @@ export { CLIENT_GRANT_TYPES, Clients, type CreatedClient, type NewClient } from 
 export { normalizeUsername, Users, type NewUser } from './users.js'
 export { hashPassword, SCRYPT_PARAMETERS, tokenHash, verifySecret } from './secrets.js'
 export { MemoryStore } from './memory/index.js'
-export { StoreValidator, type StoreUser, type StoreValidatorOptions } from './validator.js'
+export { StoreValidator, type StoreRegistrationPolicy, type StoreUser, type StoreValidatorOptions } from './validator.js'

@@ -48,6 +48,23 @@ export interface ClientRecord {
   readonly protectedResources?: readonly string[] | undefined
   readonly tokenEndpointAuthMethod: TokenEndpointAuthMethod
   readonly createdAt: number
+  /**
+   * Set when the client registered itself (RFC 7591) rather than an operator: what it said of itself beyond the
+   * fields above. Nothing in it was verified, and the consent page says so.
+   */
+  readonly registration?: ClientRegistration | undefined
+}
+
+/** What a client that registered itself said of itself (RFC 7591 §2), beside the fields every client has. */
+export interface ClientRegistration {
+  readonly clientUri?: string | undefined
+  readonly logoUri?: string | undefined
+  readonly tosUri?: string | undefined
+  readonly policyUri?: string | undefined
+  readonly contacts?: readonly string[] | undefined
+  readonly softwareId?: string | undefined
+  readonly softwareVersion?: string | undefined
+  readonly applicationType?: 'web' | 'native' | undefined
 }
 
 /** A resource owner, as stored. */

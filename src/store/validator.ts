@@ -8,7 +8,10 @@ import { randomBase64url, timePrefix } from '../core/random.js'
 import { TemporarilyUnavailableError } from '../core/errors.js'
 import { type OAuth2Request } from '../core/request.js'
 import { type AuthorizationCode, type BearerTokenResponse, type IssuedAuthorizationCode, type RefreshTokenRecord, type StoredToken, type TokenContext, type User } from '../types.js'
+import { type ClientMetadata } from '../endpoints/client-metadata.js'
+import { type RegisteredClient } from '../endpoints/registration.js'
 import { RequestValidator } from '../validator.js'
+import { registerClient } from './registration.js'
 import { tokenHash } from './secrets.js'
 import { type ClientRecord, type Store, type TokenRecord, type UserRecord } from './store.js'
 
@@ -33,6 +36,19 @@ export interface StoreValidatorOptions {
   readonly pkceRequired?: 'always' | 'public' | undefined
   /** Seconds a client is told to wait (`Retry-After`) when the database is unreachable; default 5. */
   readonly retryAfter?: number | undefined
+  /**
+   * Who may register a client at a registration endpoint (RFC 7591): nobody when absent (the default); with
+   * `policy: 'open'`, anyone, for the `scopes` given (a request for others is narrowed to these).
+   */
+  readonly registration?: StoreRegistrationPolicy | undefined
+}
+
+/** What {@link StoreValidatorOptions.registration} allows. */
+export interface StoreRegistrationPolicy {
+  /** `open`: any client may register itself, without an initial access token. */
+  readonly policy: 'open'
+  /** The scopes a self-registered client may obtain; one that asks for none gets all of them. */
+  readonly scopes: readonly string[]
 }
 
 const DEFAULT_REFRESH_TOKEN_EXPIRES_IN = 30 * 24 * 3600
@@ -144,6 +160,16 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
 
   override async isPkceRequired(_clientId: string, client: ClientRecord): Promise<boolean> {
     return (this.options.pkceRequired ?? 'always') === 'always' || client.tokenEndpointAuthMethod === 'none'
+  }
+
+  /** Open registration lets anyone register; without a `registration` option, nobody may. */
+  override async authorizeRegistration(): Promise<boolean> {
+    return this.options.registration?.policy === 'open'
+  }
+
+  /** Stores a self-registered client under the registration policy (see {@link registerClient}). */
+  override registerClient(metadata: ClientMetadata): Promise<RegisteredClient> {
+    return this.run(() => registerClient(this.store, this.options.registration?.scopes ?? [], metadata))
   }
 
   // ---------------------------------------------------------------------------------------------------------------

@@ -419,3 +419,20 @@ export const CONFORMANCE_BACKENDS: readonly ConformanceBackend[] = [
   { name: 'StoreValidator on SqliteStore', double: false, open: async () => storeHarness(await sqliteStore()) },
   { name: 'StoreValidator on PostgresStore', double: false, open: async () => storeHarness(await postgresStore()) },
 ]
+
+/**
+ * The stores alone, for conformance files whose subject is a store-backed hook with options of its own (registration):
+ * a fresh or emptied store per test, as for {@link CONFORMANCE_BACKENDS}.
+ */
+export const CONFORMANCE_STORES: readonly { readonly name: string; open(): Promise<Store> }[] = [
+  {
+    name: 'MemoryStore',
+    async open() {
+      const store = await MemoryStore.open()
+      onTestFinished(() => store.close())
+      return store
+    },
+  },
+  { name: 'SqliteStore', open: sqliteStore },
+  { name: 'PostgresStore', open: postgresStore },
+]

@@ -5,7 +5,7 @@
  * @module
  * @internal
  */
-import { type ClientRecord, type CodeRecord, type ConsentRecord, type SigningKeyRecord, type TokenRecord, type UserRecord } from '../tables.js'
+import { type ClientRecord, type ClientRegistration, type CodeRecord, type ConsentRecord, type SigningKeyRecord, type TokenRecord, type UserRecord } from '../tables.js'
 
 /** The key of a consent in its Map: client and user, unambiguously joined. */
 export function consentKey(clientId: string, userId: string): string {
@@ -68,7 +68,9 @@ export function copyClient(record: ClientRecord): ClientRecord {
   }
   // As the other stores answer: the field only when the client protects something.
   const protectedResources = record.protectedResources ?? []
-  return Object.freeze(protectedResources.length === 0 ? copy : Object.assign(copy, { protectedResources: frozen(protectedResources) }))
+  if (protectedResources.length > 0) Object.assign(copy, { protectedResources: frozen(protectedResources) })
+  if (record.registration !== undefined) Object.assign(copy, { registration: copyRegistration(record.registration) })
+  return Object.freeze(copy)
 }
 
 /** A frozen copy of a user record. */
@@ -126,4 +128,9 @@ export function copyKey(record: SigningKeyRecord): SigningKeyRecord {
 /** A frozen copy of a consent record. */
 export function copyConsent(record: ConsentRecord): ConsentRecord {
   return Object.freeze({ clientId: record.clientId, userId: record.userId, scopes: frozen(record.scopes), grantedAt: record.grantedAt })
+}
+
+/** A frozen copy of what a client registered itself with, its contacts included. */
+function copyRegistration(registration: ClientRegistration): ClientRegistration {
+  return Object.freeze({ ...registration, ...(registration.contacts === undefined ? {} : { contacts: frozen(registration.contacts) }) })
 }

@@ -139,6 +139,10 @@ const MIGRATIONS: readonly string[] = [
     created_at bigint NOT NULL
   );
   `,
+  // 8: what a client that registered itself (RFC 7591) said of itself; NULL for clients an operator registered.
+  `
+  ALTER TABLE {schema}.clients ADD COLUMN IF NOT EXISTS registration jsonb CHECK (registration IS NULL OR jsonb_typeof(registration) = 'object');
+  `,
 ]
 
 /** A statement with its own `query_timeout`, which `pg` reads but its types do not declare. */

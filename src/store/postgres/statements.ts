@@ -12,7 +12,7 @@ import { type TurnBatch } from '../batch.js'
 // The columns each read names, never `*`: a prepared statement's result may not change shape, so a column added by a
 // later migration (another instance upgrading first) must not reach the statements this version has prepared.
 /** The columns of `clients`. */
-export const CLIENT_COLUMNS = 'client_id, name, secret_hash, redirect_uris, grant_types, response_types, scopes, resources, protected_resources, token_endpoint_auth_method, created_at'
+export const CLIENT_COLUMNS = 'client_id, name, secret_hash, redirect_uris, grant_types, response_types, scopes, resources, protected_resources, token_endpoint_auth_method, created_at, registration'
 /** The columns of `users`. */
 export const USER_COLUMNS = 'user_id, username, password_hash, created_at'
 /** The columns of `codes`. */

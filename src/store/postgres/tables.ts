@@ -7,7 +7,7 @@
  */
 import { type TurnBatch } from '../batch.js'
 import type { ClientRecord, ClientTable, CodeRecord, CodeTable, ConsentRecord, ConsentTable, KeyTable, RateLimitTable } from '../tables.js'
-import type { RateLimitWindow, SigningKeyRecord, TokenEndpointAuthMethod, UserRecord, UserTable } from '../tables.js'
+import type { ClientRegistration, RateLimitWindow, SigningKeyRecord, TokenEndpointAuthMethod, UserRecord, UserTable } from '../tables.js'
 import type { InstallationSecretTable, SessionRecord, SessionTable } from '../tables.js'
 import {
   affected,
@@ -37,6 +37,7 @@ interface ClientRow {
   protected_resources: string[]
   token_endpoint_auth_method: string
   created_at: Int8
+  registration: ClientRegistration | null
 }
 
 function toClient(row: ClientRow): ClientRecord {
@@ -52,6 +53,7 @@ function toClient(row: ClientRow): ClientRecord {
     ...(row.protected_resources.length > 0 ? { protectedResources: list(row.protected_resources) } : {}),
     tokenEndpointAuthMethod: row.token_endpoint_auth_method as TokenEndpointAuthMethod,
     createdAt: seconds(row.created_at),
+    ...(row.registration === null ? {} : { registration: Object.freeze(row.registration) }),
   }
 }
 
@@ -72,8 +74,8 @@ export class PostgresClientTable implements ClientTable {
 
   async insert(record: ClientRecord): Promise<void> {
     await this.db.query(
-      `INSERT INTO ${this.tables.clients} (client_id, name, secret_hash, redirect_uris, grant_types, response_types, scopes, resources, token_endpoint_auth_method, created_at, protected_resources)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      `INSERT INTO ${this.tables.clients} (client_id, name, secret_hash, redirect_uris, grant_types, response_types, scopes, resources, token_endpoint_auth_method, created_at, protected_resources, registration)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
       [
         record.clientId,
         record.name,
@@ -86,6 +88,7 @@ export class PostgresClientTable implements ClientTable {
         record.tokenEndpointAuthMethod,
         record.createdAt,
         [...(record.protectedResources ?? [])],
+        record.registration === undefined ? null : JSON.stringify(record.registration),
       ],
     )
   }

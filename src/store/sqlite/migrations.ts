@@ -152,6 +152,10 @@ export const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   ) STRICT;
   `,
+  // 8: what a client that registered itself (RFC 7591) said of itself; NULL for clients an operator registered.
+  `
+  ALTER TABLE clients ADD COLUMN registration TEXT CHECK (registration IS NULL OR json_type(registration) = 'object');
+  `,
 ]
 
 /** The schema version this oauthkit writes and understands: the number of migrations. */

@@ -6,7 +6,7 @@
  * @internal
  */
 import type { ClientRecord, ClientTable, ConsentRecord, ConsentTable, KeyTable, RateLimitTable, RateLimitWindow } from '../tables.js'
-import type { SigningKeyRecord, TokenEndpointAuthMethod, UserRecord, UserTable } from '../tables.js'
+import type { ClientRegistration, SigningKeyRecord, TokenEndpointAuthMethod, UserRecord, UserTable } from '../tables.js'
 import type { InstallationSecretTable, SessionRecord, SessionTable } from '../tables.js'
 import { type Access } from './transactions.js'
 
@@ -22,6 +22,7 @@ interface ClientRow {
   protected_resources: string
   token_endpoint_auth_method: TokenEndpointAuthMethod
   created_at: number
+  registration: string | null
 }
 
 /** Clients in table `clients`; the reads of one turn share one `SELECT` (see `readShared`). */
@@ -31,8 +32,8 @@ export class SqliteClientTable implements ClientTable {
   async insert(record: ClientRecord): Promise<void> {
     await this.access.write((sql) =>
       sql(
-        `INSERT INTO clients (client_id, name, secret_hash, redirect_uris, grant_types, response_types, scopes, resources, protected_resources, token_endpoint_auth_method, created_at)
-         VALUES (@client_id, @name, @secret_hash, @redirect_uris, @grant_types, @response_types, @scopes, @resources, @protected_resources, @token_endpoint_auth_method, @created_at)`,
+        `INSERT INTO clients (client_id, name, secret_hash, redirect_uris, grant_types, response_types, scopes, resources, protected_resources, token_endpoint_auth_method, created_at, registration)
+         VALUES (@client_id, @name, @secret_hash, @redirect_uris, @grant_types, @response_types, @scopes, @resources, @protected_resources, @token_endpoint_auth_method, @created_at, @registration)`,
       ).run({
         client_id: record.clientId,
         name: record.name,
@@ -45,6 +46,7 @@ export class SqliteClientTable implements ClientTable {
         protected_resources: JSON.stringify(record.protectedResources ?? []),
         token_endpoint_auth_method: record.tokenEndpointAuthMethod,
         created_at: record.createdAt,
+        registration: record.registration === undefined ? null : JSON.stringify(record.registration),
       } satisfies ClientRow),
     )
   }
@@ -90,6 +92,7 @@ function clientRecord(row: ClientRow): ClientRecord {
   if (row.secret_hash !== null) record.secretHash = row.secret_hash
   const protectedResources = list(row.protected_resources)
   if (protectedResources.length > 0) record.protectedResources = protectedResources
+  if (row.registration !== null) record.registration = Object.freeze(JSON.parse(row.registration) as ClientRegistration)
   return record
 }
 

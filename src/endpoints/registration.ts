@@ -1,0 +1,130 @@
+/**
+ * The client registration endpoint (RFC 7591): a client registers itself with a JSON document of its metadata.
+ *
+ * @module
+ */
+import { InvalidClientMetadataError, InvalidRequestError, InvalidTokenError } from '../core/errors.js'
+import { normalizeMethod, parseRequest, requestProtocol, type OAuth2Request, type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
+import { noStoreJsonResponse, type OAuth2Response } from '../core/response.js'
+import { type RequestValidator } from '../validator.js'
+import { respondWithErrors, type EndpointOptions } from './base.js'
+import { parseClientMetadata, type ClientMetadata } from './client-metadata.js'
+
+export { parseClientMetadata, type ClientMetadata, type ClientMetadataPolicy, type RegisteredAuthMethod } from './client-metadata.js'
+
+/** The grant types a client may register for unless {@link RegistrationEndpointOptions.grantTypes} says otherwise. */
+export const DEFAULT_REGISTRATION_GRANT_TYPES: readonly string[] = ['authorization_code', 'refresh_token', 'client_credentials']
+
+/** A client the validator registered (see `RequestValidator.registerClient`). */
+export interface RegisteredClient {
+  readonly clientId: string
+  /** The secret of a confidential client, shown in this response only; absent for a public client. */
+  readonly clientSecret?: string | undefined
+  /** When the client was registered, seconds since the epoch. */
+  readonly clientIdIssuedAt: number
+  /** When the secret expires, seconds since the epoch; 0 when it does not. Default 0. */
+  readonly clientSecretExpiresAt?: number | undefined
+  /** The metadata as registered: the request's, with what the server set or narrowed (such as `scope`). */
+  readonly metadata: ClientMetadata
+}
+
+/** Options of {@link RegistrationEndpoint}. */
+export interface RegistrationEndpointOptions extends EndpointOptions {
+  /** Decides who may register (`authorizeRegistration`) and registers (`registerClient`). */
+  readonly requestValidator: RequestValidator
+  /** The grant types a client may register for; default {@link DEFAULT_REGISTRATION_GRANT_TYPES}. */
+  readonly grantTypes?: readonly string[] | undefined
+  /** Accept requests to a URI that is not `https:`: loopback development and tests only (RFC 7591 §3 requires TLS). */
+  readonly allowInsecureTransport?: boolean | undefined
+}
+
+const CITATION = 'RFC 7591 section 3.1'
+
+/**
+ * The client registration endpoint: `POST` a JSON object of client metadata (RFC 7591 §2), get back `201` with the
+ * client's `client_id`, its secret when it is confidential, and the metadata as registered (§3.2.1).
+ *
+ * An initial access token, when the request carries one (`Authorization: Bearer`, §3), is handed to the validator's
+ * `authorizeRegistration`, which decides whether registration is open, needs a token, or is closed.
+ *
+ * @see {@link https://www.rfc-editor.org/rfc/rfc7591#section-3 | RFC 7591 §3}
+ */
+export class RegistrationEndpoint {
+  private readonly requestValidator: RequestValidator
+  private readonly grantTypes: readonly string[]
+  private readonly allowInsecureTransport: boolean
+  private readonly options: EndpointOptions
+
+  constructor(options: RegistrationEndpointOptions) {
+    this.requestValidator = options.requestValidator
+    this.grantTypes = options.grantTypes ?? DEFAULT_REGISTRATION_GRANT_TYPES
+    this.allowInsecureTransport = options.allowInsecureTransport ?? false
+    this.options = options
+  }
+
+  /**
+   * Handles a registration request and returns the response to send. Never rejects; every failure becomes an error
+   * response (RFC 7591 §3.2.2):
+   *
+   * - `invalid_redirect_uri` or `invalid_client_metadata` (400) for metadata the server does not accept;
+   * - `invalid_request` for a body that is not a JSON object, a URI that is not https, or (405) another method;
+   * - `invalid_token` (401, `WWW-Authenticate: Bearer`) when the validator refuses the request's initial access token
+   *   or its absence;
+   * - `server_error` (500, reported to `onError`) when a validator hook throws.
+   *
+   * @param uri - the absolute request URI
+   * @param httpMethod - must be `POST`
+   * @param body - the JSON text of the client metadata
+   * @param headers - request headers (`Content-Type: application/json`, `Authorization` with an initial access token)
+   * @see {@link https://www.rfc-editor.org/rfc/rfc7591#section-3.1 | RFC 7591 §3.1}
+   * @see {@link https://www.rfc-editor.org/rfc/rfc7591#section-3.2 | RFC 7591 §3.2}
+   */
+  createRegistrationResponse(uri: RequestUri, httpMethod = 'POST', body?: RequestBody, headers?: RequestHeaders): Promise<OAuth2Response> {
+    const parse = (): OAuth2Request => {
+      if (normalizeMethod(httpMethod) !== 'POST') {
+        throw new InvalidRequestError(`The registration endpoint accepts POST only (${CITATION})`, { status: 405, headers: { Allow: 'POST' } })
+      }
+      // The metadata is JSON, not a form: the request is parsed for its URI and headers only.
+      const request = parseRequest(uri, httpMethod, undefined, headers, { source: 'body' })
+      if (requestProtocol(request) !== 'https:' && !this.allowInsecureTransport) throw new InvalidRequestError('The registration endpoint requires TLS (https)')
+      return request
+    }
+    return respondWithErrors(this.options.onError, parse, async (request) => {
+      const token = initialAccessToken(request)
+      if (!(await this.requestValidator.authorizeRegistration(token, request))) {
+        throw new InvalidTokenError(token === undefined ? 'Registration needs an initial access token' : 'The initial access token is invalid', {
+          headers: { 'WWW-Authenticate': token === undefined ? 'Bearer' : 'Bearer error="invalid_token"' },
+        })
+      }
+      const metadata = parseClientMetadata(jsonBody(request, body), { grantTypes: this.grantTypes })
+      const registered = await this.requestValidator.registerClient(metadata, request)
+      return noStoreJsonResponse(201, {
+        ...registered.metadata,
+        client_id: registered.clientId,
+        client_id_issued_at: registered.clientIdIssuedAt,
+        ...(registered.clientSecret === undefined ? {} : { client_secret: registered.clientSecret, client_secret_expires_at: registered.clientSecretExpiresAt ?? 0 }),
+      })
+    })
+  }
+}
+
+/** The initial access token of `Authorization: Bearer …` (RFC 7591 §3, RFC 6750 §2.1), if the request has one. */
+function initialAccessToken(request: OAuth2Request): string | undefined {
+  const authorization = request.headers.get('authorization')
+  if (authorization === undefined) return undefined
+  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization)
+  if (match === null) throw new InvalidRequestError('Authorization must be Bearer and an initial access token (RFC 6750 section 2.1)')
+  return match[1]
+}
+
+/** The request's JSON object. */
+function jsonBody(request: OAuth2Request, body: RequestBody | undefined): unknown {
+  const type = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase()
+  if (type !== 'application/json') throw new InvalidRequestError('The registration request must be application/json (RFC 7591 section 3.1)')
+  if (typeof body !== 'string') throw new InvalidRequestError('The registration request has no JSON body')
+  try {
+    return JSON.parse(body) as unknown
+  } catch {
+    throw new InvalidClientMetadataError('The request body is not valid JSON')
+  }
+}
