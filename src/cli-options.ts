@@ -36,7 +36,7 @@ export function positiveWhole(flag: string, given: unknown, fallback: number): n
  * @throws UsageError for a limit of another form
  */
 export function serveRateLimit(
-  flags: Readonly<Record<string, string | boolean | undefined>>,
+  flags: Readonly<Record<string, string | boolean | readonly string[] | undefined>>,
   env: Readonly<Record<string, string | undefined>>,
   file: Readonly<Record<string, unknown>>,
 ): RateLimitOptions | false {
@@ -61,13 +61,28 @@ export function serveRateLimit(
 }
 
 /**
+ * The protected resources of `oauthkit serve` (`--resource URI`, repeatable; `OAUTHKIT_RESOURCES` space-separated;
+ * `"resources": [...]` in the config file): absolute URIs without fragment (RFC 8707 §2).
+ *
+ * @throws UsageError for a malformed one
+ */
+export function serveResources(flags: readonly string[] | undefined, env: string | undefined, file: unknown): readonly string[] | undefined {
+  const given = flags ?? env?.split(' ').filter((value) => value !== '') ?? (Array.isArray(file) ? file.map(String) : undefined)
+  if (given === undefined || given.length === 0) return undefined
+  for (const resource of given) {
+    if (!URL.canParse(resource) || resource.includes('#')) throw new UsageError(`--resource must be an absolute URI without a fragment (RFC 8707 section 2), got ${resource}`)
+  }
+  return given
+}
+
+/**
  * Client registration (RFC 7591) for `oauthkit serve`: `--registration off` (default), or `open` with the scopes a
  * self-registered client may obtain (`--registration-scope`, default `read`).
  *
  * @throws UsageError for another policy, or a malformed scope
  */
 export function serveRegistration(
-  flags: Readonly<Record<string, string | boolean | undefined>>,
+  flags: Readonly<Record<string, string | boolean | readonly string[] | undefined>>,
   env: Readonly<Record<string, string | undefined>>,
   file: Readonly<Record<string, unknown>>,
 ): { readonly scopes: readonly string[] } | undefined {

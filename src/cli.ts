@@ -12,7 +12,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { createApp, DEFAULT_TOKEN_EXPIRES_IN, type App } from './app/app.js'
 import { SigningKeys } from './app/keys.js'
 import { DEFAULT_DB, HELP } from './cli-help.js'
-import { checkServeIssuer, checkServeTransport, oneLine, positiveWhole, serveRateLimit, serveRegistration, str, UsageError } from './cli-options.js'
+import { checkServeIssuer, checkServeTransport, oneLine, positiveWhole, serveRateLimit, serveRegistration, serveResources, str, UsageError } from './cli-options.js'
 import { createServeServer, DEFAULT_MAX_CONNECTIONS, listen, SERVE_TIMEOUTS } from './serve-server.js'
 import { CLIENT_GRANT_TYPES, type Store } from './store/index.js'
 
@@ -71,6 +71,7 @@ async function serve(argv: readonly string[]): Promise<number> {
     'token-address-limit': { type: 'string' },
     'no-rate-limit': { type: 'boolean' },
     registration: { type: 'string' },
+    resource: { type: 'string', multiple: true },
     'registration-scope': { type: 'string' },
     'registration-limit': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -94,6 +95,7 @@ async function serve(argv: readonly string[]): Promise<number> {
   const sessionSecret = env.OAUTHKIT_SESSION_SECRET === undefined ? undefined : decodeSecret(env.OAUTHKIT_SESSION_SECRET)
   const rateLimit = serveRateLimit(values, env, file)
   const registration = serveRegistration(values, env, file)
+  const resources = serveResources(values.resource, env.OAUTHKIT_RESOURCES, file.resources)
   const idleSeconds = positiveWhole('idle-timeout', str(values['idle-timeout']) ?? env.OAUTHKIT_IDLE_TIMEOUT ?? file.idleTimeout, SERVE_TIMEOUTS.idleMs / 1000)
   const maxConnections = positiveWhole('max-connections', str(values['max-connections']) ?? env.OAUTHKIT_MAX_CONNECTIONS ?? file.maxConnections, DEFAULT_MAX_CONNECTIONS)
 
@@ -121,7 +123,7 @@ async function serve(argv: readonly string[]): Promise<number> {
     const address = server.address()
     const actualPort = typeof address === 'object' && address !== null ? address.port : port
     issuer = givenIssuer ?? `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`
-    app = await createApp({ store, issuer, tokenFormat, sessionSecret, rateLimit, enablePasswordGrant, registration })
+    app = await createApp({ store, issuer, tokenFormat, sessionSecret, rateLimit, enablePasswordGrant, registration, resources })
     console.log(`oauthkit: listening on http://${host.includes(':') ? `[${host}]` : host}:${actualPort}, issuer ${issuer}`)
   } catch (error) {
     server.close()

@@ -92,6 +92,12 @@ export {
   type RegistrationEndpointOptions,
 } from './endpoints/registration.js'
 export { DEFAULT_ENDPOINT_PATHS, MetadataEndpoint, type AuthorizationServerMetadata } from './endpoints/metadata.js'
+export {
+  protectedResourceMetadataPath,
+  protectedResourceMetadataResponder,
+  protectedResourceMetadataUrl,
+  type ProtectedResourceMetadata,
+} from './endpoints/protected-resource-metadata.js'
 export { ResourceEndpoint, type ProtectedResourceResult, type ResourceEndpointOptions } from './endpoints/resource.js'
 export { BearerTokenValidator, type BearerTokenValidatorOptions } from './endpoints/bearer-token-validator.js'
 export {

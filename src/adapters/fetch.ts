@@ -6,6 +6,11 @@
  */
 import { type RequestBody, type RequestHeaders, type RequestUri } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
+import {
+  protectedResourceMetadataPath,
+  protectedResourceMetadataResponder,
+  type ProtectedResourceMetadata,
+} from '../endpoints/protected-resource-metadata.js'
 import { type ProtectedResourceResult, type ResourceEndpoint } from '../endpoints/resource.js'
 import { type StoredToken } from '../types.js'
 import { withCors } from './cors.js'
@@ -278,6 +283,25 @@ export function protocolRoutes(
   add('introspection', DEFAULT_PATHS.introspection, server.createIntrospectResponse)
   if (metadataPath !== undefined) add('metadata', metadataPath, server.createMetadataResponse)
   return routes
+}
+
+/**
+ * A Fetch API handler serving a protected resource's metadata document (RFC 9728) at its well-known path
+ * (`protectedResourceMetadataPath(metadata.resource)`; 404 elsewhere), open to browser clients of any origin (CORS).
+ * Name its URL in the resource's challenges with the server's `resource.resourceMetadata` option.
+ *
+ * @see {@link https://www.rfc-editor.org/rfc/rfc9728#section-3 | RFC 9728 §3}
+ * @throws TypeError when the metadata is malformed
+ * @example
+ * ```ts
+ * const resource = 'https://api.example.com/mcp'
+ * const metadata = protectedResourceMetadata({ resource, authorization_servers: ['https://as.example.com'], scopes_supported: ['mcp'] })
+ * const server = new BackendApplicationServer(validator, { resource: { resourceMetadata: protectedResourceMetadataUrl(resource) } })
+ * ```
+ */
+export function protectedResourceMetadata(metadata: ProtectedResourceMetadata): RoutedFetchHandler {
+  const respond = protectedResourceMetadataResponder(metadata)
+  return fetchHandlerOf(new Router([[protectedResourceMetadataPath(metadata.resource), withCors((request) => respond(request.method), ['GET', 'HEAD'])]]))
 }
 
 /** Options of {@link protectedResource}. */

@@ -9,6 +9,7 @@ import { fromFetchRequest, protocolRoutes, routerResponse, withCors } from '../a
 import { serveRouter } from '../adapters/node.js'
 import { nodeSigner } from '../adapters/node-signer.js'
 import { Router, type HttpResponse } from '../adapters/router.js'
+import { parseResources } from '../core/resource-indicator.js'
 import { RegistrationEndpoint } from '../endpoints/registration.js'
 import { Server } from '../servers.js'
 import { type Store } from '../store/store.js'
@@ -61,6 +62,11 @@ export interface AppOptions {
    * (no `/register`) when absent.
    */
   readonly registration?: { readonly scopes: readonly string[] } | undefined
+  /**
+   * The protected resources (absolute URIs) this server issues tokens for: any client may ask for them with
+   * `resource` (RFC 8707), and its tokens then name them as audience; any other resource is `invalid_target`.
+   */
+  readonly resources?: readonly string[] | undefined
   /**
    * Receives one structured entry per request (never a query string, which may hold a code) and every server error.
    * Default: one JSON line each on stdout, written in batches once per turn of the event loop.
@@ -121,7 +127,11 @@ export async function createApp(options: AppOptions): Promise<App> {
   const keys = await SigningKeys.load(options.store, { maxTokenLifetime: tokenExpiresIn })
   const registration = options.registration
   const reportServerError = (error: unknown) => log({ level: 'error', message: 'server error', error: describe(error) })
-  const validator = new StoreValidator(options.store, { issuer, registration: registration === undefined ? undefined : { policy: 'open', scopes: registration.scopes } })
+  const validator = new StoreValidator(options.store, {
+    issuer,
+    registration: registration === undefined ? undefined : { policy: 'open', scopes: registration.scopes },
+    resources: options.resources === undefined ? undefined : parseResources(options.resources),
+  })
   const limiter = RateLimiter.create(
     options.store.rateLimits,
     await options.store.installationSecret('rate-limit'),

@@ -7,6 +7,7 @@ import { type OAuth2Request } from '../core/request.js'
 import { type StoredToken, type User } from '../types.js'
 import {
   assertRealm,
+  assertResourceMetadata,
   checkStoredToken,
   validateProtectedResource,
   type AccessTokenCheck,
@@ -22,6 +23,8 @@ export interface BearerTokenValidatorOptions extends EndpointOptions {
   readonly realm?: string | undefined
   /** Accept the token in the `access_token` query parameter (RFC 6750 §2.3); default `false`. */
   readonly allowQueryToken?: boolean | undefined
+  /** The URL of the resource's metadata document, named in every challenge as `resource_metadata` (RFC 9728 §5.1). */
+  readonly resourceMetadata?: string | undefined
 }
 
 /**
@@ -54,6 +57,7 @@ export abstract class BearerTokenValidator<U extends User = User> {
 
   constructor(options: BearerTokenValidatorOptions = {}) {
     assertRealm(options.realm)
+    assertResourceMetadata(options.resourceMetadata)
     this.realm = options.realm
     this.protection = options
     this.check = async (tokenString, scopes, request) => {

@@ -56,6 +56,11 @@ export interface ResourceEndpointOptions extends EndpointOptions {
    */
   readonly realm?: string | undefined
   /**
+   * The URL of this resource's metadata document (RFC 9728 §3.1, see `protectedResourceMetadataUrl`), named in every
+   * challenge as `resource_metadata` (RFC 9728 §5.1), so that a client finds the authorization server to ask.
+   */
+  readonly resourceMetadata?: string | undefined
+  /**
    * Accept the token in the `access_token` query parameter (RFC 6750 §2.3). Default `false`: a token in the URI
    * ends up in logs and browser history, and is refused with `invalid_request`. When enabled, answer successful
    * requests with `Cache-Control: private` (RFC 6750 §2.3).
@@ -79,6 +84,7 @@ export interface ResourceEndpointOptions extends EndpointOptions {
  */
 export interface ResourceProtection extends EndpointOptions {
   readonly realm?: string | undefined
+  readonly resourceMetadata?: string | undefined
   readonly allowQueryToken?: boolean | undefined
 }
 
@@ -115,6 +121,7 @@ export class ResourceEndpoint {
       throw new TypeError('ResourceEndpoint needs a requestValidator, jwt options, or both')
     }
     assertRealm(options.realm)
+    assertResourceMetadata(options.resourceMetadata)
     this.requestValidator = options.requestValidator
     this.verifySignedToken = options.jwt === undefined ? undefined : signedTokenVerifier(options.jwt)
     this.protection = options
@@ -196,13 +203,25 @@ export async function validateProtectedResource<U extends User>(
     if (token === undefined) {
       // RFC 6750 §3.1: a request without any authentication gets the challenge but no error code.
       const error = new InvalidTokenError('The request carries no access token')
-      return { valid: false, request, error, response: unauthenticatedResponse(protection.realm, scopes) }
+      return { valid: false, request, error, response: unauthenticatedResponse(protection, scopes) }
     }
     return { valid: true, request, token: await check(token, scopes, request) }
   } catch (caught) {
     const error = caught instanceof OAuth2Error ? caught : new ServerError({ cause: caught })
     if (error.status >= 500) reportError(protection.onError, caught, request)
-    return { valid: false, request, error, response: bearerErrorResponse(error, protection.realm, scopes) }
+    return { valid: false, request, error, response: bearerErrorResponse(error, protection, scopes) }
+  }
+}
+
+/**
+ * Throws a `TypeError` unless `url` is an absolute http(s) URL that fits a quoted-string of the challenge.
+ *
+ * @internal
+ */
+export function assertResourceMetadata(url: string | undefined): void {
+  if (url === undefined) return
+  if (typeof url !== 'string' || !URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol) || !/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(url)) {
+    throw new TypeError('resourceMetadata must be the absolute http(s) URL of the metadata document (RFC 9728 section 3.1)')
   }
 }
 
@@ -303,9 +322,11 @@ function fromQuery(query: URLSearchParams | undefined): string | undefined {
  *
  * @see {@link https://www.rfc-editor.org/rfc/rfc6750#section-3 | RFC 6750 §3}
  */
-function bearerChallenge(realm: string | undefined, scopes: readonly string[], error: OAuth2Error | undefined): string {
+function bearerChallenge(protection: ResourceProtection, scopes: readonly string[], error: OAuth2Error | undefined): string {
   const params: string[] = []
-  if (realm !== undefined) params.push(`realm="${realm}"`)
+  if (protection.realm !== undefined) params.push(`realm="${protection.realm}"`)
+  // RFC 9728 §5.1: where the client learns which authorization server to ask.
+  if (protection.resourceMetadata !== undefined) params.push(`resource_metadata="${protection.resourceMetadata}"`)
   if (scopes.length > 0) params.push(`scope="${scopeToString(scopes)}"`)
   if (error !== undefined) {
     params.push(`error="${error.error}"`, `error_description="${error.description}"`)
@@ -314,11 +335,11 @@ function bearerChallenge(realm: string | undefined, scopes: readonly string[], e
   return params.length === 0 ? 'Bearer' : `Bearer ${params.join(', ')}`
 }
 
-function unauthenticatedResponse(realm: string | undefined, scopes: readonly string[]): OAuth2Response {
+function unauthenticatedResponse(protection: ResourceProtection, scopes: readonly string[]): OAuth2Response {
   // No body, so no Content-Type; still never cached, like every answer about credentials.
   return {
     status: 401,
-    headers: { 'Cache-Control': 'no-store', Pragma: 'no-cache', 'WWW-Authenticate': bearerChallenge(realm, scopes, undefined) },
+    headers: { 'Cache-Control': 'no-store', Pragma: 'no-cache', 'WWW-Authenticate': bearerChallenge(protection, scopes, undefined) },
     body: '',
   }
 }
@@ -326,11 +347,11 @@ function unauthenticatedResponse(realm: string | undefined, scopes: readonly str
 // The error codes RFC 6750 §3.1 defines; they are answered with a Bearer challenge.
 const BEARER_ERRORS = new Set<string>(['invalid_request', 'invalid_token', 'insufficient_scope'])
 
-function bearerErrorResponse(error: OAuth2Error, realm: string | undefined, scopes: readonly string[]): OAuth2Response {
+function bearerErrorResponse(error: OAuth2Error, protection: ResourceProtection, scopes: readonly string[]): OAuth2Response {
   // Other errors (server_error, temporarily_unavailable) are not about the credentials: no challenge.
   if (!BEARER_ERRORS.has(error.error)) return errorResponse(error)
   return noStoreJsonResponse(error.status, error.toResponseBody(), {
     ...error.headers,
-    'WWW-Authenticate': bearerChallenge(realm, scopes, error),
+    'WWW-Authenticate': bearerChallenge(protection, scopes, error),
   })
 }

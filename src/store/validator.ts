@@ -41,6 +41,11 @@ export interface StoreValidatorOptions {
    * `policy: 'open'`, anyone, for the `scopes` given (a request for others is narrowed to these).
    */
   readonly registration?: StoreRegistrationPolicy | undefined
+  /**
+   * The protected resources (RFC 8707 absolute URIs) this server issues tokens for: any client may ask for them with
+   * `resource`, a self-registered one included, besides the resources it is registered for. Default none.
+   */
+  readonly resources?: readonly string[] | undefined
 }
 
 /** What {@link StoreValidatorOptions.registration} allows. */
@@ -155,7 +160,8 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
   }
 
   override async validateResources(_clientId: string, resources: readonly string[], client: ClientRecord): Promise<boolean> {
-    return resources.every((resource) => client.resources.includes(resource))
+    const served = this.options.resources ?? []
+    return resources.every((resource) => client.resources.includes(resource) || served.includes(resource))
   }
 
   override async isPkceRequired(_clientId: string, client: ClientRecord): Promise<boolean> {
