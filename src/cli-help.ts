@@ -29,7 +29,7 @@ Run 'oauthkit <command> --help' for its options.`,
   --db DB                sqlite:PATH | postgres://… | memory (default ${DEFAULT_DB}, env OAUTHKIT_DB)
   --config FILE          JSON file with any of: port, host, issuer, db, tokenFormat, trustProxy, enablePasswordGrant, idleTimeout,
                          maxConnections, loginLimit, tokenClientLimit, tokenAddressLimit, registrationLimit, rateLimit (false),
-                         registration, registrationScope, resources (env OAUTHKIT_CONFIG)
+                         registration, registrationScope, resources, refreshRetryWindow (env OAUTHKIT_CONFIG)
   --token-format F       opaque (default) or jwt (env OAUTHKIT_TOKEN_FORMAT)
   --trust-proxy          behind one TLS-terminating proxy: read X-Forwarded-Proto/Host, and the last X-Forwarded-For
                          address (the one the proxy appended) for the per-address rate limits (env OAUTHKIT_TRUST_PROXY=1)
@@ -42,6 +42,10 @@ Run 'oauthkit <command> --help' for its options.`,
   --registration P       client registration (RFC 7591) at /register: off (default) or open, for any client, under the
                          per-address registration limit (env OAUTHKIT_REGISTRATION)
   --registration-scope S the scopes a self-registered client may obtain (default "read", env OAUTHKIT_REGISTRATION_SCOPE)
+  --refresh-retry-window S
+                         a client whose refresh answer was lost may retry with the old refresh token for S seconds and
+                         get a fresh pair, while the new one is unused (default 30; 0: every reuse ends the grant,
+                         env OAUTHKIT_REFRESH_RETRY_WINDOW)
   --resource URI         a protected resource this server issues tokens for (repeatable): any client may ask for it with
                          resource= (RFC 8707), tokens then name it as audience (env OAUTHKIT_RESOURCES, space-separated)
 Rate limits: N/SECONDS (failures per window) or off, counted in the database (shared by every instance); past one, 429:

@@ -72,6 +72,7 @@ async function serve(argv: readonly string[]): Promise<number> {
     'no-rate-limit': { type: 'boolean' },
     registration: { type: 'string' },
     resource: { type: 'string', multiple: true },
+    'refresh-retry-window': { type: 'string' },
     'registration-scope': { type: 'string' },
     'registration-limit': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -96,6 +97,8 @@ async function serve(argv: readonly string[]): Promise<number> {
   const rateLimit = serveRateLimit(values, env, file)
   const registration = serveRegistration(values, env, file)
   const resources = serveResources(values.resource, env.OAUTHKIT_RESOURCES, file.resources)
+  const retryText = str(values['refresh-retry-window']) ?? env.OAUTHKIT_REFRESH_RETRY_WINDOW ?? file.refreshRetryWindow
+  const refreshTokenRetryWindow = retryText === undefined || String(retryText) !== '0' ? positiveWhole('refresh-retry-window', retryText, 30) : 0
   const idleSeconds = positiveWhole('idle-timeout', str(values['idle-timeout']) ?? env.OAUTHKIT_IDLE_TIMEOUT ?? file.idleTimeout, SERVE_TIMEOUTS.idleMs / 1000)
   const maxConnections = positiveWhole('max-connections', str(values['max-connections']) ?? env.OAUTHKIT_MAX_CONNECTIONS ?? file.maxConnections, DEFAULT_MAX_CONNECTIONS)
 
@@ -123,7 +126,7 @@ async function serve(argv: readonly string[]): Promise<number> {
     const address = server.address()
     const actualPort = typeof address === 'object' && address !== null ? address.port : port
     issuer = givenIssuer ?? `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`
-    app = await createApp({ store, issuer, tokenFormat, sessionSecret, rateLimit, enablePasswordGrant, registration, resources })
+    app = await createApp({ store, issuer, tokenFormat, sessionSecret, rateLimit, enablePasswordGrant, registration, resources, refreshTokenRetryWindow })
     console.log(`oauthkit: listening on http://${host.includes(':') ? `[${host}]` : host}:${actualPort}, issuer ${issuer}`)
   } catch (error) {
     server.close()

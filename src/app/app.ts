@@ -68,6 +68,12 @@ export interface AppOptions {
    */
   readonly resources?: readonly string[] | undefined
   /**
+   * Seconds during which a client whose refresh response was lost may retry with the old refresh token and get a fresh
+   * pair, nothing revoked, as long as the new refresh token has not been used; default 30, 0 for strict rotation (see
+   * `StoreValidatorOptions.refreshTokenRetryWindow`).
+   */
+  readonly refreshTokenRetryWindow?: number | undefined
+  /**
    * Receives one structured entry per request (never a query string, which may hold a code) and every server error.
    * Default: one JSON line each on stdout, written in batches once per turn of the event loop.
    */
@@ -131,6 +137,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     issuer,
     registration: registration === undefined ? undefined : { policy: 'open', scopes: registration.scopes },
     resources: options.resources === undefined ? undefined : parseResources(options.resources),
+    refreshTokenRetryWindow: options.refreshTokenRetryWindow,
   })
   const limiter = RateLimiter.create(
     options.store.rateLimits,

@@ -265,6 +265,8 @@ export interface TokenTable {
    */
   insert(records: readonly TokenRecord[]): Promise<void>
   get(tokenHash: string): Promise<TokenRecord | undefined>
+  /** Every token of a grant family, revoked and rotated ones included, in no particular order. */
+  family(grantId: string): Promise<readonly TokenRecord[]>
   /** Sets `revokedAt` if not set. @returns whether the token exists */
   revoke(tokenHash: string, now: number): Promise<boolean>
   /**

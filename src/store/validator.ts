@@ -30,6 +30,13 @@ export interface StoreValidatorOptions {
   /** Lifetime of refresh tokens in seconds; default 30 days. Rotation gives each new refresh token a full lifetime. */
   readonly refreshTokenExpiresIn?: number | undefined
   /**
+   * Seconds during which a refresh token that was just rotated may be presented again by its client, as a client whose
+   * refresh response was lost retries: it gets a fresh pair and nothing is revoked, as long as the token that replaced
+   * it has not been used. After that, or once its successor was used, presenting it is reuse and ends the grant (RFC
+   * 9700 §4.14.2). Default 30; 0 turns the window off.
+   */
+  readonly refreshTokenRetryWindow?: number | undefined
+  /**
    * Which clients must use PKCE: `'always'` (default; RFC 9700 §2.1.1 recommends it for every client) or `'public'`
    * (public clients only, as RFC 9700 §2.1.1 requires at the least).
    */
@@ -57,6 +64,7 @@ export interface StoreRegistrationPolicy {
 }
 
 const DEFAULT_REFRESH_TOKEN_EXPIRES_IN = 30 * 24 * 3600
+const DEFAULT_REFRESH_TOKEN_RETRY_WINDOW = 30
 
 /**
  * A complete `RequestValidator` over a {@link Store}: clients and users from the store, secrets checked in constant
@@ -96,6 +104,8 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
     for (const [name, value] of [['refreshTokenExpiresIn', this.refreshTokenExpiresIn], ['retryAfter', options.retryAfter ?? 5]] as const) {
       if (!Number.isSafeInteger(value) || value <= 0) throw new TypeError(`StoreValidator ${name} must be a positive whole number of seconds`)
     }
+    const window = options.refreshTokenRetryWindow ?? DEFAULT_REFRESH_TOKEN_RETRY_WINDOW
+    if (!Number.isSafeInteger(window) || window < 0) throw new TypeError('StoreValidator refreshTokenRetryWindow must be a whole number of seconds')
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -255,11 +265,17 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
       const stored = await this.store.tokens.get(tokenHash(refreshToken))
       if (stored === undefined || stored.type !== 'refresh_token' || stored.revokedAt !== undefined) return undefined
       if (stored.rotatedAt !== undefined) {
-        // RFC 9700 §4.14.2: a rotated refresh token presented again by its client means one of its holders is an
-        // attacker; end the whole family, the legitimate client's tokens included. Presented by another client, it
-        // proves nothing about the family and ends nothing (RFC 6749 §6: refresh tokens are bound to their client).
-        if (stored.clientId === client.clientId) await this.store.tokens.revokeFamily(stored.grantId, now())
-        return undefined
+        // Presented by another client, it proves nothing about the family and ends nothing (RFC 6749 §6: refresh
+        // tokens are bound to their client).
+        if (stored.clientId !== client.clientId) return undefined
+        // Its own client retrying a refresh whose answer it never got goes on, for a fresh pair (the rotation
+        // fails in invalidateRefreshToken, which sees the retry too). Otherwise, RFC 9700 §4.14.2: a rotated refresh
+        // token presented again by its client means one of its holders is an attacker; end the whole family, the
+        // legitimate client's tokens included.
+        if (!(await this.isRetry(stored))) {
+          await this.store.tokens.revokeFamily(stored.grantId, now())
+          return undefined
+        }
       }
       const user = stored.userId === undefined ? undefined : await this.store.userTable.get(stored.userId)
       if (stored.userId !== undefined && user === undefined) return undefined
@@ -278,6 +294,10 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
     const hash = tokenHash(refreshToken)
     const rotated = await this.run(() => this.store.tokens.rotate(hash, now()))
     if (!rotated) {
+      // Rotated already: by the request whose answer was lost, or by a concurrent one with the same token that won
+      // just now. Within the retry window this one gets a fresh pair, like a retry.
+      const stored = await this.run(() => this.store.tokens.get(hash))
+      if (stored?.rotatedAt !== undefined && stored.revokedAt === undefined && (await this.isRetry(stored))) return true
       // A concurrent refresh won: this is reuse of a rotated token (RFC 9700 §4.14.2), after the rollback.
       this.afterRollback(request, async () => {
         const stored = await this.store.tokens.get(hash)
@@ -397,6 +417,18 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
         return this.store.userTable.get(stored.userId).then((user) => (user === undefined ? undefined : storedToken(stored, user)))
       }),
     )
+  }
+
+  /**
+   * Whether a rotated refresh token presented again by its client is a retry of a lost response: rotated less than
+   * `refreshTokenRetryWindow` seconds ago, and no refresh token issued since in its family has been used (rotated).
+   */
+  private async isRetry(stored: TokenRecord): Promise<boolean> {
+    const window = this.options.refreshTokenRetryWindow ?? DEFAULT_REFRESH_TOKEN_RETRY_WINDOW
+    const rotatedAt = stored.rotatedAt as number
+    if (window === 0 || now() - rotatedAt >= window) return false
+    const family = await this.store.tokens.family(stored.grantId)
+    return !family.some((token) => token.type === 'refresh_token' && token.tokenHash !== stored.tokenHash && token.issuedAt >= rotatedAt && token.rotatedAt !== undefined)
   }
 
   /** The audience of an access token: the requested resources, else the issuer when one is configured. */

@@ -24,7 +24,8 @@ let attacker: TestClient
 let alice: Browser
 
 beforeAll(async () => {
-  server = await startServer()
+  // Strict rotation: every reuse ends the grant at once. The retry window is tested at the end of the file.
+  server = await startServer({ refreshTokenRetryWindow: 0 })
   client = await server.addClient()
   attacker = await server.addClient({ name: 'Attacker' })
   await server.addUser('alice')
@@ -138,5 +139,52 @@ describe('RFC 6819 §5.2.2.4: tokens of a revoked grant stop working everywhere'
     await post(server, '/revoke', { token: tokens.refresh_token }, attacker)
     expect((await callApi(server, tokens.access_token)).status).toBe(200)
     expect((await refresh(server, client, tokens.refresh_token)).status).toBe(200)
+  })
+})
+
+describe('RFC 9700 §4.14.2 with the retry window (the default): a lost refresh answer is not reuse', () => {
+  let lenient: AttackServer
+  let app: TestClient
+  let bob: Browser
+
+  beforeAll(async () => {
+    lenient = await startServer()
+    app = await lenient.addClient()
+    await lenient.addUser('alice')
+    bob = lenient.browser()
+  })
+
+  afterAll(() => lenient?.close())
+
+  it('RFC 9700 §4.14.2: the client retrying with the old refresh token gets a fresh pair; the lost pair and the new one both work', async () => {
+    const first = await obtainTokens(lenient, bob, app)
+    const lost = await refreshed(await refresh(lenient, app, first.refresh_token))
+    const retried = await refreshed(await refresh(lenient, app, first.refresh_token))
+    for (const token of [lost.access_token, retried.access_token]) expect((await callApi(lenient, token)).status).toBe(200)
+    expect((await refresh(lenient, app, retried.refresh_token)).status).toBe(200)
+  })
+
+  it('RFC 9700 §4.14.2: once the new refresh token was used, the old one is reuse: the whole family ends', async () => {
+    const first = await obtainTokens(lenient, bob, app)
+    const second = await refreshed(await refresh(lenient, app, first.refresh_token))
+    const third = await refreshed(await refresh(lenient, app, second.refresh_token))
+    await expectTokenError(await refresh(lenient, app, first.refresh_token), 400, 'invalid_grant')
+    expect((await callApi(lenient, third.access_token)).status).toBe(401)
+    await expectTokenError(await refresh(lenient, app, third.refresh_token), 400, 'invalid_grant')
+  })
+
+  it('RFC 6749 §6: another client presenting a just-rotated refresh token gets invalid_grant, and no pair', async () => {
+    const first = await obtainTokens(lenient, bob, app)
+    await refreshed(await refresh(lenient, app, first.refresh_token))
+    const stranger = await lenient.addClient({ name: 'Stranger' })
+    await expectTokenError(await refresh(lenient, stranger, first.refresh_token), 400, 'invalid_grant')
+  })
+
+  it('RFC 9700 §4.14.2: five refreshes racing with one refresh token all get a pair of their own, and none is revoked', async () => {
+    const first = await obtainTokens(lenient, bob, app)
+    const answers = await Promise.all(Array.from({ length: 5 }, () => refresh(lenient, app, first.refresh_token)))
+    const pairs = await Promise.all(answers.map((answer) => refreshed(answer)))
+    expect(new Set(pairs.map((pair) => pair.refresh_token)).size).toBe(5)
+    for (const pair of pairs) expect((await callApi(lenient, pair.access_token)).status).toBe(200)
   })
 })

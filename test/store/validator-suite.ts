@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest'
 import { Server, type OAuth2Response } from '../../src/index.js'
 import { type Store } from '../../src/store/store.js'
-import { StoreValidator } from '../../src/store/validator.js'
+import { StoreValidator, type StoreValidatorOptions } from '../../src/store/validator.js'
 import { expectErrorResponse, expectTokenResponse } from '../support/expect-response.js'
 import { basic, FORM } from '../support/memory-validator.js'
 
@@ -49,9 +49,9 @@ export function faulty(store: Store): { store: Store; faults: FaultSwitch } {
   return { store: wrapped, faults }
 }
 
-async function setUp(store: Store) {
+async function setUp(store: Store, options: StoreValidatorOptions = {}) {
   const errors: unknown[] = []
-  const validator = new StoreValidator(store, { issuer: ISSUER })
+  const validator = new StoreValidator(store, { issuer: ISSUER, ...options })
   const server = new Server(validator, { issuer: ISSUER, onError: (error) => errors.push(error) })
   const web = await store.clients.create({ name: 'Web', redirectUris: [REDIRECT], grantTypes: ['authorization_code', 'refresh_token'], scopes: ['read', 'write'] })
   const spa = await store.clients.create({ name: 'SPA', public: true, redirectUris: [REDIRECT], grantTypes: ['authorization_code', 'refresh_token'], scopes: ['read'] })
@@ -124,9 +124,9 @@ export function describeStoreValidator(name: string, open: () => Promise<{ store
     )
 
     it(
-      'presenting a rotated refresh token revokes the whole family (RFC 9700 §4.14.2)',
+      'without a retry window, presenting a rotated refresh token revokes the whole family (RFC 9700 §4.14.2)',
       withStore(async (store) => {
-        const { authorize, redeem, refresh, introspect } = await setUp(store)
+        const { authorize, redeem, refresh, introspect } = await setUp(store, { refreshTokenRetryWindow: 0 })
         const first = expectTokenResponse(await redeem(await authorize()))
         const second = expectTokenResponse(await refresh(first.refresh_token as string))
         expectErrorResponse(await refresh(first.refresh_token as string), 400, 'invalid_grant')
@@ -136,15 +136,66 @@ export function describeStoreValidator(name: string, open: () => Promise<{ store
     )
 
     it(
-      'of concurrent refreshes with one refresh token exactly one succeeds, and the reuse ends the family',
+      'without a retry window, of concurrent refreshes with one refresh token exactly one succeeds, and the reuse ends the family',
       withStore(async (store) => {
-        const { authorize, redeem, refresh, introspect } = await setUp(store)
+        const { authorize, redeem, refresh, introspect } = await setUp(store, { refreshTokenRetryWindow: 0 })
         const first = expectTokenResponse(await redeem(await authorize()))
         const responses = await Promise.all(Array.from({ length: 10 }, () => refresh(first.refresh_token as string)))
         const winners = responses.filter((r) => r.status === 200)
         expect(winners).toHaveLength(1)
         const won = JSON.parse((winners[0] as OAuth2Response).body) as Record<string, string>
         expect(await introspect(won.access_token as string)).toEqual({ active: false })
+      }),
+    )
+
+    it(
+      'a client retrying a refresh whose answer was lost gets a fresh pair and nothing is revoked; all three pairs work',
+      withStore(async (store) => {
+        const { authorize, redeem, refresh, introspect } = await setUp(store)
+        const first = expectTokenResponse(await redeem(await authorize()))
+        const lost = expectTokenResponse(await refresh(first.refresh_token as string))
+        const retried = expectTokenResponse(await refresh(first.refresh_token as string))
+        expect(retried.refresh_token).not.toBe(lost.refresh_token)
+        for (const token of [lost.access_token, retried.access_token]) expect(await introspect(token as string)).toMatchObject({ active: true })
+        expectTokenResponse(await refresh(retried.refresh_token as string))
+      }),
+    )
+
+    it(
+      'once the refresh token that replaced it was used, presenting the old one is reuse and ends the family (RFC 9700 §4.14.2)',
+      withStore(async (store) => {
+        const { authorize, redeem, refresh, introspect } = await setUp(store)
+        const first = expectTokenResponse(await redeem(await authorize()))
+        const second = expectTokenResponse(await refresh(first.refresh_token as string))
+        const third = expectTokenResponse(await refresh(second.refresh_token as string))
+        expectErrorResponse(await refresh(first.refresh_token as string), 400, 'invalid_grant')
+        expect(await introspect(third.access_token as string)).toEqual({ active: false })
+        expectErrorResponse(await refresh(third.refresh_token as string), 400, 'invalid_grant')
+      }),
+    )
+
+    it(
+      'after the retry window, presenting a rotated refresh token is reuse and ends the family',
+      withStore(async (store) => {
+        const { authorize, redeem, refresh, introspect } = await setUp(store, { refreshTokenRetryWindow: 1 })
+        const first = expectTokenResponse(await redeem(await authorize()))
+        const second = expectTokenResponse(await refresh(first.refresh_token as string))
+        // Into the next whole second and past it: the window is counted in whole seconds.
+        await new Promise((resolve) => setTimeout(resolve, 2000 - (Date.now() % 1000)))
+        expectErrorResponse(await refresh(first.refresh_token as string), 400, 'invalid_grant')
+        expect(await introspect(second.access_token as string)).toEqual({ active: false })
+      }),
+    )
+
+    it(
+      'concurrent refreshes with one refresh token within the retry window each get a working pair, and nothing is revoked',
+      withStore(async (store) => {
+        const { authorize, redeem, refresh, introspect } = await setUp(store)
+        const first = expectTokenResponse(await redeem(await authorize()))
+        const responses = await Promise.all(Array.from({ length: 5 }, () => refresh(first.refresh_token as string)))
+        const pairs = responses.map((response) => expectTokenResponse(response))
+        expect(new Set(pairs.map((pair) => pair.refresh_token)).size).toBe(5)
+        for (const pair of pairs) expect(await introspect(pair.access_token as string)).toMatchObject({ active: true })
       }),
     )
 

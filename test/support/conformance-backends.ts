@@ -173,7 +173,9 @@ class ConformanceStoreValidator extends StoreValidator {
 }
 
 function storeHarness(store: Store): ConformanceHarness {
-  const validator = new ConformanceStoreValidator(store, { issuer: CONFORMANCE_ISSUER })
+  // The strict rotation of RFC 9700 §4.14.2, which the conformance cases check: no retry window (tested in
+  // test/store/validator-suite.ts and test/attacks/refresh-token.test.ts).
+  const validator = new ConformanceStoreValidator(store, { issuer: CONFORMANCE_ISSUER, refreshTokenRetryWindow: 0 })
   return {
     validator: validator as unknown as RequestValidator<Client, User>,
     async addClient(client) {

@@ -165,6 +165,10 @@ export class MemoryTokenTable implements TokenTable {
     return this.database.run(() => copyOut(this.database.tokens.get(tokenHash)))
   }
 
+  family(grantId: string): Promise<readonly TokenRecord[]> {
+    return this.database.run(() => this.database.familyOf(grantId).flatMap((tokenHash) => copyOut(this.database.tokens.get(tokenHash)) ?? []))
+  }
+
   revoke(tokenHash: string, now: number): Promise<boolean> {
     return this.database.run((writer) => {
       const token = this.database.tokens.get(tokenHash)

@@ -109,6 +109,11 @@ export class PostgresTokenTable implements TokenTable {
     return rows[0] === undefined ? undefined : toToken(rows[0])
   }
 
+  async family(grantId: string): Promise<readonly TokenRecord[]> {
+    const { rows } = await this.db.query<TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM ${this.tables.tokens} WHERE grant_id = $1`, [grantId])
+    return rows.map(toToken)
+  }
+
   async revoke(tokenHash: string, now: number): Promise<boolean> {
     return affected(await this.db.query(`UPDATE ${this.tables.tokens} SET revoked_at = COALESCE(revoked_at, $1) WHERE token_hash = $2`, [now, tokenHash]))
   }

@@ -123,21 +123,12 @@ export class SqliteTokenTable implements TokenTable {
 
   async get(tokenHash: string): Promise<TokenRecord | undefined> {
     const row = await this.access.read((sql) => sql('SELECT * FROM tokens WHERE token_hash = ?').get(tokenHash) as TokenRow | undefined)
-    if (row === undefined) return undefined
-    const record: Mutable<TokenRecord> = {
-      tokenHash: row.token_hash,
-      type: row.type,
-      clientId: row.client_id,
-      scopes: list(row.scopes),
-      resources: list(row.resources),
-      issuedAt: row.issued_at,
-      grantId: row.grant_id,
-    }
-    if (row.user_id !== null) record.userId = row.user_id
-    if (row.expires_at !== null) record.expiresAt = row.expires_at
-    if (row.revoked_at !== null) record.revokedAt = row.revoked_at
-    if (row.rotated_at !== null) record.rotatedAt = row.rotated_at
-    return record
+    return row === undefined ? undefined : tokenRecord(row)
+  }
+
+  async family(grantId: string): Promise<readonly TokenRecord[]> {
+    const rows = await this.access.read((sql) => sql('SELECT * FROM tokens WHERE grant_id = ?').all(grantId) as TokenRow[])
+    return rows.map(tokenRecord)
   }
 
   async revoke(tokenHash: string, now: number): Promise<boolean> {
@@ -165,4 +156,22 @@ export class SqliteTokenTable implements TokenTable {
   async revokeForUser(userId: string, now: number): Promise<number> {
     return this.access.write((sql) => sql('UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL').run(now, userId).changes)
   }
+}
+
+/** A token's row as its record. */
+function tokenRecord(row: TokenRow): TokenRecord {
+  const record: Mutable<TokenRecord> = {
+    tokenHash: row.token_hash,
+    type: row.type,
+    clientId: row.client_id,
+    scopes: list(row.scopes),
+    resources: list(row.resources),
+    issuedAt: row.issued_at,
+    grantId: row.grant_id,
+  }
+  if (row.user_id !== null) record.userId = row.user_id
+  if (row.expires_at !== null) record.expiresAt = row.expires_at
+  if (row.revoked_at !== null) record.revokedAt = row.revoked_at
+  if (row.rotated_at !== null) record.rotatedAt = row.rotated_at
+  return record
 }
