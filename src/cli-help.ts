@@ -42,6 +42,9 @@ Run 'oauthkit <command> --help' for its options.`,
   --registration P       client registration (RFC 7591) at /register: off (default) or open, for any client, under the
                          per-address registration limit (env OAUTHKIT_REGISTRATION)
   --registration-scope S the scopes a self-registered client may obtain (default "read", env OAUTHKIT_REGISTRATION_SCOPE)
+  --registration-unused-ttl S
+                         remove a self-registered client that obtained no code or token within S seconds (default 86400,
+                         env OAUTHKIT_REGISTRATION_UNUSED_TTL)
   --refresh-retry-window S
                          a client whose refresh answer was lost may retry with the old refresh token for S seconds and
                          get a fresh pair, while the new one is unused (default 30; 0: every reuse ends the grant,

@@ -85,14 +85,15 @@ export function serveRegistration(
   flags: Readonly<Record<string, string | boolean | readonly string[] | undefined>>,
   env: Readonly<Record<string, string | undefined>>,
   file: Readonly<Record<string, unknown>>,
-): { readonly scopes: readonly string[] } | undefined {
+): { readonly scopes: readonly string[]; readonly unusedTtl: number } | undefined {
   const policy = str(flags.registration) ?? env.OAUTHKIT_REGISTRATION ?? str(file.registration) ?? 'off'
   if (policy === 'off') return undefined
   if (policy === 'token') throw new UsageError('--registration token (initial access tokens) is not available yet: use open or off')
   if (policy !== 'open') throw new UsageError(`--registration must be off or open, got ${policy}`)
   const scope = str(flags['registration-scope']) ?? env.OAUTHKIT_REGISTRATION_SCOPE ?? str(file.registrationScope) ?? 'read'
   if (!/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/.test(scope)) throw new UsageError(`--registration-scope must be scope tokens separated by spaces, got ${scope}`)
-  return { scopes: scope.split(' ') }
+  const unusedTtl = positiveWhole('registration-unused-ttl', str(flags['registration-unused-ttl']) ?? env.OAUTHKIT_REGISTRATION_UNUSED_TTL ?? file.registrationUnusedTtl, 86_400)
+  return { scopes: scope.split(' '), unusedTtl }
 }
 
 

@@ -74,6 +74,7 @@ async function serve(argv: readonly string[]): Promise<number> {
     resource: { type: 'string', multiple: true },
     'refresh-retry-window': { type: 'string' },
     'registration-scope': { type: 'string' },
+    'registration-unused-ttl': { type: 'string' },
     'registration-limit': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   })

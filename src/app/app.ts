@@ -58,10 +58,11 @@ export interface AppOptions {
   readonly rateLimit?: RateLimitOptions | false | undefined
   /**
    * Client registration (RFC 7591) at `/register`, advertised as `registration_endpoint`: open to any client, which
-   * may obtain `scopes` (a request for others is narrowed to these), under the per-address registration limit. Off
-   * (no `/register`) when absent.
+   * may obtain `scopes` (a request for others is narrowed to these), under the per-address registration limit; one that
+   * never obtains a code or token is removed after `unusedTtl` seconds (default a day). Off (no `/register`) when
+   * absent.
    */
-  readonly registration?: { readonly scopes: readonly string[] } | undefined
+  readonly registration?: { readonly scopes: readonly string[]; readonly unusedTtl?: number | undefined } | undefined
   /**
    * The protected resources (absolute URIs) this server issues tokens for: any client may ask for them with
    * `resource` (RFC 8707), and its tokens then name them as audience; any other resource is `invalid_target`.
@@ -135,7 +136,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const reportServerError = (error: unknown) => log({ level: 'error', message: 'server error', error: describe(error) })
   const validator = new StoreValidator(options.store, {
     issuer,
-    registration: registration === undefined ? undefined : { policy: 'open', scopes: registration.scopes },
+    registration: registration === undefined ? undefined : { policy: 'open', scopes: registration.scopes, unusedTtl: registration.unusedTtl },
     resources: options.resources === undefined ? undefined : parseResources(options.resources),
     refreshTokenRetryWindow: options.refreshTokenRetryWindow,
   })

@@ -228,6 +228,11 @@ export interface ClientTable {
   delete(clientId: string): Promise<boolean>
   /** @returns whether the client exists */
   updateSecretHash(clientId: string, secretHash: string): Promise<boolean>
+  /**
+   * Deletes the clients that registered themselves (`registration` set) before `registeredBefore` and never obtained a
+   * code or a token that is still stored. @returns how many
+   */
+  deleteUnusedRegistrations(registeredBefore: number): Promise<number>
 }
 
 /** Low-level user storage. */

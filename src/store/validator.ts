@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { randomBase64url, timePrefix } from '../core/random.js'
 import { TemporarilyUnavailableError } from '../core/errors.js'
 import { type OAuth2Request } from '../core/request.js'
 import { type AuthorizationCode, type BearerTokenResponse, type IssuedAuthorizationCode, type RefreshTokenRecord, type StoredToken, type TokenContext, type User } from '../types.js'
@@ -13,7 +12,8 @@ import { type RegisteredClient } from '../endpoints/registration.js'
 import { RequestValidator } from '../validator.js'
 import { registerClient } from './registration.js'
 import { tokenHash } from './secrets.js'
-import { type ClientRecord, type Store, type TokenRecord, type UserRecord } from './store.js'
+import { type ClientRecord, type Store, type TokenRecord } from './store.js'
+import { newGrantId, storedToken, storeUser } from './validator-records.js'
 
 /** A user as `StoreValidator` hands it to the core: the `sub` of tokens, and the username for introspection. */
 export interface StoreUser extends User {
@@ -61,6 +61,11 @@ export interface StoreRegistrationPolicy {
   readonly policy: 'open'
   /** The scopes a self-registered client may obtain; one that asks for none gets all of them. */
   readonly scopes: readonly string[]
+  /**
+   * Seconds after which a self-registered client that never obtained a code or a token is removed by
+   * {@link StoreValidator.startPurging}; default a day.
+   */
+  readonly unusedTtl?: number | undefined
 }
 
 const DEFAULT_REFRESH_TOKEN_EXPIRES_IN = 30 * 24 * 3600
@@ -398,8 +403,11 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
    * @returns a function that stops purging
    */
   startPurging(everySeconds = 600, onError: (error: unknown) => void = (error) => console.error('oauthkit: purge failed', error)): () => void {
+    const registration = this.options.registration
     const timer = setInterval(() => {
       this.store.purgeExpired(now()).catch(onError)
+      // Registrations nobody used: open registration must not let the client table grow without bound.
+      if (registration !== undefined) this.store.clientTable.deleteUnusedRegistrations(now() - (registration.unusedTtl ?? 86_400)).catch(onError)
     }, everySeconds * 1000)
     timer.unref()
     return () => clearInterval(timer)
@@ -463,34 +471,6 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
       headers: { 'Retry-After': String(this.options.retryAfter ?? 5) },
     })
   }
-}
-
-/** What the validator tells of a stored token, with its user (the store's record) when it has one. */
-function storedToken(stored: TokenRecord, user: UserRecord | undefined): StoredToken<StoreUser> {
-  return {
-    tokenType: stored.type,
-    clientId: stored.clientId,
-    user: user === undefined ? undefined : storeUser(user),
-    username: user?.username,
-    scopes: stored.scopes,
-    expiresAt: stored.expiresAt,
-    issuedAt: stored.issuedAt,
-    audience: stored.resources.length > 0 ? stored.resources : undefined,
-  }
-}
-
-function storeUser(user: UserRecord): StoreUser {
-  return { userId: user.userId, username: user.username }
-}
-
-/**
- * A new grant family id: the time in milliseconds (base 36, fixed width, so ids sort by creation) and 128 random
- * bits. Sorted ids land at the end of the stores' `grant_id` index instead of on a random page of it: a group of
- * tokens saved together writes that page once. The id never leaves the store.
- */
-function newGrantId(): string {
-  // One flat string (see tokenHash): the memory store keeps it with every token of the family.
-  return [timePrefix(), randomBase64url(16)].join('')
 }
 
 function now(): number {

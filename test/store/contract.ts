@@ -984,6 +984,30 @@ export function describeStoreContract(name: string, open: () => Promise<{ store:
       })
     })
 
+    describe('self-registered clients', () => {
+      it('keeps what a client said of itself, and none for an operator’s client', async () => {
+        const registration = { clientUri: 'https://self.example', contacts: ['ops@self.example'], applicationType: 'native' as const }
+        await store.clientTable.insert(clientRecord('self', { registration }))
+        await store.clientTable.insert(clientRecord('operator'))
+        expect((await store.clients.get('self'))?.registration).toEqual(registration)
+        expect(await store.clients.get('operator')).not.toHaveProperty('registration')
+      })
+
+      it('deleteUnusedRegistrations removes old self-registered clients without codes or tokens, and nothing else', async () => {
+        await store.userTable.insert(userRecord('alice'))
+        await store.clientTable.insert(clientRecord('old-unused', { registration: {}, createdAt: NOW - 2 * DAY }))
+        await store.clientTable.insert(clientRecord('old-with-token', { registration: {}, createdAt: NOW - 2 * DAY }))
+        await store.clientTable.insert(clientRecord('old-with-code', { registration: {}, createdAt: NOW - 2 * DAY }))
+        await store.clientTable.insert(clientRecord('new-unused', { registration: {}, createdAt: NOW }))
+        await store.clientTable.insert(clientRecord('operator-unused', { createdAt: NOW - 2 * DAY }))
+        await store.tokens.insert([tokenRecord('a token', { clientId: 'old-with-token' })])
+        await store.codes.insert(codeRecord('a code', { clientId: 'old-with-code' }))
+        expect(await store.clientTable.deleteUnusedRegistrations(NOW - DAY)).toBe(1)
+        expect((await store.clients.list()).map((client) => client.clientId).sort()).toEqual(['new-unused', 'old-with-code', 'old-with-token', 'operator-unused'])
+        expect(await store.clientTable.deleteUnusedRegistrations(NOW - DAY)).toBe(0)
+      })
+    })
+
     describe('installation secrets', () => {
       it('keeps the first value stored under a name, whoever asks and however many ask at once', async () => {
         const first = await Promise.all(['a', 'b', 'c', 'd'].map((candidate) => store.installationSecrets.getOrInsert('csrf', candidate, NOW)))

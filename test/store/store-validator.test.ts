@@ -28,3 +28,21 @@ describe('StoreValidator.startPurging', () => {
     await store.close()
   })
 })
+
+describe('StoreValidator.startPurging with open registration', () => {
+  it('removes a self-registered client that obtained nothing within unusedTtl, and keeps the operator’s', async () => {
+    const store = await MemoryStore.open()
+    const old = Math.floor(Date.now() / 1000) - 7200
+    const base = { redirectUris: [], grantTypes: ['client_credentials'], responseTypes: [], scopes: ['read'], resources: [], tokenEndpointAuthMethod: 'client_secret_basic' as const }
+    await store.clientTable.insert({ ...base, clientId: 'self', name: 'self', createdAt: old, registration: {} })
+    await store.clientTable.insert({ ...base, clientId: 'operator', name: 'operator', createdAt: old })
+    const stop = new StoreValidator(store, { registration: { policy: 'open', scopes: ['read'], unusedTtl: 3600 } }).startPurging(0.05)
+    try {
+      await vi.waitFor(async () => expect(await store.clients.get('self')).toBeUndefined(), { timeout: 2000, interval: 20 })
+    } finally {
+      stop()
+    }
+    expect(await store.clients.get('operator')).toBeDefined()
+    await store.close()
+  })
+})

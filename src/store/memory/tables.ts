@@ -45,6 +45,21 @@ export class MemoryClientTable implements ClientTable {
     })
   }
 
+  deleteUnusedRegistrations(registeredBefore: number): Promise<number> {
+    return this.database.run((writer) => {
+      const used = new Set<string>()
+      for (const record of [...this.database.codes.values(), ...this.database.tokens.values()]) used.add(record.clientId)
+      let deleted = 0
+      for (const client of this.database.clients.values()) {
+        if (client.registration === undefined || client.createdAt >= registeredBefore || used.has(client.clientId)) continue
+        writer.delete(this.database.clients, client.clientId)
+        this.database.deleteDependents(writer, (record) => record.clientId === client.clientId)
+        deleted++
+      }
+      return deleted
+    })
+  }
+
   updateSecretHash(clientId: string, secretHash: string): Promise<boolean> {
     return this.database.run((writer) => {
       const client = this.database.clients.get(clientId)

@@ -108,6 +108,17 @@ export class PostgresClientTable implements ClientTable {
     return affected(await this.db.query(`DELETE FROM ${this.tables.clients} WHERE client_id = $1`, [clientId]))
   }
 
+  async deleteUnusedRegistrations(registeredBefore: number): Promise<number> {
+    const { clients, tokens, codes } = this.tables
+    const result = await this.db.query(
+      `DELETE FROM ${clients} c WHERE c.registration IS NOT NULL AND c.created_at < $1
+         AND NOT EXISTS (SELECT 1 FROM ${tokens} t WHERE t.client_id = c.client_id)
+         AND NOT EXISTS (SELECT 1 FROM ${codes} k WHERE k.client_id = c.client_id)`,
+      [registeredBefore],
+    )
+    return result.rowCount ?? 0
+  }
+
   async updateSecretHash(clientId: string, secretHash: string): Promise<boolean> {
     return affected(await this.db.query(`UPDATE ${this.tables.clients} SET secret_hash = $2 WHERE client_id = $1`, [clientId, secretHash]))
   }

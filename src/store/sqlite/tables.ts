@@ -71,6 +71,17 @@ export class SqliteClientTable implements ClientTable {
     return this.access.write((sql) => sql('DELETE FROM clients WHERE client_id = ?').run(clientId).changes === 1)
   }
 
+  async deleteUnusedRegistrations(registeredBefore: number): Promise<number> {
+    return this.access.write(
+      (sql) =>
+        sql(
+          `DELETE FROM clients WHERE registration IS NOT NULL AND created_at < ?
+             AND NOT EXISTS (SELECT 1 FROM tokens WHERE tokens.client_id = clients.client_id)
+             AND NOT EXISTS (SELECT 1 FROM codes WHERE codes.client_id = clients.client_id)`,
+        ).run(registeredBefore).changes,
+    )
+  }
+
   async updateSecretHash(clientId: string, secretHash: string): Promise<boolean> {
     return this.access.write((sql) => sql('UPDATE clients SET secret_hash = ? WHERE client_id = ?').run(secretHash, clientId).changes === 1)
   }
