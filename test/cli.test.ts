@@ -419,6 +419,13 @@ describe('oauthkit serve: refused before it listens', () => {
     ['a port out of range', ['--port', '70000'], /--port must be a port number/],
     ['a rate limit without its window', ['--login-limit', '5'], /--login-limit must be N\/SECONDS .* or off, got 5 /],
     ['a rate limit of zero', ['--token-client-limit', '0/60'], /--token-client-limit must be N\/SECONDS/],
+    ['an unknown registration policy', ['--registration', 'maybe'], /--registration must be off or open, got maybe/],
+    ['registration by initial access token, not available yet', ['--registration', 'token'], /--registration token .* not available yet/],
+    ['a malformed registration scope', ['--registration', 'open', '--registration-scope', 'read  write'], /--registration-scope must be scope tokens/],
+    ['an unused-registration ttl of zero', ['--registration', 'open', '--registration-unused-ttl', '0'], /--registration-unused-ttl must be a positive whole number/],
+    ['a resource that is not an absolute URI', ['--resource', 'api'], /--resource must be an absolute URI/],
+    ['a resource with a fragment', ['--resource', 'https://api.example.com/#x'], /--resource must be an absolute URI without a fragment/],
+    ['a refresh retry window that is not a number', ['--refresh-retry-window', 'half'], /--refresh-retry-window must be a positive whole number/],
   ])('refuses %s with exit 2', async (_, args, message) => {
     expectFailure(await within(run('serve', ...args, '--db', 'memory')), 2, message)
   })

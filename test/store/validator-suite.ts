@@ -200,6 +200,26 @@ export function describeStoreValidator(name: string, open: () => Promise<{ store
     )
 
     it(
+      'a resource the server names in resources may be asked for by any client, and tokens name it; any other is invalid_target',
+      withStore(async (store) => {
+        const { server } = await setUp(store, { resources: ['https://api.example.com/mcp'] })
+        const svc = await store.clients.create({ name: 'svc', grantTypes: ['client_credentials'], scopes: ['read'] })
+        const ask = (resource: string) =>
+          server.createTokenResponse(TOKEN, 'POST', `grant_type=client_credentials&resource=${encodeURIComponent(resource)}`, {
+            Authorization: basic(svc.clientId, svc.clientSecret as string),
+            ...FORM,
+          })
+        const granted = expectTokenResponse(await ask('https://api.example.com/mcp'))
+        const introspected = await server.createIntrospectResponse(`${ISSUER}/introspect`, 'POST', `token=${granted.access_token as string}`, {
+          Authorization: basic(svc.clientId, svc.clientSecret as string),
+          ...FORM,
+        })
+        expect(JSON.parse(introspected.body)).toMatchObject({ active: true, aud: 'https://api.example.com/mcp' })
+        expectErrorResponse(await ask('https://other.example.com/'), 400, 'invalid_target')
+      }),
+    )
+
+    it(
       'lets a public client in by client_id with PKCE, and never a confidential one without its secret',
       withStore(async (store) => {
         const { authorize, redeem, spa, web } = await setUp(store)
