@@ -12,7 +12,7 @@
  * @see {@link https://fetch.spec.whatwg.org/#http-cors-protocol | Fetch §3.2 The CORS protocol}
  * @module
  */
-import { HttpError, type HttpResponse, type Route } from './router.js'
+import { HttpError, type HttpResponse, type Route, type RouteRequest } from './router.js'
 
 /** The request headers a browser client may send: client authentication, forms and JSON, DPoP proofs, MCP's version. */
 const ALLOWED_HEADERS = 'Authorization, Content-Type, DPoP, MCP-Protocol-Version'
@@ -30,30 +30,36 @@ const PREFLIGHT_MAX_AGE_SECONDS = 7200
 export function withCors(route: Route, methods: readonly string[]): Route {
   const allowMethods = methods.join(', ')
   return async (request) => {
-    if (request.method === 'OPTIONS') {
-      return {
-        status: 204,
-        headers: {
-          'Access-Control-Allow-Origin': '*',
-          'Access-Control-Allow-Methods': allowMethods,
-          'Access-Control-Allow-Headers': ALLOWED_HEADERS,
-          'Access-Control-Max-Age': String(PREFLIGHT_MAX_AGE_SECONDS),
-          Allow: `${allowMethods}, OPTIONS`,
-        },
-        body: '',
-      }
-    }
     let response: HttpResponse
     try {
-      response = await route(request)
+      response = request.method === 'OPTIONS' ? await preflight(request, allowMethods) : await route(request)
     } catch (error) {
       // A body over the cap, or another failure at the HTTP level: the browser client is shown its problem too.
       if (!(error instanceof HttpError)) throw error
       response = error.toHttpResponse()
     }
+    if (request.method === 'OPTIONS' && response.status === 204) return response
     return {
       ...response,
       headers: { ...response.headers, 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': EXPOSED_HEADERS },
     }
+  }
+}
+
+/** The answer to a preflight: the methods and headers allowed, for any origin, cacheable for a while. */
+async function preflight(request: RouteRequest, allowMethods: string): Promise<HttpResponse> {
+  // A preflight has no body; one that comes with a body is read all the same, so that the cap holds (413) and a
+  // keep-alive connection is left at the start of the next request.
+  await request.body()
+  return {
+    status: 204,
+    headers: {
+      'Access-Control-Allow-Origin': '*',
+      'Access-Control-Allow-Methods': allowMethods,
+      'Access-Control-Allow-Headers': ALLOWED_HEADERS,
+      'Access-Control-Max-Age': String(PREFLIGHT_MAX_AGE_SECONDS),
+      Allow: `${allowMethods}, OPTIONS`,
+    },
+    body: '',
   }
 }
