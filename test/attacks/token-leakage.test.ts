@@ -62,7 +62,8 @@ beforeAll(async () => {
       consoleOutput.push(args.map((arg) => (typeof arg === 'string' ? arg : inspect(arg, { depth: 10 }))).join(' '))
     })
   }
-  server = await startServer({ enablePasswordGrant: true })
+  // Strict rotation, so that the replayed refresh token below is reuse (400), as its label says.
+  server = await startServer({ enablePasswordGrant: true, refreshTokenRetryWindow: 0 })
   const client = await server.addClient()
   const poster = await server.addClient({ name: 'Poster', tokenEndpointAuthMethod: 'client_secret_post' })
   const legacy = await server.addClient({ name: 'Legacy', grantTypes: ['password', 'refresh_token'], scopes: ['read'] })
