@@ -245,18 +245,22 @@ export class PostgresStore extends Store {
    */
   async purgeExpired(now: number): Promise<number> {
     const cutoff = now - PURGE_GRACE_SECONDS
-    const expired: readonly (readonly [string, string])[] = [
-      [this.tables.codes, 'expires_at < $1'],
-      [this.tables.tokens, 'expires_at < $1'],
+    // Each table and condition, deleted in batches. A row in use right now is skipped (SKIP LOCKED).
+    const expired: readonly (readonly [string, string, number])[] = [
+      [this.tables.codes, 'expires_at < $1', cutoff],
+      [this.tables.tokens, 'expires_at < $1', cutoff],
       // A refresh token without expiry is kept for reuse detection until it has been revoked for the grace period.
-      [this.tables.tokens, 'expires_at IS NULL AND revoked_at < $1'],
+      [this.tables.tokens, 'expires_at IS NULL AND revoked_at < $1', cutoff],
+      // Rate-limit windows and sessions that ended are worth nothing: no grace.
+      [this.tables.rateLimits, 'reset_at <= $1', now],
+      [this.tables.sessions, 'expires_at <= $1', now],
     ]
     let total = 0
-    for (const [table, condition] of expired) {
+    for (const [table, condition, before] of expired) {
       for (;;) {
         const result = await this.connection().query(
           `DELETE FROM ${table} WHERE ctid IN (SELECT ctid FROM ${table} WHERE ${condition} LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)`,
-          [cutoff],
+          [before],
         )
         const deleted = result.rowCount ?? 0
         total += deleted
@@ -266,21 +270,6 @@ export class PostgresStore extends Store {
     // Keys are few: one statement, against `now` itself.
     const keys = await this.connection().query(`DELETE FROM ${this.tables.signingKeys} WHERE expires_at < $1`, [now])
     total += keys.rowCount ?? 0
-    // Rate-limit windows and sessions that ended are worth nothing: no grace. A row in use right now is skipped.
-    for (const [table, condition] of [
-      [this.tables.rateLimits, 'reset_at <= $1'],
-      [this.tables.sessions, 'expires_at <= $1'],
-    ] as const) {
-      for (;;) {
-        const result = await this.connection().query(
-          `DELETE FROM ${table} WHERE ctid IN (SELECT ctid FROM ${table} WHERE ${condition} LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)`,
-          [now],
-        )
-        const deleted = result.rowCount ?? 0
-        total += deleted
-        if (deleted < PURGE_BATCH) break
-      }
-    }
     return total
   }
 
