@@ -480,12 +480,15 @@ function headerBytes(headers: FuzzRequest['headers']): number {
 
 /**
  * Whether the route reads the body of this request, and so must refuse one over the cap with 413: the protocol
- * endpoints and /authorize for any method with a body, the pages' forms only for a form content type.
+ * endpoints and /authorize for any method with a body, a CORS preflight to /jwks.json, the pages' forms only for a
+ * form content type.
  */
 function readsBody(request: FuzzRequest): boolean {
   const pathname = pathnameOf(request.target)
   if (pathname === undefined || request.method === 'GET' || request.method === 'HEAD') return false
   if ([...OAUTH_PATHS, '/.well-known/oauth-authorization-server', '/authorize'].includes(pathname)) return true
+  // A CORS preflight reads its (normally empty) body too, on every route open to browsers.
+  if (request.method === 'OPTIONS' && pathname === '/jwks.json') return true
   const form = (headerOf(request, 'content-type') ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')
   return request.method === 'POST' && form && ['/login', '/consent', '/logout'].includes(pathname)
 }
