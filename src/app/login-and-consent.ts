@@ -40,20 +40,25 @@ export class LoginAndConsent {
   async authorize(request: RouteRequest): Promise<HttpResponse> {
     const { url: uri, method, headers } = request
     const body = await request.body()
+    // Sign-in and consent come back to the same request as a GET, whatever its method was (RFC 6749 §3.1).
+    const query = new URLSearchParams(method.toUpperCase() === 'POST' ? (body ?? '') : uri.search.slice(1))
+    // RFC 9700 §4.11.2: a client that registered itself chose its redirect URI, so an error sent there before the user
+    // took part would make this server an open redirector; such errors are shown on a page instead.
+    const selfRegistered = await this.isSelfRegistered(query.get('client_id'))
     let validated
     try {
       validated = await this.server.validateAuthorizationRequest(uri, method, body, headers)
     } catch (error) {
-      if (error instanceof OAuth2Error && error.redirectable) {
+      if (error instanceof OAuth2Error && error.redirectable && !selfRegistered) {
         return this.server.createAuthorizationErrorResponse(uri, method, body, headers, error)
       }
-      return shownError(error)
+      return shownError(error instanceof OAuth2Error && error.redirectable ? new InvalidRequestError(error.description) : error)
     }
-    // Sign-in and consent come back to the same request as a GET, whatever its method was (RFC 6749 §3.1).
-    const query = new URLSearchParams(method.toUpperCase() === 'POST' ? (body ?? '') : uri.search.slice(1))
     const returnTo = `/authorize?${query.toString()}`
-    const refuse = (error: OAuth2Error) => this.server.createAuthorizationErrorResponse(uri, method, body, headers, error)
     const { request: parsed, client } = validated.credentials
+    const session = await this.signedIn(request)
+    const refuse = (error: OAuth2Error) =>
+      selfRegistered && session === undefined ? shownError(new InvalidRequestError(error.description)) : this.server.createAuthorizationErrorResponse(uri, method, body, headers, error)
     let asked: Interaction
     try {
       asked = interactionOf(parsed)
@@ -61,7 +66,6 @@ export class LoginAndConsent {
       if (error instanceof OAuth2Error) return refuse(error)
       throw error
     }
-    const session = await this.signedIn(request)
     const signedInRecently = session !== undefined && (asked.maxAge === undefined || Math.floor(Date.now() / 1000) - session.authTime <= asked.maxAge)
     // RFC 6749 §10.2, RFC 8252 §8.6: a client that cannot authenticate may be anyone who knows its client_id (any local
     // program can open the user's browser with a loopback redirect URI), so a consent given before is not applied to
@@ -128,8 +132,13 @@ export class LoginAndConsent {
     }
     if (user === undefined) return page(401, loginPage({ csrf: csrf.token, returnTo, username, error: 'The username or password is incorrect.' }))
     await check?.succeeded()
-    // A new session id (and CSRF cookie) on every sign-in: a session fixed before login is worthless.
-    return redirect(returnTo, await this.sessions.start(user.userId))
+    // A new session id (and CSRF cookie) on every sign-in: a session fixed before login is worthless. It lives only if
+    // the password it was checked against is still the user's once it is stored: a password change (which ends every
+    // session) between the check and now ends this one too.
+    const verifiedHash = user.passwordHash
+    const cookies = await this.sessions.start(user.userId, async () => (await this.store.users.get(user.userId))?.passwordHash === verifiedHash)
+    if (cookies === undefined) return page(401, loginPage({ csrf: csrf.token, returnTo, username, error: 'The username or password is incorrect.' }))
+    return redirect(returnTo, cookies)
   }
 
   /** `/consent`: names the client and the scopes, and answers Allow or Deny. */
@@ -190,6 +199,12 @@ export class LoginAndConsent {
     const form = await formOf(request)
     if (!(await this.sessions.checkCsrf(request, form.get('csrf_token')))) return page(403, logoutPage({ csrf: csrf.token, signedOut: false }))
     return page(200, logoutPage({ csrf: '', signedOut: true }), await this.sessions.end(request))
+  }
+
+  /** Whether the client of this `client_id` registered itself (RFC 7591). */
+  private async isSelfRegistered(clientId: string | null): Promise<boolean> {
+    if (clientId === null) return false
+    return (await this.store.clients.get(clientId))?.registration !== undefined
   }
 
   /** Whether a client is registered without a means to authenticate (`token_endpoint_auth_method` `none`). */

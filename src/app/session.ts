@@ -80,14 +80,20 @@ export class Sessions {
   }
 
   /**
-   * Starts a session for a user who just signed in, with a fresh session id and a fresh CSRF cookie.
+   * Starts a session for a user who just signed in, with a fresh session id and a fresh CSRF cookie. `stillValid` is
+   * asked once the session is stored: when it says no (the password changed while this sign-in checked the old one),
+   * the session is ended at once, so that a password change ends every session, even one a sign-in was starting.
    *
-   * @returns the `Set-Cookie` values to send
+   * @returns the `Set-Cookie` values to send, or `undefined` when the session was ended
    */
-  async start(userId: string): Promise<string[]> {
+  async start(userId: string, stillValid: () => Promise<boolean> = async () => true): Promise<string[] | undefined> {
     const now = Math.floor(Date.now() / 1000)
     const sid = randomBytes(32).toString('base64url')
     await this.options.table.insert({ sessionHash: tokenHash(sid), userId, authTime: now, expiresAt: now + this.maxAge })
+    if (!(await stillValid())) {
+      await this.options.table.delete(tokenHash(sid))
+      return undefined
+    }
     return [this.cookie(this.sessionCookie, sid, this.maxAge), this.cookie(this.csrfCookie, randomBytes(16).toString('base64url'), this.maxAge)]
   }
 

@@ -124,6 +124,9 @@ export function parseClientMetadata(body: unknown, policy: ClientMetadataPolicy)
  * @throws {@link InvalidRedirectUriError}
  */
 function checkRedirectUri(uri: string): void {
+  // The URL parser drops or rewrites white space, control characters and backslashes; a URI that needs it is refused,
+  // so that what is stored is what is matched and shown.
+  if (/[\x00-\x20\x7F-\uFFFF\\]/.test(uri)) throw new InvalidRedirectUriError('A redirect URI must be printable ASCII without spaces or backslashes')
   let url: URL
   try {
     url = new URL(uri)
@@ -146,6 +149,7 @@ function checkRedirectUri(uri: string): void {
 function webUrl(fields: Record<string, unknown>, name: string): string | undefined {
   const value = text(fields, name, MAX_URI_LENGTH)
   if (value === undefined) return undefined
+  if (/[\x00-\x20\x7F-\uFFFF\\]/.test(value)) throw new InvalidClientMetadataError(`${name} must be printable ASCII without spaces or backslashes`)
   let url: URL
   try {
     url = new URL(value)
@@ -165,7 +169,8 @@ function text(fields: Record<string, unknown>, name: string, maxLength: number):
 }
 
 function checkText(value: string, name: string, maxLength: number): string {
-  if (value === '' || value.length > maxLength || /[\x00-\x1F\x7F]/.test(value)) {
+  // Control and format characters (bidirectional overrides, zero-width) would let a name pass for another on a page.
+  if (value === '' || value.length > maxLength || /[\x00-\x1F\x7F-\x9F\p{Cf}]/u.test(value)) {
     throw new InvalidClientMetadataError(`${name} must be printable text of 1 to ${maxLength} characters`)
   }
   return value

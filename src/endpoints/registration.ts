@@ -12,8 +12,11 @@ import { parseClientMetadata, type ClientMetadata } from './client-metadata.js'
 
 export { parseClientMetadata, type ClientMetadata, type ClientMetadataPolicy, type RegisteredAuthMethod } from './client-metadata.js'
 
-/** The grant types a client may register for unless {@link RegistrationEndpointOptions.grantTypes} says otherwise. */
-export const DEFAULT_REGISTRATION_GRANT_TYPES: readonly string[] = ['authorization_code', 'refresh_token', 'client_credentials']
+/**
+ * The grant types a client may register for unless {@link RegistrationEndpointOptions.grantTypes} says otherwise: the
+ * code grant and refresh. Not `client_credentials`: with open registration, anyone would get tokens without a user.
+ */
+export const DEFAULT_REGISTRATION_GRANT_TYPES: readonly string[] = ['authorization_code', 'refresh_token']
 
 /** A client the validator registered (see `RequestValidator.registerClient`). */
 export interface RegisteredClient {
@@ -32,7 +35,10 @@ export interface RegisteredClient {
 export interface RegistrationEndpointOptions extends EndpointOptions {
   /** Decides who may register (`authorizeRegistration`) and registers (`registerClient`). */
   readonly requestValidator: RequestValidator
-  /** The grant types a client may register for; default {@link DEFAULT_REGISTRATION_GRANT_TYPES}. */
+  /**
+   * The grant types a client may register for; default {@link DEFAULT_REGISTRATION_GRANT_TYPES}. Add
+   * `client_credentials` only where registration is not open to anyone: such a client obtains tokens with no user.
+   */
   readonly grantTypes?: readonly string[] | undefined
   /** Accept requests to a URI that is not `https:`: loopback development and tests only (RFC 7591 §3 requires TLS). */
   readonly allowInsecureTransport?: boolean | undefined

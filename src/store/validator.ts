@@ -268,7 +268,13 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
   override async validateRefreshToken(refreshToken: string, client: ClientRecord, request: OAuth2Request): Promise<RefreshTokenRecord<StoreUser> | undefined> {
     return this.run(async () => {
       const stored = await this.store.tokens.get(tokenHash(refreshToken))
-      if (stored === undefined || stored.type !== 'refresh_token' || stored.revokedAt !== undefined) return undefined
+      if (stored === undefined || stored.type !== 'refresh_token') return undefined
+      if (stored.revokedAt !== undefined) {
+        // A revoked refresh token presented by its client: one superseded by a retry (below) means two holders, so the
+        // family ends, as for reuse; for a token revoked with its family already, revoking again changes nothing.
+        if (stored.clientId === client.clientId) await this.store.tokens.revokeFamily(stored.grantId, now())
+        return undefined
+      }
       if (stored.rotatedAt !== undefined) {
         // Presented by another client, it proves nothing about the family and ends nothing (RFC 6749 §6: refresh
         // tokens are bound to their client).
@@ -302,7 +308,12 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
       // Rotated already: by the request whose answer was lost, or by a concurrent one with the same token that won
       // just now. Within the retry window this one gets a fresh pair, like a retry.
       const stored = await this.run(() => this.store.tokens.get(hash))
-      if (stored?.rotatedAt !== undefined && stored.revokedAt === undefined && (await this.isRetry(stored))) return true
+      if (stored?.rotatedAt !== undefined && stored.revokedAt === undefined && (await this.isRetry(stored))) {
+        // One live refresh token per family: the pairs issued for this token before are superseded by the one this
+        // retry gets. Whoever holds one of them and presents it later ends the family (see validateRefreshToken).
+        await this.run(() => this.supersede(stored))
+        return true
+      }
       // A concurrent refresh won: this is reuse of a rotated token (RFC 9700 §4.14.2), after the rollback.
       this.afterRollback(request, async () => {
         const stored = await this.store.tokens.get(hash)
@@ -437,6 +448,16 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
     if (window === 0 || now() - rotatedAt >= window) return false
     const family = await this.store.tokens.family(stored.grantId)
     return !family.some((token) => token.type === 'refresh_token' && token.tokenHash !== stored.tokenHash && token.issuedAt >= rotatedAt && token.rotatedAt !== undefined)
+  }
+
+  /** Revokes the refresh tokens issued since `rotated` was rotated, that is, the ones a retry of it replaces. */
+  private async supersede(rotated: TokenRecord): Promise<void> {
+    const rotatedAt = rotated.rotatedAt as number
+    for (const token of await this.store.tokens.family(rotated.grantId)) {
+      if (token.type === 'refresh_token' && token.tokenHash !== rotated.tokenHash && token.issuedAt >= rotatedAt && token.revokedAt === undefined) {
+        await this.store.tokens.revoke(token.tokenHash, now())
+      }
+    }
   }
 
   /** The audience of an access token: the requested resources, else the issuer when one is configured. */

@@ -52,6 +52,12 @@ describe('RFC 7591 §5: registration flooding', () => {
 })
 
 describe('RFC 7591 §5: what a registered client may not do', () => {
+  it('RFC 7591 §5: a client cannot register itself for client_credentials, which would give it tokens without any user', async () => {
+    const response = await register(server, { grant_types: ['client_credentials'], response_types: [], scope: 'read' }, '198.51.100.19')
+    expect(response.status).toBe(400)
+    expect(((await response.json()) as { error: string }).error).toBe('invalid_client_metadata')
+  })
+
   it('RFC 7591 §5: a redirect URI an attacker registered for their own client is refused for the victim’s client, with no redirect', async () => {
     const registered = await register(server, { redirect_uris: ['https://attacker.example/cb'], client_name: 'Photo Printer' }, '198.51.100.20')
     expect(registered.status).toBe(201)
@@ -62,6 +68,25 @@ describe('RFC 7591 §5: what a registered client may not do', () => {
     expect(response.status).toBe(400)
     expect(response.headers.get('Location')).toBeNull()
     expect(await response.text()).not.toContain('attacker.example')
+  })
+
+  it('RFC 9700 §4.11.2: an error of a self-registered client is shown on a page, never redirected to the URI its registrant chose', async () => {
+    const registered = (await (
+      await register(server, { redirect_uris: ['https://attacker.example/landing'], token_endpoint_auth_method: 'none' }, '198.51.100.22')
+    ).json()) as { client_id: string }
+    const lure = (params: Record<string, string>) =>
+      `/authorize?${new URLSearchParams({ response_type: 'code', client_id: registered.client_id, redirect_uri: 'https://attacker.example/landing', ...params }).toString()}`
+    const browser = server.browser()
+    // No PKCE (invalid_request), and prompt=none without a session (login_required): both errors, both kept here.
+    for (const path of [lure({}), lure({ code_challenge: pkce().challenge, code_challenge_method: 'S256', prompt: 'none' })]) {
+      const response = await browser.get(path)
+      expect(response.status).toBe(400)
+      expect(response.headers.get('Location')).toBeNull()
+    }
+    // An operator's client still gets its errors at its redirect URI (RFC 6749 §4.1.2.1).
+    const operator = await browser.get(`/authorize?response_type=code&client_id=${victim.clientId}&redirect_uri=${encodeURIComponent('https://client.example.com/cb')}`)
+    expect(operator.status).toBe(302)
+    expect(operator.headers.get('Location')).toMatch(/^https:\/\/client\.example\.com\/cb\?error=invalid_request/)
   })
 
   it('RFC 7591 §5: a client that registered itself under another’s name is marked unverified on the consent page, with the host it sends the user to', async () => {

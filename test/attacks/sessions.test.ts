@@ -91,6 +91,27 @@ describe('ASVS V3.3.3: a password change, an administrator or removing the user 
     expect(await isActive(two, client, theirs.access_token)).toBe(true)
   })
 
+  it('ASVS V3.3.3: a sign-in that checked the old password while it was being changed gets no session', async () => {
+    await one.addUser('racing-user')
+    const users = one.store.users
+    const authenticate = users.authenticate.bind(users)
+    // The change lands after this sign-in's password check and before its session is stored: the race a reviewer won
+    // with timing alone, made certain.
+    users.authenticate = async (username, password) => {
+      const user = await authenticate(username, password)
+      if (user !== undefined && username === 'racing-user') await users.setPassword(user.userId, 'a password the attacker does not know')
+      return user
+    }
+    try {
+      const browser = one.browser()
+      const response = await signIn(browser, '/', 'racing-user')
+      expect(response.status).toBe(401)
+      expect(browser.cookies.get(SESSION_COOKIE)).toBeUndefined()
+    } finally {
+      users.authenticate = authenticate
+    }
+  })
+
   it('ASVS V3.3.3: signing a user out everywhere ends their sessions on every instance, and no one else’s', async () => {
     const victim = await signedIn('signout-user')
     const bystander = await signedIn('signout-bystander')

@@ -34,12 +34,12 @@ function expectError(res: OAuth2Response, status: number, error: string, descrip
 
 describe.each(CONFORMANCE_STORES)('RFC 7591 over StoreValidator on $name', (backend) => {
   /** A registration endpoint, open for the scopes read and write unless `closed`. */
-  async function setup(closed?: 'closed') {
+  async function setup(closed?: 'closed', grantTypes?: readonly string[]) {
     const store: Store = await backend.open()
     const registration: StoreValidatorOptions['registration'] = closed === undefined ? { policy: 'open', scopes: ['read', 'write'] } : undefined
     const validator = new StoreValidator(store, { issuer: ISSUER, registration })
     const errors: unknown[] = []
-    const endpoint = new RegistrationEndpoint({ requestValidator: validator, onError: (error) => errors.push(error) })
+    const endpoint = new RegistrationEndpoint({ requestValidator: validator, grantTypes, onError: (error) => errors.push(error) })
     const server = new Server(validator, { issuer: ISSUER })
     const register = (metadata: unknown, headers: Record<string, string> = JSON_TYPE, method = 'POST', uri = REGISTER) =>
       endpoint.createRegistrationResponse(uri, method, typeof metadata === 'string' ? metadata : JSON.stringify(metadata), headers)
@@ -84,6 +84,9 @@ describe.each(CONFORMANCE_STORES)('RFC 7591 over StoreValidator on $name', (back
       ['data:', 'data:text/html,hi'],
       ['a scheme without a dot', 'myapp:/cb'],
       ['file:', 'file:///etc/passwd'],
+      ['a leading space the URL parser would drop', ' https://client.example.org/cb'],
+      ['a tab inside', 'https://client.example.org/c\tb'],
+      ['a backslash', 'https:\\\\evil.example/cb'],
     ])('§2 refuses a redirect URI with %s as invalid_redirect_uri, and registers nothing', async (_name, uri) => {
       const { register, store } = await setup()
       expectError(await register({ redirect_uris: [uri], token_endpoint_auth_method: 'none' }), 400, 'invalid_redirect_uri')
@@ -99,6 +102,8 @@ describe.each(CONFORMANCE_STORES)('RFC 7591 over StoreValidator on $name', (back
     it.each([
       ['an unknown token_endpoint_auth_method', { token_endpoint_auth_method: 'private_key_jwt' }],
       ['a grant type the server does not register', { grant_types: ['password'] }],
+      ['client_credentials, which registration does not give by default (tokens without a user)', { grant_types: ['client_credentials'], response_types: [] }],
+      ['a client_name with a bidirectional override', { client_name: 'Photo\u202EPrinter' }],
       ['response_types without code for authorization_code', { response_types: [] }],
       ['response_types token', { response_types: ['code', 'token'] }],
       ['refresh_token without authorization_code', { grant_types: ['refresh_token'], response_types: [] }],
@@ -200,7 +205,8 @@ describe.each(CONFORMANCE_STORES)('RFC 7591 over StoreValidator on $name', (back
 
   describe('RFC 7591 §3.2.1 Client Information Response', () => {
     it('§3.2.1 a confidential client: 201, client_id, client_id_issued_at, client_secret with client_secret_expires_at 0, not cached; the secret works', async () => {
-      const { register, server } = await setup()
+      // client_credentials is registered only where the application allows it (never by default: see below).
+      const { register, server } = await setup(undefined, ['authorization_code', 'refresh_token', 'client_credentials'])
       const before = Math.floor(Date.now() / 1000)
       const res = await register({ grant_types: ['client_credentials'], response_types: [], scope: 'read' })
       expect(res.status, res.body).toBe(201)

@@ -149,7 +149,7 @@ export function describeStoreValidator(name: string, open: () => Promise<{ store
     )
 
     it(
-      'a client retrying a refresh whose answer was lost gets a fresh pair and nothing is revoked; all three pairs work',
+      'a client retrying a refresh whose answer was lost gets a fresh pair, and the lost refresh token is superseded; no access token is revoked',
       withStore(async (store) => {
         const { authorize, redeem, refresh, introspect } = await setUp(store)
         const first = expectTokenResponse(await redeem(await authorize()))
@@ -157,7 +157,22 @@ export function describeStoreValidator(name: string, open: () => Promise<{ store
         const retried = expectTokenResponse(await refresh(first.refresh_token as string))
         expect(retried.refresh_token).not.toBe(lost.refresh_token)
         for (const token of [lost.access_token, retried.access_token]) expect(await introspect(token as string)).toMatchObject({ active: true })
+        // One live refresh token per family: the retried one.
+        expect(await introspect(lost.refresh_token as string)).toEqual({ active: false })
         expectTokenResponse(await refresh(retried.refresh_token as string))
+      }),
+    )
+
+    it(
+      'a superseded refresh token presented later means two holders: the whole family ends',
+      withStore(async (store) => {
+        const { authorize, redeem, refresh, introspect } = await setUp(store)
+        const first = expectTokenResponse(await redeem(await authorize()))
+        const theirs = expectTokenResponse(await refresh(first.refresh_token as string))
+        const mine = expectTokenResponse(await refresh(first.refresh_token as string))
+        expectErrorResponse(await refresh(theirs.refresh_token as string), 400, 'invalid_grant')
+        expect(await introspect(mine.access_token as string)).toEqual({ active: false })
+        expectErrorResponse(await refresh(mine.refresh_token as string), 400, 'invalid_grant')
       }),
     )
 
@@ -188,7 +203,7 @@ export function describeStoreValidator(name: string, open: () => Promise<{ store
     )
 
     it(
-      'concurrent refreshes with one refresh token within the retry window each get a working pair, and nothing is revoked',
+      'concurrent refreshes with one refresh token within the retry window are all answered, and one refresh token of them lives on',
       withStore(async (store) => {
         const { authorize, redeem, refresh, introspect } = await setUp(store)
         const first = expectTokenResponse(await redeem(await authorize()))
@@ -196,6 +211,8 @@ export function describeStoreValidator(name: string, open: () => Promise<{ store
         const pairs = responses.map((response) => expectTokenResponse(response))
         expect(new Set(pairs.map((pair) => pair.refresh_token)).size).toBe(5)
         for (const pair of pairs) expect(await introspect(pair.access_token as string)).toMatchObject({ active: true })
+        const live = await Promise.all(pairs.map(async (pair) => (await introspect(pair.refresh_token as string)).active === true))
+        expect(live.filter((active) => active)).toHaveLength(1)
       }),
     )
 
