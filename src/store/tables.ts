@@ -270,6 +270,12 @@ export interface TokenTable {
    */
   insert(records: readonly TokenRecord[]): Promise<void>
   get(tokenHash: string): Promise<TokenRecord | undefined>
+  /**
+   * Holds the token's row until the transaction this runs in ends: concurrent transactions that lock the same token run
+   * this part one after another, each seeing what the one before committed. A no-op where transactions never
+   * interleave (memory, SQLite).
+   */
+  lock(tokenHash: string): Promise<void>
   /** Every token of a grant family, revoked and rotated ones included, in no particular order. */
   family(grantId: string): Promise<readonly TokenRecord[]>
   /** Sets `revokedAt` if not set. @returns whether the token exists */

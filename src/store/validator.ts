@@ -307,6 +307,7 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
     if (!rotated) {
       // Rotated already: by the request whose answer was lost, or by a concurrent one with the same token that won
       // just now. Within the retry window this one gets a fresh pair, like a retry.
+      await this.run(() => this.store.tokens.lock(hash)) // concurrent retries take turns, each seeing the one before
       const stored = await this.run(() => this.store.tokens.get(hash))
       if (stored?.rotatedAt !== undefined && stored.revokedAt === undefined && (await this.isRetry(stored))) {
         // One live refresh token per family: the pairs issued for this token before are superseded by the one this

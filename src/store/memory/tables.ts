@@ -180,6 +180,11 @@ export class MemoryTokenTable implements TokenTable {
     return this.database.run(() => copyOut(this.database.tokens.get(tokenHash)))
   }
 
+  /** Transactions of a memory store never interleave: nothing to hold. */
+  lock(): Promise<void> {
+    return Promise.resolve()
+  }
+
   family(grantId: string): Promise<readonly TokenRecord[]> {
     return this.database.run(() => this.database.familyOf(grantId).flatMap((tokenHash) => copyOut(this.database.tokens.get(tokenHash)) ?? []))
   }

@@ -109,6 +109,10 @@ export class PostgresTokenTable implements TokenTable {
     return rows[0] === undefined ? undefined : toToken(rows[0])
   }
 
+  async lock(tokenHash: string): Promise<void> {
+    await this.db.query(`SELECT 1 FROM ${this.tables.tokens} WHERE token_hash = $1 FOR UPDATE`, [tokenHash])
+  }
+
   async family(grantId: string): Promise<readonly TokenRecord[]> {
     const { rows } = await this.db.query<TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM ${this.tables.tokens} WHERE grant_id = $1`, [grantId])
     return rows.map(toToken)

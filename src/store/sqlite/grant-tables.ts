@@ -126,6 +126,9 @@ export class SqliteTokenTable implements TokenTable {
     return row === undefined ? undefined : tokenRecord(row)
   }
 
+  /** SQLite transactions hold the one write lock: they never interleave, so there is nothing more to hold. */
+  async lock(): Promise<void> {}
+
   async family(grantId: string): Promise<readonly TokenRecord[]> {
     const rows = await this.access.read((sql) => sql('SELECT * FROM tokens WHERE grant_id = ?').all(grantId) as TokenRow[])
     return rows.map(tokenRecord)
