@@ -256,7 +256,8 @@ export function protocolRoutes(server: FetchHandlerServer, paths: FetchHandlerOp
       async (request) => {
         // Only the token endpoint takes credentials: the client's address, for its hooks and the validator.
         const credentials = name !== 'token' || request.remoteAddress === undefined ? undefined : { remoteAddress: request.remoteAddress }
-        return bound(request.url, request.method, await request.body(), request.headers, credentials)
+        // Awaited rather than returned: an async function resolved with a promise waits three turns for it, not one.
+        return await bound(request.url, request.method, await request.body(), request.headers, credentials)
       },
     ])
   }

@@ -71,7 +71,7 @@ export abstract class GrantTypeBase implements TokenGrantType {
    * @throws {@link InvalidRequestError} naming the repeated parameter
    */
   protected rejectRepeatedParameters(request: OAuth2Request): void {
-    rejectRepeated(request, [...COMMON_PARAMETERS, ...this.parameters])
+    if (request.repeated.size > 0) rejectRepeated(request, [...COMMON_PARAMETERS, ...this.parameters])
   }
 
   /**
