@@ -42,18 +42,26 @@ class RandomPool {
     const start = this.offset
     const end = start + byteCount
     this.offset = end
-    const codes: number[] = []
+    // The character codes, collected in an array of the final length and made into one string at the end.
+    const codes = new Array<number>(Math.ceil((byteCount * 4) / 3))
+    let at = 0
     let i = start
     for (; i + 3 <= end; i += 3) {
       const bits = ((pool[i] as number) << 16) | ((pool[i + 1] as number) << 8) | (pool[i + 2] as number)
-      codes.push(BASE64URL[bits >>> 18] as number, BASE64URL[(bits >>> 12) & 63] as number, BASE64URL[(bits >>> 6) & 63] as number, BASE64URL[bits & 63] as number)
+      codes[at++] = BASE64URL[bits >>> 18] as number
+      codes[at++] = BASE64URL[(bits >>> 12) & 63] as number
+      codes[at++] = BASE64URL[(bits >>> 6) & 63] as number
+      codes[at++] = BASE64URL[bits & 63] as number
     }
     if (end - i === 1) {
       const bits = pool[i] as number
-      codes.push(BASE64URL[bits >>> 2] as number, BASE64URL[(bits & 3) << 4] as number)
+      codes[at++] = BASE64URL[bits >>> 2] as number
+      codes[at++] = BASE64URL[(bits & 3) << 4] as number
     } else if (end - i === 2) {
       const bits = ((pool[i] as number) << 8) | (pool[i + 1] as number)
-      codes.push(BASE64URL[bits >>> 10] as number, BASE64URL[(bits >>> 4) & 63] as number, BASE64URL[(bits & 15) << 2] as number)
+      codes[at++] = BASE64URL[bits >>> 10] as number
+      codes[at++] = BASE64URL[(bits >>> 4) & 63] as number
+      codes[at++] = BASE64URL[(bits & 15) << 2] as number
     }
     pool.fill(0, start, end)
     return String.fromCharCode(...codes)
