@@ -273,7 +273,8 @@ export function protocolRoutes(
     const route: Route = async (request) => {
       // Only the token endpoint takes credentials: the client's address, for its hooks and the validator.
       const credentials = name !== 'token' || request.remoteAddress === undefined ? undefined : { remoteAddress: request.remoteAddress }
-      return bound(request.url, request.method, await request.body(), request.headers, credentials)
+      // Awaited rather than returned: an async function resolved with a promise waits three turns for it, not one.
+      return await bound(request.url, request.method, await request.body(), request.headers, credentials)
     }
     const browsers = options.cors === true && name !== 'introspection'
     routes.push([path, browsers ? withCors(route, name === 'metadata' ? ['GET', 'HEAD'] : ['POST']) : route])

@@ -194,8 +194,14 @@ async function serveFetch(
  */
 export function createNodeHandler(fetchHandler: FetchHandler | RoutedFetchHandler, options: NodeHandlerOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
   checkedCap(options.maxBodyBytes)
+  if ('router' in fetchHandler) {
+    const router = fetchHandler.router
+    return (req, res) => {
+      void serveRouter(router, req, res, options)
+    }
+  }
   return (req, res) => {
-    void handleNodeRequest(fetchHandler, req, res, options)
+    void serveFetch(fetchHandler, req, res, options, {})
   }
 }
 
@@ -211,7 +217,7 @@ export interface ServeRouterOptions extends NodeHandlerOptions, Pick<ToFetchRequ
  */
 export async function serveRouter(router: Router, req: IncomingMessage, res: ServerResponse, options: ServeRouterOptions = {}): Promise<void> {
   try {
-    const request = fromIncomingMessage(req, res, options)
+    const request = new NodeRequest(req, res, options)
     writeHttpResponse(res, await router.handle(request), request.method)
   } catch (error) {
     // Only the translation or the write can throw here: the router answers every failure of a route itself.
@@ -226,35 +232,52 @@ export async function serveRouter(router: Router, req: IncomingMessage, res: Ser
 /**
  * The router's view of a node:http request: the absolute URI (see {@link toFetchRequest}), the method, the headers as
  * received, and the body read on demand.
- *
- * @throws {@link HttpError} (400) when the `Host` header or the request target is missing or malformed
  */
-function fromIncomingMessage(req: IncomingMessage, res: ServerResponse, options: ServeRouterOptions): HttpRequest {
-  const url = requestUrl(req, options.target ?? req.url, options.trustProxy === true)
-  const method = req.method ?? 'GET'
-  const headers = headerPairs(req.rawHeaders)
-  const nodeCap = checkedCap(options.maxBodyBytes)
-  return {
-    url,
-    method,
-    headers,
-    remoteAddress: options.remoteAddress ?? clientAddress(req, options.trustProxy === true),
-    readBody: async (routerCap) => {
-      if (BODYLESS_METHODS.has(method.toUpperCase())) return undefined
-      const cap = Math.min(nodeCap, routerCap)
-      return options.body === undefined ? readBody(req, cap) : givenBody(options.body, cap)
-    },
-    aborted: () => res.destroyed || (req.destroyed && !req.complete),
-    toRequest: () => {
-      try {
-        return new Request(url, { method, headers: new Headers(headers) })
-      } catch {
-        return undefined
-      }
-    },
+class NodeRequest implements HttpRequest {
+  readonly url: URL
+  readonly method: string
+  readonly headers: Array<[string, string]>
+  readonly remoteAddress: string | undefined
+  readonly #req: IncomingMessage
+  readonly #res: ServerResponse
+  readonly #nodeCap: number
+  readonly #givenBody: string | Uint8Array | undefined
+
+  /** @throws {@link HttpError} (400) when the `Host` header or the request target is missing or malformed */
+  constructor(req: IncomingMessage, res: ServerResponse, options: ServeRouterOptions) {
+    this.url = requestUrl(req, options.target ?? req.url, options.trustProxy === true)
+    this.method = req.method ?? 'GET'
+    this.headers = headerPairs(req.rawHeaders)
+    this.#nodeCap = checkedCap(options.maxBodyBytes)
+    this.remoteAddress = options.remoteAddress ?? clientAddress(req, options.trustProxy === true)
+    this.#req = req
+    this.#res = res
+    this.#givenBody = options.body
+  }
+
+  readBody(routerCap: number): Promise<string | undefined> {
+    if (BODYLESS_METHODS.has(this.method.toUpperCase())) return Promise.resolve(undefined)
+    const cap = Math.min(this.#nodeCap, routerCap)
+    if (this.#givenBody === undefined) return readBody(this.#req, cap)
+    try {
+      return Promise.resolve(givenBody(this.#givenBody, cap))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  aborted(): boolean {
+    return this.#res.destroyed || (this.#req.destroyed && !this.#req.complete)
+  }
+
+  toRequest(): Request | undefined {
+    try {
+      return new Request(this.url, { method: this.method, headers: new Headers(this.headers) })
+    } catch {
+      return undefined
+    }
   }
 }
-
 
 /** A body a framework already read, within the cap. */
 function givenBody(body: string | Uint8Array, cap: number): string {
@@ -266,10 +289,25 @@ function givenBody(body: string | Uint8Array, cap: number): string {
  * Reads the whole body as UTF-8 text (invalid sequences become U+FFFD), within `cap`: refused at once when
  * `Content-Length` says more, else read until its end, failing past the cap or when the client goes away first. The
  * rest of a refused body is drained by the caller, so the answer still reaches the client.
+ *
+ * It looks one promise job later: a body that came in the packet of the headers (nearly every form) has been parsed
+ * into `req` by then, whole, and is taken in one `read()`; only a body still on its way is read from the events.
  */
 function readBody(req: IncomingMessage, cap: number): Promise<string> {
   if (Number(req.headers['content-length'] ?? Number.NaN) > cap) return Promise.reject(new PayloadTooLargeError(cap))
   if (req.readableEnded) return Promise.reject(new HttpError(500, 'The request body was already read by another handler'))
+  return Promise.resolve().then(() => (req.complete && req.readableFlowing === null && !req.destroyed ? takeWhole(req, cap) : streamBody(req, cap)))
+}
+
+/** The body of a request that has arrived whole and that nobody reads yet, taken from `req`'s buffer. */
+function takeWhole(req: IncomingMessage, cap: number): string {
+  if (req.readableLength > cap) throw new PayloadTooLargeError(cap)
+  const body = req.read() as Buffer | string | null
+  return body === null ? '' : typeof body === 'string' ? body : body.toString('utf8')
+}
+
+/** The body read from `req`'s events as it arrives. */
+function streamBody(req: IncomingMessage, cap: number): Promise<string> {
   // Gone before anyone read it (the route awaited something first): no event will come any more.
   if (req.destroyed) return Promise.reject(new Error('The client closed the connection before the request body was read'))
   return new Promise((resolve, reject) => {

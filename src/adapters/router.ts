@@ -158,7 +158,7 @@ export class Router {
     const route = this.routes.get(request.url.pathname) ?? this.options.notFound ?? notAnEndpoint
     let response: HttpResponse
     try {
-      response = await route(routeRequest(request, this.maxBodyBytes))
+      response = await route(new RoutedRequest(request, this.maxBodyBytes))
     } catch (error) {
       response = this.failed(error, request)
     }
@@ -174,15 +174,31 @@ export class Router {
   }
 }
 
-function routeRequest(request: HttpRequest, maxBodyBytes: number): RouteRequest {
-  let body: Promise<string | undefined> | undefined
-  return {
-    url: request.url,
-    method: request.method,
-    headers: request.headers,
-    remoteAddress: request.remoteAddress,
-    body: () => (body ??= request.readBody(maxBodyBytes)),
-    header: (name) => requestHeader(request.headers, name),
+/** A request as a route sees it: the adapter's, with the body read once, on demand, within the router's cap. */
+class RoutedRequest implements RouteRequest {
+  readonly url: URL
+  readonly method: string
+  readonly headers: RequestHeaders
+  readonly remoteAddress: string | undefined
+  readonly #request: HttpRequest
+  readonly #maxBodyBytes: number
+  #body: Promise<string | undefined> | undefined
+
+  constructor(request: HttpRequest, maxBodyBytes: number) {
+    this.url = request.url
+    this.method = request.method
+    this.headers = request.headers
+    this.remoteAddress = request.remoteAddress
+    this.#request = request
+    this.#maxBodyBytes = maxBodyBytes
+  }
+
+  body(): Promise<string | undefined> {
+    return (this.#body ??= this.#request.readBody(this.#maxBodyBytes))
+  }
+
+  header(name: string): string | undefined {
+    return requestHeader(this.headers, name)
   }
 }
 

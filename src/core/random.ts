@@ -4,7 +4,6 @@
  * @module
  * @internal
  */
-import { base64url } from 'jose'
 import { randomPool } from './random-pool.js'
 
 /**
@@ -15,7 +14,7 @@ import { randomPool } from './random-pool.js'
  * @throws RangeError for any other count
  */
 export function randomBase64url(byteCount: number): string {
-  return randomPool.take(byteCount, (bytes) => base64url.encode(bytes))
+  return randomPool.base64url(byteCount)
 }
 
 /** Characters of {@link timePrefix}: base 36 fits milliseconds since 1970 in 9 until the year 5188. */
@@ -26,5 +25,12 @@ const TIME_PREFIX_LENGTH = 9
  * time they were made, so ids and tokens made together sort together in a store's index.
  */
 export function timePrefix(): string {
-  return Date.now().toString(36).padStart(TIME_PREFIX_LENGTH, '0')
+  const ms = Date.now()
+  // Formatted in two halves of at most 5 digits: V8 turns a number into base 36 digit by digit through floating-point
+  // remainders, which for the whole 41-bit time cost more than twice as much.
+  const high = Math.floor(ms / HALF)
+  return high.toString(36).padStart(TIME_PREFIX_LENGTH - 5, '0') + (ms - high * HALF).toString(36).padStart(5, '0')
 }
+
+/** 36^5: the low half of {@link timePrefix} is the time modulo this, in 5 digits. */
+const HALF = 36 ** 5

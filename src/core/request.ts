@@ -208,8 +208,10 @@ export function parseRequest(
   const headerMap = normalizeHeaders(headers)
   const pairs = options.source === 'query' ? url.searchParams : bodyPairs(body, headerMap.get('content-type'))
   const params = new Map<string, string>()
-  const seen = new Set<string>()
-  const repeated = new Set<string>()
+  // Names sent with an empty value (not in `params`, but a second one is still a repetition), and names sent more
+  // than once: made only for a request that has such a name.
+  let empty: Set<string> | undefined
+  let repeated: Set<string> | undefined
   const resources: string[] = []
   for (const [name, value] of pairs) {
     if (name === 'resource') {
@@ -217,17 +219,19 @@ export function parseRequest(
       continue
     }
     // A name sent twice is repeated even when one of its values is empty.
-    if (seen.has(name)) {
-      repeated.add(name)
+    if (params.has(name) || empty?.has(name) === true || repeated?.has(name) === true) {
+      ;(repeated ??= new Set()).add(name)
       params.delete(name)
       continue
     }
-    seen.add(name)
     // RFC 6749 §3.1, §3.2: parameters sent without a value are treated as if they were omitted.
     if (value !== '') params.set(name, value)
+    else (empty ??= new Set()).add(name)
   }
-  for (const name of ['client_id', 'client_secret']) {
-    if (repeated.has(name)) throw new InvalidRequestError(`${name} is repeated (RFC 6749 section 3.2)`)
+  if (repeated !== undefined) {
+    for (const name of ['client_id', 'client_secret']) {
+      if (repeated.has(name)) throw new InvalidRequestError(`${name} is repeated (RFC 6749 section 3.2)`)
+    }
   }
   const clientCredentials = readClientCredentials(headerMap.get('authorization'), options.source === 'body' ? params : undefined)
   return new OAuth2Request(brand, {
@@ -235,7 +239,7 @@ export function parseRequest(
     httpMethod: normalizeMethod(httpMethod),
     headers: headerMap,
     params,
-    repeated: repeated.size === 0 ? NOTHING_REPEATED : repeated,
+    repeated: repeated ?? NOTHING_REPEATED,
     resources,
     clientCredentials,
     credentials: options.credentials === undefined ? NO_CREDENTIALS : Object.freeze({ ...options.credentials }),
@@ -281,6 +285,7 @@ export function rejectRepeated(
  * (`'poſt'.toUpperCase() === 'POST'`) can turn an unknown method into a known one.
  */
 export function normalizeMethod(httpMethod: string): string {
+  if (httpMethod === 'POST' || httpMethod === 'GET') return httpMethod
   return /^[A-Za-z]+$/.test(httpMethod) ? httpMethod.toUpperCase() : httpMethod
 }
 
@@ -297,6 +302,11 @@ function normalizeHeaders(headers: RequestHeaders | undefined): Map<string, stri
     // Outside the declared type, but JavaScript callers send it: a null header is an absent one.
     if (rawValue === undefined || (rawValue as unknown) === null) continue
     const name = rawName.toLowerCase()
+    // The common case: one text value, the first of its name.
+    if (typeof rawValue === 'string' && !map.has(name)) {
+      map.set(name, rawValue)
+      continue
+    }
     const values: readonly unknown[] = typeof rawValue === 'string' ? [rawValue] : Array.isArray(rawValue) ? rawValue : [rawValue]
     if (values.length === 0) continue
     // Outside the declared type, but JavaScript callers send it: a number or object is no header value.

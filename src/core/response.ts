@@ -22,11 +22,9 @@ export interface OAuth2Response {
  * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-5.1 | RFC 6749 §5.1}
  */
 export function noStoreJsonResponse(status: number, body: object, headers?: Readonly<Record<string, string>>): OAuth2Response {
-  return {
-    status,
-    headers: { 'Content-Type': 'application/json;charset=UTF-8', 'Cache-Control': 'no-store', Pragma: 'no-cache', ...headers },
-    body: JSON.stringify(body),
-  }
+  const all: Record<string, string> = { 'Content-Type': 'application/json;charset=UTF-8', 'Cache-Control': 'no-store', Pragma: 'no-cache' }
+  if (headers !== undefined) Object.assign(all, headers)
+  return { status, headers: all, body: JSON.stringify(body) }
 }
 
 /**

@@ -18,7 +18,8 @@ export function parseScope(scope: string): readonly string[] {
   if (!SCOPE.test(scope)) {
     throw new InvalidScopeError('scope must be scope tokens separated by single spaces (RFC 6749 section 3.3)')
   }
-  return [...new Set(scope.split(' '))]
+  // One scope (the common request) has nothing to split or to deduplicate.
+  return scope.includes(' ') ? [...new Set(scope.split(' '))] : [scope]
 }
 
 /** Joins scope tokens into the space-delimited string of RFC 6749 §3.3. */
@@ -28,6 +29,8 @@ export function scopeToString(scopes: readonly string[]): string {
 
 /** Whether every scope in `requested` is one of `granted`. */
 export function isSubsetOf(requested: readonly string[], granted: readonly string[]): boolean {
+  // Short lists (nearly all) are compared directly, without building a Set.
+  if (granted.length <= 16) return requested.every((scope) => granted.includes(scope))
   const allowed = new Set(granted)
   return requested.every((scope) => allowed.has(scope))
 }

@@ -125,7 +125,8 @@ export class TokenEndpoint {
       }
       const grant = this.grants.get(grantType)
       if (grant === undefined) throw new UnsupportedGrantTypeError('The grant_type is not supported by this server')
-      return grant.createTokenResponse(request, this.bearerToken)
+      // Awaited rather than returned: an async function resolved with a promise waits three turns for it, not one.
+      return await grant.createTokenResponse(request, this.bearerToken)
     })
     const afterResponse = hooks?.afterResponse
     if (afterResponse === undefined) return answered.then(({ response }) => response)

@@ -170,7 +170,7 @@ export class AuthorizationCodeGrant extends GrantTypeBase implements Authorizati
    */
   async createTokenResponse(request: OAuth2Request, bearerToken: BearerToken): Promise<OAuth2Response> {
     const { code, ...validated } = await this.validateTokenRequest(request)
-    return this.issueToken(request, bearerToken, validated, this.refreshToken, async () => {
+    return await this.issueToken(request, bearerToken, validated, this.refreshToken, async () => {
       if (!(await this.requestValidator.invalidateAuthorizationCode(validated.client.clientId, code, request))) {
         throw new InvalidGrantError('The authorization code was already used')
       }

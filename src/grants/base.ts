@@ -10,6 +10,7 @@ import { noStoreJsonResponse, type OAuth2Response } from '../core/response.js'
 import { parseResources } from '../core/resource-indicator.js'
 import { isSubsetOf, parseScope, sameScopes } from '../core/scope.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
+import { copyTokenContext } from '../tokens/generator.js'
 import { type RequestValidator } from '../validator.js'
 import { type Client, type TokenContext } from '../types.js'
 import { authenticateClient } from './client-authentication.js'
@@ -71,7 +72,7 @@ export abstract class GrantTypeBase implements TokenGrantType {
    * @throws {@link InvalidRequestError} naming the repeated parameter
    */
   protected rejectRepeatedParameters(request: OAuth2Request): void {
-    rejectRepeated(request, [...COMMON_PARAMETERS, ...this.parameters])
+    if (request.repeated.size > 0) rejectRepeated(request, [...COMMON_PARAMETERS, ...this.parameters])
   }
 
   /**
@@ -141,7 +142,8 @@ export abstract class GrantTypeBase implements TokenGrantType {
     refreshToken: boolean,
     redeem?: () => Promise<void>,
   ): Promise<OAuth2Response> {
-    const { requestedScopes, ...context } = validated
+    const requestedScopes = validated.requestedScopes
+    const context: TokenContext = copyTokenContext(validated, {}, 'requestedScopes')
     const token = await bearerToken.createToken(request, {
       context,
       refreshToken,

@@ -54,6 +54,7 @@ export class ClientCredentialsGrant extends GrantTypeBase {
 
   /** Validates the request and issues an access token (and a refresh token only when configured, §4.4.3). */
   async createTokenResponse(request: OAuth2Request, bearerToken: BearerToken): Promise<OAuth2Response> {
-    return this.issueToken(request, bearerToken, await this.validateTokenRequest(request), this.refreshToken)
+    // Awaited rather than returned: an async function resolved with a promise waits three turns for it, not one.
+    return await this.issueToken(request, bearerToken, await this.validateTokenRequest(request), this.refreshToken)
   }
 }

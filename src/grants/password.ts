@@ -59,6 +59,6 @@ export class PasswordGrant extends GrantTypeBase {
 
   /** Validates the request and issues an access token and, by default, a refresh token. */
   async createTokenResponse(request: OAuth2Request, bearerToken: BearerToken): Promise<OAuth2Response> {
-    return this.issueToken(request, bearerToken, await this.validateTokenRequest(request), this.refreshToken)
+    return await this.issueToken(request, bearerToken, await this.validateTokenRequest(request), this.refreshToken)
   }
 }

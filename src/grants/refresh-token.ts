@@ -74,6 +74,6 @@ export class RefreshTokenGrant extends GrantTypeBase {
         throw new InvalidGrantError('The refresh token was already used')
       }
     }
-    return this.issueToken(request, bearerToken, validated, rotate, rotate ? invalidate : undefined)
+    return await this.issueToken(request, bearerToken, validated, rotate, rotate ? invalidate : undefined)
   }
 }

@@ -8,7 +8,7 @@ import { scopeToString } from '../core/scope.js'
 import { type RequestValidator } from '../validator.js'
 import { type BearerTokenResponse, type TokenContext } from '../types.js'
 import { defaultExpiresIn, resolveExpiresIn, type ExpiresIn } from './expiry.js'
-import { type TokenGenerationContext, type TokenGenerator } from './generator.js'
+import { copyTokenContext, type TokenGenerationContext, type TokenGenerator } from './generator.js'
 import { randomTokenGenerator } from './random-token.js'
 
 /** Options of {@link BearerToken.createToken}. */
@@ -52,12 +52,13 @@ export class BearerToken {
    */
   async createToken(request: OAuth2Request, options: CreateTokenOptions): Promise<BearerTokenResponse> {
     const { context } = options
-    const expiresIn = await resolveExpiresIn(this.expiresIn, context.client, context.grantType, request)
-    // Object.assign rather than a spread followed by properties: V8 copies that literal shape on a slow path, which
-    // alone cost more than the rest of making a token in the bench case cc-opaque.
-    const generation: TokenGenerationContext = Object.assign({}, context, { request, expiresIn, issuedAt: Math.floor(Date.now() / 1000) })
+    // A policy, or a generator, that answers synchronously is not awaited: each await is a turn of the event loop.
+    const policy = resolveExpiresIn(this.expiresIn, context.client, context.grantType, request)
+    const expiresIn = typeof policy === 'number' ? policy : await policy
+    const generation: TokenGenerationContext = copyTokenContext(context, { request, expiresIn, issuedAt: Math.floor(Date.now() / 1000) })
+    const accessToken = this.tokenGenerator(generation)
     const token: { -readonly [K in keyof BearerTokenResponse]: BearerTokenResponse[K] } = {
-      access_token: await this.tokenGenerator(generation),
+      access_token: typeof accessToken === 'string' ? accessToken : await accessToken,
       token_type: 'Bearer',
       expires_in: expiresIn,
     }
@@ -65,7 +66,8 @@ export class BearerToken {
       // RFC 6749 §6: the refresh token keeps the scope (and RFC 8707 resources) of the grant, which a refresh may
       // narrow for the access token alone.
       const resources = context.refreshTokenResources ?? context.resources
-      token.refresh_token = await this.refreshTokenGenerator(Object.assign({}, generation, { scopes: context.refreshTokenScopes, resources }))
+      const refreshToken = this.refreshTokenGenerator(copyTokenContext(generation, { scopes: context.refreshTokenScopes, resources }))
+      token.refresh_token = typeof refreshToken === 'string' ? refreshToken : await refreshToken
     }
     if (options.includeScope === true) token.scope = scopeToString(context.scopes)
     if (options.saveToken ?? true) await this.requestValidator.saveBearerToken(token, context, request)

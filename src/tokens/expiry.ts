@@ -38,12 +38,18 @@ const FALLBACK_EXPIRES_IN = 3600
 export const defaultExpiresIn: ExpiresIn = (_client, grantType) => DEFAULT_EXPIRES_IN[grantType] ?? FALLBACK_EXPIRES_IN
 
 /**
- * Applies an expiry policy.
+ * Applies an expiry policy: a number when the policy answers synchronously (a number, or the default policy), so that
+ * making a token waits for nothing it does not have to.
  *
- * @throws TypeError (as a rejection) when the policy gives anything but a positive whole number of seconds
+ * @throws TypeError when the policy gives anything but a positive whole number of seconds (a rejection when it gives
+ *   it asynchronously)
  */
-export async function resolveExpiresIn(expiresIn: ExpiresIn, client: Client, grantType: string, request: OAuth2Request): Promise<number> {
-  const seconds: unknown = typeof expiresIn === 'number' ? expiresIn : await expiresIn(client, grantType, request)
+export function resolveExpiresIn(expiresIn: ExpiresIn, client: Client, grantType: string, request: OAuth2Request): number | Promise<number> {
+  const seconds = typeof expiresIn === 'number' ? expiresIn : expiresIn(client, grantType, request)
+  return typeof seconds === 'number' ? checkedSeconds(seconds) : Promise.resolve(seconds).then(checkedSeconds)
+}
+
+function checkedSeconds(seconds: unknown): number {
   if (!Number.isSafeInteger(seconds) || (seconds as number) <= 0) {
     throw new TypeError(`expiresIn must be a positive whole number of seconds, got ${String(seconds)}`)
   }
