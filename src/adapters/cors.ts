@@ -18,6 +18,8 @@ import { HttpError, type HttpResponse, type Route, type RouteRequest } from './r
 const ALLOWED_HEADERS = 'Authorization, Content-Type, DPoP, MCP-Protocol-Version'
 /** Response headers a browser client may read beyond the safelisted ones: the challenge of a 401. */
 const EXPOSED_HEADERS = 'WWW-Authenticate'
+/** What every answer of a CORS-open route carries. */
+const ANSWER_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': EXPOSED_HEADERS })
 /** How long a browser may cache a preflight's answer: two hours (Chromium's own cap). */
 const PREFLIGHT_MAX_AGE_SECONDS = 7200
 
@@ -39,10 +41,8 @@ export function withCors(route: Route, methods: readonly string[]): Route {
       response = error.toHttpResponse()
     }
     if (request.method === 'OPTIONS' && response.status === 204) return response
-    return {
-      ...response,
-      headers: { ...response.headers, 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': EXPOSED_HEADERS },
-    }
+    // One copy of the headers and no spread of the response: this wraps the ready server's token endpoint.
+    return { status: response.status, headers: Object.assign({}, response.headers, ANSWER_HEADERS), body: response.body, cookies: response.cookies }
   }
 }
 
