@@ -29,13 +29,15 @@ Run 'oauthkit <command> --help' for its options.`,
   --db DB                sqlite:PATH | postgres://… | memory (default ${DEFAULT_DB}, env OAUTHKIT_DB)
   --config FILE          JSON file with any of: port, host, issuer, db, tokenFormat, trustProxy, enablePasswordGrant, idleTimeout,
                          maxConnections, loginLimit, tokenClientLimit, tokenAddressLimit, registrationLimit, rateLimit (false),
-                         registration, registrationScope, resources, refreshRetryWindow (env OAUTHKIT_CONFIG)
+                         registration, registrationScope, resources, refreshRetryWindow, shutdownGrace (env OAUTHKIT_CONFIG)
   --token-format F       opaque (default) or jwt (env OAUTHKIT_TOKEN_FORMAT)
   --trust-proxy          behind one TLS-terminating proxy: read X-Forwarded-Proto/Host, and the last X-Forwarded-For
                          address (the one the proxy appended) for the per-address rate limits (env OAUTHKIT_TRUST_PROXY=1)
   --idle-timeout S       close a connection that sends nothing for S seconds (default 30, env OAUTHKIT_IDLE_TIMEOUT)
   --max-connections N    connections open at once; past it new ones are refused, with a log line (default 10000,
                          env OAUTHKIT_MAX_CONNECTIONS)
+  --shutdown-grace S     after SIGTERM or SIGINT, requests in flight get S seconds to finish, then their connections are
+                         cut (default 10, env OAUTHKIT_SHUTDOWN_GRACE); a second signal a second or more later exits at once
   --enable-password-grant
                          serve the password grant (off by default: RFC 9700 section 2.4 says it MUST NOT be used);
                          its guesses count on the login limits (env OAUTHKIT_ENABLE_PASSWORD_GRANT=1)

@@ -13,7 +13,7 @@ import { createApp, DEFAULT_TOKEN_EXPIRES_IN, type App } from './app/app.js'
 import { SigningKeys } from './app/keys.js'
 import { DEFAULT_DB, HELP } from './cli-help.js'
 import { checkServeIssuer, checkServeTransport, oneLine, positiveWhole, serveRateLimit, serveRegistration, serveResources, str, UsageError } from './cli-options.js'
-import { createServeServer, DEFAULT_MAX_CONNECTIONS, listen, SERVE_TIMEOUTS } from './serve-server.js'
+import { CLOSE_STORE_MS, createServeServer, DEFAULT_MAX_CONNECTIONS, listen, RELAYED_SIGNAL_MS, SERVE_TIMEOUTS, SHUTDOWN_GRACE_SECONDS } from './serve-server.js'
 import { CLIENT_GRANT_TYPES, type Store } from './store/index.js'
 
 export { createServeServer, DEFAULT_MAX_CONNECTIONS, SERVE_TIMEOUTS, type ServeServerOptions, type ServeTimeouts } from './serve-server.js'
@@ -76,6 +76,7 @@ async function serve(argv: readonly string[]): Promise<number> {
     'registration-scope': { type: 'string' },
     'registration-unused-ttl': { type: 'string' },
     'registration-limit': { type: 'string' },
+    'shutdown-grace': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true) return help('serve')
@@ -102,6 +103,7 @@ async function serve(argv: readonly string[]): Promise<number> {
   const refreshTokenRetryWindow = retryText === undefined || String(retryText) !== '0' ? positiveWhole('refresh-retry-window', retryText, 30) : 0
   const idleSeconds = positiveWhole('idle-timeout', str(values['idle-timeout']) ?? env.OAUTHKIT_IDLE_TIMEOUT ?? file.idleTimeout, SERVE_TIMEOUTS.idleMs / 1000)
   const maxConnections = positiveWhole('max-connections', str(values['max-connections']) ?? env.OAUTHKIT_MAX_CONNECTIONS ?? file.maxConnections, DEFAULT_MAX_CONNECTIONS)
+  const graceSeconds = positiveWhole('shutdown-grace', str(values['shutdown-grace']) ?? env.OAUTHKIT_SHUTDOWN_GRACE ?? file.shutdownGrace, SHUTDOWN_GRACE_SECONDS)
 
   const store = await openStore(db)
   let app: App | undefined
@@ -120,6 +122,30 @@ async function serve(argv: readonly string[]): Promise<number> {
       console.error(`oauthkit: ${maxConnections} connections are open, the --max-connections cap: new connections are refused`)
     },
   })
+  // Installed before the "listening on" line: a signal sent as soon as it appears must find them.
+  let firstSignal = 0
+  let finished!: () => void
+  const stopped = new Promise<void>((resolve) => (finished = resolve))
+  const stop = () => {
+    if (shuttingDown) {
+      // A signal often comes twice at once: `npm start` passes on to the server the SIGTERM that a process manager
+      // also sends to the whole group. Later, a second signal is an operator who will not wait.
+      if (Date.now() - firstSignal < RELAYED_SIGNAL_MS) return
+      console.error('oauthkit: second signal, exiting without waiting for requests in flight')
+      process.exit(1)
+    }
+    shuttingDown = true
+    firstSignal = Date.now()
+    console.log('oauthkit: shutting down')
+    // Stop accepting connections and close the idle ones; connections still busy after the grace period (a request
+    // stalled mid-headers or mid-body, an answer that never comes) are cut, so the process always ends.
+    const cut = setTimeout(() => server.closeAllConnections(), graceSeconds * 1000)
+    server.close(() => {
+      clearTimeout(cut)
+      finished()
+    })
+    server.closeIdleConnections()
+  }
   let issuer: string
   try {
     await listen(server, port, host)
@@ -128,6 +154,8 @@ async function serve(argv: readonly string[]): Promise<number> {
     const actualPort = typeof address === 'object' && address !== null ? address.port : port
     issuer = givenIssuer ?? `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`
     app = await createApp({ store, issuer, tokenFormat, sessionSecret, rateLimit, enablePasswordGrant, registration, resources, refreshTokenRetryWindow })
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
     console.log(`oauthkit: listening on http://${host.includes(':') ? `[${host}]` : host}:${actualPort}, issuer ${issuer}`)
   } catch (error) {
     server.close()
@@ -141,22 +169,9 @@ async function serve(argv: readonly string[]): Promise<number> {
       `  npx oauthkit users add --username alice --db ${db}\n` +
       `  npx oauthkit clients add --name my-app --redirect-uri http://127.0.0.1:8080/callback --scope "read" --db ${db}`,
   )
-  let stop: () => void = () => {}
-  await new Promise<void>((resolve) => {
-    stop = () => {
-      // A signal often comes twice: `npm start` passes on to the server the SIGTERM that a process manager also sends
-      // to the whole group. The handler stays installed, so a repeat never falls through to the default (an instant
-      // kill) in the middle of a graceful shutdown; it is ignored.
-      if (shuttingDown) return
-      shuttingDown = true
-      console.log('oauthkit: shutting down')
-      // Stop accepting connections, let in-flight requests finish, then close the store.
-      server.close(() => resolve())
-      server.closeIdleConnections()
-    }
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
-  })
+  await stopped
+  // Closing the store flushes its writes; should anything still hold the event loop after that, it is not waited for.
+  setTimeout(() => process.exit(), CLOSE_STORE_MS).unref()
   await app.close()
   await store.close()
   process.off('SIGINT', stop)

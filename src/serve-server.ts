@@ -28,6 +28,18 @@ export const SERVE_TIMEOUTS: Readonly<ServeTimeouts> = Object.freeze({
 /** How many connections `oauthkit serve` keeps open at once unless told otherwise; past it, new ones are refused. */
 export const DEFAULT_MAX_CONNECTIONS = 10_000
 
+/**
+ * How long `oauthkit serve` lets requests in flight finish after SIGTERM or SIGINT before it cuts their connections
+ * (`serve --shutdown-grace S`): a client stalled mid-request cannot keep the process alive.
+ */
+export const SHUTDOWN_GRACE_SECONDS = 10
+
+/** A second signal this soon after the first is the same one passed on (by npm, by a shell), not an operator's. */
+export const RELAYED_SIGNAL_MS = 1_000
+
+/** How long closing the store may take once the server has closed, before the process exits anyway. */
+export const CLOSE_STORE_MS = 5_000
+
 /** See {@link SERVE_TIMEOUTS}. */
 export interface ServeTimeouts {
   readonly headersMs: number

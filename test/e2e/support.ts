@@ -116,6 +116,10 @@ export interface RunningServer {
    * and waits for the end.
    */
   stop(): Promise<Exit>
+  /** Sends a signal to the server (or its group, as {@link RunningServer.stop} does), without waiting. */
+  signal(name: NodeJS.Signals): void
+  /** Resolves when the server has exited. */
+  exited(): Promise<Exit>
 }
 
 const LISTENING = /^oauthkit: listening on (http:\/\/\S+), issuer (\S+)$/m
@@ -176,6 +180,8 @@ export function spawnServer(command: string, args: readonly string[], options: {
             await new Promise((resume) => setTimeout(resume, 25))
           }
         },
+        signal,
+        exited: () => exited,
         async stop() {
           signal('SIGTERM')
           const timeout = setTimeout(() => signal('SIGKILL'), 10_000)
