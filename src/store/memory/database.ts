@@ -6,7 +6,7 @@
  * @internal
  */
 import { Lock } from '../lock.js'
-import type { ClientRecord, CodeRecord, ConsentRecord, RateLimitWindow, SessionRecord, SigningKeyRecord, TokenRecord, UserRecord } from '../tables.js'
+import type { ClientRecord, CodeRecord, ConsentRecord, InitialAccessTokenRecord, RateLimitWindow, SessionRecord, SigningKeyRecord, TokenRecord, UserRecord } from '../tables.js'
 import { TransactionStorage } from '../transaction-storage.js'
 import { NONE } from './records.js'
 
@@ -75,6 +75,8 @@ export class MemoryDatabase {
   readonly sessions = new Map<string, SessionRecord>()
   /** name → installation secret */
   readonly installationSecrets = new Map<string, string>()
+  /** id → initial access token (few: looked up by digest with a scan) */
+  readonly initialAccessTokens = new Map<string, InitialAccessTokenRecord>()
   /** The `order` of the next key inserted. */
   nextKeyOrder = 0
 
@@ -146,6 +148,7 @@ export class MemoryDatabase {
         this.rateLimits,
         this.sessions,
         this.installationSecrets,
+        this.initialAccessTokens,
       ]) {
         map.clear()
       }
@@ -169,6 +172,12 @@ export class MemoryDatabase {
   familyOf(grantId: string): readonly string[] {
     const family = this.families.get(grantId)
     return family === undefined ? NONE : typeof family === 'string' ? [family] : family
+  }
+
+  /** Deletes a client and its codes, tokens and consents. */
+  deleteClient(writer: Writer, clientId: string): void {
+    writer.delete(this.clients, clientId)
+    this.deleteDependents(writer, (record) => record.clientId === clientId)
   }
 
   /** Deletes the codes, tokens and consents that `belongs` says belong to a client or user being removed. */

@@ -8,9 +8,10 @@ import pg from 'pg'
 import { TurnBatch } from '../batch.js'
 import { PURGE_GRACE_SECONDS, Store } from '../store.js'
 import { type ClientTable, type CodeTable, type ConsentTable, type KeyTable, type RateLimitTable, type TokenTable, type UserTable } from '../tables.js'
-import { type InstallationSecretTable, type SessionTable } from '../tables.js'
+import { type InitialAccessTokenTable, type InstallationSecretTable, type SessionTable } from '../tables.js'
 import { TransactionStorage } from '../transaction-storage.js'
 import { closedError, isUnavailable } from './errors.js'
+import { PostgresInitialAccessTokenTable } from './initial-access-token-table.js'
 import { migrate } from './migrations.js'
 import { send, tableNames, type Coalescing, type Connection, type Queryable, type TableNames } from './statements.js'
 import { PostgresClientTable, PostgresCodeTable, PostgresConsentTable, PostgresKeyTable, PostgresRateLimitTable, PostgresUserTable } from './tables.js'
@@ -95,6 +96,8 @@ export class PostgresStore extends Store {
   readonly sessions: SessionTable
   /** Installation secrets by name, table `installation_secrets`: every instance gets the same. */
   readonly installationSecrets: InstallationSecretTable
+  /** Initial access tokens by digest, table `initial_access_tokens`. */
+  readonly initialAccessTokenTable: InitialAccessTokenTable
 
   private readonly context = new TransactionStorage<TransactionContext>()
   /** The tables' batches, which `close` drains. */
@@ -129,6 +132,7 @@ export class PostgresStore extends Store {
     this.rateLimits = new PostgresRateLimitTable(db, tables)
     this.sessions = new PostgresSessionTable(db, tables)
     this.installationSecrets = new PostgresInstallationSecretTable(db, tables)
+    this.initialAccessTokenTable = new PostgresInitialAccessTokenTable(db, tables)
   }
 
   /**

@@ -8,11 +8,11 @@
 import Database from 'better-sqlite3'
 import { PURGE_GRACE_SECONDS, Store } from '../store.js'
 import { type ClientTable, type CodeTable, type ConsentTable, type KeyTable, type RateLimitTable, type TokenTable, type UserTable } from '../tables.js'
-import { type InstallationSecretTable, type SessionTable } from '../tables.js'
+import { type InitialAccessTokenTable, type InstallationSecretTable, type SessionTable } from '../tables.js'
 import { SqliteCodeTable, SqliteTokenTable } from './grant-tables.js'
 import { migrate } from './migrations.js'
 import { SqliteClientTable, SqliteConsentTable, SqliteKeyTable, SqliteRateLimitTable, SqliteUserTable } from './tables.js'
-import { SqliteInstallationSecretTable, SqliteSessionTable } from './tables.js'
+import { SqliteInitialAccessTokenTable, SqliteInstallationSecretTable, SqliteSessionTable } from './tables.js'
 import { SqliteTransactions } from './transactions.js'
 
 /** Options of {@link SqliteStore.open}. */
@@ -97,6 +97,8 @@ export class SqliteStore extends Store {
   readonly sessions: SessionTable
   /** @inheritDoc */
   readonly installationSecrets: InstallationSecretTable
+  /** @inheritDoc */
+  readonly initialAccessTokenTable: InitialAccessTokenTable
 
   /** The connections, the write lock, the transactions and the group commits. */
   private readonly access: SqliteTransactions
@@ -113,6 +115,7 @@ export class SqliteStore extends Store {
     this.rateLimits = new SqliteRateLimitTable(this.access)
     this.sessions = new SqliteSessionTable(this.access)
     this.installationSecrets = new SqliteInstallationSecretTable(this.access)
+    this.initialAccessTokenTable = new SqliteInitialAccessTokenTable(this.access)
   }
 
   /**
