@@ -12,9 +12,9 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { createApp, DEFAULT_TOKEN_EXPIRES_IN, type App } from './app/app.js'
 import { SigningKeys } from './app/keys.js'
 import { DEFAULT_DB, HELP } from './cli-help.js'
-import { checkServeIssuer, checkServeTransport, oneLine, positiveWhole, serveRateLimit, serveRegistration, serveResources, str, UsageError } from './cli-options.js'
+import { checkServeIssuer, checkServeTransport, duration, oneLine, positiveWhole, serveRateLimit, serveRegistration, serveResources, str, UsageError } from './cli-options.js'
 import { createServeServer, DEFAULT_MAX_CONNECTIONS, listen, SERVE_TIMEOUTS } from './serve-server.js'
-import { CLIENT_GRANT_TYPES, type Store } from './store/index.js'
+import { CLIENT_GRANT_TYPES, type InitialAccessTokenRecord, type Store } from './store/index.js'
 
 export { createServeServer, DEFAULT_MAX_CONNECTIONS, SERVE_TIMEOUTS, type ServeServerOptions, type ServeTimeouts } from './serve-server.js'
 export { oneLine, serveRateLimit } from './cli-options.js'
@@ -32,6 +32,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await users(rest)
       case 'keys':
         return await keys(rest)
+      case 'registration-tokens':
+        return await registrationTokens(rest)
       case undefined:
       case '--help':
       case '-h':
@@ -75,6 +77,7 @@ async function serve(argv: readonly string[]): Promise<number> {
     'refresh-retry-window': { type: 'string' },
     'registration-scope': { type: 'string' },
     'registration-unused-ttl': { type: 'string' },
+    'registration-inactive-ttl': { type: 'string' },
     'registration-limit': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   })
@@ -208,7 +211,7 @@ async function clients(argv: readonly string[]): Promise<number> {
         const view = { ...clientView(created.client), ...(created.clientSecret === undefined ? {} : { client_secret: created.clientSecret }) }
         if (json) console.log(JSON.stringify(view))
         else {
-          printClient(view)
+          printView(view)
           if (created.clientSecret !== undefined) console.log('\nThe client_secret is shown only now: store it safely.')
         }
         return 0
@@ -228,7 +231,7 @@ async function clients(argv: readonly string[]): Promise<number> {
           const client = await store.clients.get(clientId)
           if (client === undefined) throw new Error(`no client ${clientId}`)
           if (json) console.log(JSON.stringify(clientView(client)))
-          else printClient(clientView(client))
+          else printView(clientView(client))
           return 0
         }
         if (action === 'remove') {
@@ -325,6 +328,48 @@ async function keys(argv: readonly string[]): Promise<number> {
   })
 }
 
+/** `registration-tokens add|list|remove`: initial access tokens (RFC 7591 §3) for `serve --registration token`. */
+async function registrationTokens(argv: readonly string[]): Promise<number> {
+  const [action, ...rest] = argv
+  const { values, positionals } = parse(rest, {
+    db: { type: 'string' },
+    json: { type: 'boolean' },
+    'expires-in': { type: 'string' },
+    uses: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  })
+  if (values.help === true || action === undefined || action === '--help') return help('registration-tokens', action === undefined)
+  if (!['add', 'list', 'remove'].includes(action)) throw new UsageError(`unknown registration-tokens action '${action}'`)
+  const expiresIn = duration('expires-in', str(values['expires-in']) ?? '7d')
+  const uses = values.uses === undefined ? undefined : positiveWhole('uses', values.uses, 1)
+  const id = positionals[0]
+  if (action === 'remove' && id === undefined) throw new UsageError('registration-tokens remove needs an ID')
+  return withStore(values.db, async (store) => {
+    const json = values.json === true
+    if (action === 'add') {
+      const { token, record } = await store.initialAccessTokens.create({ expiresIn, uses })
+      const view = { ...initialAccessTokenView(record), token }
+      if (json) console.log(JSON.stringify(view))
+      else printView(view, '\nThe token is shown only now (it is stored as a digest): a client sends it as Authorization: Bearer to /register.')
+      return 0
+    }
+    if (action === 'list') {
+      const list = (await store.initialAccessTokens.list()).map(initialAccessTokenView)
+      if (json) console.log(JSON.stringify(list))
+      else for (const token of list) console.log(`${token.id}\texpires ${token.expires_at}\tuses left ${token.uses_left}`)
+      return 0
+    }
+    if (!(await store.initialAccessTokens.remove(id as string))) throw new Error(`no registration token ${id}`)
+    console.log(json ? JSON.stringify({ removed: id }) : `removed registration token ${id}`)
+    return 0
+  })
+}
+
+function initialAccessTokenView(record: InitialAccessTokenRecord): { id: string; created_at: string; expires_at: string; uses_left: number | 'unlimited' } {
+  const time = (seconds: number | undefined) => (seconds === undefined ? 'never' : new Date(seconds * 1000).toISOString())
+  return { id: record.id, created_at: time(record.createdAt), expires_at: time(record.expiresAt), uses_left: record.usesLeft ?? 'unlimited' }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // helpers
 
@@ -412,8 +457,10 @@ function clientView(client: Awaited<ReturnType<Store['clients']['get']>> & objec
   }
 }
 
-function printClient(view: ClientView): void {
+/** One `name: value` line per member, then `note` if given. */
+function printView(view: object, note?: string): void {
   for (const [name, value] of Object.entries(view)) console.log(`${name}: ${Array.isArray(value) ? value.join(' ') : String(value)}`)
+  if (note !== undefined) console.log(note)
 }
 
 function describeDb(db: string): string {

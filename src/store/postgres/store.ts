@@ -67,8 +67,9 @@ interface TransactionContext {
  * A {@link Store} on PostgreSQL.
  *
  * Tables live in one schema (default `public`): `clients`, `users`, `codes`, `tokens`, `consents`, `signing_keys`,
- * `rate_limits`, `sessions`, `installation_secrets` and `schema_migrations`. Codes, tokens, consents and sessions
- * reference their client or user and are deleted with them. Lists are `text[]`, times `bigint` seconds.
+ * `rate_limits`, `sessions`, `installation_secrets`, `initial_access_tokens` and `schema_migrations`. Codes, tokens,
+ * consents and sessions reference their client or user and are deleted with them. Lists are `text[]`, times `bigint`
+ * seconds.
  *
  * Table calls inside {@link PostgresStore.transaction} run on that transaction's connection; other calls take a
  * connection from the pool. Outside transactions, the calls that every token request makes are coalesced: the token
