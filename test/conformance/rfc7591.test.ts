@@ -282,6 +282,12 @@ describe.each(CONFORMANCE_STORES)('RFC 7591 over StoreValidator on $name', (back
       expect(await store.clients.list()).toEqual([])
     })
 
+    it('§3 the token is checked before the metadata: a made-up token with malformed metadata is 401, not 400', async () => {
+      const { register } = await byToken()
+      expectError(await register('made-up', { redirect_uris: ['javascript:alert(1)'] }), 401, 'invalid_token')
+      expectError(await register(undefined, { redirect_uris: ['javascript:alert(1)'] }), 401, 'invalid_token')
+    })
+
     it('§3 a token past its expiry: 401 invalid_token', async () => {
       const { store, register } = await byToken()
       const now = Math.floor(Date.now() / 1000)

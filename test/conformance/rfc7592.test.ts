@@ -319,6 +319,13 @@ describe.each(CONFORMANCE_STORES)('RFC 7592 over StoreValidator on $name', (back
       expectInvalidToken(await manage(uri, 'GET', token))
     })
 
+    it('§2.3 two deletions at once: one is 204, the other finds no client (401)', async () => {
+      const { register, manage } = await setup()
+      const registered = await register(WEB_CLIENT)
+      const results = await Promise.all([1, 2].map(() => manage(registered.registration_client_uri as string, 'DELETE', registered.registration_access_token as string)))
+      expect(results.map((res) => res.status).sort()).toEqual([204, 401])
+    })
+
     it('§2.3 another client’s token cannot delete a registration', async () => {
       const { register, manage, store } = await setup()
       const a = await register(WEB_CLIENT)
