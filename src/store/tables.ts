@@ -254,8 +254,8 @@ export interface ClientTable {
   markUsed(clientId: string, now: number): Promise<void>
   /**
    * Replaces the registration of a client that registered itself (RFC 7592 §2.2), atomically, if its registration
-   * access token is still the one whose digest is `currentTokenHash`: every field of `record` but `clientId` and
-   * `createdAt` is written, `registrationTokenHash` (the rotated token) included. Of concurrent updates presenting one
+   * access token is still the one whose digest is `currentTokenHash`: every field of `record` but `clientId`,
+   * `createdAt` and `lastUsedAt` is written, `registrationTokenHash` (the rotated token) included. Of concurrent updates presenting one
    * token, exactly one resolves to `true`. `false` when the client does not exist or its token changed meanwhile.
    */
   updateRegistration(record: ClientRecord, currentTokenHash: string): Promise<boolean>
