@@ -431,7 +431,7 @@ export interface StoreBackend {
    * Deletes codes and tokens that expired more than an hour before `now` (the hour keeps replay detection working),
    * in small batches so that requests are never blocked for long. A refresh token without expiry is kept. Also
    * deletes the signing keys whose `expiresAt` is before `now` (no grace: no token they signed is valid any more), and
-   * the rate-limit windows and sessions that ended at or before `now`.
+   * the rate-limit windows, sessions and initial access tokens that ended at or before `now`.
    * @returns how many rows were deleted
    */
   purgeExpired(now: number): Promise<number>

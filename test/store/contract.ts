@@ -1071,6 +1071,14 @@ export function describeStoreContract(name: string, open: () => Promise<{ store:
         expect(await store.initialAccessTokenTable.get(tokenHash('token a'))).toBeUndefined()
       })
 
+      it('purgeExpired deletes the tokens expired at or before now, and counts them', async () => {
+        await store.initialAccessTokenTable.insert({ id: 'expired', tokenHash: tokenHash('expired'), createdAt: NOW - DAY, expiresAt: NOW })
+        await store.initialAccessTokenTable.insert({ id: 'live', tokenHash: tokenHash('live'), createdAt: NOW - DAY, expiresAt: NOW + 1 })
+        await store.initialAccessTokenTable.insert({ id: 'forever', tokenHash: tokenHash('forever'), createdAt: NOW - DAY })
+        expect(await store.purgeExpired(NOW)).toBe(1)
+        expect((await store.initialAccessTokenTable.list()).map((token) => token.id).sort()).toEqual(['forever', 'live'])
+      })
+
       it('use spends one use atomically: of 10 concurrent uses of a 3-use token exactly 3 succeed; an expired or unknown token none', async () => {
         await store.initialAccessTokenTable.insert({ id: 'three', tokenHash: tokenHash('three'), createdAt: NOW, usesLeft: 3 })
         await store.initialAccessTokenTable.insert({ id: 'expired', tokenHash: tokenHash('expired'), createdAt: NOW - DAY, expiresAt: NOW })

@@ -213,11 +213,18 @@ export class MemoryDatabase {
     return deleted
   }
 
-  /** Deletes the signing keys whose `expiresAt` is before `now`. @returns how many */
+  /**
+   * Deletes the signing keys whose `expiresAt` is before `now`, and the initial access tokens expired at or before it.
+   *
+   * @returns how many
+   */
   purgeKeys(writer: Writer, now: number): number {
     let deleted = 0
     for (const [kid, { record }] of this.keys) {
       if (record.expiresAt !== undefined && record.expiresAt < now && writer.delete(this.keys, kid)) deleted++
+    }
+    for (const [id, token] of this.initialAccessTokens) {
+      if (token.expiresAt !== undefined && token.expiresAt <= now && writer.delete(this.initialAccessTokens, id)) deleted++
     }
     return deleted
   }

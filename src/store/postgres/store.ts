@@ -244,7 +244,8 @@ export class PostgresStore extends Store {
    * more than an hour before `now` (the hour keeps a replayed code or reused refresh token recognisable). It deletes
    * 500 rows per statement and skips rows locked by requests in flight, so requests are never held up. Also deletes
    * the signing keys whose `expires_at` is before `now` (no grace: no token they signed is valid any more), and the
-   * rate-limit windows and sessions that ended at or before `now`. Run it from a timer on any instance.
+   * rate-limit windows, sessions and initial access tokens that ended at or before `now`. Run it from a timer on any
+   * instance.
    *
    * @returns how many rows were deleted
    */
@@ -274,8 +275,9 @@ export class PostgresStore extends Store {
     }
     // Keys are few: one statement, against `now` itself.
     const keys = await this.connection().query(`DELETE FROM ${this.tables.signingKeys} WHERE expires_at < $1`, [now])
-    total += keys.rowCount ?? 0
-    return total
+    // Initial access tokens are few too; one that expired can never be used again.
+    const initialAccessTokens = await this.connection().query(`DELETE FROM ${this.tables.initialAccessTokens} WHERE expires_at <= $1`, [now])
+    return total + (keys.rowCount ?? 0) + (initialAccessTokens.rowCount ?? 0)
   }
 
   /**
