@@ -18,6 +18,8 @@ Commands:
   clients add|list|show|remove|rotate-secret
   users add|list|remove|passwd|signout
   keys rotate           start signing with a new key (the old one keeps verifying until its tokens expire)
+  registration-tokens add|list|remove
+                        initial access tokens for serve --registration token
 
 Every command takes --db sqlite:PATH | postgres://… | memory (default ${DEFAULT_DB}, env OAUTHKIT_DB).
 Run 'oauthkit <command> --help' for its options.`,
@@ -29,7 +31,8 @@ Run 'oauthkit <command> --help' for its options.`,
   --db DB                sqlite:PATH | postgres://… | memory (default ${DEFAULT_DB}, env OAUTHKIT_DB)
   --config FILE          JSON file with any of: port, host, issuer, db, tokenFormat, trustProxy, enablePasswordGrant, idleTimeout,
                          maxConnections, loginLimit, tokenClientLimit, tokenAddressLimit, registrationLimit, rateLimit (false),
-                         registration, registrationScope, resources, refreshRetryWindow, shutdownGrace (env OAUTHKIT_CONFIG)
+                         registration, registrationScope, registrationUnusedTtl, registrationInactiveTtl, resources,
+                         refreshRetryWindow, shutdownGrace (env OAUTHKIT_CONFIG)
   --token-format F       opaque (default) or jwt (env OAUTHKIT_TOKEN_FORMAT)
   --trust-proxy          behind one TLS-terminating proxy: read X-Forwarded-Proto/Host, and the last X-Forwarded-For
                          address (the one the proxy appended) for the per-address rate limits (env OAUTHKIT_TRUST_PROXY=1)
@@ -41,12 +44,18 @@ Run 'oauthkit <command> --help' for its options.`,
   --enable-password-grant
                          serve the password grant (off by default: RFC 9700 section 2.4 says it MUST NOT be used);
                          its guesses count on the login limits (env OAUTHKIT_ENABLE_PASSWORD_GRANT=1)
-  --registration P       client registration (RFC 7591) at /register: off (default) or open, for any client, under the
-                         per-address registration limit (env OAUTHKIT_REGISTRATION)
+  --registration P       client registration (RFC 7591) at /register, under the per-address registration limit: off
+                         (default), open (any client), or token (a client needs an initial access token made with
+                         'oauthkit registration-tokens add'); a registered client reads, updates and deletes its
+                         registration at /register/CLIENT_ID with its registration access token (RFC 7592)
+                         (env OAUTHKIT_REGISTRATION)
   --registration-scope S the scopes a self-registered client may obtain (default "read", env OAUTHKIT_REGISTRATION_SCOPE)
   --registration-unused-ttl S
                          remove a self-registered client that obtained no code or token within S seconds (default 86400,
                          env OAUTHKIT_REGISTRATION_UNUSED_TTL)
+  --registration-inactive-ttl S
+                         remove a self-registered client, with its tokens, that obtained or refreshed no token for
+                         S seconds (default 7776000, 90 days; 0 never; env OAUTHKIT_REGISTRATION_INACTIVE_TTL)
   --refresh-retry-window S
                          a client whose refresh answer was lost may retry with the old refresh token for S seconds and
                          get a fresh pair, while the new one is unused (default 30; 0: every reuse ends the grant,
@@ -83,6 +92,15 @@ All take --db (default ${DEFAULT_DB}).`,
   passwd USERNAME [--password P]       without --password, read from stdin; also ends every session of the
                                        user and revokes every token issued to them
   signout USERNAME                     ends every session of the user, on every instance
+All take --db (default ${DEFAULT_DB}).`,
+  'registration-tokens': `Usage: oauthkit registration-tokens <add|list|remove> [options]
+
+  add [--expires-in D] [--uses N] [--json]
+      makes an initial access token (RFC 7591 section 3) for serve --registration token, and prints it once: it is
+      stored only as a digest. D: seconds, or 30m, 12h, 7d (default 7d), or never; N: registrations it allows
+      (default unlimited)
+  list [--json]                        ids, expiry and uses left (never the tokens)
+  remove ID                            the token stops working at once
 All take --db (default ${DEFAULT_DB}).`,
   keys: `Usage: oauthkit keys rotate [--db DB] [--json]
 

@@ -4,8 +4,11 @@
  *
  * @module
  */
+import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { checkIssuer } from './app/app.js'
 import { type RateLimit, type RateLimitOptions } from './app/rate-limit.js'
+import { HELP } from './cli-help.js'
+import { type Store } from './store/index.js'
 
 /** A usage mistake: exit code 2 with the command's help hint. */
 export class UsageError extends Error {}
@@ -75,27 +78,52 @@ export function serveResources(flags: readonly string[] | undefined, env: string
   return given
 }
 
+/** What `oauthkit serve` passes to `createApp` as `registration`. */
+export interface ServeRegistration {
+  readonly policy: 'open' | 'token'
+  readonly scopes: readonly string[]
+  readonly unusedTtl: number
+  readonly inactiveTtl: number
+}
+
 /**
- * Client registration (RFC 7591) for `oauthkit serve`: `--registration off` (default), or `open` with the scopes a
- * self-registered client may obtain (`--registration-scope`, default `read`).
+ * Client registration (RFC 7591, RFC 7592) for `oauthkit serve`: `--registration off` (default), `open`, or `token`
+ * (an initial access token from `oauthkit registration-tokens add` required), with the scopes a self-registered client
+ * may obtain (`--registration-scope`, default `read`) and when unused (`--registration-unused-ttl`, default a day) and
+ * inactive (`--registration-inactive-ttl`, default 90 days, 0 never) clients are removed.
  *
- * @throws UsageError for another policy, or a malformed scope
+ * @throws UsageError for another policy, a malformed scope or time
  */
 export function serveRegistration(
   flags: Readonly<Record<string, string | boolean | readonly string[] | undefined>>,
   env: Readonly<Record<string, string | undefined>>,
   file: Readonly<Record<string, unknown>>,
-): { readonly scopes: readonly string[]; readonly unusedTtl: number } | undefined {
+): ServeRegistration | undefined {
   const policy = str(flags.registration) ?? env.OAUTHKIT_REGISTRATION ?? str(file.registration) ?? 'off'
   if (policy === 'off') return undefined
-  if (policy === 'token') throw new UsageError('--registration token (initial access tokens) is not available yet: use open or off')
-  if (policy !== 'open') throw new UsageError(`--registration must be off or open, got ${policy}`)
+  if (policy !== 'open' && policy !== 'token') throw new UsageError(`--registration must be off, open or token, got ${policy}`)
   const scope = str(flags['registration-scope']) ?? env.OAUTHKIT_REGISTRATION_SCOPE ?? str(file.registrationScope) ?? 'read'
   if (!/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/.test(scope)) throw new UsageError(`--registration-scope must be scope tokens separated by spaces, got ${scope}`)
   const unusedTtl = positiveWhole('registration-unused-ttl', str(flags['registration-unused-ttl']) ?? env.OAUTHKIT_REGISTRATION_UNUSED_TTL ?? file.registrationUnusedTtl, 86_400)
-  return { scopes: scope.split(' '), unusedTtl }
+  const inactiveText = str(flags['registration-inactive-ttl']) ?? env.OAUTHKIT_REGISTRATION_INACTIVE_TTL ?? file.registrationInactiveTtl
+  const inactiveTtl = inactiveText === undefined || String(inactiveText) !== '0' ? positiveWhole('registration-inactive-ttl', inactiveText, 90 * 86_400) : 0
+  return { policy, scopes: scope.split(' '), unusedTtl, inactiveTtl }
 }
 
+/**
+ * A duration of `registration-tokens add --expires-in`: seconds, or a number with `s`, `m`, `h` or `d`; `never` for
+ * none.
+ *
+ * @returns seconds, or `undefined` for `never`
+ * @throws UsageError for another form
+ */
+export function duration(flag: string, text: string): number | undefined {
+  if (text === 'never') return undefined
+  const match = /^(\d{1,7})([smhd]?)$/.exec(text)
+  const seconds = match === null ? 0 : Number(match[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[match[2] as '' | 's' | 'm' | 'h' | 'd']
+  if (seconds < 1) throw new UsageError(`--${flag} must be a duration such as 3600, 30m, 12h or 7d, or never; got ${text}`)
+  return seconds
+}
 
 /**
  * `serve` answers plain HTTP only. It refuses to start where that plain HTTP would be what clients reach: listening
@@ -130,4 +158,44 @@ export function checkServeIssuer(issuer: string): void {
 export function oneLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error)
   return message.split('\n')[0] ?? message
+}
+
+/** Parses a command's arguments; a mistake is a {@link UsageError}. */
+export function parse<const O extends NonNullable<ParseArgsConfig['options']>>(
+  argv: readonly string[],
+  options: O,
+): ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>> {
+  try {
+    return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true })
+  } catch (error) {
+    throw new UsageError(oneLine(error).replace(/^TypeError[^:]*: /, ''))
+  }
+}
+
+/** Prints a command's help; exit code 2 when the command was missing. */
+export function help(command: string, missing = false): number {
+  console.log(HELP[command])
+  return missing ? 2 : 0
+}
+
+/** Opens the store a `--db` value names: `sqlite:PATH` (or a bare path), `postgres://…`, or `memory`. */
+export async function openStore(db: string): Promise<Store> {
+  try {
+    if (db === 'memory') return await (await import('./store/memory/index.js')).MemoryStore.open()
+    // The command line fails fast on a database that does not answer.
+    if (/^postgres(ql)?:\/\//.test(db)) return await (await import('./store/postgres/index.js')).PostgresStore.open({ connectionString: db, connectionTimeoutMillis: 3000 })
+    const path = db.startsWith('sqlite:') ? db.slice('sqlite:'.length) : db
+    if (path === '') throw new UsageError('--db sqlite: needs a path')
+    return await (await import('./store/sqlite/index.js')).SqliteStore.open(path)
+  } catch (error) {
+    if (error instanceof UsageError) throw error
+    throw new Error(`cannot open the database ${describeDb(db)}: ${oneLine(error)}`)
+  }
+}
+
+/** The database as the start-up lines name it, without a password. */
+export function describeDb(db: string): string {
+  if (db === 'memory') return 'memory (lost when the server stops)'
+  if (/^postgres(ql)?:\/\//.test(db)) return `PostgreSQL ${db.replace(/\/\/[^@/]*@/, '//***@')}`
+  return `SQLite ${db.startsWith('sqlite:') ? db.slice('sqlite:'.length) : db}`
 }

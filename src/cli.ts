@@ -7,17 +7,15 @@
  *
  * @module
  */
-import { readFileSync } from 'node:fs'
-import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { createApp, DEFAULT_TOKEN_EXPIRES_IN, type App } from './app/app.js'
+import { DEFAULT_TOKEN_EXPIRES_IN } from './app/app.js'
 import { SigningKeys } from './app/keys.js'
 import { DEFAULT_DB, HELP } from './cli-help.js'
-import { checkServeIssuer, checkServeTransport, oneLine, positiveWhole, serveRateLimit, serveRegistration, serveResources, str, UsageError } from './cli-options.js'
-import { CLOSE_STORE_MS, createServeServer, DEFAULT_MAX_CONNECTIONS, listen, RELAYED_SIGNAL_MS, SERVE_TIMEOUTS, SHUTDOWN_GRACE_SECONDS } from './serve-server.js'
-import { CLIENT_GRANT_TYPES, type Store } from './store/index.js'
+import { duration, help, oneLine, openStore, parse, positiveWhole, str, UsageError } from './cli-options.js'
+import { serve } from './cli-serve.js'
+import { CLIENT_GRANT_TYPES, type InitialAccessTokenRecord, type Store } from './store/index.js'
 
 export { createServeServer, DEFAULT_MAX_CONNECTIONS, SERVE_TIMEOUTS, type ServeServerOptions, type ServeTimeouts } from './serve-server.js'
-export { oneLine, serveRateLimit } from './cli-options.js'
+export { oneLine, openStore, serveRateLimit } from './cli-options.js'
 
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -32,6 +30,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await users(rest)
       case 'keys':
         return await keys(rest)
+      case 'registration-tokens':
+        return await registrationTokens(rest)
       case undefined:
       case '--help':
       case '-h':
@@ -49,134 +49,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.error(`oauthkit: ${oneLine(error)}`)
     return 1
   }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// serve
-
-async function serve(argv: readonly string[]): Promise<number> {
-  const { values } = parse(argv, {
-    port: { type: 'string' },
-    host: { type: 'string' },
-    issuer: { type: 'string' },
-    db: { type: 'string' },
-    config: { type: 'string' },
-    'token-format': { type: 'string' },
-    'trust-proxy': { type: 'boolean' },
-    'enable-password-grant': { type: 'boolean' },
-    'idle-timeout': { type: 'string' },
-    'max-connections': { type: 'string' },
-    'login-limit': { type: 'string' },
-    'token-client-limit': { type: 'string' },
-    'token-address-limit': { type: 'string' },
-    'no-rate-limit': { type: 'boolean' },
-    registration: { type: 'string' },
-    resource: { type: 'string', multiple: true },
-    'refresh-retry-window': { type: 'string' },
-    'registration-scope': { type: 'string' },
-    'registration-unused-ttl': { type: 'string' },
-    'registration-limit': { type: 'string' },
-    'shutdown-grace': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  })
-  if (values.help === true) return help('serve')
-  const env = process.env
-  const configPath = str(values.config) ?? env.OAUTHKIT_CONFIG
-  const file = configPath === undefined ? {} : readConfig(configPath)
-  const host = str(values.host) ?? env.OAUTHKIT_HOST ?? str(file.host) ?? '127.0.0.1'
-  const portText = String(str(values.port) ?? env.OAUTHKIT_PORT ?? file.port ?? 3000)
-  const port = /^\d+$/.test(portText) ? Number(portText) : Number.NaN
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, got ${String(values.port ?? env.OAUTHKIT_PORT ?? file.port)}`)
-  const tokenFormat = str(values['token-format']) ?? env.OAUTHKIT_TOKEN_FORMAT ?? str(file.tokenFormat) ?? 'opaque'
-  if (tokenFormat !== 'opaque' && tokenFormat !== 'jwt') throw new UsageError(`--token-format must be opaque or jwt, got ${tokenFormat}`)
-  const trustProxy = values['trust-proxy'] === true || env.OAUTHKIT_TRUST_PROXY === '1' || file.trustProxy === true
-  const enablePasswordGrant = values['enable-password-grant'] === true || env.OAUTHKIT_ENABLE_PASSWORD_GRANT === '1' || file.enablePasswordGrant === true
-  const givenIssuer = str(values.issuer) ?? env.OAUTHKIT_ISSUER ?? str(file.issuer)
-  if (givenIssuer !== undefined) checkServeIssuer(givenIssuer)
-  checkServeTransport(host, givenIssuer, trustProxy)
-  const db = str(values.db) ?? env.OAUTHKIT_DB ?? str(file.db) ?? DEFAULT_DB
-  const sessionSecret = env.OAUTHKIT_SESSION_SECRET === undefined ? undefined : decodeSecret(env.OAUTHKIT_SESSION_SECRET)
-  const rateLimit = serveRateLimit(values, env, file)
-  const registration = serveRegistration(values, env, file)
-  const resources = serveResources(values.resource, env.OAUTHKIT_RESOURCES, file.resources)
-  const retryText = str(values['refresh-retry-window']) ?? env.OAUTHKIT_REFRESH_RETRY_WINDOW ?? file.refreshRetryWindow
-  const refreshTokenRetryWindow = retryText === undefined || String(retryText) !== '0' ? positiveWhole('refresh-retry-window', retryText, 30) : 0
-  const idleSeconds = positiveWhole('idle-timeout', str(values['idle-timeout']) ?? env.OAUTHKIT_IDLE_TIMEOUT ?? file.idleTimeout, SERVE_TIMEOUTS.idleMs / 1000)
-  const maxConnections = positiveWhole('max-connections', str(values['max-connections']) ?? env.OAUTHKIT_MAX_CONNECTIONS ?? file.maxConnections, DEFAULT_MAX_CONNECTIONS)
-  const graceSeconds = positiveWhole('shutdown-grace', str(values['shutdown-grace']) ?? env.OAUTHKIT_SHUTDOWN_GRACE ?? file.shutdownGrace, SHUTDOWN_GRACE_SECONDS)
-
-  const store = await openStore(db)
-  let app: App | undefined
-  let shuttingDown = false
-  let lastRefusal = 0
-  const server = createServeServer({
-    app: () => app,
-    trustProxy,
-    shuttingDown: () => shuttingDown,
-    timeouts: { idleMs: idleSeconds * 1000 },
-    maxConnections,
-    onConnectionRefused: () => {
-      // One line a minute at most: a flood must not flood the log too.
-      if (Date.now() - lastRefusal < 60_000) return
-      lastRefusal = Date.now()
-      console.error(`oauthkit: ${maxConnections} connections are open, the --max-connections cap: new connections are refused`)
-    },
-  })
-  // Installed before the "listening on" line: a signal sent as soon as it appears must find them.
-  let firstSignal = 0
-  let finished!: () => void
-  const stopped = new Promise<void>((resolve) => (finished = resolve))
-  const stop = () => {
-    if (shuttingDown) {
-      // A signal often comes twice at once: `npm start` passes on to the server the SIGTERM that a process manager
-      // also sends to the whole group. Later, a second signal is an operator who will not wait.
-      if (Date.now() - firstSignal < RELAYED_SIGNAL_MS) return
-      console.error('oauthkit: second signal, exiting without waiting for requests in flight')
-      process.exit(1)
-    }
-    shuttingDown = true
-    firstSignal = Date.now()
-    console.log('oauthkit: shutting down')
-    // Stop accepting connections and close the idle ones; connections still busy after the grace period (a request
-    // stalled mid-headers or mid-body, an answer that never comes) are cut, so the process always ends.
-    const cut = setTimeout(() => server.closeAllConnections(), graceSeconds * 1000)
-    server.close(() => {
-      clearTimeout(cut)
-      finished()
-    })
-    server.closeIdleConnections()
-  }
-  let issuer: string
-  try {
-    await listen(server, port, host)
-    // Without --issuer the issuer is where the server listens, read after listening so that --port 0 works.
-    const address = server.address()
-    const actualPort = typeof address === 'object' && address !== null ? address.port : port
-    issuer = givenIssuer ?? `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`
-    app = await createApp({ store, issuer, tokenFormat, sessionSecret, rateLimit, enablePasswordGrant, registration, resources, refreshTokenRetryWindow })
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
-    console.log(`oauthkit: listening on http://${host.includes(':') ? `[${host}]` : host}:${actualPort}, issuer ${issuer}`)
-  } catch (error) {
-    server.close()
-    await store.close()
-    throw error
-  }
-  console.log(`oauthkit: data in ${describeDb(db)}`)
-  console.log(`oauthkit: metadata at ${issuer}/.well-known/oauth-authorization-server`)
-  console.log(
-    `oauthkit: next, add a user and a client:\n` +
-      `  npx oauthkit users add --username alice --db ${db}\n` +
-      `  npx oauthkit clients add --name my-app --redirect-uri http://127.0.0.1:8080/callback --scope "read" --db ${db}`,
-  )
-  await stopped
-  // Closing the store flushes its writes; should anything still hold the event loop after that, it is not waited for.
-  setTimeout(() => process.exit(), CLOSE_STORE_MS).unref()
-  await app.close()
-  await store.close()
-  process.off('SIGINT', stop)
-  process.off('SIGTERM', stop)
-  return 0
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -223,7 +95,7 @@ async function clients(argv: readonly string[]): Promise<number> {
         const view = { ...clientView(created.client), ...(created.clientSecret === undefined ? {} : { client_secret: created.clientSecret }) }
         if (json) console.log(JSON.stringify(view))
         else {
-          printClient(view)
+          printView(view)
           if (created.clientSecret !== undefined) console.log('\nThe client_secret is shown only now: store it safely.')
         }
         return 0
@@ -243,7 +115,7 @@ async function clients(argv: readonly string[]): Promise<number> {
           const client = await store.clients.get(clientId)
           if (client === undefined) throw new Error(`no client ${clientId}`)
           if (json) console.log(JSON.stringify(clientView(client)))
-          else printClient(clientView(client))
+          else printView(clientView(client))
           return 0
         }
         if (action === 'remove') {
@@ -340,23 +212,50 @@ async function keys(argv: readonly string[]): Promise<number> {
   })
 }
 
+/** `registration-tokens add|list|remove`: initial access tokens (RFC 7591 §3) for `serve --registration token`. */
+async function registrationTokens(argv: readonly string[]): Promise<number> {
+  const [action, ...rest] = argv
+  const { values, positionals } = parse(rest, {
+    db: { type: 'string' },
+    json: { type: 'boolean' },
+    'expires-in': { type: 'string' },
+    uses: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  })
+  if (values.help === true || action === undefined || action === '--help') return help('registration-tokens', action === undefined)
+  if (!['add', 'list', 'remove'].includes(action)) throw new UsageError(`unknown registration-tokens action '${action}'`)
+  const expiresIn = duration('expires-in', str(values['expires-in']) ?? '7d')
+  const uses = values.uses === undefined ? undefined : positiveWhole('uses', values.uses, 1)
+  const id = positionals[0]
+  if (action === 'remove' && id === undefined) throw new UsageError('registration-tokens remove needs an ID')
+  return withStore(values.db, async (store) => {
+    const json = values.json === true
+    if (action === 'add') {
+      const { token, record } = await store.initialAccessTokens.create({ expiresIn, uses })
+      const view = { ...initialAccessTokenView(record), token }
+      if (json) console.log(JSON.stringify(view))
+      else printView(view, '\nThe token is shown only now (it is stored as a digest): a client sends it as Authorization: Bearer to /register.')
+      return 0
+    }
+    if (action === 'list') {
+      const list = (await store.initialAccessTokens.list()).map(initialAccessTokenView)
+      if (json) console.log(JSON.stringify(list))
+      else for (const token of list) console.log(`${token.id}\texpires ${token.expires_at}\tuses left ${token.uses_left}`)
+      return 0
+    }
+    if (!(await store.initialAccessTokens.remove(id as string))) throw new Error(`no registration token ${id}`)
+    console.log(json ? JSON.stringify({ removed: id }) : `removed registration token ${id}`)
+    return 0
+  })
+}
+
+function initialAccessTokenView(record: InitialAccessTokenRecord): { id: string; created_at: string; expires_at: string; uses_left: number | 'unlimited' } {
+  const time = (seconds: number | undefined) => (seconds === undefined ? 'never' : new Date(seconds * 1000).toISOString())
+  return { id: record.id, created_at: time(record.createdAt), expires_at: time(record.expiresAt), uses_left: record.usesLeft ?? 'unlimited' }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // helpers
-
-/** Opens the store a `--db` value names: `sqlite:PATH` (or a bare path), `postgres://…`, or `memory`. */
-export async function openStore(db: string): Promise<Store> {
-  try {
-    if (db === 'memory') return await (await import('./store/memory/index.js')).MemoryStore.open()
-    // The command line fails fast on a database that does not answer.
-    if (/^postgres(ql)?:\/\//.test(db)) return await (await import('./store/postgres/index.js')).PostgresStore.open({ connectionString: db, connectionTimeoutMillis: 3000 })
-    const path = db.startsWith('sqlite:') ? db.slice('sqlite:'.length) : db
-    if (path === '') throw new UsageError('--db sqlite: needs a path')
-    return await (await import('./store/sqlite/index.js')).SqliteStore.open(path)
-  } catch (error) {
-    if (error instanceof UsageError) throw error
-    throw new Error(`cannot open the database ${describeDb(db)}: ${oneLine(error)}`)
-  }
-}
 
 async function withStore(db: string | boolean | undefined, work: (store: Store) => Promise<number>): Promise<number> {
   const store = await openStore(str(db) ?? process.env.OAUTHKIT_DB ?? DEFAULT_DB)
@@ -365,42 +264,6 @@ async function withStore(db: string | boolean | undefined, work: (store: Store) 
   } finally {
     await store.close()
   }
-}
-
-function parse<const O extends NonNullable<ParseArgsConfig['options']>>(argv: readonly string[], options: O) {
-  try {
-    return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true })
-  } catch (error) {
-    throw new UsageError(oneLine(error).replace(/^TypeError[^:]*: /, ''))
-  }
-}
-
-function help(command: string, missing = false): number {
-  console.log(HELP[command])
-  return missing ? 2 : 0
-}
-
-
-function readConfig(path: string): Record<string, unknown> {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (error) {
-    throw new UsageError(`cannot read --config ${path}: ${oneLine(error)}`)
-  }
-  try {
-    const parsed: unknown = JSON.parse(text)
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object')
-    return parsed as Record<string, unknown>
-  } catch (error) {
-    throw new UsageError(`--config ${path} is not a JSON object: ${oneLine(error)}`)
-  }
-}
-
-function decodeSecret(value: string): Uint8Array {
-  const secret = Buffer.from(value, 'base64url')
-  if (secret.length < 32) throw new UsageError('OAUTHKIT_SESSION_SECRET must be at least 32 bytes, base64url-encoded')
-  return secret
 }
 
 interface ClientView {
@@ -427,14 +290,10 @@ function clientView(client: Awaited<ReturnType<Store['clients']['get']>> & objec
   }
 }
 
-function printClient(view: ClientView): void {
+/** One `name: value` line per member, then `note` if given. */
+function printView(view: object, note?: string): void {
   for (const [name, value] of Object.entries(view)) console.log(`${name}: ${Array.isArray(value) ? value.join(' ') : String(value)}`)
-}
-
-function describeDb(db: string): string {
-  if (db === 'memory') return 'memory (lost when the server stops)'
-  if (/^postgres(ql)?:\/\//.test(db)) return `PostgreSQL ${db.replace(/\/\/[^@/]*@/, '//***@')}`
-  return `SQLite ${db.startsWith('sqlite:') ? db.slice('sqlite:'.length) : db}`
+  if (note !== undefined) console.log(note)
 }
 
 async function readStdin(): Promise<string> {

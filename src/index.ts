@@ -91,6 +91,7 @@ export {
   type RegisteredClient,
   type RegistrationEndpointOptions,
 } from './endpoints/registration.js'
+export { ClientConfigurationEndpoint, type ClientConfigurationEndpointOptions } from './endpoints/client-configuration.js'
 export { DEFAULT_ENDPOINT_PATHS, MetadataEndpoint, type AuthorizationServerMetadata } from './endpoints/metadata.js'
 export {
   protectedResourceMetadataPath,

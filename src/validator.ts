@@ -396,4 +396,61 @@ export class RequestValidator<C extends Client = Client, U extends User = User> 
     void [metadata, request]
     throw new ValidatorNotImplementedError('registerClient')
   }
+
+  /**
+   * Whether `registrationAccessToken` is the current registration access token of the client `clientId` (RFC 7592 §1),
+   * the one its registration or last update answered with. Compare digests in constant time, and take as long for a
+   * client that does not exist or has no token (an operator's client, not manageable this way). `false` is answered
+   * `invalid_token` (401). Not implemented: every request is refused with `server_error`.
+   *
+   * Used by: client configuration endpoint, before each of the hooks below.
+   * @see {@link https://www.rfc-editor.org/rfc/rfc7592#section-2 | RFC 7592 §2}
+   */
+  async authenticateRegistration(clientId: string, registrationAccessToken: string, request: OAuth2Request): Promise<boolean> {
+    void [clientId, registrationAccessToken, request]
+    throw new ValidatorNotImplementedError('authenticateRegistration')
+  }
+
+  /**
+   * The registration of a client whose token {@link RequestValidator.authenticateRegistration} accepted, as it stands:
+   * its metadata, and no secret (a stored secret is a digest). Return a `registrationAccessToken` only to rotate it
+   * (RFC 7592 §3). `undefined` when the client no longer exists (401).
+   *
+   * Used by: client configuration endpoint (`GET`).
+   * @see {@link https://www.rfc-editor.org/rfc/rfc7592#section-2.1 | RFC 7592 §2.1}
+   */
+  async readRegistration(clientId: string, request: OAuth2Request): Promise<RegisteredClient | undefined> {
+    void [clientId, request]
+    throw new ValidatorNotImplementedError('readRegistration')
+  }
+
+  /**
+   * Replaces the metadata of a client whose token was accepted with `metadata`, validated as at registration. When the
+   * request carried `clientSecret`, it must be the client's current secret (compare in constant time), else throw
+   * `InvalidClientMetadataError`; the client never chooses its secret. Issue a secret when the client becomes
+   * confidential (and return it), drop it when it becomes public; narrow or refuse as `registerClient` does. The
+   * update should rotate the registration access token (return the new one) so that the old one stops working, and
+   * must fail when that token changed meanwhile (a concurrent update): return `undefined` (401), as for a client that
+   * no longer exists.
+   *
+   * Used by: client configuration endpoint (`PUT`).
+   * @see {@link https://www.rfc-editor.org/rfc/rfc7592#section-2.2 | RFC 7592 §2.2}
+   */
+  async updateRegistration(clientId: string, metadata: ClientMetadata, clientSecret: string | undefined, request: OAuth2Request): Promise<RegisteredClient | undefined> {
+    void [clientId, metadata, clientSecret, request]
+    throw new ValidatorNotImplementedError('updateRegistration')
+  }
+
+  /**
+   * Removes a client whose token was accepted, with its codes, tokens and grants, and its registration access token.
+   *
+   * @returns whether it existed (`false` is answered 401)
+   *
+   * Used by: client configuration endpoint (`DELETE`).
+   * @see {@link https://www.rfc-editor.org/rfc/rfc7592#section-2.3 | RFC 7592 §2.3}
+   */
+  async deleteRegistration(clientId: string, request: OAuth2Request): Promise<boolean> {
+    void [clientId, request]
+    throw new ValidatorNotImplementedError('deleteRegistration')
+  }
 }

@@ -340,6 +340,43 @@ describe('oauthkit keys rotate', () => {
   })
 })
 
+describe('oauthkit registration-tokens', () => {
+  it('add prints a token once, stored only as a digest with its expiry and uses; list shows no token; remove ends it', async () => {
+    const { db } = sqlite()
+    const before = Math.floor(Date.now() / 1000)
+    const added = await json<{ id: string; token: string; expires_at: string; uses_left: number }>('registration-tokens', 'add', '--expires-in', '2h', '--uses', '3', '--db', db)
+    expect(added.token).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    expect(added.uses_left).toBe(3)
+    const store = await open(db)
+    const [record] = await store.initialAccessTokens.list()
+    expect(record).toMatchObject({ id: added.id, usesLeft: 3 })
+    expect(record?.expiresAt).toBeGreaterThanOrEqual(before + 7200)
+    expect(record?.expiresAt).toBeLessThanOrEqual(before + 7202)
+    expect(await store.initialAccessTokens.isValid(added.token, before)).toBe(true)
+    const listed = await run('registration-tokens', 'list', '--db', db)
+    expect(listed.out).toContain(added.id)
+    expect(listed.out).not.toContain(added.token)
+    // Defaults: seven days, unlimited uses; `never` for no expiry.
+    const text = await run('registration-tokens', 'add', '--db', db)
+    expect(text.out).toMatch(/^token: [A-Za-z0-9_-]{43}$/m)
+    expect(text.out).toMatch(/uses_left: unlimited/)
+    expect(text.out).toMatch(/shown only now/)
+    expect((await json<{ expires_at: string }>('registration-tokens', 'add', '--expires-in', 'never', '--db', db)).expires_at).toBe('never')
+    expect((await run('registration-tokens', 'remove', added.id, '--db', db)).code).toBe(0)
+    expect((await run('registration-tokens', 'list', '--db', db)).out).not.toContain(added.id)
+    expectFailure(await run('registration-tokens', 'remove', added.id, '--db', db), 1, /no registration token/)
+  })
+
+  it.each([
+    ['an expiry of another form', ['add', '--expires-in', 'soon'], /--expires-in must be a duration/],
+    ['zero uses', ['add', '--uses', '0'], /--uses must be a positive whole number/],
+    ['remove without an id', ['remove'], /needs an ID/],
+    ['an unknown action', ['rotate'], /unknown registration-tokens action/],
+  ])('refuses %s with exit 2', async (_, args, message) => {
+    expectFailure(await run('registration-tokens', ...args, '--db', 'memory'), 2, message)
+  })
+})
+
 describe('the database', () => {
   it('reports an unreachable PostgreSQL server in one line, exit 1, naming the database without its password', async () => {
     const result = await within(run('clients', 'list', '--db', 'postgres://nobody:hunter2@127.0.0.1:1/x'), 10_000)
@@ -419,10 +456,10 @@ describe('oauthkit serve: refused before it listens', () => {
     ['a port out of range', ['--port', '70000'], /--port must be a port number/],
     ['a rate limit without its window', ['--login-limit', '5'], /--login-limit must be N\/SECONDS .* or off, got 5 /],
     ['a rate limit of zero', ['--token-client-limit', '0/60'], /--token-client-limit must be N\/SECONDS/],
-    ['an unknown registration policy', ['--registration', 'maybe'], /--registration must be off or open, got maybe/],
-    ['registration by initial access token, not available yet', ['--registration', 'token'], /--registration token .* not available yet/],
+    ['an unknown registration policy', ['--registration', 'maybe'], /--registration must be off, open or token, got maybe/],
     ['a malformed registration scope', ['--registration', 'open', '--registration-scope', 'read  write'], /--registration-scope must be scope tokens/],
     ['an unused-registration ttl of zero', ['--registration', 'open', '--registration-unused-ttl', '0'], /--registration-unused-ttl must be a positive whole number/],
+    ['an inactive-registration ttl that is not a number', ['--registration', 'token', '--registration-inactive-ttl', '90d'], /--registration-inactive-ttl must be a positive whole number/],
     ['a resource that is not an absolute URI', ['--resource', 'api'], /--resource must be an absolute URI/],
     ['a resource with a fragment', ['--resource', 'https://api.example.com/#x'], /--resource must be an absolute URI without a fragment/],
     ['a refresh retry window that is not a number', ['--refresh-retry-window', 'half'], /--refresh-retry-window must be a positive whole number/],
@@ -549,6 +586,27 @@ describe('oauthkit serve, running (node dist/bin.js in a child process)', () => 
     for (const { socket } of [...silent, extra]) socket.destroy()
     // Still serving.
     expect((await fetch(`${served.url}/healthz`)).status).toBe(200)
+  })
+
+  it('--registration token: /register needs a token from registration-tokens add, spends its uses, and /register/CLIENT_ID manages the client', async () => {
+    const { db } = sqlite()
+    const { token } = await json<{ token: string }>('registration-tokens', 'add', '--uses', '1', '--db', db)
+    const served = await serve('--db', db, '--registration', 'token', '--registration-inactive-ttl', '0')
+    const register = (authorization?: string) =>
+      fetch(`${served.url}/register`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', ...(authorization === undefined ? {} : { Authorization: authorization }) },
+        body: JSON.stringify({ redirect_uris: ['http://127.0.0.1:9/cb'], token_endpoint_auth_method: 'none' }),
+      })
+    expect((await register()).status).toBe(401)
+    const created = await register(`Bearer ${token}`)
+    expect(created.status).toBe(201)
+    const body = (await created.json()) as { client_id: string; registration_access_token: string; registration_client_uri: string }
+    expect(body.registration_client_uri).toBe(`${served.url}/register/${body.client_id}`)
+    expect((await register(`Bearer ${token}`)).status).toBe(401)
+    const read = await fetch(body.registration_client_uri, { headers: { Authorization: `Bearer ${body.registration_access_token}` } })
+    expect(read.status).toBe(200)
+    expect(((await read.json()) as { client_id: string }).client_id).toBe(body.client_id)
   })
 
   it('prints where it listens, where the data lives and the next step, answers /healthz and logs one line per request, without the query', async () => {

@@ -127,17 +127,27 @@ export class PayloadTooLargeError extends HttpError {
 }
 
 /**
- * Routes requests by exact path. {@link Router.handle} never rejects: an {@link HttpError} becomes its own problem
- * response, any other failure the `failure` answer, reported to `onError` unless the client went away.
+ * Routes requests by exact path, or for a path ending in `/*` (`/register/*`), every path with one more non-empty
+ * segment there (`/register/abc`), when no exact path matches. {@link Router.handle} never rejects: an
+ * {@link HttpError} becomes its own problem response, any other failure the `failure` answer, reported to `onError`
+ * unless the client went away.
  */
 export class Router {
   private readonly routes: ReadonlyMap<string, Route>
+  /** The routes of paths ending in `/*`, by their prefix with its slash (`/register/`). */
+  private readonly segmentRoutes: readonly (readonly [string, Route])[]
+  private readonly allPaths: readonly string[]
   private readonly maxBodyBytes: number
   private readonly options: RouterOptions
 
   /** @throws TypeError when `maxBodyBytes` is not a non-negative integer */
   constructor(routes: Iterable<readonly [string, Route]>, options: RouterOptions = {}) {
-    this.routes = new Map(routes)
+    const all = new Map(routes)
+    this.allPaths = [...all.keys()]
+    // A path ending in /* is matched by its prefix only, never as a path of its own.
+    this.segmentRoutes = [...all].filter(([path]) => path.endsWith('/*')).map(([path, route]) => [path.slice(0, -1), route] as const)
+    for (const [prefix] of this.segmentRoutes) all.delete(`${prefix}*`)
+    this.routes = all
     this.maxBodyBytes = checkedCap(options.maxBodyBytes)
     this.options = options
   }
@@ -149,13 +159,13 @@ export class Router {
 
   /** The paths served, in the order given. */
   get paths(): readonly string[] {
-    return [...this.routes.keys()]
+    return this.allPaths
   }
 
   /** Answers one request. Never rejects. */
   async handle(request: HttpRequest): Promise<HttpResponse> {
     const started = performance.now()
-    const route = this.routes.get(request.url.pathname) ?? this.options.notFound ?? notAnEndpoint
+    const route = this.routes.get(request.url.pathname) ?? this.segmentRoute(request.url.pathname) ?? this.options.notFound ?? notAnEndpoint
     let response: HttpResponse
     try {
       response = await route(new RoutedRequest(request, this.maxBodyBytes))
@@ -164,6 +174,14 @@ export class Router {
     }
     this.options.onResponse?.(request, response, started)
     return response
+  }
+
+  /** The route of a path ending in `/*` that `pathname` is one segment below, if any. */
+  private segmentRoute(pathname: string): Route | undefined {
+    for (const [prefix, route] of this.segmentRoutes) {
+      if (pathname.length > prefix.length && pathname.startsWith(prefix) && !pathname.includes('/', prefix.length)) return route
+    }
+    return undefined
   }
 
   private failed(error: unknown, request: HttpRequest): HttpResponse {

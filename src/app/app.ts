@@ -10,7 +10,6 @@ import { serveRouter } from '../adapters/node.js'
 import { nodeSigner } from '../adapters/node-signer.js'
 import { Router, type HttpResponse } from '../adapters/router.js'
 import { parseResources } from '../core/resource-indicator.js'
-import { RegistrationEndpoint } from '../endpoints/registration.js'
 import { Server } from '../servers.js'
 import { type Store } from '../store/store.js'
 import { StoreValidator } from '../store/validator.js'
@@ -22,7 +21,7 @@ import { stdoutLines } from './log.js'
 import { LoginAndConsent, page } from './login-and-consent.js'
 import { errorPage } from './pages.js'
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js'
-import { registrationRoute } from './registration.js'
+import { registrationRoutes } from './registration.js'
 import { Sessions } from './session.js'
 
 /** Options of {@link createApp}. */
@@ -57,12 +56,21 @@ export interface AppOptions {
    */
   readonly rateLimit?: RateLimitOptions | false | undefined
   /**
-   * Client registration (RFC 7591) at `/register`, advertised as `registration_endpoint`: open to any client, which
-   * may obtain `scopes` (a request for others is narrowed to these), under the per-address registration limit; one that
-   * never obtains a code or token is removed after `unusedTtl` seconds (default a day). Off (no `/register`) when
-   * absent.
+   * Client registration (RFC 7591) at `/register`, advertised as `registration_endpoint`, under the per-address
+   * registration limit: open to any client (`policy: 'open'`, the default) or to those with an initial access token
+   * (`'token'`, made with `store.initialAccessTokens`). A registered client may obtain `scopes` (a request for others
+   * is narrowed to these), and reads, updates and deletes its registration at `/register/{client_id}` (RFC 7592). One
+   * that never obtains a code or token is removed after `unusedTtl` seconds (default a day), and one that obtains none
+   * for `inactiveTtl` seconds (default 90 days, 0 never) too. Off (no `/register`) when absent.
    */
-  readonly registration?: { readonly scopes: readonly string[]; readonly unusedTtl?: number | undefined } | undefined
+  readonly registration?:
+    | {
+        readonly policy?: 'open' | 'token' | undefined
+        readonly scopes: readonly string[]
+        readonly unusedTtl?: number | undefined
+        readonly inactiveTtl?: number | undefined
+      }
+    | undefined
   /**
    * The protected resources (absolute URIs) this server issues tokens for: any client may ask for them with
    * `resource` (RFC 8707), and its tokens then name them as audience; any other resource is `invalid_target`.
@@ -136,7 +144,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const reportServerError = (error: unknown) => log({ level: 'error', message: 'server error', error: describe(error) })
   const validator = new StoreValidator(options.store, {
     issuer,
-    registration: registration === undefined ? undefined : { policy: 'open', scopes: registration.scopes, unusedTtl: registration.unusedTtl },
+    registration: registration === undefined ? undefined : { ...registration, policy: registration.policy ?? 'open' },
     resources: options.resources === undefined ? undefined : parseResources(options.resources),
     refreshTokenRetryWindow: options.refreshTokenRetryWindow,
   })
@@ -175,9 +183,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       ['/logout', (request) => people.logout(request)],
       ['/jwks.json', withCors(() => keys.jwksResponse(), ['GET', 'HEAD'])],
       ['/healthz', () => health(options.store)],
-      ...(registration === undefined
-        ? []
-        : ([['/register', withCors(registrationRoute(new RegistrationEndpoint({ requestValidator: validator, allowInsecureTransport: !secure, onError: reportServerError }), limiter), ['POST'])]] as const)),
+      ...(registration === undefined ? [] : registrationRoutes({ requestValidator: validator, allowInsecureTransport: !secure, onError: reportServerError }, limiter)),
       ['/', (request) => people.home(request)],
     ],
     {

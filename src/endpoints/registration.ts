@@ -29,6 +29,12 @@ export interface RegisteredClient {
   readonly clientSecretExpiresAt?: number | undefined
   /** The metadata as registered: the request's, with what the server set or narrowed (such as `scope`). */
   readonly metadata: ClientMetadata
+  /**
+   * The registration access token (RFC 7592 §3) with which the client reads, updates and deletes its registration at
+   * its `registration_client_uri`: in the registration response, and in a read or update response that rotated it.
+   * Absent when the validator gives none (the registration is then not manageable), or kept the one the client has.
+   */
+  readonly registrationAccessToken?: string | undefined
 }
 
 /** Options of {@link RegistrationEndpoint}. */
@@ -96,7 +102,7 @@ export class RegistrationEndpoint {
       return request
     }
     return respondWithErrors(this.options.onError, parse, async (request) => {
-      const token = initialAccessToken(request)
+      const token = bearerToken(request, 'an initial access token')
       if (!(await this.requestValidator.authorizeRegistration(token, request))) {
         throw new InvalidTokenError(token === undefined ? 'Registration needs an initial access token' : 'The initial access token is invalid', {
           headers: { 'WWW-Authenticate': token === undefined ? 'Bearer' : 'Bearer error="invalid_token"' },
@@ -104,27 +110,53 @@ export class RegistrationEndpoint {
       }
       const metadata = parseClientMetadata(jsonBody(request, body), { grantTypes: this.grantTypes })
       const registered = await this.requestValidator.registerClient(metadata, request)
-      return noStoreJsonResponse(201, {
-        ...registered.metadata,
-        client_id: registered.clientId,
-        client_id_issued_at: registered.clientIdIssuedAt,
-        ...(registered.clientSecret === undefined ? {} : { client_secret: registered.clientSecret, client_secret_expires_at: registered.clientSecretExpiresAt ?? 0 }),
-      })
+      // RFC 7592 §3: the client's configuration endpoint is under this one, named by its client_id.
+      const base = `${request.uri.origin}${request.uri.pathname.replace(/\/$/, '')}`
+      return noStoreJsonResponse(201, clientInformation(registered, `${base}/${encodeURIComponent(registered.clientId)}`))
     })
   }
 }
 
-/** The initial access token of `Authorization: Bearer …` (RFC 7591 §3, RFC 6750 §2.1), if the request has one. */
-function initialAccessToken(request: OAuth2Request): string | undefined {
+/**
+ * The client information response's members (RFC 7591 §3.2.1, RFC 7592 §3): the metadata as registered, `client_id`
+ * and `client_id_issued_at`, the secret when one was issued now (with `client_secret_expires_at`, also given for a
+ * confidential client whose secret is not shown again), and the registration access token with the client's
+ * configuration URI when the validator gave one.
+ *
+ * @internal
+ */
+export function clientInformation(registered: RegisteredClient, registrationClientUri: string, confidential = registered.clientSecret !== undefined): Record<string, unknown> {
+  return {
+    ...registered.metadata,
+    client_id: registered.clientId,
+    client_id_issued_at: registered.clientIdIssuedAt,
+    ...(registered.clientSecret === undefined ? {} : { client_secret: registered.clientSecret }),
+    ...(confidential ? { client_secret_expires_at: registered.clientSecretExpiresAt ?? 0 } : {}),
+    ...(registered.registrationAccessToken === undefined ? {} : { registration_access_token: registered.registrationAccessToken, registration_client_uri: registrationClientUri }),
+  }
+}
+
+/**
+ * The token of `Authorization: Bearer …` (RFC 6750 §2.1), if the request has one: an initial access token (RFC 7591
+ * §3) or a registration access token (RFC 7592 §2).
+ *
+ * @throws {@link InvalidRequestError} for another scheme or a malformed token
+ * @internal
+ */
+export function bearerToken(request: OAuth2Request, what: string): string | undefined {
   const authorization = request.headers.get('authorization')
   if (authorization === undefined) return undefined
   const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization)
-  if (match === null) throw new InvalidRequestError('Authorization must be Bearer and an initial access token (RFC 6750 section 2.1)')
+  if (match === null) throw new InvalidRequestError(`Authorization must be Bearer and ${what} (RFC 6750 section 2.1)`)
   return match[1]
 }
 
-/** The request's JSON object. */
-function jsonBody(request: OAuth2Request, body: RequestBody | undefined): unknown {
+/**
+ * The request's JSON object.
+ *
+ * @internal
+ */
+export function jsonBody(request: OAuth2Request, body: RequestBody | undefined): unknown {
   const type = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase()
   if (type !== 'application/json') throw new InvalidRequestError('The registration request must be application/json (RFC 7591 section 3.1)')
   if (typeof body !== 'string') throw new InvalidRequestError('The registration request has no JSON body')

@@ -44,6 +44,8 @@ export interface NewClient {
   readonly clientSecret?: string | undefined
   /** Set for a client that registered itself (RFC 7591): what it said of itself. */
   readonly registration?: ClientRegistration | undefined
+  /** For a client that registered itself: the digest (`tokenHash`) of its registration access token (RFC 7592). */
+  readonly registrationTokenHash?: string | undefined
 }
 
 /** A client just created: its record and, for a confidential client, the secret, which is not stored and shown once. */
@@ -169,6 +171,7 @@ function buildRecord(input: NewClient): Omit<ClientRecord, 'secretHash'> {
     tokenEndpointAuthMethod: isPublic ? 'none' : (input.tokenEndpointAuthMethod ?? 'client_secret_basic'),
     createdAt: Math.floor(Date.now() / 1000),
     ...(input.registration === undefined ? {} : { registration: input.registration }),
+    ...(input.registrationTokenHash === undefined ? {} : { registrationTokenHash: input.registrationTokenHash }),
   }
 }
 

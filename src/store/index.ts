@@ -15,6 +15,8 @@ export {
   type CodeTable,
   type ConsentRecord,
   type ConsentTable,
+  type InitialAccessTokenRecord,
+  type InitialAccessTokenTable,
   type InstallationSecretTable,
   type KeyTable,
   type RateLimitTable,
@@ -30,6 +32,7 @@ export {
   type UserTable,
 } from './store.js'
 export { CLIENT_GRANT_TYPES, Clients, type CreatedClient, type NewClient } from './clients.js'
+export { InitialAccessTokens, type CreatedInitialAccessToken, type NewInitialAccessToken } from './initial-access-tokens.js'
 export { normalizeUsername, Users, type NewUser } from './users.js'
 export { hashPassword, SCRYPT_PARAMETERS, tokenHash, verifySecret } from './secrets.js'
 export { MemoryStore } from './memory/index.js'

@@ -1,33 +1,185 @@
 /**
- * Clients that register themselves (RFC 7591), stored like any other client, with what they said of themselves.
+ * Clients that register themselves (RFC 7591) and manage their registration (RFC 7592), stored like any other client,
+ * with what they said of themselves, the digest of their registration access token, and when they last obtained a
+ * token. `StoreValidator`'s registration hooks are implemented here.
  *
  * @module
  */
-import { InvalidClientMetadataError } from '../core/errors.js'
+import { randomBytes } from 'node:crypto'
+import { InvalidClientMetadataError, InvalidTokenError } from '../core/errors.js'
+import { type OAuth2Request } from '../core/request.js'
 import { type ClientMetadata } from '../endpoints/client-metadata.js'
 import { type RegisteredClient } from '../endpoints/registration.js'
 import { type NewClient } from './clients.js'
-import { type ClientRegistration, type Store } from './store.js'
+import { digestMatches, hashGeneratedSecret, tokenHash, verifySecret } from './secrets.js'
+import { type ClientRecord, type ClientRegistration, type Store } from './store.js'
+
+/** Who may register a client at a registration endpoint, and when self-registered clients are removed. */
+export interface StoreRegistrationPolicy {
+  /**
+   * `open`: any client may register itself, without an initial access token. `token`: a client must present an
+   * initial access token (RFC 7591 §3) from `store.initialAccessTokens`, each registration spending one of its uses.
+   */
+  readonly policy: 'open' | 'token'
+  /** The scopes a self-registered client may obtain; one that asks for none gets all of them. */
+  readonly scopes: readonly string[]
+  /**
+   * Seconds after which a self-registered client that never obtained a code or a token is removed by
+   * `StoreValidator.startPurging`; default a day.
+   */
+  readonly unusedTtl?: number | undefined
+  /**
+   * Seconds after which a self-registered client that has not obtained or refreshed a token since (or since it
+   * registered) is removed by `StoreValidator.startPurging`, with its tokens and grants; default 90 days, 0 never.
+   */
+  readonly inactiveTtl?: number | undefined
+}
+
+/** Default of {@link StoreRegistrationPolicy.unusedTtl}: a day. */
+export const DEFAULT_UNUSED_REGISTRATION_TTL = 86_400
+/** Default of {@link StoreRegistrationPolicy.inactiveTtl}: 90 days. */
+export const DEFAULT_INACTIVE_REGISTRATION_TTL = 90 * 86_400
+/** A client's `lastUsedAt` is written at most once in this many seconds: not one write per token request. */
+const LAST_USED_RESOLUTION = 3600
+/** What a token is compared with for a client without one, so that it takes as long as a wrong token. */
+const NO_TOKEN_DIGEST = tokenHash('')
+
+/** The registration hooks of `StoreValidator` over its store, under its registration policy. */
+export class StoreRegistrations {
+  /** The initial access token a registration request was admitted with, spent when the client is stored. */
+  private readonly initialAccessTokens = new WeakMap<OAuth2Request, string>()
+  /** The digest of the registration access token a request authenticated with, which its update must still find. */
+  private readonly presented = new WeakMap<OAuth2Request, string>()
+
+  constructor(
+    private readonly store: Store,
+    private readonly policy: StoreRegistrationPolicy | undefined,
+  ) {}
+
+  /** `authorizeRegistration`: open registration admits anyone; by token, a token valid now. */
+  async authorize(initialAccessToken: string | undefined, request: OAuth2Request): Promise<boolean> {
+    if (this.policy?.policy === 'open') return true
+    if (this.policy?.policy !== 'token' || initialAccessToken === undefined) return false
+    if (!(await this.store.initialAccessTokens.isValid(initialAccessToken, now()))) return false
+    this.initialAccessTokens.set(request, initialAccessToken)
+    return true
+  }
+
+  /**
+   * `registerClient`: with registration by token, one use of the token is spent in the transaction that stores the
+   * client, so that of parallel registrations with a token's last use exactly one succeeds (the others get
+   * `invalid_token`), and a refused registration spends nothing.
+   */
+  register(metadata: ClientMetadata, request: OAuth2Request): Promise<RegisteredClient> {
+    const scopes = this.policy?.scopes ?? []
+    if (this.policy?.policy !== 'token') return registerClient(this.store, scopes, metadata)
+    const token = this.initialAccessTokens.get(request)
+    return this.store.transaction(async () => {
+      if (token === undefined || !(await this.store.initialAccessTokens.use(token, now()))) {
+        throw new InvalidTokenError('The initial access token is invalid', { headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } })
+      }
+      return registerClient(this.store, scopes, metadata)
+    })
+  }
+
+  /** `authenticateRegistration`: the token's digest against the client's, in constant time. */
+  async authenticate(clientId: string, registrationAccessToken: string, request: OAuth2Request): Promise<boolean> {
+    const stored = (await this.store.clientTable.get(clientId))?.registrationTokenHash
+    const matches = digestMatches(registrationAccessToken, stored ?? NO_TOKEN_DIGEST)
+    if (!matches || stored === undefined) return false
+    this.presented.set(request, stored)
+    return true
+  }
+
+  /** `readRegistration`: the client's metadata as stored. */
+  async read(clientId: string): Promise<RegisteredClient | undefined> {
+    const client = await this.store.clientTable.get(clientId)
+    if (client?.registration === undefined) return undefined
+    return { clientId, clientIdIssuedAt: client.createdAt, clientSecretExpiresAt: 0, metadata: metadataOf(client) }
+  }
+
+  /**
+   * `updateRegistration`: the metadata replaced and the registration access token rotated in one compare-and-set on
+   * the token the request presented; the secret kept, issued when the client becomes confidential, dropped when it
+   * becomes public.
+   *
+   * @throws {@link InvalidClientMetadataError} for a `client_secret` that is not the current one, or scopes it may not have
+   */
+  async update(clientId: string, metadata: ClientMetadata, clientSecret: string | undefined, request: OAuth2Request): Promise<RegisteredClient | undefined> {
+    const current = this.presented.get(request)
+    const client = await this.store.clientTable.get(clientId)
+    if (current === undefined || client?.registration === undefined) return undefined
+    // RFC 7592 §2.2: a secret in the request must be the current one; the client never sets its own.
+    if (clientSecret !== undefined && !(client.secretHash !== undefined && (await verifySecret(clientSecret, client.secretHash)))) {
+      throw new InvalidClientMetadataError("client_secret is not the client's current secret (RFC 7592 section 2.2)")
+    }
+    const scopes = allowedScopesOf(this.policy?.scopes ?? [], metadata)
+    const isPublic = metadata.token_endpoint_auth_method === 'none'
+    const newSecret = !isPublic && client.secretHash === undefined ? randomToken() : undefined
+    const registrationAccessToken = randomToken()
+    const record: ClientRecord = {
+      ...client,
+      name: metadata.client_name ?? UNNAMED,
+      secretHash: isPublic ? undefined : newSecret === undefined ? client.secretHash : hashGeneratedSecret(newSecret),
+      redirectUris: metadata.redirect_uris,
+      grantTypes: metadata.grant_types,
+      responseTypes: metadata.grant_types.includes('authorization_code') ? ['code'] : [],
+      scopes,
+      tokenEndpointAuthMethod: metadata.token_endpoint_auth_method,
+      registration: registrationOf(metadata),
+      registrationTokenHash: tokenHash(registrationAccessToken),
+    }
+    if (!(await this.store.clientTable.updateRegistration(record, current))) return undefined
+    return {
+      clientId,
+      clientSecret: newSecret,
+      clientIdIssuedAt: client.createdAt,
+      clientSecretExpiresAt: 0,
+      metadata: { ...metadata, scope: scopes.join(' ') },
+      registrationAccessToken,
+    }
+  }
+
+  /** `deleteRegistration`: the client goes, and with it its codes, tokens and consents. */
+  delete(clientId: string): Promise<boolean> {
+    return this.store.clientTable.delete(clientId)
+  }
+
+  /** Notes that a self-registered client obtained a token at `now`, if its `lastUsedAt` is an hour old or more. */
+  async markUsed(client: ClientRecord, now: number): Promise<void> {
+    if (client.registration !== undefined && (client.lastUsedAt ?? client.createdAt) <= now - LAST_USED_RESOLUTION) await this.store.clientTable.markUsed(client.clientId, now)
+  }
+
+  /** Removes the self-registered clients past the policy's unused and inactive times. */
+  async purge(now: number): Promise<void> {
+    if (this.policy === undefined) return
+    await this.store.clientTable.deleteUnusedRegistrations(now - (this.policy.unusedTtl ?? DEFAULT_UNUSED_REGISTRATION_TTL))
+    const inactiveTtl = this.policy.inactiveTtl ?? DEFAULT_INACTIVE_REGISTRATION_TTL
+    if (inactiveTtl > 0) await this.store.clientTable.deleteInactiveRegistrations(now - inactiveTtl)
+  }
+}
+
+const UNNAMED = 'Unnamed client'
 
 /**
  * Stores a self-registered client: its scopes narrowed to `allowedScopes` (a client that asks for none gets them all),
- * a generated `client_id` and, for a confidential client, a secret that never expires (stored as a digest), and what
- * it said of itself.
+ * a generated `client_id`, for a confidential client a secret that never expires, and a registration access token
+ * (RFC 7592), both stored as digests, and what it said of itself.
  *
  * @throws {@link InvalidClientMetadataError} when it asks only for scopes it may not have
  */
 export async function registerClient(store: Store, allowedScopes: readonly string[], metadata: ClientMetadata): Promise<RegisteredClient> {
-  const asked = metadata.scope === undefined ? allowedScopes : metadata.scope.split(' ')
-  const scopes = asked.filter((scope) => allowedScopes.includes(scope))
-  if (scopes.length === 0) throw new InvalidClientMetadataError(`scope may hold ${allowedScopes.join(' ') || 'nothing'} for a client that registers itself`)
+  const scopes = allowedScopesOf(allowedScopes, metadata)
+  const registrationAccessToken = randomToken()
   const created = await store.clients.create({
-    name: metadata.client_name ?? 'Unnamed client',
+    name: metadata.client_name ?? UNNAMED,
     redirectUris: metadata.redirect_uris,
     grantTypes: metadata.grant_types as NewClient['grantTypes'],
     scopes,
     public: metadata.token_endpoint_auth_method === 'none',
     tokenEndpointAuthMethod: metadata.token_endpoint_auth_method === 'none' ? undefined : metadata.token_endpoint_auth_method,
     registration: registrationOf(metadata),
+    registrationTokenHash: tokenHash(registrationAccessToken),
   })
   return {
     clientId: created.clientId,
@@ -35,7 +187,16 @@ export async function registerClient(store: Store, allowedScopes: readonly strin
     clientIdIssuedAt: created.client.createdAt,
     clientSecretExpiresAt: 0,
     metadata: { ...metadata, scope: scopes.join(' ') },
+    registrationAccessToken,
   }
+}
+
+/** The scopes asked for that the policy allows; all of them when none were asked for. */
+function allowedScopesOf(allowed: readonly string[], metadata: ClientMetadata): string[] {
+  const asked = metadata.scope === undefined ? allowed : metadata.scope.split(' ')
+  const scopes = asked.filter((scope) => allowed.includes(scope))
+  if (scopes.length === 0) throw new InvalidClientMetadataError(`scope may hold ${allowed.join(' ') || 'nothing'} for a client that registers itself`)
+  return scopes
 }
 
 /** What a self-registered client said of itself, as the store keeps it: the members it sent, nothing undefined. */
@@ -50,5 +211,39 @@ function registrationOf(metadata: ClientMetadata): ClientRegistration {
     softwareVersion: metadata.software_version,
     applicationType: metadata.application_type,
   }
-  return Object.fromEntries(Object.entries(registration).filter(([, value]) => value !== undefined))
+  return dropUndefined(registration)
+}
+
+/** A stored self-registered client's metadata, with RFC 7591 §2 names (RFC 7592 §3). */
+function metadataOf(client: ClientRecord): ClientMetadata {
+  const registration = client.registration ?? {}
+  return dropUndefined({
+    redirect_uris: client.redirectUris,
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    grant_types: client.grantTypes,
+    response_types: client.responseTypes,
+    client_name: client.name,
+    client_uri: registration.clientUri,
+    logo_uri: registration.logoUri,
+    tos_uri: registration.tosUri,
+    policy_uri: registration.policyUri,
+    scope: client.scopes.join(' '),
+    contacts: registration.contacts,
+    software_id: registration.softwareId,
+    software_version: registration.softwareVersion,
+    application_type: registration.applicationType,
+  })
+}
+
+function dropUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, member]) => member !== undefined)) as T
+}
+
+/** 256 random bits, base64url: a secret or a registration access token. */
+function randomToken(): string {
+  return randomBytes(32).toString('base64url')
+}
+
+function now(): number {
+  return Math.floor(Date.now() / 1000)
 }

@@ -61,7 +61,15 @@ export function isGeneratedSecretHash(stored: string): boolean {
 
 /** {@link verifySecret} for the stored form of a generated secret, synchronously: in constant time for its length. */
 export function verifyGeneratedSecret(presented: string, stored: string): boolean {
-  return safeEqual(Buffer.from(sha256Base64url(presented)), Buffer.from(stored.slice(GENERATED_PREFIX.length)))
+  return digestMatches(presented, stored.slice(GENERATED_PREFIX.length))
+}
+
+/**
+ * Whether `presented` is the token whose {@link tokenHash} is `storedDigest`, the digests compared in constant time
+ * (for a registration access token, which is looked up by its client rather than by its digest).
+ */
+export function digestMatches(presented: string, storedDigest: string): boolean {
+  return safeEqual(Buffer.from(sha256Base64url(presented)), Buffer.from(storedDigest))
 }
 
 /** The stored form of a password or an imported secret: `scrypt:<N>:<r>:<p>:<salt>:<hash>`. */

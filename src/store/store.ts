@@ -14,10 +14,12 @@
  */
 import { randomBytes } from 'node:crypto'
 import { Clients } from './clients.js'
+import { InitialAccessTokens } from './initial-access-tokens.js'
 import {
   type ClientTable,
   type CodeTable,
   type ConsentTable,
+  type InitialAccessTokenTable,
   type InstallationSecretTable,
   type KeyTable,
   type RateLimitTable,
@@ -44,6 +46,7 @@ export abstract class Store implements StoreBackend {
   abstract readonly rateLimits: RateLimitTable
   abstract readonly sessions: SessionTable
   abstract readonly installationSecrets: InstallationSecretTable
+  abstract readonly initialAccessTokenTable: InitialAccessTokenTable
   abstract transaction<T>(work: () => Promise<T>): Promise<T>
   abstract purgeExpired(now: number): Promise<number>
   abstract close(): Promise<void>
@@ -65,11 +68,18 @@ export abstract class Store implements StoreBackend {
 
   private clientsView: Clients | undefined
   private usersView: Users | undefined
+  private initialAccessTokensView: InitialAccessTokens | undefined
 
   /** Client registration: create, list, remove, rotate secrets, authenticate. */
   get clients(): Clients {
     this.clientsView ??= new Clients(this.clientTable)
     return this.clientsView
+  }
+
+  /** Initial access tokens of client registration (RFC 7591 §3): create, list, remove, check, spend. */
+  get initialAccessTokens(): InitialAccessTokens {
+    this.initialAccessTokensView ??= new InitialAccessTokens(this.initialAccessTokenTable)
+    return this.initialAccessTokensView
   }
 
   /** User management: create, list, remove, set passwords (which signs the user out), authenticate. */

@@ -53,6 +53,17 @@ export interface ClientRecord {
    * fields above. Nothing in it was verified, and the consent page says so.
    */
   readonly registration?: ClientRegistration | undefined
+  /**
+   * Of a client that registered itself: the SHA-256 digest (`tokenHash`) of its registration access token (RFC 7592
+   * §1), with which it reads, updates and deletes its registration. Absent for an operator's client, which cannot be
+   * managed that way.
+   */
+  readonly registrationTokenHash?: string | undefined
+  /**
+   * Of a client that registered itself: when it last obtained or refreshed a token, updated at most about once an
+   * hour ({@link ClientTable.markUsed}); absent until then. What {@link ClientTable.deleteInactiveRegistrations} reads.
+   */
+  readonly lastUsedAt?: number | undefined
 }
 
 /** What a client that registered itself said of itself (RFC 7591 §2), beside the fields every client has. */
@@ -233,6 +244,54 @@ export interface ClientTable {
    * code or a token that is still stored. @returns how many
    */
   deleteUnusedRegistrations(registeredBefore: number): Promise<number>
+  /**
+   * Deletes the clients that registered themselves and have not obtained a token since `usedBefore`: their
+   * `lastUsedAt`, or their `createdAt` when they never did, is before it. Their codes, tokens and consents go with
+   * them. @returns how many
+   */
+  deleteInactiveRegistrations(usedBefore: number): Promise<number>
+  /** Sets the `lastUsedAt` of a client that registered itself (nothing for an operator's client). */
+  markUsed(clientId: string, now: number): Promise<void>
+  /**
+   * Replaces the registration of a client that registered itself (RFC 7592 §2.2), atomically, if its registration
+   * access token is still the one whose digest is `currentTokenHash`: every field of `record` but `clientId`,
+   * `createdAt` and `lastUsedAt` is written, `registrationTokenHash` (the rotated token) included. Of concurrent updates presenting one
+   * token, exactly one resolves to `true`. `false` when the client does not exist or its token changed meanwhile.
+   */
+  updateRegistration(record: ClientRecord, currentTokenHash: string): Promise<boolean>
+}
+
+/**
+ * An initial access token (RFC 7591 §3), as stored: what an operator hands out so that a client may register itself
+ * where registration is not open.
+ */
+export interface InitialAccessTokenRecord {
+  /** A short identifier, for listing and removing; not a secret. */
+  readonly id: string
+  /** The token's key (`tokenHash`): the SHA-256 digest (base64url) of the whole token. */
+  readonly tokenHash: string
+  readonly createdAt: number
+  /** When it stops working; absent when it never does. */
+  readonly expiresAt?: number | undefined
+  /** How many more registrations it allows; absent when unlimited. */
+  readonly usesLeft?: number | undefined
+}
+
+/** Initial access tokens (RFC 7591 §3) by id, looked up by digest. */
+export interface InitialAccessTokenTable {
+  /** @throws Error when the id or the digest exists already */
+  insert(record: InitialAccessTokenRecord): Promise<void>
+  /** Every token, oldest first. */
+  list(): Promise<readonly InitialAccessTokenRecord[]>
+  get(tokenHash: string): Promise<InitialAccessTokenRecord | undefined>
+  /**
+   * Spends one use of the token, atomically, if it has not expired at `now` and has a use left (or unlimited uses):
+   * of concurrent calls for a token with `n` uses left, exactly `n` resolve to `true`. `false` otherwise, or when it
+   * does not exist.
+   */
+  use(tokenHash: string, now: number): Promise<boolean>
+  /** @returns whether a token was removed */
+  delete(id: string): Promise<boolean>
 }
 
 /** Low-level user storage. */
@@ -359,6 +418,8 @@ export interface StoreBackend {
   readonly sessions: SessionTable
   /** Secrets made once per installation (HMAC keys), shared by every instance. */
   readonly installationSecrets: InstallationSecretTable
+  /** Initial access tokens of client registration (RFC 7591 §3), by digest. */
+  readonly initialAccessTokenTable: InitialAccessTokenTable
   /**
    * Runs `work` in one transaction: every write through the tables inside it commits together, or none does when
    * `work` throws (the error is rethrown). Transactions do not interleave their writes with each other, and a write
@@ -370,7 +431,7 @@ export interface StoreBackend {
    * Deletes codes and tokens that expired more than an hour before `now` (the hour keeps replay detection working),
    * in small batches so that requests are never blocked for long. A refresh token without expiry is kept. Also
    * deletes the signing keys whose `expiresAt` is before `now` (no grace: no token they signed is valid any more), and
-   * the rate-limit windows and sessions that ended at or before `now`.
+   * the rate-limit windows, sessions and initial access tokens that ended at or before `now`.
    * @returns how many rows were deleted
    */
   purgeExpired(now: number): Promise<number>

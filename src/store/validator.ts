@@ -10,7 +10,10 @@ import { type AuthorizationCode, type BearerTokenResponse, type IssuedAuthorizat
 import { type ClientMetadata } from '../endpoints/client-metadata.js'
 import { type RegisteredClient } from '../endpoints/registration.js'
 import { RequestValidator } from '../validator.js'
-import { registerClient } from './registration.js'
+import { isRetry, supersede } from './refresh-retry.js'
+import { StoreRegistrations, type StoreRegistrationPolicy } from './registration.js'
+
+export { type StoreRegistrationPolicy } from './registration.js'
 import { tokenHash } from './secrets.js'
 import { type ClientRecord, type Store, type TokenRecord } from './store.js'
 import { newGrantId, storedToken, storeUser } from './validator-records.js'
@@ -44,8 +47,9 @@ export interface StoreValidatorOptions {
   /** Seconds a client is told to wait (`Retry-After`) when the database is unreachable; default 5. */
   readonly retryAfter?: number | undefined
   /**
-   * Who may register a client at a registration endpoint (RFC 7591): nobody when absent (the default); with
-   * `policy: 'open'`, anyone, for the `scopes` given (a request for others is narrowed to these).
+   * Who may register a client at a registration endpoint (RFC 7591), and manage it (RFC 7592): nobody when absent (the
+   * default); with `policy: 'open'` anyone, with `policy: 'token'` whoever has an initial access token, for the
+   * `scopes` given (a request for others is narrowed to these).
    */
   readonly registration?: StoreRegistrationPolicy | undefined
   /**
@@ -53,19 +57,6 @@ export interface StoreValidatorOptions {
    * `resource`, a self-registered one included, besides the resources it is registered for. Default none.
    */
   readonly resources?: readonly string[] | undefined
-}
-
-/** What {@link StoreValidatorOptions.registration} allows. */
-export interface StoreRegistrationPolicy {
-  /** `open`: any client may register itself, without an initial access token. */
-  readonly policy: 'open'
-  /** The scopes a self-registered client may obtain; one that asks for none gets all of them. */
-  readonly scopes: readonly string[]
-  /**
-   * Seconds after which a self-registered client that never obtained a code or a token is removed by
-   * {@link StoreValidator.startPurging}; default a day.
-   */
-  readonly unusedTtl?: number | undefined
 }
 
 const DEFAULT_REFRESH_TOKEN_EXPIRES_IN = 30 * 24 * 3600
@@ -97,6 +88,8 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
   private readonly families = new WeakMap<OAuth2Request, string>()
   /** What to do when a token request's transaction rolls back (replay revocations that must outlive it). */
   private readonly onRollback = new WeakMap<OAuth2Request, Array<() => Promise<unknown>>>()
+  /** The registration hooks (RFC 7591, RFC 7592) under `options.registration`. */
+  private readonly registrations: StoreRegistrations
 
   /** @throws TypeError when `refreshTokenExpiresIn` or `retryAfter` is not a positive whole number */
   constructor(
@@ -106,6 +99,7 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
     super()
     this.refreshTokenExpiresIn = options.refreshTokenExpiresIn ?? DEFAULT_REFRESH_TOKEN_EXPIRES_IN
     this.defaultAudience = Object.freeze(options.issuer === undefined ? [] : [options.issuer])
+    this.registrations = new StoreRegistrations(store, options.registration)
     for (const [name, value] of [['refreshTokenExpiresIn', this.refreshTokenExpiresIn], ['retryAfter', options.retryAfter ?? 5]] as const) {
       if (!Number.isSafeInteger(value) || value <= 0) throw new TypeError(`StoreValidator ${name} must be a positive whole number of seconds`)
     }
@@ -183,14 +177,30 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
     return (this.options.pkceRequired ?? 'always') === 'always' || client.tokenEndpointAuthMethod === 'none'
   }
 
-  /** Open registration lets anyone register; without a `registration` option, nobody may. */
-  override async authorizeRegistration(): Promise<boolean> {
-    return this.options.registration?.policy === 'open'
+  /** Open registration admits anyone, registration by token a valid initial access token; without `registration`, nobody. */
+  override authorizeRegistration(initialAccessToken: string | undefined, request: OAuth2Request): Promise<boolean> {
+    return this.run(() => this.registrations.authorize(initialAccessToken, request))
   }
 
-  /** Stores a self-registered client under the registration policy (see {@link registerClient}). */
-  override registerClient(metadata: ClientMetadata): Promise<RegisteredClient> {
-    return this.run(() => registerClient(this.store, this.options.registration?.scopes ?? [], metadata))
+  /** Stores a self-registered client under the registration policy, spending a use of its initial access token. */
+  override registerClient(metadata: ClientMetadata, request: OAuth2Request): Promise<RegisteredClient> {
+    return this.run(() => this.registrations.register(metadata, request))
+  }
+
+  override authenticateRegistration(clientId: string, registrationAccessToken: string, request: OAuth2Request): Promise<boolean> {
+    return this.run(() => this.registrations.authenticate(clientId, registrationAccessToken, request))
+  }
+
+  override readRegistration(clientId: string): Promise<RegisteredClient | undefined> {
+    return this.run(() => this.registrations.read(clientId))
+  }
+
+  override updateRegistration(clientId: string, metadata: ClientMetadata, secret: string | undefined, request: OAuth2Request): Promise<RegisteredClient | undefined> {
+    return this.run(() => this.registrations.update(clientId, metadata, secret, request))
+  }
+
+  override deleteRegistration(clientId: string): Promise<boolean> {
+    return this.run(() => this.registrations.delete(clientId))
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -312,7 +322,7 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
       if (stored?.rotatedAt !== undefined && stored.revokedAt === undefined && (await this.isRetry(stored))) {
         // One live refresh token per family: the pairs issued for this token before are superseded by the one this
         // retry gets. Whoever holds one of them and presents it later ends the family (see validateRefreshToken).
-        await this.run(() => this.supersede(stored))
+        await this.run(() => supersede(this.store.tokens, stored, now()))
         return true
       }
       // A concurrent refresh won: this is reuse of a rotated token (RFC 9700 §4.14.2), after the rollback.
@@ -370,6 +380,8 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
       })
     }
     await this.run(() => this.store.tokens.insert(records))
+    // The inactivity purge's clock: a self-registered client's last token, written at most once an hour.
+    if (context.client.registration !== undefined) await this.run(() => this.registrations.markUsed(context.client, issuedAt))
   }
 
   override async validateBearerToken(token: string): Promise<StoredToken<StoreUser> | undefined> {
@@ -415,11 +427,10 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
    * @returns a function that stops purging
    */
   startPurging(everySeconds = 600, onError: (error: unknown) => void = (error) => console.error('oauthkit: purge failed', error)): () => void {
-    const registration = this.options.registration
     const timer = setInterval(() => {
       this.store.purgeExpired(now()).catch(onError)
-      // Registrations nobody used: open registration must not let the client table grow without bound.
-      if (registration !== undefined) this.store.clientTable.deleteUnusedRegistrations(now() - (registration.unusedTtl ?? 86_400)).catch(onError)
+      // Registrations unused or inactive: open registration must not let the client table grow without bound.
+      this.registrations.purge(now()).catch(onError)
     }, everySeconds * 1000)
     timer.unref()
     return () => clearInterval(timer)
@@ -439,26 +450,9 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
     )
   }
 
-  /**
-   * Whether a rotated refresh token presented again by its client is a retry of a lost response: rotated less than
-   * `refreshTokenRetryWindow` seconds ago, and no refresh token issued since in its family has been used (rotated).
-   */
-  private async isRetry(stored: TokenRecord): Promise<boolean> {
-    const window = this.options.refreshTokenRetryWindow ?? DEFAULT_REFRESH_TOKEN_RETRY_WINDOW
-    const rotatedAt = stored.rotatedAt as number
-    if (window === 0 || now() - rotatedAt >= window) return false
-    const family = await this.store.tokens.family(stored.grantId)
-    return !family.some((token) => token.type === 'refresh_token' && token.tokenHash !== stored.tokenHash && token.issuedAt >= rotatedAt && token.rotatedAt !== undefined)
-  }
-
-  /** Revokes the refresh tokens issued since `rotated` was rotated, that is, the ones a retry of it replaces. */
-  private async supersede(rotated: TokenRecord): Promise<void> {
-    const rotatedAt = rotated.rotatedAt as number
-    for (const token of await this.store.tokens.family(rotated.grantId)) {
-      if (token.type === 'refresh_token' && token.tokenHash !== rotated.tokenHash && token.issuedAt >= rotatedAt && token.revokedAt === undefined) {
-        await this.store.tokens.revoke(token.tokenHash, now())
-      }
-    }
+  /** Whether a rotated refresh token presented again by its client is a retry of a lost response (see {@link isRetry}). */
+  private isRetry(stored: TokenRecord): Promise<boolean> {
+    return isRetry(this.store.tokens, stored, this.options.refreshTokenRetryWindow ?? DEFAULT_REFRESH_TOKEN_RETRY_WINDOW, now())
   }
 
   /** The audience of an access token: the requested resources, else the issuer when one is configured. */

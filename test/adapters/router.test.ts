@@ -81,3 +81,24 @@ describe('fetchHandlerOf', () => {
     expect(errors).toHaveLength(1)
   })
 })
+
+describe('Router: a path ending in /*', () => {
+  it('serves one more non-empty segment under it, after the exact paths, and nothing deeper or empty', async () => {
+    const router = new Router([
+      ['/register', () => ({ status: 200, headers: {}, body: 'exact' })],
+      ['/register/*', (request) => ({ status: 200, headers: {}, body: `one ${request.url.pathname}` })],
+      ['/register/special', () => ({ status: 200, headers: {}, body: 'special' })],
+    ])
+    const handle = fetchHandlerOf(router)
+    const body = async (path: string) => {
+      const response = await handle(new Request(`http://127.0.0.1${path}`))
+      return `${response.status} ${await response.text()}`
+    }
+    expect(await body('/register')).toBe('200 exact')
+    expect(await body('/register/abc')).toBe('200 one /register/abc')
+    expect(await body('/register/special')).toBe('200 special')
+    // The pattern itself is no path: a literal * is one more segment like any other.
+    expect(await body('/register/*')).toBe('200 one /register/*')
+    for (const path of ['/register/', '/register/a/b', '/registered', '/register*']) expect(await body(path)).toMatch(/^404 /)
+  })
+})

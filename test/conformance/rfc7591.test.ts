@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { RegistrationEndpoint, Server, type OAuth2Response } from '../../src/index.js'
-import { StoreValidator, type Store, type StoreValidatorOptions } from '../../src/store/index.js'
+import { StoreValidator, tokenHash, type Store, type StoreValidatorOptions } from '../../src/store/index.js'
 import { CONFORMANCE_STORES } from '../support/conformance-backends.js'
 import { basic, FORM } from '../support/memory-validator.js'
 
@@ -238,6 +238,81 @@ describe.each(CONFORMANCE_STORES)('RFC 7591 over StoreValidator on $name', (back
         const stored = await store.clients.get(body.client_id as string)
         expect(JSON.stringify(stored)).not.toContain(body.client_secret as string)
       }
+    })
+  })
+
+  describe('RFC 7591 §3 Initial access tokens (registration by token)', () => {
+    const CLIENT = { redirect_uris: ['https://client.example.org/cb'] }
+
+    async function byToken() {
+      const store: Store = await backend.open()
+      const validator = new StoreValidator(store, { issuer: ISSUER, registration: { policy: 'token', scopes: ['read'] } })
+      const endpoint = new RegistrationEndpoint({ requestValidator: validator })
+      const register = (token: string | undefined, metadata: unknown = CLIENT) =>
+        endpoint.createRegistrationResponse(REGISTER, 'POST', JSON.stringify(metadata), token === undefined ? JSON_TYPE : { ...JSON_TYPE, Authorization: `Bearer ${token}` })
+      return { store, register }
+    }
+
+    it('§3 without an initial access token: 401 invalid_token with a Bearer challenge, nothing registered', async () => {
+      const { store, register } = await byToken()
+      const res = await register(undefined)
+      expectError(res, 401, 'invalid_token', /initial access token/)
+      expect(header(res, 'WWW-Authenticate')).toBe('Bearer')
+      expect(await store.clients.list()).toEqual([])
+    })
+
+    it('§3 with a valid token: 201; the token is stored only as a digest', async () => {
+      const { store, register } = await byToken()
+      const { token, record } = await store.initialAccessTokens.create({ expiresIn: 3600 })
+      expect((await register(token)).status).toBe(201)
+      expect(record.tokenHash).toBe(tokenHash(token))
+      expect(JSON.stringify(await store.initialAccessTokens.list())).not.toContain(token)
+    })
+
+    it('§3 a made-up token, one character off, or one removed: 401 invalid_token with error="invalid_token"', async () => {
+      const { store, register } = await byToken()
+      const { token, record } = await store.initialAccessTokens.create()
+      for (const wrong of ['made-up', `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`]) {
+        const res = await register(wrong)
+        expectError(res, 401, 'invalid_token')
+        expect(header(res, 'WWW-Authenticate')).toBe('Bearer error="invalid_token"')
+      }
+      await store.initialAccessTokens.remove(record.id)
+      expectError(await register(token), 401, 'invalid_token')
+      expect(await store.clients.list()).toEqual([])
+    })
+
+    it('§3 the token is checked before the metadata: a made-up token with malformed metadata is 401, not 400', async () => {
+      const { register } = await byToken()
+      expectError(await register('made-up', { redirect_uris: ['javascript:alert(1)'] }), 401, 'invalid_token')
+      expectError(await register(undefined, { redirect_uris: ['javascript:alert(1)'] }), 401, 'invalid_token')
+    })
+
+    it('§3 a token past its expiry: 401 invalid_token', async () => {
+      const { store, register } = await byToken()
+      const now = Math.floor(Date.now() / 1000)
+      await store.initialAccessTokenTable.insert({ id: 'expired', tokenHash: tokenHash('expired-token'), createdAt: now - 7200, expiresAt: now - 1 })
+      expectError(await register('expired-token'), 401, 'invalid_token')
+      expect(await store.clients.list()).toEqual([])
+    })
+
+    it('§3 a token of N uses registers N clients, then is refused; a refused registration spends no use', async () => {
+      const { store, register } = await byToken()
+      const { token, record } = await store.initialAccessTokens.create({ uses: 2 })
+      expectError(await register(token, { redirect_uris: ['http://attacker.example/cb'] }), 400, 'invalid_redirect_uri')
+      expect((await register(token)).status).toBe(201)
+      expect((await register(token)).status).toBe(201)
+      expectError(await register(token), 401, 'invalid_token')
+      expect(await store.clients.list()).toHaveLength(2)
+      expect((await store.initialAccessTokens.list()).find((listed) => listed.id === record.id)?.usesLeft).toBe(0)
+    })
+
+    it('§3 two parallel registrations with a one-use token: exactly one succeeds, the other is invalid_token', async () => {
+      const { store, register } = await byToken()
+      const { token } = await store.initialAccessTokens.create({ uses: 1 })
+      const results = await Promise.all([register(token), register(token)])
+      expect(results.map((res) => res.status).sort()).toEqual([201, 401])
+      expect(await store.clients.list()).toHaveLength(1)
     })
   })
 })

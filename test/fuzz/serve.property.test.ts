@@ -41,8 +41,13 @@ const TIMEOUTS = { headersMs: 1_000, requestMs: 1_500, checkIntervalMs: 200 }
 
 const REDIRECT = 'http://127.0.0.1:9/callback'
 const PASSWORD = 'correct horse battery staple'
-const OAUTH_PATHS = new Set(['/token', '/introspect', '/revoke'])
-// RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1 and RFC 8707 §2: the error codes these endpoints may answer.
+const OAUTH_PATHS = new Set(['/token', '/introspect', '/revoke', '/register'])
+/** The protocol endpoints: {@link OAUTH_PATHS}, and a client's configuration endpoint (RFC 7592) under /register. */
+function isOAuthPath(pathname: string): boolean {
+  return OAUTH_PATHS.has(pathname) || /^\/register\/[^/]+$/.test(pathname)
+}
+// RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 8707 §2 and RFC 7591 §3.2.2: the error codes these endpoints may
+// answer.
 const OAUTH_ERRORS = new Set([
   'invalid_request',
   'invalid_client',
@@ -53,6 +58,8 @@ const OAUTH_ERRORS = new Set([
   'invalid_target',
   'invalid_token',
   'unsupported_token_type',
+  'invalid_client_metadata',
+  'invalid_redirect_uri',
 ])
 
 if (!Number.isSafeInteger(SEED) || !Number.isSafeInteger(RUNS) || RUNS < 1) throw new Error('FUZZ_SEED and FUZZ_RUNS must be integers')
@@ -263,7 +270,12 @@ beforeAll(async () => {
     enablePasswordGrant: true,
     // The rate limiter counts every failure as usual, but refuses the token endpoint only far beyond the defaults:
     // the fuzz fails from one address and as one client thousands of times, and must keep reaching the grants.
-    rateLimit: { tokenPerClient: { maxFailures: 100_000, windowSeconds: 300 }, tokenPerAddress: { maxFailures: 100_000, windowSeconds: 300 } },
+    rateLimit: {
+      tokenPerClient: { maxFailures: 100_000, windowSeconds: 300 },
+      tokenPerAddress: { maxFailures: 100_000, windowSeconds: 300 },
+      registrationPerAddress: { maxFailures: 100_000, windowSeconds: 300 },
+    },
+    registration: { scopes: ['read'] },
     log: (entry) => {
       if (entry.level === 'error') errorLogs.push(entry)
       else requestsLogged++
@@ -486,7 +498,7 @@ function headerBytes(headers: FuzzRequest['headers']): number {
 function readsBody(request: FuzzRequest): boolean {
   const pathname = pathnameOf(request.target)
   if (pathname === undefined || request.method === 'GET' || request.method === 'HEAD') return false
-  if ([...OAUTH_PATHS, '/.well-known/oauth-authorization-server', '/authorize'].includes(pathname)) return true
+  if (isOAuthPath(pathname) || ['/.well-known/oauth-authorization-server', '/authorize'].includes(pathname)) return true
   // A CORS preflight reads its (normally empty) body too, on every route open to browsers.
   if (request.method === 'OPTIONS' && pathname === '/jwks.json') return true
   const form = (headerOf(request, 'content-type') ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')
@@ -629,6 +641,8 @@ function arbitraries() {
         '/consent',
         '/logout',
         '/healthz',
+        '/register',
+        '/register/fuzzed-client',
         '/',
       ),
       weight: 6,
@@ -769,7 +783,7 @@ function checkAnswer(request: FuzzRequest, response: RawResponse, context: strin
   const pathname = pathnameOf(request.target) as string
   if (request.method === 'HEAD' || response.status < 400) return
   const type = header(response, 'content-type') ?? ''
-  if (OAUTH_PATHS.has(pathname)) {
+  if (isOAuthPath(pathname)) {
     // RFC 6749 §5.2: an error is JSON with `error`; a failure outside OAuth (413) is RFC 9457 problem details, which a
     // client cannot mistake for an answer of the protocol.
     let json: Record<string, unknown>

@@ -19,6 +19,14 @@ import {
 } from '../../src/store/index.js'
 import { type SessionRecord, type SigningKeyRecord } from '../../src/store/store.js'
 
+/** The metadata of a client that registers itself, as the registration endpoint hands it to `registerClient`. */
+export const SELF_REGISTERED = {
+  redirect_uris: ['https://self.example/cb'],
+  token_endpoint_auth_method: 'client_secret_basic',
+  grant_types: ['authorization_code'],
+  response_types: ['code'],
+} as const
+
 /** A fixed clock: the tables take `now` as an argument and never read the time themselves. */
 const NOW = 1_800_000_000
 const DAY = 86_400
@@ -1005,6 +1013,83 @@ export function describeStoreContract(name: string, open: () => Promise<{ store:
         expect(await store.clientTable.deleteUnusedRegistrations(NOW - DAY)).toBe(1)
         expect((await store.clients.list()).map((client) => client.clientId).sort()).toEqual(['new-unused', 'old-with-code', 'old-with-token', 'operator-unused'])
         expect(await store.clientTable.deleteUnusedRegistrations(NOW - DAY)).toBe(0)
+      })
+
+      it('deleteInactiveRegistrations removes self-registered clients last used (or registered) before the cutoff, with their tokens', async () => {
+        await store.clientTable.insert(clientRecord('idle', { registration: {}, createdAt: NOW - 200 * DAY, lastUsedAt: NOW - 100 * DAY }))
+        await store.clientTable.insert(clientRecord('never-used', { registration: {}, createdAt: NOW - 100 * DAY }))
+        await store.clientTable.insert(clientRecord('active', { registration: {}, createdAt: NOW - 200 * DAY, lastUsedAt: NOW - DAY }))
+        await store.clientTable.insert(clientRecord('operator', { createdAt: NOW - 200 * DAY }))
+        await store.tokens.insert([tokenRecord('idle token', { clientId: 'idle', userId: undefined })])
+        expect(await store.clientTable.deleteInactiveRegistrations(NOW - 90 * DAY)).toBe(2)
+        expect((await store.clients.list()).map((client) => client.clientId).sort()).toEqual(['active', 'operator'])
+        expect(await store.tokens.get(tokenHash('idle token'))).toBeUndefined()
+      })
+
+      it('markUsed sets lastUsedAt of a self-registered client only, and the registration token digest is kept', async () => {
+        await store.clientTable.insert(clientRecord('self', { registration: {}, registrationTokenHash: tokenHash('rat') }))
+        await store.clientTable.insert(clientRecord('operator'))
+        expect((await store.clientTable.get('self'))?.lastUsedAt).toBeUndefined()
+        await store.clientTable.markUsed('self', NOW + 5)
+        await store.clientTable.markUsed('operator', NOW + 5)
+        expect(await store.clientTable.get('self')).toMatchObject({ lastUsedAt: NOW + 5, registrationTokenHash: tokenHash('rat') })
+        expect((await store.clientTable.get('operator'))?.lastUsedAt).toBeUndefined()
+      })
+
+      it('updateRegistration replaces the client if its token digest is still the one given: of concurrent updates, one', async () => {
+        await store.clientTable.insert(clientRecord('self', { registration: { clientUri: 'https://self.example' }, registrationTokenHash: tokenHash('old'), lastUsedAt: NOW }))
+        const update = (token: string) =>
+          store.clientTable.updateRegistration(
+            clientRecord('self', { name: `by ${token}`, redirectUris: ['https://new.example/cb'], secretHash: undefined, tokenEndpointAuthMethod: 'none', registration: {}, registrationTokenHash: tokenHash(token), createdAt: NOW + 99 }),
+            tokenHash('old'),
+          )
+        const results = await Promise.all(['a', 'b', 'c'].map(update))
+        expect(results.filter(Boolean)).toHaveLength(1)
+        const stored = await store.clientTable.get('self')
+        const winner = ['a', 'b', 'c'][results.indexOf(true)] as string
+        expect(stored).toMatchObject({ name: `by ${winner}`, redirectUris: ['https://new.example/cb'], tokenEndpointAuthMethod: 'none', registration: {}, registrationTokenHash: tokenHash(winner), createdAt: NOW, lastUsedAt: NOW })
+        expect(stored?.secretHash).toBeUndefined()
+        expect(await update('d')).toBe(false)
+        await store.clientTable.insert(clientRecord('operator'))
+        expect(await store.clientTable.updateRegistration(clientRecord('operator', { name: 'taken' }), tokenHash('old'))).toBe(false)
+        expect((await store.clientTable.get('operator'))?.name).toBe('Client operator')
+      })
+    })
+
+    describe('initial access tokens', () => {
+      it('inserts, lists oldest first, finds by digest and deletes by id', async () => {
+        await store.initialAccessTokenTable.insert({ id: 'b', tokenHash: tokenHash('token b'), createdAt: NOW + 1 })
+        await store.initialAccessTokenTable.insert({ id: 'a', tokenHash: tokenHash('token a'), createdAt: NOW, expiresAt: NOW + DAY, usesLeft: 3 })
+        expect(await store.initialAccessTokenTable.list()).toEqual([
+          { id: 'a', tokenHash: tokenHash('token a'), createdAt: NOW, expiresAt: NOW + DAY, usesLeft: 3 },
+          { id: 'b', tokenHash: tokenHash('token b'), createdAt: NOW + 1 },
+        ])
+        expect(await store.initialAccessTokenTable.get(tokenHash('token b'))).toEqual({ id: 'b', tokenHash: tokenHash('token b'), createdAt: NOW + 1 })
+        await expect(store.initialAccessTokenTable.insert({ id: 'c', tokenHash: tokenHash('token a'), createdAt: NOW })).rejects.toThrow()
+        expect(await store.initialAccessTokenTable.delete('a')).toBe(true)
+        expect(await store.initialAccessTokenTable.delete('a')).toBe(false)
+        expect(await store.initialAccessTokenTable.get(tokenHash('token a'))).toBeUndefined()
+      })
+
+      it('purgeExpired deletes the tokens expired at or before now, and counts them', async () => {
+        await store.initialAccessTokenTable.insert({ id: 'expired', tokenHash: tokenHash('expired'), createdAt: NOW - DAY, expiresAt: NOW })
+        await store.initialAccessTokenTable.insert({ id: 'live', tokenHash: tokenHash('live'), createdAt: NOW - DAY, expiresAt: NOW + 1 })
+        await store.initialAccessTokenTable.insert({ id: 'forever', tokenHash: tokenHash('forever'), createdAt: NOW - DAY })
+        expect(await store.purgeExpired(NOW)).toBe(1)
+        expect((await store.initialAccessTokenTable.list()).map((token) => token.id).sort()).toEqual(['forever', 'live'])
+      })
+
+      it('use spends one use atomically: of 10 concurrent uses of a 3-use token exactly 3 succeed; an expired or unknown token none', async () => {
+        await store.initialAccessTokenTable.insert({ id: 'three', tokenHash: tokenHash('three'), createdAt: NOW, usesLeft: 3 })
+        await store.initialAccessTokenTable.insert({ id: 'expired', tokenHash: tokenHash('expired'), createdAt: NOW - DAY, expiresAt: NOW })
+        await store.initialAccessTokenTable.insert({ id: 'unlimited', tokenHash: tokenHash('unlimited'), createdAt: NOW })
+        const results = await Promise.all(Array.from({ length: 10 }, () => store.initialAccessTokenTable.use(tokenHash('three'), NOW)))
+        expect(results.filter(Boolean)).toHaveLength(3)
+        expect((await store.initialAccessTokenTable.get(tokenHash('three')))?.usesLeft).toBe(0)
+        expect(await store.initialAccessTokenTable.use(tokenHash('expired'), NOW)).toBe(false)
+        expect(await store.initialAccessTokenTable.use(tokenHash('nobody'), NOW)).toBe(false)
+        expect(await store.initialAccessTokenTable.use(tokenHash('unlimited'), NOW)).toBe(true)
+        expect(await store.initialAccessTokenTable.get(tokenHash('unlimited'))).not.toHaveProperty('usesLeft')
       })
     })
 

@@ -11,7 +11,8 @@ import { afterAll, describe, expect, inject, it } from 'vitest'
 import { tokenHash } from '../../src/store/secrets.js'
 import { PostgresStore } from '../../src/store/postgres/index.js'
 import { type CodeRecord, type TokenRecord } from '../../src/store/store.js'
-import { describeStoreContract } from './contract.js'
+import { registerClient } from '../../src/store/registration.js'
+import { describeStoreContract, SELF_REGISTERED } from './contract.js'
 import { describeStoreValidator } from './validator-suite.js'
 
 const DATABASE_URL = inject('databaseUrl')
@@ -83,7 +84,7 @@ describe('PostgresStore migrations', () => {
       expect(versions.rows.map((row) => row.version)).toEqual(versions.rows.map((_, i) => i + 1))
       expect(versions.rows.length).toBeGreaterThanOrEqual(1)
       const tables = await admin.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`, [schema])
-      expect(tables.rows.map((row) => row.table_name)).toEqual(['clients', 'codes', 'consents', 'installation_secrets', 'rate_limits', 'schema_migrations', 'sessions', 'signing_keys', 'tokens', 'users'])
+      expect(tables.rows.map((row) => row.table_name)).toEqual(['clients', 'codes', 'consents', 'initial_access_tokens', 'installation_secrets', 'rate_limits', 'schema_migrations', 'sessions', 'signing_keys', 'tokens', 'users'])
       expect(await store.clients.list()).toEqual([])
     } finally {
       await close()
@@ -368,6 +369,8 @@ describe('PostgresStore at rest', () => {
       ])
       await store.codes.consume(tokenHash(code), NOW)
       await store.consents.put({ clientId, userId, scopes: ['read'], grantedAt: NOW })
+      const initial = await store.initialAccessTokens.create({ uses: 2 })
+      const registered = await registerClient(store, ['read'], SELF_REGISTERED)
 
       // The text of every row of every table in the schema: what COPY … TO STDOUT or pg_dump would write.
       const tables = await admin.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1`, [schema])
@@ -376,12 +379,14 @@ describe('PostgresStore at rest', () => {
         const { rows } = await admin.query<{ row: string }>(`SELECT t::text AS row FROM ${schema}.${pg.escapeIdentifier(table)} t`)
         dump += `${table}\n${rows.map((row) => row.row).join('\n')}\n`
       }
-      expect(tables.rows).toHaveLength(10)
-      for (const secret of [code, access, refresh, clientSecret, imported.clientSecret as string, password]) {
+      expect(tables.rows).toHaveLength(11)
+      for (const secret of [code, access, refresh, clientSecret, imported.clientSecret as string, password, initial.token, registered.registrationAccessToken as string]) {
         expect(dump).not.toContain(secret)
       }
       // The dump is not empty: it holds the digests.
-      for (const digest of [tokenHash(code), tokenHash(access), tokenHash(refresh), tokenHash(clientSecret)]) expect(dump).toContain(digest)
+      for (const digest of [tokenHash(code), tokenHash(access), tokenHash(refresh), tokenHash(clientSecret), tokenHash(initial.token), tokenHash(registered.registrationAccessToken as string)]) {
+        expect(dump).toContain(digest)
+      }
       expect(dump).toContain('scrypt:')
     } finally {
       await close()

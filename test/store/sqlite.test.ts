@@ -15,7 +15,8 @@ import { generateTimeOrderedToken } from '../../src/tokens/time-ordered.js'
 import { MIGRATIONS, SCHEMA_VERSION, migrate } from '../../src/store/sqlite/migrations.js'
 import { SqliteStore } from '../../src/store/sqlite/index.js'
 import { type ClientRecord, type CodeRecord, type TokenRecord, type UserRecord } from '../../src/store/store.js'
-import { describeStoreContract } from './contract.js'
+import { registerClient } from '../../src/store/registration.js'
+import { describeStoreContract, SELF_REGISTERED } from './contract.js'
 import { describeStoreValidator } from './validator-suite.js'
 
 /** A fresh database file in its own temporary directory, removed with its WAL by `cleanup`. */
@@ -128,7 +129,7 @@ describe('SqliteStore schema migrations', () => {
     const versions = db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()
     expect(versions).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1))
     const tables = db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`).pluck().all()
-    expect(tables).toEqual(['clients', 'codes', 'consents', 'installation_secrets', 'rate_limits', 'schema_migrations', 'sessions', 'signing_keys', 'tokens', 'users'])
+    expect(tables).toEqual(['clients', 'codes', 'consents', 'initial_access_tokens', 'installation_secrets', 'rate_limits', 'schema_migrations', 'sessions', 'signing_keys', 'tokens', 'users'])
   })
 
   it('keeps the data when reopened, and applies no migration twice', async () => {
@@ -193,6 +194,22 @@ describe('SqliteStore schema migrations', () => {
     expect(await store.tokens.rotate(tokenHash(issued[1] as string), NOW)).toBe(true)
     const keys = raw(file, { readonly: true }).prepare('SELECT token_hash FROM tokens UNION ALL SELECT code_hash FROM codes').pluck().all() as string[]
     expect(keys.every((key) => /^[A-Za-z0-9_-]{43}$/.test(key))).toBe(true)
+  })
+
+  it('migration 9: a client that registered itself before it starts its inactivity now, and has no registration access token', async () => {
+    const file = tempFile()
+    const db = new Database(file)
+    migrate(db, MIGRATIONS.slice(0, 8))
+    const insert = db.prepare(`INSERT INTO clients (client_id, name, redirect_uris, grant_types, response_types, scopes, resources, token_endpoint_auth_method, created_at, registration) VALUES (?, ?, '[]', '[]', '[]', '[]', '[]', 'none', ?, ?)`)
+    insert.run('self', 'Self', NOW - 400 * 86_400, '{}')
+    insert.run('operator', 'Operator', NOW - 400 * 86_400, null)
+    db.close()
+    const before = Math.floor(Date.now() / 1000)
+    const { store } = await open(file)
+    expect((await store.clientTable.get('self'))?.lastUsedAt).toBeGreaterThanOrEqual(before)
+    expect(await store.clientTable.get('self')).not.toHaveProperty('registrationTokenHash')
+    expect(await store.clientTable.get('operator')).not.toHaveProperty('lastUsedAt')
+    expect(await store.clientTable.deleteInactiveRegistrations(before - 90 * 86_400)).toBe(0)
   })
 
   it('leaves the database as it was when a migration fails half-way', () => {
@@ -671,7 +688,9 @@ describe('SqliteStore secrets at rest', () => {
       token(clearAccess, { clientId: generated.clientId, userId: alice.userId }),
       token(clearRefresh, { clientId: generated.clientId, userId: alice.userId, type: 'refresh_token' }),
     ])
-    const clear = [generated.clientSecret as string, importedSecret, password, clearCode, clearAccess, clearRefresh]
+    const initial = await store.initialAccessTokens.create({ uses: 2 })
+    const registered = await registerClient(store, ['read'], SELF_REGISTERED)
+    const clear = [generated.clientSecret as string, importedSecret, password, clearCode, clearAccess, clearRefresh, initial.token, registered.registrationAccessToken as string]
 
     const bytesOnDisk = (): Buffer => Buffer.concat([file, `${file}-wal`].filter(existsSync).map((path) => readFileSync(path)))
     const everyRow = (): string => {

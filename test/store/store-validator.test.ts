@@ -3,7 +3,10 @@
  * tests, which know how to open them.
  */
 import { describe, expect, it, vi } from 'vitest'
+import { Server } from '../../src/index.js'
 import { MemoryStore, StoreValidator } from '../../src/store/index.js'
+import { hashGeneratedSecret } from '../../src/store/secrets.js'
+import { basic, FORM } from '../support/memory-validator.js'
 import { describeStoreValidator } from './validator-suite.js'
 
 describeStoreValidator('memory', async () => {
@@ -43,6 +46,48 @@ describe('StoreValidator.startPurging with open registration', () => {
       stop()
     }
     expect(await store.clients.get('operator')).toBeDefined()
+    await store.close()
+  })
+})
+
+describe('StoreValidator: inactivity of self-registered clients', () => {
+  const base = { redirectUris: [], grantTypes: ['client_credentials'], responseTypes: [], scopes: ['read'], resources: [], tokenEndpointAuthMethod: 'client_secret_basic' as const }
+  const now = () => Math.floor(Date.now() / 1000)
+
+  it('startPurging removes a self-registered client, with its tokens, that obtained no token within inactiveTtl; 0 keeps it', async () => {
+    for (const inactiveTtl of [3600, 0]) {
+      const store = await MemoryStore.open()
+      await store.clientTable.insert({ ...base, clientId: 'idle', name: 'idle', createdAt: now() - 90_000, lastUsedAt: now() - 7200, registration: {} })
+      await store.clientTable.insert({ ...base, clientId: 'busy', name: 'busy', createdAt: now() - 90_000, lastUsedAt: now() - 60, registration: {} })
+      await store.clientTable.insert({ ...base, clientId: 'operator', name: 'operator', createdAt: now() - 90_000 })
+      // Tokens of their own: not "unused", so only the inactivity rule can remove them.
+      for (const clientId of ['idle', 'busy']) {
+        await store.tokens.insert([{ tokenHash: `${clientId}-token`, type: 'access_token', clientId, scopes: ['read'], resources: [], issuedAt: now() - 7200, expiresAt: now() + 3600, grantId: clientId }])
+      }
+      const stop = new StoreValidator(store, { registration: { policy: 'open', scopes: ['read'], inactiveTtl } }).startPurging(0.05)
+      try {
+        if (inactiveTtl > 0) await vi.waitFor(async () => expect(await store.clients.get('idle')).toBeUndefined(), { timeout: 2000, interval: 20 })
+        else await new Promise((resolve) => setTimeout(resolve, 200))
+      } finally {
+        stop()
+      }
+      expect((await store.clients.list()).map((client) => client.clientId).sort()).toEqual(inactiveTtl > 0 ? ['busy', 'operator'] : ['busy', 'idle', 'operator'])
+      expect(await store.tokens.get('idle-token')).toEqual(inactiveTtl > 0 ? undefined : expect.anything())
+      await store.close()
+    }
+  })
+
+  it('a token obtained by a self-registered client sets its lastUsedAt, written at most once an hour', async () => {
+    const store = await MemoryStore.open()
+    await store.clientTable.insert({ ...base, clientId: 'self', name: 'self', secretHash: hashGeneratedSecret('s3cret'), createdAt: now() - 7200, registration: {} })
+    const server = new Server(new StoreValidator(store), { issuer: 'https://as.example' })
+    const markUsed = vi.spyOn(store.clientTable, 'markUsed')
+    const token = () =>
+      server.createTokenResponse('https://as.example/token', 'POST', 'grant_type=client_credentials', { ...FORM, Authorization: basic('self', 's3cret') })
+    expect((await token()).status).toBe(200)
+    expect((await store.clientTable.get('self'))?.lastUsedAt).toBeGreaterThanOrEqual(now() - 1)
+    for (let i = 0; i < 5; i++) expect((await token()).status).toBe(200)
+    expect(markUsed).toHaveBeenCalledTimes(1)
     await store.close()
   })
 })

@@ -377,10 +377,14 @@ function sharedStores(open: () => Promise<{ store: Store; remove(): Promise<void
   }
 }
 
-/** Deletes every client and user, and so (foreign keys, ON DELETE CASCADE) every code, token and consent. */
+/**
+ * Deletes every client and user, and so (foreign keys, ON DELETE CASCADE) every code, token and consent; and every
+ * initial access token.
+ */
 async function empty(store: Store): Promise<void> {
   for (const client of await store.clientTable.list()) await store.clientTable.delete(client.clientId)
   for (const user of await store.userTable.list()) await store.userTable.delete(user.userId)
+  for (const token of await store.initialAccessTokenTable.list()) await store.initialAccessTokenTable.delete(token.id)
 }
 
 const sqliteStore = sharedStores(async () => {

@@ -6,7 +6,7 @@
  * @internal
  */
 import { Lock } from '../lock.js'
-import type { ClientRecord, CodeRecord, ConsentRecord, RateLimitWindow, SessionRecord, SigningKeyRecord, TokenRecord, UserRecord } from '../tables.js'
+import type { ClientRecord, CodeRecord, ConsentRecord, InitialAccessTokenRecord, RateLimitWindow, SessionRecord, SigningKeyRecord, TokenRecord, UserRecord } from '../tables.js'
 import { TransactionStorage } from '../transaction-storage.js'
 import { NONE } from './records.js'
 
@@ -75,6 +75,8 @@ export class MemoryDatabase {
   readonly sessions = new Map<string, SessionRecord>()
   /** name → installation secret */
   readonly installationSecrets = new Map<string, string>()
+  /** id → initial access token (few: looked up by digest with a scan) */
+  readonly initialAccessTokens = new Map<string, InitialAccessTokenRecord>()
   /** The `order` of the next key inserted. */
   nextKeyOrder = 0
 
@@ -146,6 +148,7 @@ export class MemoryDatabase {
         this.rateLimits,
         this.sessions,
         this.installationSecrets,
+        this.initialAccessTokens,
       ]) {
         map.clear()
       }
@@ -169,6 +172,12 @@ export class MemoryDatabase {
   familyOf(grantId: string): readonly string[] {
     const family = this.families.get(grantId)
     return family === undefined ? NONE : typeof family === 'string' ? [family] : family
+  }
+
+  /** Deletes a client and its codes, tokens and consents. */
+  deleteClient(writer: Writer, clientId: string): void {
+    writer.delete(this.clients, clientId)
+    this.deleteDependents(writer, (record) => record.clientId === clientId)
   }
 
   /** Deletes the codes, tokens and consents that `belongs` says belong to a client or user being removed. */
@@ -204,11 +213,18 @@ export class MemoryDatabase {
     return deleted
   }
 
-  /** Deletes the signing keys whose `expiresAt` is before `now`. @returns how many */
+  /**
+   * Deletes the signing keys whose `expiresAt` is before `now`, and the initial access tokens expired at or before it.
+   *
+   * @returns how many
+   */
   purgeKeys(writer: Writer, now: number): number {
     let deleted = 0
     for (const [kid, { record }] of this.keys) {
       if (record.expiresAt !== undefined && record.expiresAt < now && writer.delete(this.keys, kid)) deleted++
+    }
+    for (const [id, token] of this.initialAccessTokens) {
+      if (token.expiresAt !== undefined && token.expiresAt <= now && writer.delete(this.initialAccessTokens, id)) deleted++
     }
     return deleted
   }

@@ -5,7 +5,7 @@
  * @module
  * @internal
  */
-import { type ClientRecord, type ClientRegistration, type CodeRecord, type ConsentRecord, type SigningKeyRecord, type TokenRecord, type UserRecord } from '../tables.js'
+import { type ClientRecord, type ClientRegistration, type CodeRecord, type ConsentRecord, type InitialAccessTokenRecord, type SigningKeyRecord, type TokenRecord, type UserRecord } from '../tables.js'
 
 /** The key of a consent in its Map: client and user, unambiguously joined. */
 export function consentKey(clientId: string, userId: string): string {
@@ -70,6 +70,8 @@ export function copyClient(record: ClientRecord): ClientRecord {
   const protectedResources = record.protectedResources ?? []
   if (protectedResources.length > 0) Object.assign(copy, { protectedResources: frozen(protectedResources) })
   if (record.registration !== undefined) Object.assign(copy, { registration: copyRegistration(record.registration) })
+  if (record.registrationTokenHash !== undefined) Object.assign(copy, { registrationTokenHash: record.registrationTokenHash })
+  if (record.lastUsedAt !== undefined) Object.assign(copy, { lastUsedAt: record.lastUsedAt })
   return Object.freeze(copy)
 }
 
@@ -133,4 +135,12 @@ export function copyConsent(record: ConsentRecord): ConsentRecord {
 /** A frozen copy of what a client registered itself with, its contacts included. */
 function copyRegistration(registration: ClientRegistration): ClientRegistration {
   return Object.freeze({ ...registration, ...(registration.contacts === undefined ? {} : { contacts: frozen(registration.contacts) }) })
+}
+
+/** A frozen copy of an initial access token record. */
+export function copyInitialAccessToken(record: InitialAccessTokenRecord): InitialAccessTokenRecord {
+  const copy = { id: record.id, tokenHash: record.tokenHash, createdAt: record.createdAt }
+  if (record.expiresAt !== undefined) Object.assign(copy, { expiresAt: record.expiresAt })
+  if (record.usesLeft !== undefined) Object.assign(copy, { usesLeft: record.usesLeft })
+  return Object.freeze(copy)
 }

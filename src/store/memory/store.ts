@@ -11,10 +11,10 @@
  */
 import { PURGE_GRACE_SECONDS, Store } from '../store.js'
 import { type ClientTable, type CodeTable, type ConsentTable, type KeyTable, type RateLimitTable, type TokenTable, type UserTable } from '../tables.js'
-import { type InstallationSecretTable, type SessionTable } from '../tables.js'
+import { type InitialAccessTokenTable, type InstallationSecretTable, type SessionTable } from '../tables.js'
 import { MemoryDatabase } from './database.js'
 import { MemoryClientTable, MemoryCodeTable, MemoryConsentTable, MemoryKeyTable, MemoryRateLimitTable, MemoryTokenTable, MemoryUserTable } from './tables.js'
-import { MemoryInstallationSecretTable, MemorySessionTable } from './tables.js'
+import { MemoryInitialAccessTokenTable, MemoryInstallationSecretTable, MemorySessionTable } from './tables.js'
 
 /** Rows deleted by `purgeExpired` before it lets other work run. */
 const PURGE_BATCH_SIZE = 1000
@@ -66,6 +66,8 @@ export class MemoryStore extends Store {
   readonly sessions: SessionTable = new MemorySessionTable(this.database)
   /** Installation secrets, by name; this process's only. */
   readonly installationSecrets: InstallationSecretTable = new MemoryInstallationSecretTable(this.database)
+  /** Initial access tokens of client registration, by id; this process's only. */
+  readonly initialAccessTokenTable: InitialAccessTokenTable = new MemoryInitialAccessTokenTable(this.database)
 
   /**
    * Runs `work` as one transaction, after any running one: when it throws, every write it made through the tables is

@@ -7,9 +7,9 @@
  */
 import type { ClientRecord, ClientTable, CodeRecord, CodeTable, ConsentRecord, ConsentTable, KeyTable, RateLimitTable } from '../tables.js'
 import type { RateLimitWindow, SigningKeyRecord, TokenRecord, TokenTable, UserRecord, UserTable } from '../tables.js'
-import type { InstallationSecretTable, SessionRecord, SessionTable } from '../tables.js'
+import type { InitialAccessTokenRecord, InitialAccessTokenTable, InstallationSecretTable, SessionRecord, SessionTable } from '../tables.js'
 import { type MemoryDatabase } from './database.js'
-import { changed, consentKey, copyClient, copyCode, copyConsent, copyKey, copyOut, copyToken, copyUser } from './records.js'
+import { changed, consentKey, copyClient, copyCode, copyConsent, copyInitialAccessToken, copyKey, copyOut, copyToken, copyUser } from './records.js'
 
 /**
  * The most rate-limit windows kept at once. Each window takes a failed attempt to create and is purged once it ended;
@@ -52,11 +52,39 @@ export class MemoryClientTable implements ClientTable {
       let deleted = 0
       for (const client of this.database.clients.values()) {
         if (client.registration === undefined || client.createdAt >= registeredBefore || used.has(client.clientId)) continue
-        writer.delete(this.database.clients, client.clientId)
-        this.database.deleteDependents(writer, (record) => record.clientId === client.clientId)
+        this.database.deleteClient(writer, client.clientId)
         deleted++
       }
       return deleted
+    })
+  }
+
+  deleteInactiveRegistrations(usedBefore: number): Promise<number> {
+    return this.database.run((writer) => {
+      let deleted = 0
+      for (const client of this.database.clients.values()) {
+        if (client.registration === undefined || (client.lastUsedAt ?? client.createdAt) >= usedBefore) continue
+        this.database.deleteClient(writer, client.clientId)
+        deleted++
+      }
+      return deleted
+    })
+  }
+
+  markUsed(clientId: string, now: number): Promise<void> {
+    return this.database.run((writer) => {
+      const client = this.database.clients.get(clientId)
+      if (client?.registration !== undefined) writer.set(this.database.clients, clientId, changed(client, { lastUsedAt: now }))
+    })
+  }
+
+  updateRegistration(record: ClientRecord, currentTokenHash: string): Promise<boolean> {
+    const client = copyClient(record)
+    return this.database.run((writer) => {
+      const stored = this.database.clients.get(client.clientId)
+      if (stored?.registrationTokenHash === undefined || stored.registrationTokenHash !== currentTokenHash) return false
+      writer.set(this.database.clients, client.clientId, copyClient({ ...client, createdAt: stored.createdAt, lastUsedAt: stored.lastUsedAt }))
+      return true
     })
   }
 
@@ -373,5 +401,47 @@ export class MemoryInstallationSecretTable implements InstallationSecretTable {
       writer.set(this.database.installationSecrets, name, candidate)
       return candidate
     })
+  }
+}
+
+/** Initial access tokens, by id; few, so found by digest with a scan. */
+export class MemoryInitialAccessTokenTable implements InitialAccessTokenTable {
+  constructor(private readonly database: MemoryDatabase) {}
+
+  insert(record: InitialAccessTokenRecord): Promise<void> {
+    const token = copyInitialAccessToken(record)
+    return this.database.run((writer) => {
+      if (this.database.initialAccessTokens.has(token.id) || this.find(token.tokenHash) !== undefined) throw new Error('An initial access token with this id or digest exists already')
+      writer.set(this.database.initialAccessTokens, token.id, token)
+    })
+  }
+
+  list(): Promise<readonly InitialAccessTokenRecord[]> {
+    return this.database.run(() =>
+      [...this.database.initialAccessTokens.values()].sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1)).map((token) => ({ ...token })),
+    )
+  }
+
+  get(tokenHash: string): Promise<InitialAccessTokenRecord | undefined> {
+    return this.database.run(() => copyOut(this.find(tokenHash)))
+  }
+
+  use(tokenHash: string, now: number): Promise<boolean> {
+    // One synchronous step: the check and the decrement with nothing in between.
+    return this.database.run((writer) => {
+      const token = this.find(tokenHash)
+      if (token === undefined || (token.expiresAt !== undefined && token.expiresAt <= now) || (token.usesLeft !== undefined && token.usesLeft <= 0)) return false
+      if (token.usesLeft !== undefined) writer.set(this.database.initialAccessTokens, token.id, changed(token, { usesLeft: token.usesLeft - 1 }))
+      return true
+    })
+  }
+
+  delete(id: string): Promise<boolean> {
+    return this.database.run((writer) => writer.delete(this.database.initialAccessTokens, id))
+  }
+
+  private find(tokenHash: string): InitialAccessTokenRecord | undefined {
+    for (const token of this.database.initialAccessTokens.values()) if (token.tokenHash === tokenHash) return token
+    return undefined
   }
 }

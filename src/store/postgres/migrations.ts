@@ -143,6 +143,22 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE {schema}.clients ADD COLUMN IF NOT EXISTS registration jsonb CHECK (registration IS NULL OR jsonb_typeof(registration) = 'object');
   `,
+  // 9: client registration management (RFC 7592) and initial access tokens (RFC 7591 §3). A self-registered client
+  // keeps the digest of its registration access token and when it last obtained a token (for the inactivity purge);
+  // those registered before this migration start their inactivity now. Initial access tokens are kept as digests,
+  // looked up by digest, with an expiry and the uses left (NULL: unlimited).
+  `
+  ALTER TABLE {schema}.clients ADD COLUMN IF NOT EXISTS registration_token_hash text;
+  ALTER TABLE {schema}.clients ADD COLUMN IF NOT EXISTS last_used_at bigint;
+  UPDATE {schema}.clients SET last_used_at = extract(epoch FROM now())::bigint WHERE registration IS NOT NULL;
+  CREATE TABLE IF NOT EXISTS {schema}.initial_access_tokens (
+    id text PRIMARY KEY,
+    token_hash text NOT NULL UNIQUE,
+    created_at bigint NOT NULL,
+    expires_at bigint,
+    uses_left integer CHECK (uses_left IS NULL OR uses_left >= 0)
+  );
+  `,
 ]
 
 /** A statement with its own `query_timeout`, which `pg` reads but its types do not declare. */

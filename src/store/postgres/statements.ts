@@ -12,7 +12,7 @@ import { type TurnBatch } from '../batch.js'
 // The columns each read names, never `*`: a prepared statement's result may not change shape, so a column added by a
 // later migration (another instance upgrading first) must not reach the statements this version has prepared.
 /** The columns of `clients`. */
-export const CLIENT_COLUMNS = 'client_id, name, secret_hash, redirect_uris, grant_types, response_types, scopes, resources, protected_resources, token_endpoint_auth_method, created_at, registration'
+export const CLIENT_COLUMNS = 'client_id, name, secret_hash, redirect_uris, grant_types, response_types, scopes, resources, protected_resources, token_endpoint_auth_method, created_at, registration, registration_token_hash, last_used_at'
 /** The columns of `users`. */
 export const USER_COLUMNS = 'user_id, username, password_hash, created_at'
 /** The columns of `codes`. */
@@ -85,6 +85,7 @@ export interface TableNames {
   readonly rateLimits: string
   readonly sessions: string
   readonly installationSecrets: string
+  readonly initialAccessTokens: string
 }
 
 /** The quoted, schema-qualified names of the tables in `schemaName`. */
@@ -100,6 +101,7 @@ export function tableNames(schemaName: string): TableNames {
     rateLimits: `${schema}.rate_limits`,
     sessions: `${schema}.sessions`,
     installationSecrets: `${schema}.installation_secrets`,
+    initialAccessTokens: `${schema}.initial_access_tokens`,
   }
 }
 

@@ -8,9 +8,10 @@ import pg from 'pg'
 import { TurnBatch } from '../batch.js'
 import { PURGE_GRACE_SECONDS, Store } from '../store.js'
 import { type ClientTable, type CodeTable, type ConsentTable, type KeyTable, type RateLimitTable, type TokenTable, type UserTable } from '../tables.js'
-import { type InstallationSecretTable, type SessionTable } from '../tables.js'
+import { type InitialAccessTokenTable, type InstallationSecretTable, type SessionTable } from '../tables.js'
 import { TransactionStorage } from '../transaction-storage.js'
 import { closedError, isUnavailable } from './errors.js'
+import { PostgresInitialAccessTokenTable } from './initial-access-token-table.js'
 import { migrate } from './migrations.js'
 import { send, tableNames, type Coalescing, type Connection, type Queryable, type TableNames } from './statements.js'
 import { PostgresClientTable, PostgresCodeTable, PostgresConsentTable, PostgresKeyTable, PostgresRateLimitTable, PostgresUserTable } from './tables.js'
@@ -66,8 +67,9 @@ interface TransactionContext {
  * A {@link Store} on PostgreSQL.
  *
  * Tables live in one schema (default `public`): `clients`, `users`, `codes`, `tokens`, `consents`, `signing_keys`,
- * `rate_limits`, `sessions`, `installation_secrets` and `schema_migrations`. Codes, tokens, consents and sessions
- * reference their client or user and are deleted with them. Lists are `text[]`, times `bigint` seconds.
+ * `rate_limits`, `sessions`, `installation_secrets`, `initial_access_tokens` and `schema_migrations`. Codes, tokens,
+ * consents and sessions reference their client or user and are deleted with them. Lists are `text[]`, times `bigint`
+ * seconds.
  *
  * Table calls inside {@link PostgresStore.transaction} run on that transaction's connection; other calls take a
  * connection from the pool. Outside transactions, the calls that every token request makes are coalesced: the token
@@ -95,6 +97,8 @@ export class PostgresStore extends Store {
   readonly sessions: SessionTable
   /** Installation secrets by name, table `installation_secrets`: every instance gets the same. */
   readonly installationSecrets: InstallationSecretTable
+  /** Initial access tokens by digest, table `initial_access_tokens`. */
+  readonly initialAccessTokenTable: InitialAccessTokenTable
 
   private readonly context = new TransactionStorage<TransactionContext>()
   /** The tables' batches, which `close` drains. */
@@ -129,6 +133,7 @@ export class PostgresStore extends Store {
     this.rateLimits = new PostgresRateLimitTable(db, tables)
     this.sessions = new PostgresSessionTable(db, tables)
     this.installationSecrets = new PostgresInstallationSecretTable(db, tables)
+    this.initialAccessTokenTable = new PostgresInitialAccessTokenTable(db, tables)
   }
 
   /**
@@ -239,7 +244,8 @@ export class PostgresStore extends Store {
    * more than an hour before `now` (the hour keeps a replayed code or reused refresh token recognisable). It deletes
    * 500 rows per statement and skips rows locked by requests in flight, so requests are never held up. Also deletes
    * the signing keys whose `expires_at` is before `now` (no grace: no token they signed is valid any more), and the
-   * rate-limit windows and sessions that ended at or before `now`. Run it from a timer on any instance.
+   * rate-limit windows, sessions and initial access tokens that ended at or before `now`. Run it from a timer on any
+   * instance.
    *
    * @returns how many rows were deleted
    */
@@ -269,8 +275,9 @@ export class PostgresStore extends Store {
     }
     // Keys are few: one statement, against `now` itself.
     const keys = await this.connection().query(`DELETE FROM ${this.tables.signingKeys} WHERE expires_at < $1`, [now])
-    total += keys.rowCount ?? 0
-    return total
+    // Initial access tokens are few too; one that expired can never be used again.
+    const initialAccessTokens = await this.connection().query(`DELETE FROM ${this.tables.initialAccessTokens} WHERE expires_at <= $1`, [now])
+    return total + (keys.rowCount ?? 0) + (initialAccessTokens.rowCount ?? 0)
   }
 
   /**

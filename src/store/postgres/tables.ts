@@ -38,6 +38,8 @@ interface ClientRow {
   token_endpoint_auth_method: string
   created_at: Int8
   registration: ClientRegistration | null
+  registration_token_hash: string | null
+  last_used_at: Int8 | null
 }
 
 function toClient(row: ClientRow): ClientRecord {
@@ -54,7 +56,26 @@ function toClient(row: ClientRow): ClientRecord {
     tokenEndpointAuthMethod: row.token_endpoint_auth_method as TokenEndpointAuthMethod,
     createdAt: seconds(row.created_at),
     ...(row.registration === null ? {} : { registration: Object.freeze(row.registration) }),
+    ...(row.registration_token_hash === null ? {} : { registrationTokenHash: row.registration_token_hash }),
+    ...(row.last_used_at === null ? {} : { lastUsedAt: seconds(row.last_used_at) }),
   }
+}
+
+/** A client's columns but `client_id`, `created_at` and `last_used_at`, as the parameters $2 to $12 of a statement. */
+function clientValues(record: ClientRecord): unknown[] {
+  return [
+    record.name,
+    record.secretHash ?? null,
+    [...record.redirectUris],
+    [...record.grantTypes],
+    [...record.responseTypes],
+    [...record.scopes],
+    [...record.resources],
+    record.tokenEndpointAuthMethod,
+    [...(record.protectedResources ?? [])],
+    record.registration === undefined ? null : JSON.stringify(record.registration),
+    record.registrationTokenHash ?? null,
+  ]
 }
 
 /** Clients in table `clients`; `get` outside transactions is coalesced per turn. */
@@ -74,22 +95,9 @@ export class PostgresClientTable implements ClientTable {
 
   async insert(record: ClientRecord): Promise<void> {
     await this.db.query(
-      `INSERT INTO ${this.tables.clients} (client_id, name, secret_hash, redirect_uris, grant_types, response_types, scopes, resources, token_endpoint_auth_method, created_at, protected_resources, registration)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-      [
-        record.clientId,
-        record.name,
-        record.secretHash ?? null,
-        [...record.redirectUris],
-        [...record.grantTypes],
-        [...record.responseTypes],
-        [...record.scopes],
-        [...record.resources],
-        record.tokenEndpointAuthMethod,
-        record.createdAt,
-        [...(record.protectedResources ?? [])],
-        record.registration === undefined ? null : JSON.stringify(record.registration),
-      ],
+      `INSERT INTO ${this.tables.clients} (client_id, name, secret_hash, redirect_uris, grant_types, response_types, scopes, resources, token_endpoint_auth_method, protected_resources, registration, registration_token_hash, created_at, last_used_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+      [record.clientId, ...clientValues(record), record.createdAt, record.lastUsedAt ?? null],
     )
   }
 
@@ -117,6 +125,27 @@ export class PostgresClientTable implements ClientTable {
       [registeredBefore],
     )
     return result.rowCount ?? 0
+  }
+
+  async deleteInactiveRegistrations(usedBefore: number): Promise<number> {
+    const result = await this.db.query(`DELETE FROM ${this.tables.clients} WHERE registration IS NOT NULL AND coalesce(last_used_at, created_at) < $1`, [usedBefore])
+    return result.rowCount ?? 0
+  }
+
+  async markUsed(clientId: string, now: number): Promise<void> {
+    await this.db.query(`UPDATE ${this.tables.clients} SET last_used_at = $2 WHERE client_id = $1 AND registration IS NOT NULL`, [clientId, now])
+  }
+
+  async updateRegistration(record: ClientRecord, currentTokenHash: string): Promise<boolean> {
+    // Compare-and-set on the token's digest: of concurrent updates with one token, the row lock lets one match.
+    return affected(
+      await this.db.query(
+        `UPDATE ${this.tables.clients} SET name = $2, secret_hash = $3, redirect_uris = $4, grant_types = $5, response_types = $6, scopes = $7,
+           resources = $8, token_endpoint_auth_method = $9, protected_resources = $10, registration = $11, registration_token_hash = $12
+         WHERE client_id = $1 AND registration_token_hash = $13`,
+        [record.clientId, ...clientValues(record), currentTokenHash],
+      ),
+    )
   }
 
   async updateSecretHash(clientId: string, secretHash: string): Promise<boolean> {

@@ -156,6 +156,22 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE clients ADD COLUMN registration TEXT CHECK (registration IS NULL OR json_type(registration) = 'object');
   `,
+  // 9: client registration management (RFC 7592) and initial access tokens (RFC 7591 §3). A self-registered client
+  // keeps the digest of its registration access token and when it last obtained a token (for the inactivity purge);
+  // those registered before this migration start their inactivity now. Initial access tokens are kept as digests,
+  // looked up by digest, with an expiry and the uses left (NULL: none or unlimited).
+  `
+  ALTER TABLE clients ADD COLUMN registration_token_hash TEXT;
+  ALTER TABLE clients ADD COLUMN last_used_at INTEGER;
+  UPDATE clients SET last_used_at = CAST(strftime('%s', 'now') AS INTEGER) WHERE registration IS NOT NULL;
+  CREATE TABLE initial_access_tokens (
+    id TEXT PRIMARY KEY NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    uses_left INTEGER CHECK (uses_left IS NULL OR uses_left >= 0)
+  ) STRICT;
+  `,
 ]
 
 /** The schema version this oauthkit writes and understands: the number of migrations. */

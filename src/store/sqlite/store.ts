@@ -8,11 +8,11 @@
 import Database from 'better-sqlite3'
 import { PURGE_GRACE_SECONDS, Store } from '../store.js'
 import { type ClientTable, type CodeTable, type ConsentTable, type KeyTable, type RateLimitTable, type TokenTable, type UserTable } from '../tables.js'
-import { type InstallationSecretTable, type SessionTable } from '../tables.js'
+import { type InitialAccessTokenTable, type InstallationSecretTable, type SessionTable } from '../tables.js'
 import { SqliteCodeTable, SqliteTokenTable } from './grant-tables.js'
 import { migrate } from './migrations.js'
 import { SqliteClientTable, SqliteConsentTable, SqliteKeyTable, SqliteRateLimitTable, SqliteUserTable } from './tables.js'
-import { SqliteInstallationSecretTable, SqliteSessionTable } from './tables.js'
+import { SqliteInitialAccessTokenTable, SqliteInstallationSecretTable, SqliteSessionTable } from './tables.js'
 import { SqliteTransactions } from './transactions.js'
 
 /** Options of {@link SqliteStore.open}. */
@@ -97,6 +97,8 @@ export class SqliteStore extends Store {
   readonly sessions: SessionTable
   /** @inheritDoc */
   readonly installationSecrets: InstallationSecretTable
+  /** @inheritDoc */
+  readonly initialAccessTokenTable: InitialAccessTokenTable
 
   /** The connections, the write lock, the transactions and the group commits. */
   private readonly access: SqliteTransactions
@@ -113,6 +115,7 @@ export class SqliteStore extends Store {
     this.rateLimits = new SqliteRateLimitTable(this.access)
     this.sessions = new SqliteSessionTable(this.access)
     this.installationSecrets = new SqliteInstallationSecretTable(this.access)
+    this.initialAccessTokenTable = new SqliteInitialAccessTokenTable(this.access)
   }
 
   /**
@@ -206,8 +209,9 @@ export class SqliteStore extends Store {
    * a replayed code or a reused refresh token recognisable a while after it expired, so it can still revoke its
    * family. Tokens without expiry are kept. Between batches the write lock is released and the event loop gets a
    * turn, so requests are not held up by a large purge. Signing keys whose `expires_at` is before `now` are deleted
-   * too, in one statement (they are few), with no grace: no token they signed is valid any more. Rate-limit windows
-   * and sessions that ended at or before `now` go too, in batches, with no grace.
+   * too, in one statement (they are few), with no grace: no token they signed is valid any more, and so are initial
+   * access tokens that expired at or before `now`. Rate-limit windows and sessions that ended at or before `now` go
+   * too, in batches, with no grace.
    *
    * @returns how many codes, tokens, keys and rate-limit windows were deleted
    */
@@ -226,6 +230,8 @@ export class SqliteStore extends Store {
     }
     // Keys are few: one statement, against `now` itself.
     deleted += await this.access.write((sql) => sql('DELETE FROM signing_keys WHERE expires_at < ?').run(now).changes)
+    // Initial access tokens are few too; one that expired can never be used again.
+    deleted += await this.access.write((sql) => sql('DELETE FROM initial_access_tokens WHERE expires_at <= ?').run(now).changes)
     // Rate-limit windows that ended are worth nothing: no grace.
     for (;;) {
       const batch = await this.access.write(

@@ -7,7 +7,7 @@
  */
 import type { ClientRecord, ClientTable, ConsentRecord, ConsentTable, KeyTable, RateLimitTable, RateLimitWindow } from '../tables.js'
 import type { ClientRegistration, SigningKeyRecord, TokenEndpointAuthMethod, UserRecord, UserTable } from '../tables.js'
-import type { InstallationSecretTable, SessionRecord, SessionTable } from '../tables.js'
+import type { InitialAccessTokenRecord, InitialAccessTokenTable, InstallationSecretTable, SessionRecord, SessionTable } from '../tables.js'
 import { type Access } from './transactions.js'
 
 interface ClientRow {
@@ -23,6 +23,8 @@ interface ClientRow {
   token_endpoint_auth_method: TokenEndpointAuthMethod
   created_at: number
   registration: string | null
+  registration_token_hash: string | null
+  last_used_at: number | null
 }
 
 /** Clients in table `clients`; the reads of one turn share one `SELECT` (see `readShared`). */
@@ -32,22 +34,9 @@ export class SqliteClientTable implements ClientTable {
   async insert(record: ClientRecord): Promise<void> {
     await this.access.write((sql) =>
       sql(
-        `INSERT INTO clients (client_id, name, secret_hash, redirect_uris, grant_types, response_types, scopes, resources, protected_resources, token_endpoint_auth_method, created_at, registration)
-         VALUES (@client_id, @name, @secret_hash, @redirect_uris, @grant_types, @response_types, @scopes, @resources, @protected_resources, @token_endpoint_auth_method, @created_at, @registration)`,
-      ).run({
-        client_id: record.clientId,
-        name: record.name,
-        secret_hash: record.secretHash ?? null,
-        redirect_uris: JSON.stringify(record.redirectUris),
-        grant_types: JSON.stringify(record.grantTypes),
-        response_types: JSON.stringify(record.responseTypes),
-        scopes: JSON.stringify(record.scopes),
-        resources: JSON.stringify(record.resources),
-        protected_resources: JSON.stringify(record.protectedResources ?? []),
-        token_endpoint_auth_method: record.tokenEndpointAuthMethod,
-        created_at: record.createdAt,
-        registration: record.registration === undefined ? null : JSON.stringify(record.registration),
-      } satisfies ClientRow),
+        `INSERT INTO clients (client_id, name, secret_hash, redirect_uris, grant_types, response_types, scopes, resources, protected_resources, token_endpoint_auth_method, created_at, registration, registration_token_hash, last_used_at)
+         VALUES (@client_id, @name, @secret_hash, @redirect_uris, @grant_types, @response_types, @scopes, @resources, @protected_resources, @token_endpoint_auth_method, @created_at, @registration, @registration_token_hash, @last_used_at)`,
+      ).run(clientRow(record)),
     )
   }
 
@@ -82,8 +71,50 @@ export class SqliteClientTable implements ClientTable {
     )
   }
 
+  async deleteInactiveRegistrations(usedBefore: number): Promise<number> {
+    return this.access.write(
+      (sql) => sql('DELETE FROM clients WHERE registration IS NOT NULL AND coalesce(last_used_at, created_at) < ?').run(usedBefore).changes,
+    )
+  }
+
+  async markUsed(clientId: string, now: number): Promise<void> {
+    await this.access.write((sql) => sql('UPDATE clients SET last_used_at = ? WHERE client_id = ? AND registration IS NOT NULL').run(now, clientId))
+  }
+
+  async updateRegistration(record: ClientRecord, currentTokenHash: string): Promise<boolean> {
+    // Compare-and-set on the token's digest: of concurrent updates with one token, one matches.
+    return this.access.write(
+      (sql) =>
+        sql(
+          `UPDATE clients SET name = @name, secret_hash = @secret_hash, redirect_uris = @redirect_uris, grant_types = @grant_types,
+             response_types = @response_types, scopes = @scopes, resources = @resources, protected_resources = @protected_resources,
+             token_endpoint_auth_method = @token_endpoint_auth_method, registration = @registration, registration_token_hash = @registration_token_hash
+           WHERE client_id = @client_id AND registration_token_hash = @current`,
+        ).run({ ...clientRow(record), current: currentTokenHash }).changes === 1,
+    )
+  }
+
   async updateSecretHash(clientId: string, secretHash: string): Promise<boolean> {
     return this.access.write((sql) => sql('UPDATE clients SET secret_hash = ? WHERE client_id = ?').run(secretHash, clientId).changes === 1)
+  }
+}
+
+function clientRow(record: ClientRecord): ClientRow {
+  return {
+    client_id: record.clientId,
+    name: record.name,
+    secret_hash: record.secretHash ?? null,
+    redirect_uris: JSON.stringify(record.redirectUris),
+    grant_types: JSON.stringify(record.grantTypes),
+    response_types: JSON.stringify(record.responseTypes),
+    scopes: JSON.stringify(record.scopes),
+    resources: JSON.stringify(record.resources),
+    protected_resources: JSON.stringify(record.protectedResources ?? []),
+    token_endpoint_auth_method: record.tokenEndpointAuthMethod,
+    created_at: record.createdAt,
+    registration: record.registration === undefined ? null : JSON.stringify(record.registration),
+    registration_token_hash: record.registrationTokenHash ?? null,
+    last_used_at: record.lastUsedAt ?? null,
   }
 }
 
@@ -104,6 +135,8 @@ function clientRecord(row: ClientRow): ClientRecord {
   const protectedResources = list(row.protected_resources)
   if (protectedResources.length > 0) record.protectedResources = protectedResources
   if (row.registration !== null) record.registration = Object.freeze(JSON.parse(row.registration) as ClientRegistration)
+  if (row.registration_token_hash !== null) record.registrationTokenHash = row.registration_token_hash
+  if (row.last_used_at !== null) record.lastUsedAt = row.last_used_at
   return record
 }
 
@@ -347,6 +380,63 @@ export class SqliteInstallationSecretTable implements InstallationSecretTable {
       sql('INSERT INTO installation_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING').run(name, candidate, now)
       return (sql('SELECT value FROM installation_secrets WHERE name = ?').get(name) as { value: string }).value
     })
+  }
+}
+
+interface InitialAccessTokenRow {
+  id: string
+  token_hash: string
+  created_at: number
+  expires_at: number | null
+  uses_left: number | null
+}
+
+function initialAccessToken(row: InitialAccessTokenRow): InitialAccessTokenRecord {
+  const record: Mutable<InitialAccessTokenRecord> = { id: row.id, tokenHash: row.token_hash, createdAt: row.created_at }
+  if (row.expires_at !== null) record.expiresAt = row.expires_at
+  if (row.uses_left !== null) record.usesLeft = row.uses_left
+  return record
+}
+
+/** Initial access tokens in table `initial_access_tokens`, by id, unique by digest. */
+export class SqliteInitialAccessTokenTable implements InitialAccessTokenTable {
+  constructor(private readonly access: Access) {}
+
+  async insert(record: InitialAccessTokenRecord): Promise<void> {
+    await this.access.write((sql) =>
+      sql('INSERT INTO initial_access_tokens (id, token_hash, created_at, expires_at, uses_left) VALUES (?, ?, ?, ?, ?)').run(
+        record.id,
+        record.tokenHash,
+        record.createdAt,
+        record.expiresAt ?? null,
+        record.usesLeft ?? null,
+      ),
+    )
+  }
+
+  async list(): Promise<readonly InitialAccessTokenRecord[]> {
+    const rows = await this.access.read((sql) => sql('SELECT * FROM initial_access_tokens ORDER BY created_at, id').all() as InitialAccessTokenRow[])
+    return rows.map(initialAccessToken)
+  }
+
+  async get(tokenHash: string): Promise<InitialAccessTokenRecord | undefined> {
+    const row = await this.access.read((sql) => sql('SELECT * FROM initial_access_tokens WHERE token_hash = ?').get(tokenHash) as InitialAccessTokenRow | undefined)
+    return row === undefined ? undefined : initialAccessToken(row)
+  }
+
+  async use(tokenHash: string, now: number): Promise<boolean> {
+    // One conditional UPDATE: the check and the decrement cannot be split by another use.
+    return this.access.write(
+      (sql) =>
+        sql(
+          `UPDATE initial_access_tokens SET uses_left = uses_left - 1
+           WHERE token_hash = ? AND (expires_at IS NULL OR expires_at > ?) AND (uses_left IS NULL OR uses_left > 0)`,
+        ).run(tokenHash, now).changes === 1,
+    )
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.access.write((sql) => sql('DELETE FROM initial_access_tokens WHERE id = ?').run(id).changes === 1)
   }
 }
 
