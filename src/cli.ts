@@ -12,7 +12,19 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { createApp, DEFAULT_TOKEN_EXPIRES_IN, type App } from './app/app.js'
 import { SigningKeys } from './app/keys.js'
 import { DEFAULT_DB, HELP } from './cli-help.js'
-import { checkServeIssuer, checkServeTransport, oneLine, positiveWhole, serveRateLimit, serveRegistration, serveResources, str, UsageError } from './cli-options.js'
+import {
+  ALLOW_LOOPBACK_WARNING,
+  checkServeIssuer,
+  checkServeTransport,
+  oneLine,
+  positiveWhole,
+  serveClientMetadataDocuments,
+  serveRateLimit,
+  serveRegistration,
+  serveResources,
+  str,
+  UsageError,
+} from './cli-options.js'
 import { createServeServer, DEFAULT_MAX_CONNECTIONS, listen, SERVE_TIMEOUTS } from './serve-server.js'
 import { CLIENT_GRANT_TYPES, type Store } from './store/index.js'
 
@@ -76,6 +88,9 @@ async function serve(argv: readonly string[]): Promise<number> {
     'registration-scope': { type: 'string' },
     'registration-unused-ttl': { type: 'string' },
     'registration-limit': { type: 'string' },
+    'client-metadata-documents': { type: 'boolean' },
+    'client-metadata-documents-scope': { type: 'string' },
+    'client-metadata-documents-allow-loopback': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true) return help('serve')
@@ -98,10 +113,14 @@ async function serve(argv: readonly string[]): Promise<number> {
   const rateLimit = serveRateLimit(values, env, file)
   const registration = serveRegistration(values, env, file)
   const resources = serveResources(values.resource, env.OAUTHKIT_RESOURCES, file.resources)
+  const clientMetadataDocuments = serveClientMetadataDocuments(values, env, file, { host, issuer: givenIssuer })
   const retryText = str(values['refresh-retry-window']) ?? env.OAUTHKIT_REFRESH_RETRY_WINDOW ?? file.refreshRetryWindow
   const refreshTokenRetryWindow = retryText === undefined || String(retryText) !== '0' ? positiveWhole('refresh-retry-window', retryText, 30) : 0
   const idleSeconds = positiveWhole('idle-timeout', str(values['idle-timeout']) ?? env.OAUTHKIT_IDLE_TIMEOUT ?? file.idleTimeout, SERVE_TIMEOUTS.idleMs / 1000)
   const maxConnections = positiveWhole('max-connections', str(values['max-connections']) ?? env.OAUTHKIT_MAX_CONNECTIONS ?? file.maxConnections, DEFAULT_MAX_CONNECTIONS)
+
+  // Loud, and before anything else is printed: a development option must not go unnoticed on a real server.
+  if (clientMetadataDocuments?.allowLoopback === true) console.error(ALLOW_LOOPBACK_WARNING)
 
   const store = await openStore(db)
   let app: App | undefined
@@ -127,7 +146,7 @@ async function serve(argv: readonly string[]): Promise<number> {
     const address = server.address()
     const actualPort = typeof address === 'object' && address !== null ? address.port : port
     issuer = givenIssuer ?? `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`
-    app = await createApp({ store, issuer, tokenFormat, sessionSecret, rateLimit, enablePasswordGrant, registration, resources, refreshTokenRetryWindow })
+    app = await createApp({ store, issuer, tokenFormat, sessionSecret, rateLimit, enablePasswordGrant, registration, resources, refreshTokenRetryWindow, clientMetadataDocuments })
     console.log(`oauthkit: listening on http://${host.includes(':') ? `[${host}]` : host}:${actualPort}, issuer ${issuer}`)
   } catch (error) {
     server.close()

@@ -4,13 +4,15 @@
  *
  * @module
  */
-import { TemporarilyUnavailableError } from '../core/errors.js'
+import { InvalidClientError, InvalidClientMetadataError, InvalidRequestError, OAuth2Error, TemporarilyUnavailableError } from '../core/errors.js'
 import { type OAuth2Request } from '../core/request.js'
 import { type AuthorizationCode, type BearerTokenResponse, type IssuedAuthorizationCode, type RefreshTokenRecord, type StoredToken, type TokenContext, type User } from '../types.js'
+import { isClientIdUrl } from '../endpoints/client-id-metadata-document.js'
 import { type ClientMetadata } from '../endpoints/client-metadata.js'
 import { type RegisteredClient } from '../endpoints/registration.js'
 import { RequestValidator } from '../validator.js'
-import { registerClient } from './registration.js'
+import { ClientIdMetadataDocumentError, ClientIdMetadataDocuments, type ClientIdMetadataDocumentsOptions } from './client-id-metadata-documents.js'
+import { metadataDocumentClient, registerClient } from './registration.js'
 import { tokenHash } from './secrets.js'
 import { type ClientRecord, type Store, type TokenRecord } from './store.js'
 import { newGrantId, storedToken, storeUser } from './validator-records.js'
@@ -53,6 +55,23 @@ export interface StoreValidatorOptions {
    * `resource`, a self-registered one included, besides the resources it is registered for. Default none.
    */
   readonly resources?: readonly string[] | undefined
+  /**
+   * Clients identified by the URL of their client ID metadata document (draft-ietf-oauth-client-id-metadata-document):
+   * a `client_id` that is an https URL, and not a client of the store, is the client its document describes, fetched
+   * safely and cached (see {@link ClientIdMetadataDocuments}). Off when absent.
+   */
+  readonly clientMetadataDocuments?: StoreClientMetadataDocumentsPolicy | undefined
+}
+
+/**
+ * What {@link StoreValidatorOptions.clientMetadataDocuments} allows, and how documents are fetched: the options of
+ * {@link ClientIdMetadataDocuments} (`allowLoopback` is for local development and tests only), or one built already.
+ */
+export interface StoreClientMetadataDocumentsPolicy extends ClientIdMetadataDocumentsOptions {
+  /** The scopes a client of a metadata document may obtain; one whose document names no `scope` gets all of them. */
+  readonly scopes: readonly string[]
+  /** The fetcher to use instead of one made from the other options (e.g. to share its cache). */
+  readonly documents?: ClientIdMetadataDocuments | undefined
 }
 
 /** What {@link StoreValidatorOptions.registration} allows. */
@@ -98,12 +117,19 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
   /** What to do when a token request's transaction rolls back (replay revocations that must outlive it). */
   private readonly onRollback = new WeakMap<OAuth2Request, Array<() => Promise<unknown>>>()
 
+  /**
+   * The client ID metadata documents this validator fetches; `undefined` unless `clientMetadataDocuments` is set.
+   */
+  readonly clientIdMetadataDocuments: ClientIdMetadataDocuments | undefined
+
   /** @throws TypeError when `refreshTokenExpiresIn` or `retryAfter` is not a positive whole number */
   constructor(
     readonly store: Store,
     private readonly options: StoreValidatorOptions = {},
   ) {
     super()
+    const documents = options.clientMetadataDocuments
+    this.clientIdMetadataDocuments = documents === undefined ? undefined : (documents.documents ?? new ClientIdMetadataDocuments(documents))
     this.refreshTokenExpiresIn = options.refreshTokenExpiresIn ?? DEFAULT_REFRESH_TOKEN_EXPIRES_IN
     this.defaultAudience = Object.freeze(options.issuer === undefined ? [] : [options.issuer])
     for (const [name, value] of [['refreshTokenExpiresIn', this.refreshTokenExpiresIn], ['retryAfter', options.retryAfter ?? 5]] as const) {
@@ -120,7 +146,9 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
     const clientId = request.clientId
     if (clientId === undefined) return true
     const client = await this.run(() => this.store.clientTable.get(clientId))
-    return client?.tokenEndpointAuthMethod !== 'none'
+    // A client of a metadata document is public: identified by its client_id (authenticateClientId fetches it).
+    if (this.isDocumentClient(clientId, client)) return false
+    return trusted(client)?.tokenEndpointAuthMethod !== 'none'
   }
 
   override async authenticateClient(request: OAuth2Request): Promise<ClientRecord | undefined> {
@@ -143,14 +171,25 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
     return (token.audience ?? []).some((audience) => protectedResources.includes(audience))
   }
 
+  /**
+   * A public client, identified by its `client_id`; a client of a metadata document is fetched (or found in the
+   * cache), and a document that cannot be used is `invalid_client`, with the reason.
+   */
   override async authenticateClientId(clientId: string): Promise<ClientRecord | undefined> {
     const client = await this.run(() => this.store.clientTable.get(clientId))
+    if (this.isDocumentClient(clientId, client)) return this.fromDocument(clientId, (description) => new InvalidClientError(description))
     // Only a public client may be identified without a secret; a confidential one must authenticate.
-    return client?.tokenEndpointAuthMethod === 'none' ? client : undefined
+    return trusted(client)?.tokenEndpointAuthMethod === 'none' ? client : undefined
   }
 
+  /**
+   * The client of an authorization request; a client of a metadata document is fetched (or found in the cache), and a
+   * document that cannot be used is an error shown to the user, never redirected (`redirectable: false`).
+   */
   override validateClientId(clientId: string): Promise<ClientRecord | undefined> {
-    return this.run(() => this.store.clientTable.get(clientId))
+    return this.run(() => this.store.clientTable.get(clientId)).then((client) =>
+      this.isDocumentClient(clientId, client) ? this.fromDocument(clientId, (description) => new InvalidRequestError(description, { redirectable: false })) : trusted(client),
+    )
   }
 
   override async getRedirectUris(_clientId: string, client: ClientRecord): Promise<readonly string[]> {
@@ -167,7 +206,7 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
 
   override async getDefaultScopes(clientId: string): Promise<readonly string[]> {
     // A request without scope gets every scope the client is registered for (RFC 6749 §3.3 default).
-    return (await this.run(() => this.store.clientTable.get(clientId)))?.scopes ?? []
+    return (await this.validateClientId(clientId))?.scopes ?? []
   }
 
   override async validateScopes(_clientId: string, scopes: readonly string[], client: ClientRecord): Promise<boolean> {
@@ -205,6 +244,8 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
   // Authorization codes
 
   override async saveAuthorizationCode(code: string, issued: IssuedAuthorizationCode<StoreUser>): Promise<void> {
+    // The code (and the tokens from it) must belong to a client row: a metadata document's client gets one now.
+    if (this.mayBeDocumentClient(issued.clientId)) await this.storeDocumentClient(issued.clientId)
     await this.run(() =>
       this.store.codes.insert({
         codeHash: tokenHash(code),
@@ -402,6 +443,7 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
 
   /** Remembers that the user consented to `scopes` for this client, adding to what they granted before. */
   async saveConsent(clientId: string, userId: string, scopes: readonly string[]): Promise<void> {
+    if (this.mayBeDocumentClient(clientId)) await this.storeDocumentClient(clientId)
     await this.run(async () => {
       const earlier = (await this.store.consents.get(clientId, userId))?.scopes ?? []
       await this.store.consents.put({ clientId, userId, scopes: [...new Set([...earlier, ...scopes])], grantedAt: now() })
@@ -416,16 +458,82 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
    */
   startPurging(everySeconds = 600, onError: (error: unknown) => void = (error) => console.error('oauthkit: purge failed', error)): () => void {
     const registration = this.options.registration
+    const selfAsserted = registration !== undefined || this.clientIdMetadataDocuments !== undefined
     const timer = setInterval(() => {
       this.store.purgeExpired(now()).catch(onError)
-      // Registrations nobody used: open registration must not let the client table grow without bound.
-      if (registration !== undefined) this.store.clientTable.deleteUnusedRegistrations(now() - (registration.unusedTtl ?? 86_400)).catch(onError)
+      // Registrations nobody used (and rows of metadata documents whose codes and tokens are gone): open registration
+      // and metadata documents must not let the client table grow without bound.
+      if (selfAsserted) this.store.clientTable.deleteUnusedRegistrations(now() - (registration?.unusedTtl ?? 86_400)).catch(onError)
     }, everySeconds * 1000)
     timer.unref()
     return () => clearInterval(timer)
   }
 
+  /**
+   * Whether a `client_id` names a client that vouches for itself rather than one an operator registered: a client
+   * that registered itself (RFC 7591), or the URL of a client ID metadata document (when they are on). Nothing is
+   * fetched: the answer does not depend on whether the document can be used.
+   */
+  async isSelfAsserted(clientId: string): Promise<boolean> {
+    const client = await this.run(() => this.store.clientTable.get(clientId))
+    return client === undefined ? this.mayBeDocumentClient(clientId) : client.registration !== undefined
+  }
+
   // ---------------------------------------------------------------------------------------------------------------
+
+  /**
+   * Whether `clientId` is meant as a metadata document's URL (it starts with `https://`, or `http://`, which the
+   * fetcher refuses with its reason unless the development option allows it), and documents are on.
+   */
+  private mayBeDocumentClient(clientId: string): boolean {
+    return this.clientIdMetadataDocuments !== undefined && isClientIdUrl(clientId, { allowHttpLoopback: true })
+  }
+
+  /**
+   * Whether `clientId` is resolved through its metadata document, given the store's row under it: an operator's client
+   * stored under a URL (a pre-registered document URL, draft §6.10) is the store's; a row stored for a metadata document
+   * is never trusted as it is, and with documents off it stands for nothing.
+   */
+  private isDocumentClient(clientId: string, stored: ClientRecord | undefined): boolean {
+    if (stored !== undefined && stored.registration?.metadataDocument !== true) return false
+    return this.mayBeDocumentClient(clientId)
+  }
+
+  /**
+   * The client a metadata document describes, fetched or cached.
+   *
+   * @param refuse - makes the error of a document that cannot be used (a busy fetcher is `temporarily_unavailable`)
+   */
+  private async fromDocument(clientId: string, refuse: (description: string) => OAuth2Error): Promise<ClientRecord> {
+    const documents = this.clientIdMetadataDocuments as ClientIdMetadataDocuments
+    try {
+      return metadataDocumentClient(clientId, this.options.clientMetadataDocuments?.scopes ?? [], await documents.resolve(clientId), now())
+    } catch (error) {
+      if (error instanceof ClientIdMetadataDocumentError && error.reason === 'busy') {
+        throw new TemporarilyUnavailableError(error.description, { redirectable: false, headers: { 'Retry-After': '5' }, cause: error })
+      }
+      if (error instanceof ClientIdMetadataDocumentError || error instanceof InvalidClientMetadataError) {
+        throw refuse(`The client ID metadata document cannot be used: ${error.description.charAt(0).toLowerCase()}${error.description.slice(1)}`)
+      }
+      throw error
+    }
+  }
+
+  /**
+   * Stores the row of a metadata document's client, if there is none yet, for its codes, tokens and consents to refer
+   * to (the rows of the memory, SQLite and PostgreSQL stores have foreign keys to the client table).
+   */
+  private async storeDocumentClient(clientId: string): Promise<void> {
+    const stored = await this.run(() => this.store.clientTable.get(clientId))
+    if (stored !== undefined) return
+    const record = await this.fromDocument(clientId, (description) => new InvalidRequestError(description, { redirectable: false }))
+    try {
+      await this.run(() => this.store.clientTable.insert(record))
+    } catch (error) {
+      // Another request stored it at the same time.
+      if ((await this.run(() => this.store.clientTable.get(clientId))) === undefined) throw error
+    }
+  }
 
   /** A live token (not revoked, not rotated away) as the core's `StoredToken`; expiry is checked by the core. */
   private lookUp(token: string): Promise<StoredToken<StoreUser> | undefined> {
@@ -493,6 +601,14 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
       headers: { 'Retry-After': String(this.options.retryAfter ?? 5) },
     })
   }
+}
+
+/**
+ * A client row as it may be used as it is: not the row of a metadata document's client, which is only a record (its
+ * client is resolved through the document, or, with documents off, is no client at all).
+ */
+function trusted(client: ClientRecord | undefined): ClientRecord | undefined {
+  return client?.registration?.metadataDocument === true ? undefined : client
 }
 
 function now(): number {
