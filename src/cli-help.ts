@@ -32,7 +32,8 @@ Run 'oauthkit <command> --help' for its options.`,
   --config FILE          JSON file with any of: port, host, issuer, db, tokenFormat, trustProxy, enablePasswordGrant, idleTimeout,
                          maxConnections, loginLimit, tokenClientLimit, tokenAddressLimit, registrationLimit, rateLimit (false),
                          registration, registrationScope, registrationUnusedTtl, registrationInactiveTtl, resources,
-                         refreshRetryWindow, shutdownGrace (env OAUTHKIT_CONFIG)
+                         refreshRetryWindow, shutdownGrace, clientMetadataDocuments (true), clientMetadataDocumentsScope,
+                         clientMetadataDocumentsAllowLoopback (true) (env OAUTHKIT_CONFIG)
   --token-format F       opaque (default) or jwt (env OAUTHKIT_TOKEN_FORMAT)
   --trust-proxy          behind one TLS-terminating proxy: read X-Forwarded-Proto/Host, and the last X-Forwarded-For
                          address (the one the proxy appended) for the per-address rate limits (env OAUTHKIT_TRUST_PROXY=1)
@@ -56,6 +57,17 @@ Run 'oauthkit <command> --help' for its options.`,
   --registration-inactive-ttl S
                          remove a self-registered client, with its tokens, that obtained or refreshed no token for
                          S seconds (default 7776000, 90 days; 0 never; env OAUTHKIT_REGISTRATION_INACTIVE_TTL)
+  --client-metadata-documents
+                         accept a client_id that is the https URL of the client's metadata document
+                         (draft-ietf-oauth-client-id-metadata-document, as MCP clients use it): fetched safely (public
+                         addresses only, no redirects, 5 KiB, 5 s) and cached; advertised in the metadata
+                         (env OAUTHKIT_CLIENT_METADATA_DOCUMENTS=1)
+  --client-metadata-documents-scope S
+                         the scopes such a client may obtain (default "read", env OAUTHKIT_CLIENT_METADATA_DOCUMENTS_SCOPE)
+  --client-metadata-documents-allow-loopback
+                         DEVELOPMENT AND TESTS ONLY: also fetch documents from loopback addresses, over plain http too;
+                         needs a loopback server and issuer, and says so loudly at start-up
+                         (env OAUTHKIT_CLIENT_METADATA_DOCUMENTS_ALLOW_LOOPBACK=1)
   --refresh-retry-window S
                          a client whose refresh answer was lost may retry with the old refresh token for S seconds and
                          get a fresh pair, while the new one is unused (default 30; 0: every reuse ends the grant,

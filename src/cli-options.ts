@@ -126,6 +126,56 @@ export function duration(flag: string, text: string): number | undefined {
 }
 
 /**
+ * Client ID metadata documents for `oauthkit serve` (draft-ietf-oauth-client-id-metadata-document): off (default), or
+ * on with `--client-metadata-documents` (`OAUTHKIT_CLIENT_METADATA_DOCUMENTS=1`, `"clientMetadataDocuments": true`),
+ * for the scopes such a client may obtain (`--client-metadata-documents-scope`, default `read`).
+ * `--client-metadata-documents-allow-loopback` (`OAUTHKIT_CLIENT_METADATA_DOCUMENTS_ALLOW_LOOPBACK=1`,
+ * `"clientMetadataDocumentsAllowLoopback": true`) also fetches documents from loopback addresses, over http too: for
+ * local development and tests only, and only on a loopback server.
+ *
+ * @throws UsageError for a malformed scope, or the development option without the feature or beyond loopback
+ */
+export function serveClientMetadataDocuments(
+  flags: Readonly<Record<string, string | boolean | readonly string[] | undefined>>,
+  env: Readonly<Record<string, string | undefined>>,
+  file: Readonly<Record<string, unknown>>,
+  server: { readonly host: string; readonly issuer: string | undefined },
+): { readonly scopes: readonly string[]; readonly allowLoopback: boolean } | undefined {
+  const on = flags['client-metadata-documents'] === true || env.OAUTHKIT_CLIENT_METADATA_DOCUMENTS === '1' || file.clientMetadataDocuments === true
+  const allowLoopback =
+    flags['client-metadata-documents-allow-loopback'] === true ||
+    env.OAUTHKIT_CLIENT_METADATA_DOCUMENTS_ALLOW_LOOPBACK === '1' ||
+    file.clientMetadataDocumentsAllowLoopback === true
+  if (!on) {
+    if (allowLoopback) throw new UsageError('--client-metadata-documents-allow-loopback needs --client-metadata-documents')
+    return undefined
+  }
+  const scope = str(flags['client-metadata-documents-scope']) ?? env.OAUTHKIT_CLIENT_METADATA_DOCUMENTS_SCOPE ?? str(file.clientMetadataDocumentsScope) ?? 'read'
+  if (!/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/.test(scope)) {
+    throw new UsageError(`--client-metadata-documents-scope must be scope tokens separated by spaces, got ${scope}`)
+  }
+  if (allowLoopback) {
+    const issuer = server.issuer === undefined ? undefined : new URL(server.issuer)
+    const loopbackIssuer = issuer === undefined || (issuer.protocol === 'http:' && ['127.0.0.1', '[::1]', 'localhost'].includes(issuer.hostname))
+    if (!LOOPBACK_HOSTS.includes(server.host) || !loopbackIssuer) {
+      throw new UsageError('--client-metadata-documents-allow-loopback is for local development only: it needs a server on loopback, with a loopback http issuer')
+    }
+  }
+  return { scopes: scope.split(' '), allowLoopback }
+}
+
+/** What `serve` prints, to stderr, when the development option of client metadata documents is on. */
+export const ALLOW_LOOPBACK_WARNING = [
+  '*'.repeat(100),
+  'WARNING: --client-metadata-documents-allow-loopback is on. Client ID metadata documents are fetched from LOOPBACK',
+  'addresses (127.0.0.0/8, ::1), over plain HTTP too. This is for local development and tests ONLY: never run a server',
+  'that others use with it.',
+  '*'.repeat(100),
+]
+  .map((line) => `oauthkit: ${line}`)
+  .join('\n')
+
+/**
  * `serve` answers plain HTTP only. It refuses to start where that plain HTTP would be what clients reach: listening
  * beyond loopback without a TLS-terminating proxy in front (cookies without `Secure`, credentials in clear), and an
  * https issuer without `--trust-proxy` (every `/token` request would then be refused as not TLS).

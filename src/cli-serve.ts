@@ -7,7 +7,23 @@
 import { readFileSync } from 'node:fs'
 import { createApp, type App } from './app/app.js'
 import { DEFAULT_DB } from './cli-help.js'
-import { checkServeIssuer, checkServeTransport, describeDb, help, openStore, parse, positiveWhole, serveRateLimit, serveRegistration, serveResources, str, UsageError, oneLine } from './cli-options.js'
+import {
+  ALLOW_LOOPBACK_WARNING,
+  checkServeIssuer,
+  checkServeTransport,
+  describeDb,
+  help,
+  oneLine,
+  openStore,
+  parse,
+  positiveWhole,
+  serveClientMetadataDocuments,
+  serveRateLimit,
+  serveRegistration,
+  serveResources,
+  str,
+  UsageError,
+} from './cli-options.js'
 import { CLOSE_STORE_MS, createServeServer, DEFAULT_MAX_CONNECTIONS, listen, RELAYED_SIGNAL_MS, SERVE_TIMEOUTS, SHUTDOWN_GRACE_SECONDS } from './serve-server.js'
 
 /** `oauthkit serve`: runs the ready server until a signal; the exit code. */
@@ -35,6 +51,9 @@ export async function serve(argv: readonly string[]): Promise<number> {
     'registration-inactive-ttl': { type: 'string' },
     'registration-limit': { type: 'string' },
     'shutdown-grace': { type: 'string' },
+    'client-metadata-documents': { type: 'boolean' },
+    'client-metadata-documents-scope': { type: 'string' },
+    'client-metadata-documents-allow-loopback': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true) return help('serve')
@@ -57,11 +76,15 @@ export async function serve(argv: readonly string[]): Promise<number> {
   const rateLimit = serveRateLimit(values, env, file)
   const registration = serveRegistration(values, env, file)
   const resources = serveResources(values.resource, env.OAUTHKIT_RESOURCES, file.resources)
+  const clientMetadataDocuments = serveClientMetadataDocuments(values, env, file, { host, issuer: givenIssuer })
   const retryText = str(values['refresh-retry-window']) ?? env.OAUTHKIT_REFRESH_RETRY_WINDOW ?? file.refreshRetryWindow
   const refreshTokenRetryWindow = retryText === undefined || String(retryText) !== '0' ? positiveWhole('refresh-retry-window', retryText, 30) : 0
   const idleSeconds = positiveWhole('idle-timeout', str(values['idle-timeout']) ?? env.OAUTHKIT_IDLE_TIMEOUT ?? file.idleTimeout, SERVE_TIMEOUTS.idleMs / 1000)
   const maxConnections = positiveWhole('max-connections', str(values['max-connections']) ?? env.OAUTHKIT_MAX_CONNECTIONS ?? file.maxConnections, DEFAULT_MAX_CONNECTIONS)
   const graceSeconds = positiveWhole('shutdown-grace', str(values['shutdown-grace']) ?? env.OAUTHKIT_SHUTDOWN_GRACE ?? file.shutdownGrace, SHUTDOWN_GRACE_SECONDS)
+
+  // Loud, and before anything else is printed: a development option must not go unnoticed on a real server.
+  if (clientMetadataDocuments?.allowLoopback === true) console.error(ALLOW_LOOPBACK_WARNING)
 
   const store = await openStore(db)
   let app: App | undefined
@@ -111,7 +134,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
     const address = server.address()
     const actualPort = typeof address === 'object' && address !== null ? address.port : port
     issuer = givenIssuer ?? `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`
-    app = await createApp({ store, issuer, tokenFormat, sessionSecret, rateLimit, enablePasswordGrant, registration, resources, refreshTokenRetryWindow })
+    app = await createApp({ store, issuer, tokenFormat, sessionSecret, rateLimit, enablePasswordGrant, registration, resources, refreshTokenRetryWindow, clientMetadataDocuments })
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
     console.log(`oauthkit: listening on http://${host.includes(':') ? `[${host}]` : host}:${actualPort}, issuer ${issuer}`)

@@ -92,6 +92,13 @@ export {
   type RegistrationEndpointOptions,
 } from './endpoints/registration.js'
 export { ClientConfigurationEndpoint, type ClientConfigurationEndpointOptions } from './endpoints/client-configuration.js'
+export {
+  isClientIdUrl,
+  MAX_CLIENT_ID_URL_LENGTH,
+  parseClientIdMetadataDocument,
+  parseClientIdUrl,
+  type ClientIdUrlOptions,
+} from './endpoints/client-id-metadata-document.js'
 export { DEFAULT_ENDPOINT_PATHS, MetadataEndpoint, type AuthorizationServerMetadata } from './endpoints/metadata.js'
 export {
   protectedResourceMetadataPath,

@@ -113,6 +113,10 @@ describe('oauthkit --help', () => {
       ['--port', '--host', '--issuer', '--db', '--config', '--token-format', '--trust-proxy', 'OAUTHKIT_PORT', 'OAUTHKIT_DB'],
     ],
     [['serve', '--help'], ['--login-limit', '--token-client-limit', '--token-address-limit', '--no-rate-limit', '5/900', 'OAUTHKIT_LOGIN_LIMIT']],
+    [
+      ['serve', '--help'],
+      ['--client-metadata-documents', '--client-metadata-documents-scope', '--client-metadata-documents-allow-loopback', 'DEVELOPMENT AND TESTS ONLY', 'OAUTHKIT_CLIENT_METADATA_DOCUMENTS'],
+    ],
     [['clients', '--help'], ['add', 'list', 'show', 'remove', 'rotate-secret', '--name', '--redirect-uri', '--grant-type', '--scope', '--public', '--json', '--db']],
     [['clients', 'add', '--help'], ['--name', '--redirect-uri', '--grant-type', '--scope', '--public', '--json']],
     [['clients', 'rotate-secret', '-h'], ['rotate-secret']],
@@ -463,6 +467,18 @@ describe('oauthkit serve: refused before it listens', () => {
     ['a resource that is not an absolute URI', ['--resource', 'api'], /--resource must be an absolute URI/],
     ['a resource with a fragment', ['--resource', 'https://api.example.com/#x'], /--resource must be an absolute URI without a fragment/],
     ['a refresh retry window that is not a number', ['--refresh-retry-window', 'half'], /--refresh-retry-window must be a positive whole number/],
+    ['a malformed client metadata documents scope', ['--client-metadata-documents', '--client-metadata-documents-scope', 'a "b'], /--client-metadata-documents-scope must be scope tokens/],
+    ['the loopback development option alone', ['--client-metadata-documents-allow-loopback'], /--client-metadata-documents-allow-loopback needs --client-metadata-documents/],
+    [
+      'the loopback development option with an https issuer',
+      ['--client-metadata-documents', '--client-metadata-documents-allow-loopback', '--issuer', 'https://as.example.com', '--trust-proxy'],
+      /--client-metadata-documents-allow-loopback is for local development only/,
+    ],
+    [
+      'the loopback development option beyond loopback',
+      ['--client-metadata-documents', '--client-metadata-documents-allow-loopback', '--host', '0.0.0.0', '--issuer', 'https://as.example.com', '--trust-proxy'],
+      /--client-metadata-documents-allow-loopback is for local development only/,
+    ],
   ])('refuses %s with exit 2', async (_, args, message) => {
     expectFailure(await within(run('serve', ...args, '--db', 'memory')), 2, message)
   })
@@ -563,6 +579,23 @@ describe('oauthkit serve, running (node dist/bin.js in a child process)', () => 
     if (url === undefined) throw new Error(`no listening line in:\n${out}`)
     return { child, lines, errors: () => err, url, exited }
   }
+
+  it('--client-metadata-documents: the metadata says client_id_metadata_document_supported; the loopback development option warns loudly first', async () => {
+    const plain = await serve('--db', 'memory', '--client-metadata-documents')
+    const metadata = (await (await fetch(`${plain.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>
+    expect(metadata.client_id_metadata_document_supported).toBe(true)
+    expect(plain.errors()).not.toMatch(/WARNING/)
+    // Without the development option, a document on loopback is refused with a page saying why.
+    const page = await fetch(`${plain.url}/authorize?response_type=code&client_id=${encodeURIComponent('https://127.0.0.1:9/client.json')}`)
+    expect(page.status).toBe(400)
+    expect(await page.text()).toContain('127.0.0.1, which is not a public address')
+
+    const dev = await serve('--db', 'memory', '--client-metadata-documents', '--client-metadata-documents-allow-loopback')
+    expect(dev.errors()).toMatch(/\*{20,}\noauthkit: WARNING: --client-metadata-documents-allow-loopback is on\. .*LOOPBACK/)
+    expect(dev.errors()).toMatch(/local development and tests ONLY/)
+    const off = await serve('--db', 'memory')
+    expect((await (await fetch(`${off.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>).not.toHaveProperty('client_id_metadata_document_supported')
+  })
 
   // Issue 16, item 6: connections that send nothing are closed, and the number open at once is capped.
   it('closes a connection that sends nothing after --idle-timeout, and refuses one past --max-connections with a log line', async () => {

@@ -12,7 +12,7 @@ import { Router, type HttpResponse } from '../adapters/router.js'
 import { parseResources } from '../core/resource-indicator.js'
 import { Server } from '../servers.js'
 import { type Store } from '../store/store.js'
-import { StoreValidator } from '../store/validator.js'
+import { StoreValidator, type StoreClientMetadataDocumentsPolicy } from '../store/validator.js'
 import { type TokenGenerator } from '../tokens/generator.js'
 import { randomTokenGenerator } from '../tokens/random-token.js'
 import { signedTokenGenerator } from '../tokens/signed-token.js'
@@ -76,6 +76,16 @@ export interface AppOptions {
    * `resource` (RFC 8707), and its tokens then name them as audience; any other resource is `invalid_target`.
    */
   readonly resources?: readonly string[] | undefined
+  /**
+   * Client ID metadata documents (draft-ietf-oauth-client-id-metadata-document, the MCP authorization specification's
+   * recommended way for a client to introduce itself): a `client_id` that is an https URL is the client its document
+   * describes, fetched safely and cached; such a client is public, may obtain `scopes` (a document asking for others
+   * is narrowed to these), and is marked unverified on the consent page. The metadata says
+   * `client_id_metadata_document_supported: true`. Off when absent. The other options are those of
+   * `ClientIdMetadataDocuments`; `allowLoopback` (documents on loopback addresses, over http too) is for local
+   * development and tests only, and is refused unless the issuer is on loopback.
+   */
+  readonly clientMetadataDocuments?: StoreClientMetadataDocumentsPolicy | undefined
   /**
    * Seconds during which a client whose refresh response was lost may retry with the old refresh token and get a fresh
    * pair, nothing revoked, as long as the new refresh token has not been used; default 30, 0 for strict rotation (see
@@ -141,12 +151,17 @@ export async function createApp(options: AppOptions): Promise<App> {
   const tokenExpiresIn = options.tokenExpiresIn ?? DEFAULT_TOKEN_EXPIRES_IN
   const keys = await SigningKeys.load(options.store, { maxTokenLifetime: tokenExpiresIn })
   const registration = options.registration
+  const documents = options.clientMetadataDocuments
+  if (documents?.allowLoopback === true && !isLoopbackOrigin(issuer)) {
+    throw new TypeError('clientMetadataDocuments.allowLoopback is for local development only: it needs a loopback http issuer')
+  }
   const reportServerError = (error: unknown) => log({ level: 'error', message: 'server error', error: describe(error) })
   const validator = new StoreValidator(options.store, {
     issuer,
     registration: registration === undefined ? undefined : { ...registration, policy: registration.policy ?? 'open' },
     resources: options.resources === undefined ? undefined : parseResources(options.resources),
     refreshTokenRetryWindow: options.refreshTokenRetryWindow,
+    clientMetadataDocuments: documents,
   })
   const limiter = RateLimiter.create(
     options.store.rateLimits,
@@ -161,7 +176,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     tokenGenerator: options.tokenFormat === 'jwt' ? jwtGenerator(keys, issuer) : randomTokenGenerator,
     // Behind a TLS-terminating proxy the request URL is rebuilt as https (trustProxy); plain http is loopback only.
     allowInsecureTransport: !secure,
-    metadata: { jwks_uri: `${issuer}/jwks.json`, ...(registration === undefined ? {} : { registration_endpoint: `${issuer}/register` }) },
+    metadata: {
+      jwks_uri: `${issuer}/jwks.json`,
+      ...(registration === undefined ? {} : { registration_endpoint: `${issuer}/register` }),
+      ...(documents === undefined ? {} : { client_id_metadata_document_supported: true }),
+    },
     onError: reportServerError,
     tokenRequestHooks: limiter?.tokenRequestHooks(),
     enablePasswordGrant: options.enablePasswordGrant === true,
@@ -272,6 +291,12 @@ export function checkIssuer(issuer: string): string {
     throw new TypeError(`The issuer must be an origin without path, query, fragment or trailing slash: ${issuer}`)
   }
   return issuer
+}
+
+/** Whether an issuer is plain http on a loopback host, where the development options may be used. */
+function isLoopbackOrigin(issuer: string): boolean {
+  const url = new URL(issuer)
+  return url.protocol === 'http:' && ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname)
 }
 
 function describe(error: unknown): string {

@@ -15,7 +15,7 @@ import {
 import { type OAuth2Request } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
 import { type Server } from '../servers.js'
-import { type Store } from '../store/store.js'
+import { type ClientRecord, type Store } from '../store/store.js'
 import { type StoreValidator } from '../store/validator.js'
 import { type HttpResponse, type RouteRequest } from '../adapters/router.js'
 import { consentPage, errorPage, homePage, loginPage, logoutPage, PAGE_HEADERS } from './pages.js'
@@ -42,8 +42,9 @@ export class LoginAndConsent {
     const body = await request.body()
     // Sign-in and consent come back to the same request as a GET, whatever its method was (RFC 6749 §3.1).
     const query = new URLSearchParams(method.toUpperCase() === 'POST' ? (body ?? '') : uri.search.slice(1))
-    // RFC 9700 §4.11.2: a client that registered itself chose its redirect URI, so an error sent there before the user
-    // took part would make this server an open redirector; such errors are shown on a page instead.
+    // RFC 9700 §4.11.2: a client that registered itself (or publishes its own metadata document) chose its redirect
+    // URI, so an error sent there before the user took part would make this server an open redirector; such errors are
+    // shown on a page instead.
     const selfRegistered = await this.isSelfRegistered(query.get('client_id'))
     let validated
     try {
@@ -163,12 +164,20 @@ export class LoginAndConsent {
     const { client } = validated.credentials
     const csrf = await this.sessions.csrf(request)
     if (!isPost) {
-      const registered = await this.store.clients.get(client.clientId)
-      // A client that registered itself is only what it claims: the page says so, and where the user will be sent.
-      const selfRegistered = registered?.registration === undefined ? undefined : { redirectHost: redirectHostOf(validated.credentials.redirectUri) }
+      // The client as the validator found it for this request: the store's, or the one its metadata document describes.
+      const registered = client as ClientRecord
+      // A client that registered itself, or publishes its own metadata document, is only what it claims: the page says
+      // so, where the document is, and where the user will be sent.
+      const selfRegistered =
+        registered.registration === undefined
+          ? undefined
+          : {
+              redirectHost: redirectHostOf(validated.credentials.redirectUri),
+              ...(registered.registration.metadataDocument === true ? { documentHost: new URL(registered.clientId).host } : {}),
+            }
       return page(
         200,
-        consentPage({ csrf: csrf.token, returnTo, clientName: registered?.name ?? client.clientId, scopes: validated.scopes, username: session.username, selfRegistered }),
+        consentPage({ csrf: csrf.token, returnTo, clientName: registered.name, scopes: validated.scopes, username: session.username, selfRegistered }),
         csrf.setCookie,
       )
     }
@@ -201,10 +210,10 @@ export class LoginAndConsent {
     return page(200, logoutPage({ csrf: '', signedOut: true }), await this.sessions.end(request))
   }
 
-  /** Whether the client of this `client_id` registered itself (RFC 7591). */
+  /** Whether the client of this `client_id` registered itself (RFC 7591) or is the URL of its metadata document. */
   private async isSelfRegistered(clientId: string | null): Promise<boolean> {
     if (clientId === null) return false
-    return (await this.store.clients.get(clientId))?.registration !== undefined
+    return this.validator.isSelfAsserted(clientId)
   }
 
   /** Whether a client is registered without a means to authenticate (`token_endpoint_auth_method` `none`). */
@@ -264,6 +273,10 @@ function interactionOf(request: OAuth2Request): Interaction {
 /** An error about the client or its redirect URI, shown to the user rather than redirected (RFC 6749 §4.1.2.1). */
 function shownError(error: unknown): OAuth2Response {
   if (error instanceof OAuth2Error && error.status < 500) return page(error.status === 405 ? 405 : 400, errorPage('This request cannot be completed', error.description))
+  // The database cannot be reached, or too many client metadata documents are being fetched: try again shortly.
+  if (error instanceof TemporarilyUnavailableError) {
+    return page(503, errorPage('Temporarily unavailable', error.description), undefined, { 'Retry-After': error.headers['Retry-After'] ?? '5' })
+  }
   throw error
 }
 

@@ -59,7 +59,9 @@ export function loginPage(options: { csrf: string; returnTo: string; error?: str
 
 /**
  * The consent page: which client asks for which scopes, with Allow and Deny. A client that registered itself
- * (`selfRegistered`) is marked as such, with the host it sends the user back to: its name is only what it claims.
+ * (`selfRegistered`) is marked as such, with the host it sends the user back to: its name is only what it claims. A
+ * client known by its client ID metadata document (`documentHost`) is marked with the host that publishes the document
+ * too (draft-ietf-oauth-client-id-metadata-document §6.4: show the client_id's host).
  */
 export function consentPage(options: {
   csrf: string
@@ -67,14 +69,19 @@ export function consentPage(options: {
   clientName: string
   scopes: readonly string[]
   username: string
-  selfRegistered?: { readonly redirectHost: string } | undefined
+  selfRegistered?: { readonly redirectHost: string; readonly documentHost?: string | undefined } | undefined
 }): string {
   const scopes = options.scopes.map((scope) => `<li>${escapeHtml(scope)}</li>`).join('')
+  const self = options.selfRegistered
   const unverified =
-    options.selfRegistered === undefined
+    self === undefined
       ? ''
-      : `<p class="warning" id="unverified">This application registered itself: its name is not verified by the operator of this server. ` +
-        `If you allow it, you will be sent to <strong>${escapeHtml(options.selfRegistered.redirectHost)}</strong>.</p>`
+      : `<p class="warning" id="unverified">` +
+        (self.documentHost === undefined
+          ? 'This application registered itself: '
+          : `This application describes itself in a document published at <strong>${escapeHtml(self.documentHost)}</strong>: `) +
+        `its name is not verified by the operator of this server. ` +
+        `If you allow it, you will be sent to <strong>${escapeHtml(self.redirectHost)}</strong>.</p>`
   return layout(
     'Allow access?',
     `<h1>Allow ${escapeHtml(options.clientName)} to access your account?</h1>` +

@@ -63,6 +63,11 @@ export interface AuthorizationServerMetadata {
   readonly signed_metadata?: string | undefined
   /** Computed: `true` when there is an authorization endpoint, which sends `iss` in every response (RFC 9207 §3). */
   readonly authorization_response_iss_parameter_supported?: boolean | undefined
+  /**
+   * `true` when the server accepts a `client_id` that is the URL of a client ID metadata document
+   * (draft-ietf-oauth-client-id-metadata-document §5). Given by the application, passed through.
+   */
+  readonly client_id_metadata_document_supported?: boolean | undefined
   /** Any other claim, passed through. */
   readonly [claim: string]: unknown
 }

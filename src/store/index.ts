@@ -1,8 +1,8 @@
 /**
  * `oauthkit/store`: the `Store` interface, client registration and user management over it, secrets at rest, the
- * in-memory backend, and `StoreValidator`, a complete `RequestValidator` over any store. The SQLite and PostgreSQL
- * backends have their own entries (`oauthkit/store/sqlite`, `oauthkit/store/postgres`), so that their drivers load
- * only when used.
+ * in-memory backend, `StoreValidator`, a complete `RequestValidator` over any store, and the safe fetcher of client ID
+ * metadata documents it uses. The SQLite and PostgreSQL backends have their own entries (`oauthkit/store/sqlite`,
+ * `oauthkit/store/postgres`), so that their drivers load only when used.
  *
  * @module
  */
@@ -36,4 +36,19 @@ export { InitialAccessTokens, type CreatedInitialAccessToken, type NewInitialAcc
 export { normalizeUsername, Users, type NewUser } from './users.js'
 export { hashPassword, SCRYPT_PARAMETERS, tokenHash, verifySecret } from './secrets.js'
 export { MemoryStore } from './memory/index.js'
-export { StoreValidator, type StoreRegistrationPolicy, type StoreUser, type StoreValidatorOptions } from './validator.js'
+export {
+  StoreValidator,
+  type StoreClientMetadataDocumentsPolicy,
+  type StoreRegistrationPolicy,
+  type StoreUser,
+  type StoreValidatorOptions,
+} from './validator.js'
+export {
+  classifyAddress,
+  ClientIdMetadataDocumentError,
+  ClientIdMetadataDocuments,
+  type AddressKind,
+  type ClientIdMetadataDocumentsOptions,
+  type HostLookup,
+  type LookupAddress,
+} from './client-id-metadata-documents.js'

@@ -1,7 +1,8 @@
 /**
  * Clients that register themselves (RFC 7591) and manage their registration (RFC 7592), stored like any other client,
  * with what they said of themselves, the digest of their registration access token, and when they last obtained a
- * token. `StoreValidator`'s registration hooks are implemented here.
+ * token; and clients known by their client ID metadata document, as records made from the document.
+ * `StoreValidator`'s registration hooks are implemented here.
  *
  * @module
  */
@@ -150,11 +151,15 @@ export class StoreRegistrations {
     if (client.registration !== undefined && (client.lastUsedAt ?? client.createdAt) <= now - LAST_USED_RESOLUTION) await this.store.clientTable.markUsed(client.clientId, now)
   }
 
-  /** Removes the self-registered clients past the policy's unused and inactive times. */
-  async purge(now: number): Promise<void> {
-    if (this.policy === undefined) return
-    await this.store.clientTable.deleteUnusedRegistrations(now - (this.policy.unusedTtl ?? DEFAULT_UNUSED_REGISTRATION_TTL))
-    const inactiveTtl = this.policy.inactiveTtl ?? DEFAULT_INACTIVE_REGISTRATION_TTL
+  /**
+   * Removes the self-registered clients past the policy's unused and inactive times, and, with `metadataDocuments`,
+   * the records of metadata-document clients that obtained nothing within the unused time (made again on their next
+   * request).
+   */
+  async purge(now: number, metadataDocuments = false): Promise<void> {
+    if (this.policy === undefined && !metadataDocuments) return
+    await this.store.clientTable.deleteUnusedRegistrations(now - (this.policy?.unusedTtl ?? DEFAULT_UNUSED_REGISTRATION_TTL))
+    const inactiveTtl = this.policy === undefined ? 0 : (this.policy.inactiveTtl ?? DEFAULT_INACTIVE_REGISTRATION_TTL)
     if (inactiveTtl > 0) await this.store.clientTable.deleteInactiveRegistrations(now - inactiveTtl)
   }
 }
@@ -197,6 +202,32 @@ function allowedScopesOf(allowed: readonly string[], metadata: ClientMetadata): 
   const scopes = asked.filter((scope) => allowed.includes(scope))
   if (scopes.length === 0) throw new InvalidClientMetadataError(`scope may hold ${allowed.join(' ') || 'nothing'} for a client that registers itself`)
   return scopes
+}
+
+/**
+ * The client record of a client ID metadata document: a public client (`none`) whose `client_id` is the document's
+ * URL, named by its `client_name` (else by the URL's host), with the document's redirect URIs and grant types and its
+ * scopes narrowed to `allowedScopes` (a document that names none gets them all), marked `metadataDocument`.
+ *
+ * @param metadata - the document, checked by `parseClientIdMetadataDocument`
+ * @throws {@link InvalidClientMetadataError} when the document asks only for scopes it may not have
+ */
+export function metadataDocumentClient(clientId: string, allowedScopes: readonly string[], metadata: ClientMetadata, createdAt: number): ClientRecord {
+  const asked = metadata.scope === undefined ? allowedScopes : metadata.scope.split(' ')
+  const scopes = asked.filter((scope) => allowedScopes.includes(scope))
+  if (scopes.length === 0) throw new InvalidClientMetadataError(`scope may hold ${allowedScopes.join(' ') || 'nothing'} for a client of a client ID metadata document`)
+  return {
+    clientId,
+    name: metadata.client_name ?? new URL(clientId).host,
+    redirectUris: metadata.redirect_uris,
+    grantTypes: metadata.grant_types,
+    responseTypes: metadata.response_types,
+    scopes,
+    resources: [],
+    tokenEndpointAuthMethod: 'none',
+    createdAt,
+    registration: { ...registrationOf(metadata), metadataDocument: true },
+  }
 }
 
 /** What a self-registered client said of itself, as the store keeps it: the members it sent, nothing undefined. */

@@ -49,8 +49,9 @@ export interface ClientRecord {
   readonly tokenEndpointAuthMethod: TokenEndpointAuthMethod
   readonly createdAt: number
   /**
-   * Set when the client registered itself (RFC 7591) rather than an operator: what it said of itself beyond the
-   * fields above. Nothing in it was verified, and the consent page says so.
+   * Set when the client registered itself (RFC 7591), or is known by its client ID metadata document
+   * (`metadataDocument`), rather than by an operator: what it said of itself beyond the fields above. Nothing in it
+   * was verified, and the consent page says so.
    */
   readonly registration?: ClientRegistration | undefined
   /**
@@ -66,8 +67,18 @@ export interface ClientRecord {
   readonly lastUsedAt?: number | undefined
 }
 
-/** What a client that registered itself said of itself (RFC 7591 §2), beside the fields every client has. */
+/**
+ * What a client that registered itself said of itself (RFC 7591 §2), beside the fields every client has; or, with
+ * `metadataDocument`, what its client ID metadata document said.
+ */
 export interface ClientRegistration {
+  /**
+   * `true` for a client whose `client_id` is the URL of its client ID metadata document
+   * (draft-ietf-oauth-client-id-metadata-document): the row was stored when it first obtained a code or a consent, so
+   * that its codes, tokens and consents have a client to belong to. What is applied to its requests is always the
+   * document as currently fetched (and cached), never this row; the row records the document as it was then.
+   */
+  readonly metadataDocument?: boolean | undefined
   readonly clientUri?: string | undefined
   readonly logoUri?: string | undefined
   readonly tosUri?: string | undefined
@@ -240,8 +251,8 @@ export interface ClientTable {
   /** @returns whether the client exists */
   updateSecretHash(clientId: string, secretHash: string): Promise<boolean>
   /**
-   * Deletes the clients that registered themselves (`registration` set) before `registeredBefore` and never obtained a
-   * code or a token that is still stored. @returns how many
+   * Deletes the clients that registered themselves (`registration` set, clients of a client ID metadata document
+   * included) before `registeredBefore` and never obtained a code or a token that is still stored. @returns how many
    */
   deleteUnusedRegistrations(registeredBefore: number): Promise<number>
   /**

@@ -4,60 +4,25 @@
  *
  * @module
  */
-import { TemporarilyUnavailableError } from '../core/errors.js'
+import { InvalidClientError, InvalidRequestError, TemporarilyUnavailableError } from '../core/errors.js'
 import { type OAuth2Request } from '../core/request.js'
-import { type AuthorizationCode, type BearerTokenResponse, type IssuedAuthorizationCode, type RefreshTokenRecord, type StoredToken, type TokenContext, type User } from '../types.js'
+import { type AuthorizationCode, type BearerTokenResponse, type IssuedAuthorizationCode, type RefreshTokenRecord, type StoredToken, type TokenContext } from '../types.js'
 import { type ClientMetadata } from '../endpoints/client-metadata.js'
 import { type RegisteredClient } from '../endpoints/registration.js'
 import { RequestValidator } from '../validator.js'
+import { type ClientIdMetadataDocuments } from './client-id-metadata-documents.js'
+import { DocumentClients, trustedClient } from './document-clients.js'
 import { isRetry, supersede } from './refresh-retry.js'
-import { StoreRegistrations, type StoreRegistrationPolicy } from './registration.js'
-
-export { type StoreRegistrationPolicy } from './registration.js'
+import { StoreRegistrations } from './registration.js'
 import { tokenHash } from './secrets.js'
 import { type ClientRecord, type Store, type TokenRecord } from './store.js'
 import { newGrantId, storedToken, storeUser } from './validator-records.js'
 
-/** A user as `StoreValidator` hands it to the core: the `sub` of tokens, and the username for introspection. */
-export interface StoreUser extends User {
-  readonly username: string
-}
+import { type StoreUser, type StoreValidatorOptions } from './validator-options.js'
 
-/** Options of {@link StoreValidator}. */
-export interface StoreValidatorOptions {
-  /**
-   * The authorization server's issuer identifier. Tokens requested without a `resource` (RFC 8707) get it as their
-   * audience, as `signedTokenGenerator` does for `aud`, so introspection answers the same `aud` a JWT carries.
-   */
-  readonly issuer?: string | undefined
-  /** Lifetime of refresh tokens in seconds; default 30 days. Rotation gives each new refresh token a full lifetime. */
-  readonly refreshTokenExpiresIn?: number | undefined
-  /**
-   * Seconds during which a refresh token that was just rotated may be presented again by its client, as a client whose
-   * refresh response was lost retries: it gets a fresh pair and nothing is revoked, as long as the token that replaced
-   * it has not been used. After that, or once its successor was used, presenting it is reuse and ends the grant (RFC
-   * 9700 §4.14.2). Default 30; 0 turns the window off.
-   */
-  readonly refreshTokenRetryWindow?: number | undefined
-  /**
-   * Which clients must use PKCE: `'always'` (default; RFC 9700 §2.1.1 recommends it for every client) or `'public'`
-   * (public clients only, as RFC 9700 §2.1.1 requires at the least).
-   */
-  readonly pkceRequired?: 'always' | 'public' | undefined
-  /** Seconds a client is told to wait (`Retry-After`) when the database is unreachable; default 5. */
-  readonly retryAfter?: number | undefined
-  /**
-   * Who may register a client at a registration endpoint (RFC 7591), and manage it (RFC 7592): nobody when absent (the
-   * default); with `policy: 'open'` anyone, with `policy: 'token'` whoever has an initial access token, for the
-   * `scopes` given (a request for others is narrowed to these).
-   */
-  readonly registration?: StoreRegistrationPolicy | undefined
-  /**
-   * The protected resources (RFC 8707 absolute URIs) this server issues tokens for: any client may ask for them with
-   * `resource`, a self-registered one included, besides the resources it is registered for. Default none.
-   */
-  readonly resources?: readonly string[] | undefined
-}
+export { type StoreClientMetadataDocumentsPolicy } from './document-clients.js'
+export { type StoreRegistrationPolicy } from './registration.js'
+export { type StoreUser, type StoreValidatorOptions } from './validator-options.js'
 
 const DEFAULT_REFRESH_TOKEN_EXPIRES_IN = 30 * 24 * 3600
 const DEFAULT_REFRESH_TOKEN_RETRY_WINDOW = 30
@@ -91,12 +56,19 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
   /** The registration hooks (RFC 7591, RFC 7592) under `options.registration`. */
   private readonly registrations: StoreRegistrations
 
+  /** The client ID metadata documents this validator fetches; `undefined` unless `clientMetadataDocuments` is set. */
+  readonly clientIdMetadataDocuments: ClientIdMetadataDocuments | undefined
+  private readonly documentClients: DocumentClients | undefined
+
   /** @throws TypeError when `refreshTokenExpiresIn` or `retryAfter` is not a positive whole number */
   constructor(
     readonly store: Store,
     private readonly options: StoreValidatorOptions = {},
   ) {
     super()
+    const documents = options.clientMetadataDocuments
+    this.documentClients = documents === undefined ? undefined : new DocumentClients(store, documents, (call) => this.run(call))
+    this.clientIdMetadataDocuments = this.documentClients?.documents
     this.refreshTokenExpiresIn = options.refreshTokenExpiresIn ?? DEFAULT_REFRESH_TOKEN_EXPIRES_IN
     this.defaultAudience = Object.freeze(options.issuer === undefined ? [] : [options.issuer])
     this.registrations = new StoreRegistrations(store, options.registration)
@@ -114,7 +86,9 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
     const clientId = request.clientId
     if (clientId === undefined) return true
     const client = await this.run(() => this.store.clientTable.get(clientId))
-    return client?.tokenEndpointAuthMethod !== 'none'
+    // A client of a metadata document is public: identified by its client_id (authenticateClientId fetches it).
+    if (this.documentClients?.isDocumentClient(clientId, client) === true) return false
+    return trustedClient(client)?.tokenEndpointAuthMethod !== 'none'
   }
 
   override async authenticateClient(request: OAuth2Request): Promise<ClientRecord | undefined> {
@@ -137,14 +111,27 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
     return (token.audience ?? []).some((audience) => protectedResources.includes(audience))
   }
 
+  /**
+   * A public client, identified by its `client_id`; a client of a metadata document is fetched (or found in the
+   * cache), and a document that cannot be used is `invalid_client`, with the reason.
+   */
   override async authenticateClientId(clientId: string): Promise<ClientRecord | undefined> {
     const client = await this.run(() => this.store.clientTable.get(clientId))
+    if (this.documentClients?.isDocumentClient(clientId, client) === true) return this.documentClients.resolve(clientId, (description) => new InvalidClientError(description))
     // Only a public client may be identified without a secret; a confidential one must authenticate.
-    return client?.tokenEndpointAuthMethod === 'none' ? client : undefined
+    return trustedClient(client)?.tokenEndpointAuthMethod === 'none' ? client : undefined
   }
 
+  /**
+   * The client of an authorization request; a client of a metadata document is fetched (or found in the cache), and a
+   * document that cannot be used is an error shown to the user, never redirected (`redirectable: false`).
+   */
   override validateClientId(clientId: string): Promise<ClientRecord | undefined> {
-    return this.run(() => this.store.clientTable.get(clientId))
+    return this.run(() => this.store.clientTable.get(clientId)).then((client) =>
+      this.documentClients?.isDocumentClient(clientId, client) === true
+        ? this.documentClients.resolve(clientId, (description) => new InvalidRequestError(description, { redirectable: false }))
+        : trustedClient(client),
+    )
   }
 
   override async getRedirectUris(_clientId: string, client: ClientRecord): Promise<readonly string[]> {
@@ -161,7 +148,7 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
 
   override async getDefaultScopes(clientId: string): Promise<readonly string[]> {
     // A request without scope gets every scope the client is registered for (RFC 6749 §3.3 default).
-    return (await this.run(() => this.store.clientTable.get(clientId)))?.scopes ?? []
+    return (await this.validateClientId(clientId))?.scopes ?? []
   }
 
   override async validateScopes(_clientId: string, scopes: readonly string[], client: ClientRecord): Promise<boolean> {
@@ -215,6 +202,8 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
   // Authorization codes
 
   override async saveAuthorizationCode(code: string, issued: IssuedAuthorizationCode<StoreUser>): Promise<void> {
+    // The code (and the tokens from it) must belong to a client row: a metadata document's client gets one now.
+    await this.documentClients?.storeRow(issued.clientId)
     await this.run(() =>
       this.store.codes.insert({
         codeHash: tokenHash(code),
@@ -414,6 +403,7 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
 
   /** Remembers that the user consented to `scopes` for this client, adding to what they granted before. */
   async saveConsent(clientId: string, userId: string, scopes: readonly string[]): Promise<void> {
+    await this.documentClients?.storeRow(clientId)
     await this.run(async () => {
       const earlier = (await this.store.consents.get(clientId, userId))?.scopes ?? []
       await this.store.consents.put({ clientId, userId, scopes: [...new Set([...earlier, ...scopes])], grantedAt: now() })
@@ -429,11 +419,22 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
   startPurging(everySeconds = 600, onError: (error: unknown) => void = (error) => console.error('oauthkit: purge failed', error)): () => void {
     const timer = setInterval(() => {
       this.store.purgeExpired(now()).catch(onError)
-      // Registrations unused or inactive: open registration must not let the client table grow without bound.
-      this.registrations.purge(now()).catch(onError)
+      // Registrations unused or inactive, and rows of metadata documents whose codes and tokens are gone: open
+      // registration and metadata documents must not let the client table grow without bound.
+      this.registrations.purge(now(), this.documentClients !== undefined).catch(onError)
     }, everySeconds * 1000)
     timer.unref()
     return () => clearInterval(timer)
+  }
+
+  /**
+   * Whether a `client_id` names a client that vouches for itself rather than one an operator registered: a client
+   * that registered itself (RFC 7591), or the URL of a client ID metadata document (when they are on). Nothing is
+   * fetched: the answer does not depend on whether the document can be used.
+   */
+  async isSelfAsserted(clientId: string): Promise<boolean> {
+    const client = await this.run(() => this.store.clientTable.get(clientId))
+    return client === undefined ? this.documentClients?.mayBe(clientId) === true : client.registration !== undefined
   }
 
   // ---------------------------------------------------------------------------------------------------------------

@@ -195,10 +195,13 @@ export function spawnServer(command: string, args: readonly string[], options: {
   })
 }
 
-/** `oauthkit serve --port 0 --db DB [ARGS]`, run with this Node as a user would run the package's bin. */
-export function startServer(db: string, args: readonly string[] = []): Promise<RunningServer> {
+/**
+ * `oauthkit serve --port 0 --db DB [ARGS]`, run with this Node as a user would run the package's bin, with `env` added
+ * to the environment (e.g. `NODE_EXTRA_CA_CERTS`).
+ */
+export function startServer(db: string, args: readonly string[] = [], extraEnv: Readonly<Record<string, string>> = {}): Promise<RunningServer> {
   checkBuilt()
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('OAUTHKIT_')))
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('OAUTHKIT_'))), ...extraEnv }
   return spawnServer(process.execPath, [bin, 'serve', '--port', '0', '--db', db, ...args], { env })
 }
 
