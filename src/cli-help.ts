@@ -40,6 +40,8 @@ Run 'oauthkit <command> --help' for its options.`,
   --idle-timeout S       close a connection that sends nothing for S seconds (default 30, env OAUTHKIT_IDLE_TIMEOUT)
   --max-connections N    connections open at once; past it new ones are refused, with a log line (default 10000,
                          env OAUTHKIT_MAX_CONNECTIONS)
+  --seed FILE            with --db memory: JSON {"users": [{username, password}], "clients": [{name, scopes, grantTypes,
+                         redirectUris, public, clientId, clientSecret}]} made at start, for a demo (env OAUTHKIT_SEED)
   --shutdown-grace S     after SIGTERM or SIGINT, requests in flight get S seconds to finish, then their connections are
                          cut (default 10, env OAUTHKIT_SHUTDOWN_GRACE); a second signal a second or more later exits at once
   --enable-password-grant

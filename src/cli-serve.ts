@@ -24,6 +24,7 @@ import {
   str,
   UsageError,
 } from './cli-options.js'
+import { applySeed, readSeed } from './cli-seed.js'
 import { CLOSE_STORE_MS, createServeServer, DEFAULT_MAX_CONNECTIONS, listen, RELAYED_SIGNAL_MS, SERVE_TIMEOUTS, SHUTDOWN_GRACE_SECONDS } from './serve-server.js'
 
 /** `oauthkit serve`: runs the ready server until a signal; the exit code. */
@@ -51,6 +52,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
     'registration-inactive-ttl': { type: 'string' },
     'registration-limit': { type: 'string' },
     'shutdown-grace': { type: 'string' },
+    seed: { type: 'string' },
     'client-metadata-documents': { type: 'boolean' },
     'client-metadata-documents-scope': { type: 'string' },
     'client-metadata-documents-allow-loopback': { type: 'boolean' },
@@ -83,10 +85,23 @@ export async function serve(argv: readonly string[]): Promise<number> {
   const maxConnections = positiveWhole('max-connections', str(values['max-connections']) ?? env.OAUTHKIT_MAX_CONNECTIONS ?? file.maxConnections, DEFAULT_MAX_CONNECTIONS)
   const graceSeconds = positiveWhole('shutdown-grace', str(values['shutdown-grace']) ?? env.OAUTHKIT_SHUTDOWN_GRACE ?? file.shutdownGrace, SHUTDOWN_GRACE_SECONDS)
 
+  const seedPath = str(values.seed) ?? env.OAUTHKIT_SEED ?? str(file.seed)
+  if (seedPath !== undefined && db !== 'memory') {
+    throw new UsageError('--seed is for --db memory, which keeps nothing between starts; add users and clients to a database with `oauthkit users add` and `oauthkit clients add`')
+  }
+  const seed = seedPath === undefined ? undefined : readSeed(seedPath)
+
   // Loud, and before anything else is printed: a development option must not go unnoticed on a real server.
   if (clientMetadataDocuments?.allowLoopback === true) console.error(ALLOW_LOOPBACK_WARNING)
 
   const store = await openStore(db)
+  let seeded: string[] = []
+  try {
+    if (seed !== undefined) seeded = await applySeed(store, seed, seedPath as string)
+  } catch (error) {
+    await store.close()
+    throw error
+  }
   let app: App | undefined
   let shuttingDown = false
   let lastRefusal = 0
@@ -145,11 +160,17 @@ export async function serve(argv: readonly string[]): Promise<number> {
   }
   console.log(`oauthkit: data in ${describeDb(db)}`)
   console.log(`oauthkit: metadata at ${issuer}/.well-known/oauth-authorization-server`)
-  console.log(
-    `oauthkit: next, add a user and a client:\n` +
-      `  npx oauthkit users add --username alice --db ${db}\n` +
-      `  npx oauthkit clients add --name my-app --redirect-uri http://127.0.0.1:8080/callback --scope "read" --db ${db}`,
-  )
+  if (db === 'memory') {
+    // `users add --db memory` would write into its own process: here only --seed can add anything.
+    for (const line of seeded) console.log(`oauthkit: seeded ${line}`)
+    console.log('oauthkit: nothing persists: every user, client and token is lost when this process stops; --seed FILE adds users and clients at start')
+  } else {
+    console.log(
+      `oauthkit: next, add a user and a client:\n` +
+        `  npx oauthkit users add --username alice --db ${db}\n` +
+        `  npx oauthkit clients add --name my-app --redirect-uri http://127.0.0.1:8080/callback --scope "read" --db ${db}`,
+    )
+  }
   await stopped
   // Closing the store flushes its writes; should anything still hold the event loop after that, it is not waited for.
   setTimeout(() => process.exit(), CLOSE_STORE_MS).unref()

@@ -483,6 +483,21 @@ describe('oauthkit serve: refused before it listens', () => {
     expectFailure(await within(run('serve', ...args, '--db', 'memory')), 2, message)
   })
 
+  it.each([
+    ['a database that persists', { users: [] }, 'sqlite', /--seed is for --db memory/],
+    ['a file that is not JSON', 'not json', 'memory', /cannot read --seed .*seed\.json/],
+    ['an unknown member', { users: [], admins: [] }, 'memory', /unknown member admins/],
+    ['a user without a password', { users: [{ username: 'alice' }] }, 'memory', /users\[0\] lacks password/],
+    ['an unknown client field', { clients: [{ name: 'a', scopes: ['read'], secret: 'x' }] }, 'memory', /clients\[0\] has an unknown field secret/],
+    ['a client the store refuses', { clients: [{ name: 'a', scopes: ['read'], grantTypes: ['authorization_code'], redirectUris: ['not a uri'] }] }, 'memory', /clients\[0\]: .*redirect/i],
+  ])('refuses --seed with %s, exit 2', async (_, content, kind, message) => {
+    const dir = tempDir()
+    const seed = join(dir, 'seed.json')
+    writeFileSync(seed, typeof content === 'string' ? content : JSON.stringify(content))
+    const db = kind === 'memory' ? 'memory' : sqlite().db
+    expectFailure(await within(run('serve', '--port', '0', '--seed', seed, '--db', db)), 2, message)
+  })
+
   it('reads port, db and tokenFormat from --config FILE', async () => {
     const dir = tempDir()
     const config = join(dir, 'oauthkit.json')
@@ -569,7 +584,7 @@ describe('oauthkit serve, running (node dist/bin.js in a child process)', () => 
     const lines = () => out.split('\n').filter((line) => line !== '')
     await within(
       new Promise<void>((resolve, reject) => {
-        const check = () => (/clients add/.test(out) ? resolve() : undefined)
+        const check = () => (/clients add|nothing persists/.test(out) ? resolve() : undefined)
         child.stdout.on('data', check)
         void exited.then((code) => reject(new Error(`serve exited with ${String(code)}: ${err}`)))
       }),

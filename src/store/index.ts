@@ -35,7 +35,7 @@ export { CLIENT_GRANT_TYPES, Clients, type CreatedClient, type NewClient } from 
 export { InitialAccessTokens, type CreatedInitialAccessToken, type NewInitialAccessToken } from './initial-access-tokens.js'
 export { normalizeUsername, Users, type NewUser } from './users.js'
 export { hashPassword, SCRYPT_PARAMETERS, tokenHash, verifySecret } from './secrets.js'
-export { MemoryStore } from './memory/index.js'
+export { DEFAULT_MAX_TOKENS, MemoryStore, MemoryStoreFullError, type MemoryStoreOptions } from './memory/index.js'
 export {
   StoreValidator,
   type StoreClientMetadataDocumentsPolicy,

@@ -3,7 +3,8 @@
  * nested transactions, the hour of grace of purgeExpired, references checked as foreign keys would be, and close.
  */
 import { describe, expect, it } from 'vitest'
-import { MemoryStore, tokenHash, type CodeRecord, type TokenRecord } from '../../src/store/index.js'
+import { BackendApplicationServer } from '../../src/index.js'
+import { MemoryStore, MemoryStoreFullError, StoreValidator, tokenHash, type CodeRecord, type TokenRecord } from '../../src/store/index.js'
 import { describeStoreContract } from './contract.js'
 
 describeStoreContract('memory', async () => ({ store: await MemoryStore.open(), cleanup: async () => {} }))
@@ -12,8 +13,8 @@ const NOW = 1_800_000_000
 const HOUR = 3600
 
 /** A store with client `app` and user `alice`. */
-async function seeded(): Promise<MemoryStore> {
-  const store = await MemoryStore.open()
+async function seeded(options: { maxTokens?: number } = {}): Promise<MemoryStore> {
+  const store = await MemoryStore.open(options)
   await store.clientTable.insert({
     clientId: 'app',
     name: 'App',
@@ -236,5 +237,58 @@ describe('MemoryStore rate limits', () => {
     const running = { count: 1, resetAt: NOW + 120 }
     expect(await store.rateLimits.peek(['first', 'one too many', 'key 2'], NOW + 60)).toEqual([running, running, running])
     await store.close()
+  })
+})
+
+describe('MemoryStore maxTokens', () => {
+  const now = () => Math.floor(Date.now() / 1000)
+  const live = (value: string) => token(value, { issuedAt: now(), expiresAt: now() + HOUR })
+
+  it('refuses a token past the maximum, as unavailable, and keeps the ones it has', async () => {
+    const store = await seeded({ maxTokens: 3 })
+    await store.tokens.insert([live('a'), live('b'), live('c')])
+    const refused = store.tokens.insert([live('d')])
+    await expect(refused).rejects.toBeInstanceOf(MemoryStoreFullError)
+    expect(store.isUnavailableError(await refused.catch((error: unknown) => error))).toBe(true)
+    for (const kept of ['a', 'b', 'c']) expect(await store.tokens.get(tokenHash(kept)), kept).toBeDefined()
+    expect(await store.tokens.get(tokenHash('d'))).toBeUndefined()
+    // Two where one would fit: neither is written.
+    await store.tokens.revoke(tokenHash('a'), now())
+    await expect(store.tokens.insert([live('e'), live('f')])).rejects.toBeInstanceOf(MemoryStoreFullError)
+    expect(await store.tokens.get(tokenHash('e'))).toBeUndefined()
+  })
+
+  it('evicts tokens that expired, then ones revoked since it was last found full', async () => {
+    const store = await seeded({ maxTokens: 3 })
+    await store.tokens.insert([token('expired', { issuedAt: now() - 2 * HOUR, expiresAt: now() - 1 }), live('b'), live('c')])
+    await store.tokens.insert([live('d')])
+    expect(await store.tokens.get(tokenHash('expired'))).toBeUndefined()
+    for (const kept of ['b', 'c', 'd']) expect(await store.tokens.get(tokenHash(kept)), kept).toBeDefined()
+    await expect(store.tokens.insert([live('e')])).rejects.toBeInstanceOf(MemoryStoreFullError)
+    await store.tokens.revoke(tokenHash('b'), now())
+    await store.tokens.insert([live('e')])
+    expect(await store.tokens.get(tokenHash('b'))).toBeUndefined()
+    expect(await store.tokens.get(tokenHash('e'))).toBeDefined()
+  })
+
+  it('answers temporarily_unavailable at the token endpoint when full', async () => {
+    const store = await MemoryStore.open({ maxTokens: 2 })
+    const { clientId, clientSecret } = await store.clients.create({ name: 'machine', grantTypes: ['client_credentials'], scopes: ['read'] })
+    const server = new BackendApplicationServer(new StoreValidator(store), { allowInsecureTransport: true })
+    const ask = () =>
+      server.createTokenResponse('http://as.example/token', 'POST', 'grant_type=client_credentials', {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        Authorization: `Basic ${btoa(`${clientId}:${clientSecret as string}`)}`,
+      })
+    expect((await ask()).status).toBe(200)
+    expect((await ask()).status).toBe(200)
+    const full = await ask()
+    expect(full.status).toBe(503)
+    expect(JSON.parse(full.body)).toMatchObject({ error: 'temporarily_unavailable' })
+    expect(full.headers['Retry-After']).toBe('5')
+  })
+
+  it('takes only a positive whole maxTokens', async () => {
+    for (const maxTokens of [0, -1, 1.5, Number.NaN]) await expect(MemoryStore.open({ maxTokens }), String(maxTokens)).rejects.toThrow(TypeError)
   })
 })

@@ -10,6 +10,24 @@ import type { ClientRecord, CodeRecord, ConsentRecord, InitialAccessTokenRecord,
 import { TransactionStorage } from '../transaction-storage.js'
 import { NONE } from './records.js'
 
+/** How many tokens a `MemoryStore` keeps unless told otherwise: about 300 MB of heap. */
+export const DEFAULT_MAX_TOKENS = 1_000_000
+
+/**
+ * A `MemoryStore` holds its maximum number of tokens, none of which has expired or was revoked: the token is not
+ * stored. `MemoryStore.isUnavailableError` accepts it, so `StoreValidator` answers `temporarily_unavailable` (503 with
+ * `Retry-After`) instead of growing the heap until the process dies.
+ */
+export class MemoryStoreFullError extends Error {
+  /** Stable code, for `switch` without `instanceof`. */
+  readonly code = 'ERR_MEMORY_STORE_FULL'
+
+  constructor(readonly maxTokens: number) {
+    super(`The memory store holds its maximum of ${maxTokens} live tokens`)
+    this.name = 'MemoryStoreFullError'
+  }
+}
+
 /** What a transaction in progress keeps: how to undo each of its writes, newest last. */
 interface Transaction {
   open: boolean
@@ -79,6 +97,10 @@ export class MemoryDatabase {
   readonly initialAccessTokens = new Map<string, InitialAccessTokenRecord>()
   /** The `order` of the next key inserted. */
   nextKeyOrder = 0
+  /** The most tokens kept (`MemoryStoreOptions.maxTokens`). */
+  maxTokens = DEFAULT_MAX_TOKENS
+  /** No stored token expires before this time (seconds): a full store need not look for one to evict until then. */
+  private nothingExpiresBefore = 0
 
   private readonly lock = new Lock()
   private readonly context = new TransactionStorage<Transaction>()
@@ -153,6 +175,38 @@ export class MemoryDatabase {
         map.clear()
       }
     })
+  }
+
+  /**
+   * Makes room for `count` more tokens: when the store is full, evicts tokens that have expired or were revoked (the
+   * oldest first, at least a hundredth of the maximum at a time, so that the next inserts find room at once).
+   *
+   * @throws {@link MemoryStoreFullError} when not enough of them can go
+   */
+  makeRoom(writer: Writer, count: number): void {
+    if (this.tokens.size + count <= this.maxTokens) return
+    const now = Math.floor(Date.now() / 1000)
+    if (now >= this.nothingExpiresBefore) {
+      const wanted = Math.max(count, Math.ceil(this.maxTokens / 100))
+      let evicted = 0
+      let earliest = Number.POSITIVE_INFINITY
+      for (const token of this.tokens.values()) {
+        if (token.revokedAt !== undefined || (token.expiresAt !== undefined && token.expiresAt <= now)) {
+          this.deleteToken(writer, token)
+          if (++evicted >= wanted) break
+        } else if (token.expiresAt !== undefined && token.expiresAt < earliest) {
+          earliest = token.expiresAt
+        }
+      }
+      // Every token was looked at: none can go before the earliest expiry (or a revocation, which resets this).
+      if (evicted < wanted) this.nothingExpiresBefore = earliest
+    }
+    if (this.tokens.size + count > this.maxTokens) throw new MemoryStoreFullError(this.maxTokens)
+  }
+
+  /** A token was revoked: it may be evicted from a full store at once. */
+  revoked(): void {
+    this.nothingExpiresBefore = 0
   }
 
   insertToken(writer: Writer, record: TokenRecord): void {

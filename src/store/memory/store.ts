@@ -12,12 +12,22 @@
 import { PURGE_GRACE_SECONDS, Store } from '../store.js'
 import { type ClientTable, type CodeTable, type ConsentTable, type KeyTable, type RateLimitTable, type TokenTable, type UserTable } from '../tables.js'
 import { type InitialAccessTokenTable, type InstallationSecretTable, type SessionTable } from '../tables.js'
-import { MemoryDatabase } from './database.js'
+import { MemoryDatabase, MemoryStoreFullError } from './database.js'
 import { MemoryClientTable, MemoryCodeTable, MemoryConsentTable, MemoryKeyTable, MemoryRateLimitTable, MemoryTokenTable, MemoryUserTable } from './tables.js'
 import { MemoryInitialAccessTokenTable, MemoryInstallationSecretTable, MemorySessionTable } from './tables.js'
 
 /** Rows deleted by `purgeExpired` before it lets other work run. */
 const PURGE_BATCH_SIZE = 1000
+
+/** Options of {@link MemoryStore.open}. */
+export interface MemoryStoreOptions {
+  /**
+   * The most access and refresh tokens kept at once; default 1,000,000 (about 300 MB of heap). When full, tokens that
+   * expired or were revoked are evicted; when none can go, a new token is refused with {@link MemoryStoreFullError}
+   * (which `StoreValidator` answers with `temporarily_unavailable`).
+   */
+  readonly maxTokens?: number | undefined
+}
 
 /**
  * A store in memory, for tests and demos: every record lives in a Map of this object, is lost when the process exits,
@@ -31,7 +41,8 @@ const PURGE_BATCH_SIZE = 1000
  *   when the inner `work` throws, only the writes made since it started are undone.
  * - Inserting a code, token or consent for a client or user that does not exist fails, as a foreign key would.
  * - `purgeExpired` keeps expired codes and tokens for an hour, for replay detection.
- * - At most 100,000 rate-limit windows are kept; beyond that the oldest is dropped.
+ * - At most 100,000 rate-limit windows are kept; beyond that the oldest is dropped. At most `maxTokens` tokens are
+ *   kept (see {@link MemoryStoreOptions.maxTokens}).
  *
  * @example
  * ```ts
@@ -41,9 +52,18 @@ const PURGE_BATCH_SIZE = 1000
  * ```
  */
 export class MemoryStore extends Store {
-  /** Opens an empty store. Async only to match `SqliteStore.open` and `PostgresStore.open`. */
-  static open(): Promise<MemoryStore> {
-    return Promise.resolve(new MemoryStore())
+  /**
+   * Opens an empty store. Async only to match `SqliteStore.open` and `PostgresStore.open`.
+   *
+   * @throws TypeError when `maxTokens` is not a positive whole number
+   */
+  static open(options: MemoryStoreOptions = {}): Promise<MemoryStore> {
+    const store = new MemoryStore()
+    if (options.maxTokens !== undefined) {
+      if (!Number.isSafeInteger(options.maxTokens) || options.maxTokens < 1) return Promise.reject(new TypeError('maxTokens must be a positive whole number'))
+      store.database.maxTokens = options.maxTokens
+    }
+    return Promise.resolve(store)
   }
 
   private readonly database = new MemoryDatabase()
@@ -103,10 +123,9 @@ export class MemoryStore extends Store {
     return deleted + (await this.database.run((writer) => this.database.purgeKeys(writer, now)))
   }
 
-  /** Always `false`: memory cannot be unreachable. */
+  /** Memory cannot be unreachable; only a full store ({@link MemoryStoreFullError}) is unavailable for a while. */
   isUnavailableError(error: unknown): boolean {
-    void error
-    return false
+    return error instanceof MemoryStoreFullError
   }
 
   /** Forgets every record, after any running transaction; later calls on the store reject. */

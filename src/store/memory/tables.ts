@@ -188,6 +188,7 @@ export class MemoryTokenTable implements TokenTable {
       return this.database.run((writer) => {
         if (this.database.tokens.has(token.tokenHash)) throw new Error('A token with this digest exists already')
         this.database.assertReferences(token)
+        this.database.makeRoom(writer, 1)
         this.database.insertToken(writer, token)
       })
     }
@@ -200,6 +201,7 @@ export class MemoryTokenTable implements TokenTable {
         digests.add(token.tokenHash)
         this.database.assertReferences(token)
       }
+      this.database.makeRoom(writer, tokens.length)
       for (const token of tokens) this.database.insertToken(writer, token)
     })
   }
@@ -222,6 +224,7 @@ export class MemoryTokenTable implements TokenTable {
       const token = this.database.tokens.get(tokenHash)
       if (token === undefined) return false
       if (token.revokedAt === undefined) writer.set(this.database.tokens, tokenHash, changed(token, { revokedAt: now }))
+      this.database.revoked()
       return true
     })
   }
@@ -243,6 +246,7 @@ export class MemoryTokenTable implements TokenTable {
         const token = this.database.tokens.get(tokenHash)
         if (token === undefined || token.revokedAt !== undefined) continue
         writer.set(this.database.tokens, tokenHash, changed(token, { revokedAt: now }))
+        this.database.revoked()
         revoked++
       }
       return revoked
@@ -255,6 +259,7 @@ export class MemoryTokenTable implements TokenTable {
       for (const token of this.database.tokens.values()) {
         if (token.userId !== userId || token.revokedAt !== undefined) continue
         writer.set(this.database.tokens, token.tokenHash, changed(token, { revokedAt: now }))
+        this.database.revoked()
         revoked++
       }
       return revoked
