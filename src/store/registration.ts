@@ -129,7 +129,11 @@ export class StoreRegistrations {
       registration: registrationOf(metadata),
       registrationTokenHash: tokenHash(registrationAccessToken),
     }
-    if (!(await this.store.clientTable.updateRegistration(record, current))) return undefined
+    // RFC 9700 §4.1, RFC 7592 §2.2: a consent was given to this client as it was: its redirect URIs, its credentials.
+    // A redirect URI the users never saw, or a credential the registration access token's holder has just obtained
+    // (a new secret, or none at all), must not be approved by it without asking them again.
+    const forgetConsents = metadata.redirect_uris.some((uri) => !client.redirectUris.includes(uri)) || record.secretHash !== client.secretHash
+    if (!(await this.store.clientTable.updateRegistration(record, current, forgetConsents))) return undefined
     return {
       clientId,
       clientSecret: newSecret,

@@ -6,7 +6,7 @@
 import * as nodeCrypto from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { tokenHash } from '../../src/store/secrets.js'
-import { authorizePath, isActive, obtainTokens, pkce, REDIRECT_URI, signIn, startServer, type AttackServer, type TestClient } from './support.js'
+import { authorize, authorizePath, isActive, locationOf, obtainTokens, pkce, REDIRECT_URI, signIn, startServer, type AttackServer, type TestClient } from './support.js'
 
 vi.mock('node:crypto', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:crypto')>()
@@ -218,6 +218,55 @@ describe('RFC 7592 §2.2: what an update may not smuggle in', () => {
     const response = await browser.get(path)
     expect(response.status).toBe(400)
     expect(response.headers.get('Location')).toBeNull()
+  })
+})
+
+describe('RFC 7592 §2.2: an update does not carry a consent over to what the user never saw', () => {
+  const ATTACKER_URI = 'https://attacker.example/cb'
+
+  /** A confidential registered client, and a browser whose user allowed it (its consent is now remembered). */
+  async function consented(): Promise<{ client: Registered; browser: ReturnType<AttackServer['browser']> }> {
+    const client = await registered()
+    const browser = server.browser()
+    await obtainTokens(server, browser, { clientId: client.client_id, clientSecret: client.client_secret })
+    // The baseline: the remembered consent approves the next request without a page.
+    const again = await browser.get(authorizePath(client.client_id, pkce().challenge))
+    expect(locationOf(again)?.origin).toBe(new URL(REDIRECT_URI).origin)
+    return { client, browser }
+  }
+
+  /** The answer of the signed-in user's browser to an authorization request for `redirectUri`: never a silent code. */
+  async function expectAskedAgain(browser: ReturnType<AttackServer['browser']>, clientId: string, redirectUri: string): Promise<void> {
+    const response = await browser.get(authorizePath(clientId, pkce().challenge, { redirect_uri: redirectUri }))
+    expect(response.status).toBe(303)
+    expect(locationOf(response)?.origin).toBe(server.origin)
+    expect(locationOf(response)?.pathname).toBe('/consent')
+  }
+
+  it('RFC 7592 §2.2: a consent given for the old redirect URIs does not approve a code for a redirect URI the update added', async () => {
+    const { client, browser } = await consented()
+    const updated = await manage(client.registration_client_uri, 'PUT', client.registration_access_token, { ...CLIENT, client_id: client.client_id, redirect_uris: [REDIRECT_URI, ATTACKER_URI] })
+    expect(updated.status).toBe(200)
+    await expectAskedAgain(browser, client.client_id, ATTACKER_URI)
+  })
+
+  it('RFC 7592 §2.2: going public and back (a new secret for whoever holds the registration access token) does not keep the consent', async () => {
+    const { client, browser } = await consented()
+    const uri = client.registration_client_uri
+    const flipped = await manage(uri, 'PUT', client.registration_access_token, { ...CLIENT, client_id: client.client_id, token_endpoint_auth_method: 'none' })
+    expect(flipped.status).toBe(200)
+    const back = await manage(uri, 'PUT', ((await flipped.json()) as Registered).registration_access_token, { ...CLIENT, client_id: client.client_id, token_endpoint_auth_method: 'client_secret_basic' })
+    expect(back.status).toBe(200)
+    expect(((await back.json()) as Registered).client_secret).toEqual(expect.any(String))
+    await expectAskedAgain(browser, client.client_id, REDIRECT_URI)
+  })
+
+  it('RFC 7592 §2.2: an update that only renames the client keeps the consent of its unchanged redirect URIs', async () => {
+    const { client, browser } = await consented()
+    const updated = await manage(client.registration_client_uri, 'PUT', client.registration_access_token, { ...CLIENT, client_id: client.client_id, client_name: 'Renamed' })
+    expect(updated.status).toBe(200)
+    const response = await authorize(browser, authorizePath(client.client_id, pkce().challenge))
+    expect(locationOf(response)?.origin).toBe(new URL(REDIRECT_URI).origin)
   })
 })
 

@@ -1054,6 +1054,24 @@ export function describeStoreContract(name: string, open: () => Promise<{ store:
         expect(await store.clientTable.updateRegistration(clientRecord('operator', { name: 'taken' }), tokenHash('old'))).toBe(false)
         expect((await store.clientTable.get('operator'))?.name).toBe('Client operator')
       })
+
+      it('updateRegistration with forgetConsents deletes the consents given to that client only, and only when it matched', async () => {
+        await store.userTable.insert(userRecord('alice'))
+        for (const clientId of ['self', 'other']) {
+          await store.clientTable.insert(clientRecord(clientId, { registration: {}, registrationTokenHash: tokenHash(`${clientId} 1`) }))
+          await store.consents.put(consentRecord(clientId, 'alice'))
+        }
+        const update = (token: string, next: string, forget: boolean) =>
+          store.clientTable.updateRegistration(clientRecord('self', { registration: {}, registrationTokenHash: tokenHash(next) }), tokenHash(token), forget)
+        // A stale token matches nothing, and forgets nothing.
+        expect(await update('self 0', 'self 2', true)).toBe(false)
+        expect(await store.consents.get('self', 'alice')).toBeDefined()
+        expect(await update('self 1', 'self 2', false)).toBe(true)
+        expect(await store.consents.get('self', 'alice')).toBeDefined()
+        expect(await update('self 2', 'self 3', true)).toBe(true)
+        expect(await store.consents.get('self', 'alice')).toBeUndefined()
+        expect(await store.consents.get('other', 'alice')).toBeDefined()
+      })
     })
 
     describe('initial access tokens', () => {

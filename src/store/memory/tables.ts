@@ -78,12 +78,13 @@ export class MemoryClientTable implements ClientTable {
     })
   }
 
-  updateRegistration(record: ClientRecord, currentTokenHash: string): Promise<boolean> {
+  updateRegistration(record: ClientRecord, currentTokenHash: string, forgetConsents = false): Promise<boolean> {
     const client = copyClient(record)
     return this.database.run((writer) => {
       const stored = this.database.clients.get(client.clientId)
       if (stored?.registrationTokenHash === undefined || stored.registrationTokenHash !== currentTokenHash) return false
       writer.set(this.database.clients, client.clientId, copyClient({ ...client, createdAt: stored.createdAt, lastUsedAt: stored.lastUsedAt }))
+      if (forgetConsents) for (const [key, consent] of this.database.consents) if (consent.clientId === client.clientId) writer.delete(this.database.consents, key)
       return true
     })
   }
