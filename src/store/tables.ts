@@ -241,7 +241,7 @@ export interface ClientTable {
   updateSecretHash(clientId: string, secretHash: string): Promise<boolean>
   /**
    * Deletes the clients that registered themselves (`registration` set) before `registeredBefore` and never obtained a
-   * code or a token that is still stored. @returns how many
+   * token (no `lastUsedAt`), nor a code or a token that is still stored. @returns how many
    */
   deleteUnusedRegistrations(registeredBefore: number): Promise<number>
   /**

@@ -5,6 +5,7 @@
  */
 import * as nodeCrypto from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { StoreRegistrations } from '../../src/store/registration.js'
 import { tokenHash } from '../../src/store/secrets.js'
 import { authorize, authorizePath, isActive, locationOf, obtainTokens, pkce, REDIRECT_URI, signIn, startServer, type AttackServer, type TestClient } from './support.js'
 
@@ -297,5 +298,49 @@ describe('RFC 7592 §2.3: deletion', () => {
     const read = await manage(client.registration_client_uri, 'GET', client.registration_access_token)
     expect(read.headers.get('Access-Control-Allow-Origin')).toBe('*')
     expect((await fetch(`${server.origin}/register/a/b`)).status).toBe(404)
+  })
+})
+
+describe('RFC 7592 §2.3 (removal by the server): the purge never removes a client in use', () => {
+  const DAY = 86_400
+  const now = () => Math.floor(Date.now() / 1000)
+
+  /** A server of its own with open registration under `inactiveTtl`, a client registered on it `age` seconds ago, and alice. */
+  async function serverWithClient(inactiveTtl: number | undefined, age: number, metadata: Record<string, unknown> = CLIENT) {
+    const own = await startServer({ registration: { policy: 'open', scopes: ['read'], inactiveTtl } })
+    await own.addUser('alice')
+    const response = await fetch(`${own.origin}/register`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(metadata) })
+    expect(response.status).toBe(201)
+    const client = (await response.json()) as Registered
+    // Registered `age` seconds ago: the record as the store would hold it then.
+    const record = await own.store.clientTable.get(client.client_id)
+    await own.store.clientTable.delete(client.client_id)
+    await own.store.clientTable.insert({ ...(record as NonNullable<typeof record>), createdAt: now() - age })
+    const purge = (at: number) => new StoreRegistrations(own.store, { policy: 'open', scopes: ['read'], inactiveTtl }).purge(at)
+    return { own, client: { clientId: client.client_id, clientSecret: client.client_secret }, purge }
+  }
+
+  it('RFC 7592 §2.3: a client that obtained a token a moment ago survives the inactivity purge, even under an inactiveTtl shorter than an hour', async () => {
+    const { own, client, purge } = await serverWithClient(1800, 50 * 60)
+    try {
+      await obtainTokens(own, own.browser(), client)
+      await purge(now())
+      expect(await own.store.clientTable.get(client.clientId)).toBeDefined()
+    } finally {
+      await own.close()
+    }
+  })
+
+  it('RFC 7592 §2.3: a client whose tokens expired and were purged is kept for its inactiveTtl, not removed as never used', async () => {
+    const { own, client, purge } = await serverWithClient(undefined, 10 * 60)
+    try {
+      await obtainTokens(own, own.browser(), client)
+      // 32 days on: its refresh token (30 days) expired and was purged, but it used the service well within 90 days.
+      await own.store.purgeExpired(now() + 31 * DAY)
+      await purge(now() + 32 * DAY)
+      expect(await own.store.clientTable.get(client.clientId)).toBeDefined()
+    } finally {
+      await own.close()
+    }
   })
 })

@@ -1008,10 +1008,12 @@ export function describeStoreContract(name: string, open: () => Promise<{ store:
         await store.clientTable.insert(clientRecord('old-with-code', { registration: {}, createdAt: NOW - 2 * DAY }))
         await store.clientTable.insert(clientRecord('new-unused', { registration: {}, createdAt: NOW }))
         await store.clientTable.insert(clientRecord('operator-unused', { createdAt: NOW - 2 * DAY }))
+        // Used once, its tokens since expired and purged: not unused, left to deleteInactiveRegistrations.
+        await store.clientTable.insert(clientRecord('old-used', { registration: {}, createdAt: NOW - 2 * DAY, lastUsedAt: NOW - 2 * DAY }))
         await store.tokens.insert([tokenRecord('a token', { clientId: 'old-with-token' })])
         await store.codes.insert(codeRecord('a code', { clientId: 'old-with-code' }))
         expect(await store.clientTable.deleteUnusedRegistrations(NOW - DAY)).toBe(1)
-        expect((await store.clients.list()).map((client) => client.clientId).sort()).toEqual(['new-unused', 'old-with-code', 'old-with-token', 'operator-unused'])
+        expect((await store.clients.list()).map((client) => client.clientId).sort()).toEqual(['new-unused', 'old-used', 'old-with-code', 'old-with-token', 'operator-unused'])
         expect(await store.clientTable.deleteUnusedRegistrations(NOW - DAY)).toBe(0)
       })
 

@@ -51,7 +51,7 @@ export class MemoryClientTable implements ClientTable {
       for (const record of [...this.database.codes.values(), ...this.database.tokens.values()]) used.add(record.clientId)
       let deleted = 0
       for (const client of this.database.clients.values()) {
-        if (client.registration === undefined || client.createdAt >= registeredBefore || used.has(client.clientId)) continue
+        if (client.registration === undefined || client.lastUsedAt !== undefined || client.createdAt >= registeredBefore || used.has(client.clientId)) continue
         this.database.deleteClient(writer, client.clientId)
         deleted++
       }

@@ -119,7 +119,7 @@ export class PostgresClientTable implements ClientTable {
   async deleteUnusedRegistrations(registeredBefore: number): Promise<number> {
     const { clients, tokens, codes } = this.tables
     const result = await this.db.query(
-      `DELETE FROM ${clients} c WHERE c.registration IS NOT NULL AND c.created_at < $1
+      `DELETE FROM ${clients} c WHERE c.registration IS NOT NULL AND c.last_used_at IS NULL AND c.created_at < $1
          AND NOT EXISTS (SELECT 1 FROM ${tokens} t WHERE t.client_id = c.client_id)
          AND NOT EXISTS (SELECT 1 FROM ${codes} k WHERE k.client_id = c.client_id)`,
       [registeredBefore],

@@ -64,7 +64,7 @@ export class SqliteClientTable implements ClientTable {
     return this.access.write(
       (sql) =>
         sql(
-          `DELETE FROM clients WHERE registration IS NOT NULL AND created_at < ?
+          `DELETE FROM clients WHERE registration IS NOT NULL AND last_used_at IS NULL AND created_at < ?
              AND NOT EXISTS (SELECT 1 FROM tokens WHERE tokens.client_id = clients.client_id)
              AND NOT EXISTS (SELECT 1 FROM codes WHERE codes.client_id = clients.client_id)`,
         ).run(registeredBefore).changes,
