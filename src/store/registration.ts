@@ -40,7 +40,10 @@ export interface StoreRegistrationPolicy {
 export const DEFAULT_UNUSED_REGISTRATION_TTL = 86_400
 /** Default of {@link StoreRegistrationPolicy.inactiveTtl}: 90 days. */
 export const DEFAULT_INACTIVE_REGISTRATION_TTL = 90 * 86_400
-/** A client's `lastUsedAt` is written at most once in this many seconds: not one write per token request. */
+/**
+ * A client's `lastUsedAt` is written at most once in this many seconds (not one write per token request), or in a
+ * tenth of `inactiveTtl` when that is shorter.
+ */
 const LAST_USED_RESOLUTION = 3600
 /** What a token is compared with for a client without one, so that it takes as long as a wrong token. */
 const NO_TOKEN_DIGEST = tokenHash('')
@@ -130,7 +133,11 @@ export class StoreRegistrations {
       registration: registrationOf(metadata),
       registrationTokenHash: tokenHash(registrationAccessToken),
     }
-    if (!(await this.store.clientTable.updateRegistration(record, current))) return undefined
+    // RFC 9700 §4.1, RFC 7592 §2.2: a consent was given to this client as it was: its redirect URIs, its credentials.
+    // A redirect URI the users never saw, or a credential the registration access token's holder has just obtained
+    // (a new secret, or none at all), must not be approved by it without asking them again.
+    const forgetConsents = metadata.redirect_uris.some((uri) => !client.redirectUris.includes(uri)) || record.secretHash !== client.secretHash
+    if (!(await this.store.clientTable.updateRegistration(record, current, forgetConsents))) return undefined
     return {
       clientId,
       clientSecret: newSecret,
@@ -146,21 +153,32 @@ export class StoreRegistrations {
     return this.store.clientTable.delete(clientId)
   }
 
-  /** Notes that a self-registered client obtained a token at `now`, if its `lastUsedAt` is an hour old or more. */
+  /**
+   * Notes that a self-registered client obtained a token at `now`: its first one always (which also exempts it from
+   * the unused purge), later ones when its `lastUsedAt` is older than the resolution.
+   */
   async markUsed(client: ClientRecord, now: number): Promise<void> {
-    if (client.registration !== undefined && (client.lastUsedAt ?? client.createdAt) <= now - LAST_USED_RESOLUTION) await this.store.clientTable.markUsed(client.clientId, now)
+    if (client.registration === undefined) return
+    if (client.lastUsedAt === undefined || client.lastUsedAt <= now - this.lastUsedResolution()) await this.store.clientTable.markUsed(client.clientId, now)
   }
 
   /**
    * Removes the self-registered clients past the policy's unused and inactive times, and, with `metadataDocuments`,
    * the records of metadata-document clients that obtained nothing within the unused time (made again on their next
-   * request).
+   * request). A stored `lastUsedAt` may lag the last use by up to the resolution, so the inactive cutoff allows for it:
+   * a client used within `inactiveTtl` stays.
    */
   async purge(now: number, metadataDocuments = false): Promise<void> {
     if (this.policy === undefined && !metadataDocuments) return
     await this.store.clientTable.deleteUnusedRegistrations(now - (this.policy?.unusedTtl ?? DEFAULT_UNUSED_REGISTRATION_TTL))
     const inactiveTtl = this.policy === undefined ? 0 : (this.policy.inactiveTtl ?? DEFAULT_INACTIVE_REGISTRATION_TTL)
-    if (inactiveTtl > 0) await this.store.clientTable.deleteInactiveRegistrations(now - inactiveTtl)
+    if (inactiveTtl > 0) await this.store.clientTable.deleteInactiveRegistrations(now - inactiveTtl - this.lastUsedResolution())
+  }
+
+  /** How stale a stored `lastUsedAt` may be: an hour, or a tenth of a shorter `inactiveTtl` (at least a second). */
+  private lastUsedResolution(): number {
+    const inactiveTtl = this.policy?.inactiveTtl ?? DEFAULT_INACTIVE_REGISTRATION_TTL
+    return inactiveTtl > 0 ? Math.max(1, Math.min(LAST_USED_RESOLUTION, Math.floor(inactiveTtl / 10))) : LAST_USED_RESOLUTION
   }
 }
 

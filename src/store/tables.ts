@@ -252,7 +252,8 @@ export interface ClientTable {
   updateSecretHash(clientId: string, secretHash: string): Promise<boolean>
   /**
    * Deletes the clients that registered themselves (`registration` set, clients of a client ID metadata document
-   * included) before `registeredBefore` and never obtained a code or a token that is still stored. @returns how many
+   * included) before `registeredBefore` and never obtained a token (no `lastUsedAt`), nor a code or a token that is
+   * still stored. @returns how many
    */
   deleteUnusedRegistrations(registeredBefore: number): Promise<number>
   /**
@@ -267,9 +268,11 @@ export interface ClientTable {
    * Replaces the registration of a client that registered itself (RFC 7592 §2.2), atomically, if its registration
    * access token is still the one whose digest is `currentTokenHash`: every field of `record` but `clientId`,
    * `createdAt` and `lastUsedAt` is written, `registrationTokenHash` (the rotated token) included. Of concurrent updates presenting one
-   * token, exactly one resolves to `true`. `false` when the client does not exist or its token changed meanwhile.
+   * token, exactly one resolves to `true`. `false` when the client does not exist or its token changed meanwhile. With
+   * `forgetConsents`, the consents users gave the client are deleted in the same atomic step (RFC 9700 §4.1: a consent
+   * given under the old redirect URIs or credentials must not approve a request under the new ones unseen).
    */
-  updateRegistration(record: ClientRecord, currentTokenHash: string): Promise<boolean>
+  updateRegistration(record: ClientRecord, currentTokenHash: string, forgetConsents?: boolean): Promise<boolean>
 }
 
 /**

@@ -5,8 +5,9 @@
  */
 import * as nodeCrypto from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { StoreRegistrations } from '../../src/store/registration.js'
 import { tokenHash } from '../../src/store/secrets.js'
-import { authorizePath, isActive, obtainTokens, pkce, REDIRECT_URI, signIn, startServer, type AttackServer, type TestClient } from './support.js'
+import { authorize, authorizePath, isActive, locationOf, obtainTokens, pkce, REDIRECT_URI, signIn, startServer, type AttackServer, type TestClient } from './support.js'
 
 vi.mock('node:crypto', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:crypto')>()
@@ -221,6 +222,55 @@ describe('RFC 7592 §2.2: what an update may not smuggle in', () => {
   })
 })
 
+describe('RFC 7592 §2.2: an update does not carry a consent over to what the user never saw', () => {
+  const ATTACKER_URI = 'https://attacker.example/cb'
+
+  /** A confidential registered client, and a browser whose user allowed it (its consent is now remembered). */
+  async function consented(): Promise<{ client: Registered; browser: ReturnType<AttackServer['browser']> }> {
+    const client = await registered()
+    const browser = server.browser()
+    await obtainTokens(server, browser, { clientId: client.client_id, clientSecret: client.client_secret })
+    // The baseline: the remembered consent approves the next request without a page.
+    const again = await browser.get(authorizePath(client.client_id, pkce().challenge))
+    expect(locationOf(again)?.origin).toBe(new URL(REDIRECT_URI).origin)
+    return { client, browser }
+  }
+
+  /** The answer of the signed-in user's browser to an authorization request for `redirectUri`: never a silent code. */
+  async function expectAskedAgain(browser: ReturnType<AttackServer['browser']>, clientId: string, redirectUri: string): Promise<void> {
+    const response = await browser.get(authorizePath(clientId, pkce().challenge, { redirect_uri: redirectUri }))
+    expect(response.status).toBe(303)
+    expect(locationOf(response)?.origin).toBe(server.origin)
+    expect(locationOf(response)?.pathname).toBe('/consent')
+  }
+
+  it('RFC 7592 §2.2: a consent given for the old redirect URIs does not approve a code for a redirect URI the update added', async () => {
+    const { client, browser } = await consented()
+    const updated = await manage(client.registration_client_uri, 'PUT', client.registration_access_token, { ...CLIENT, client_id: client.client_id, redirect_uris: [REDIRECT_URI, ATTACKER_URI] })
+    expect(updated.status).toBe(200)
+    await expectAskedAgain(browser, client.client_id, ATTACKER_URI)
+  })
+
+  it('RFC 7592 §2.2: going public and back (a new secret for whoever holds the registration access token) does not keep the consent', async () => {
+    const { client, browser } = await consented()
+    const uri = client.registration_client_uri
+    const flipped = await manage(uri, 'PUT', client.registration_access_token, { ...CLIENT, client_id: client.client_id, token_endpoint_auth_method: 'none' })
+    expect(flipped.status).toBe(200)
+    const back = await manage(uri, 'PUT', ((await flipped.json()) as Registered).registration_access_token, { ...CLIENT, client_id: client.client_id, token_endpoint_auth_method: 'client_secret_basic' })
+    expect(back.status).toBe(200)
+    expect(((await back.json()) as Registered).client_secret).toEqual(expect.any(String))
+    await expectAskedAgain(browser, client.client_id, REDIRECT_URI)
+  })
+
+  it('RFC 7592 §2.2: an update that only renames the client keeps the consent of its unchanged redirect URIs', async () => {
+    const { client, browser } = await consented()
+    const updated = await manage(client.registration_client_uri, 'PUT', client.registration_access_token, { ...CLIENT, client_id: client.client_id, client_name: 'Renamed' })
+    expect(updated.status).toBe(200)
+    const response = await authorize(browser, authorizePath(client.client_id, pkce().challenge))
+    expect(locationOf(response)?.origin).toBe(new URL(REDIRECT_URI).origin)
+  })
+})
+
 describe('RFC 7592 §2.3: deletion', () => {
   it('RFC 7592 §2.3: deleting a registration revokes the tokens it obtained, and its refresh token stops working', async () => {
     const client = await registered()
@@ -248,5 +298,49 @@ describe('RFC 7592 §2.3: deletion', () => {
     const read = await manage(client.registration_client_uri, 'GET', client.registration_access_token)
     expect(read.headers.get('Access-Control-Allow-Origin')).toBe('*')
     expect((await fetch(`${server.origin}/register/a/b`)).status).toBe(404)
+  })
+})
+
+describe('RFC 7592 §2.3 (removal by the server): the purge never removes a client in use', () => {
+  const DAY = 86_400
+  const now = () => Math.floor(Date.now() / 1000)
+
+  /** A server of its own with open registration under `inactiveTtl`, a client registered on it `age` seconds ago, and alice. */
+  async function serverWithClient(inactiveTtl: number | undefined, age: number, metadata: Record<string, unknown> = CLIENT) {
+    const own = await startServer({ registration: { policy: 'open', scopes: ['read'], inactiveTtl } })
+    await own.addUser('alice')
+    const response = await fetch(`${own.origin}/register`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(metadata) })
+    expect(response.status).toBe(201)
+    const client = (await response.json()) as Registered
+    // Registered `age` seconds ago: the record as the store would hold it then.
+    const record = await own.store.clientTable.get(client.client_id)
+    await own.store.clientTable.delete(client.client_id)
+    await own.store.clientTable.insert({ ...(record as NonNullable<typeof record>), createdAt: now() - age })
+    const purge = (at: number) => new StoreRegistrations(own.store, { policy: 'open', scopes: ['read'], inactiveTtl }).purge(at)
+    return { own, client: { clientId: client.client_id, clientSecret: client.client_secret }, purge }
+  }
+
+  it('RFC 7592 §2.3: a client that obtained a token a moment ago survives the inactivity purge, even under an inactiveTtl shorter than an hour', async () => {
+    const { own, client, purge } = await serverWithClient(1800, 50 * 60)
+    try {
+      await obtainTokens(own, own.browser(), client)
+      await purge(now())
+      expect(await own.store.clientTable.get(client.clientId)).toBeDefined()
+    } finally {
+      await own.close()
+    }
+  })
+
+  it('RFC 7592 §2.3: a client whose tokens expired and were purged is kept for its inactiveTtl, not removed as never used', async () => {
+    const { own, client, purge } = await serverWithClient(undefined, 10 * 60)
+    try {
+      await obtainTokens(own, own.browser(), client)
+      // 32 days on: its refresh token (30 days) expired and was purged, but it used the service well within 90 days.
+      await own.store.purgeExpired(now() + 31 * DAY)
+      await purge(now() + 32 * DAY)
+      expect(await own.store.clientTable.get(client.clientId)).toBeDefined()
+    } finally {
+      await own.close()
+    }
   })
 })

@@ -1008,10 +1008,12 @@ export function describeStoreContract(name: string, open: () => Promise<{ store:
         await store.clientTable.insert(clientRecord('old-with-code', { registration: {}, createdAt: NOW - 2 * DAY }))
         await store.clientTable.insert(clientRecord('new-unused', { registration: {}, createdAt: NOW }))
         await store.clientTable.insert(clientRecord('operator-unused', { createdAt: NOW - 2 * DAY }))
+        // Used once, its tokens since expired and purged: not unused, left to deleteInactiveRegistrations.
+        await store.clientTable.insert(clientRecord('old-used', { registration: {}, createdAt: NOW - 2 * DAY, lastUsedAt: NOW - 2 * DAY }))
         await store.tokens.insert([tokenRecord('a token', { clientId: 'old-with-token' })])
         await store.codes.insert(codeRecord('a code', { clientId: 'old-with-code' }))
         expect(await store.clientTable.deleteUnusedRegistrations(NOW - DAY)).toBe(1)
-        expect((await store.clients.list()).map((client) => client.clientId).sort()).toEqual(['new-unused', 'old-with-code', 'old-with-token', 'operator-unused'])
+        expect((await store.clients.list()).map((client) => client.clientId).sort()).toEqual(['new-unused', 'old-used', 'old-with-code', 'old-with-token', 'operator-unused'])
         expect(await store.clientTable.deleteUnusedRegistrations(NOW - DAY)).toBe(0)
       })
 
@@ -1053,6 +1055,24 @@ export function describeStoreContract(name: string, open: () => Promise<{ store:
         await store.clientTable.insert(clientRecord('operator'))
         expect(await store.clientTable.updateRegistration(clientRecord('operator', { name: 'taken' }), tokenHash('old'))).toBe(false)
         expect((await store.clientTable.get('operator'))?.name).toBe('Client operator')
+      })
+
+      it('updateRegistration with forgetConsents deletes the consents given to that client only, and only when it matched', async () => {
+        await store.userTable.insert(userRecord('alice'))
+        for (const clientId of ['self', 'other']) {
+          await store.clientTable.insert(clientRecord(clientId, { registration: {}, registrationTokenHash: tokenHash(`${clientId} 1`) }))
+          await store.consents.put(consentRecord(clientId, 'alice'))
+        }
+        const update = (token: string, next: string, forget: boolean) =>
+          store.clientTable.updateRegistration(clientRecord('self', { registration: {}, registrationTokenHash: tokenHash(next) }), tokenHash(token), forget)
+        // A stale token matches nothing, and forgets nothing.
+        expect(await update('self 0', 'self 2', true)).toBe(false)
+        expect(await store.consents.get('self', 'alice')).toBeDefined()
+        expect(await update('self 1', 'self 2', false)).toBe(true)
+        expect(await store.consents.get('self', 'alice')).toBeDefined()
+        expect(await update('self 2', 'self 3', true)).toBe(true)
+        expect(await store.consents.get('self', 'alice')).toBeUndefined()
+        expect(await store.consents.get('other', 'alice')).toBeDefined()
       })
     })
 

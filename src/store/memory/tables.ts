@@ -51,7 +51,7 @@ export class MemoryClientTable implements ClientTable {
       for (const record of [...this.database.codes.values(), ...this.database.tokens.values()]) used.add(record.clientId)
       let deleted = 0
       for (const client of this.database.clients.values()) {
-        if (client.registration === undefined || client.createdAt >= registeredBefore || used.has(client.clientId)) continue
+        if (client.registration === undefined || client.lastUsedAt !== undefined || client.createdAt >= registeredBefore || used.has(client.clientId)) continue
         this.database.deleteClient(writer, client.clientId)
         deleted++
       }
@@ -78,12 +78,13 @@ export class MemoryClientTable implements ClientTable {
     })
   }
 
-  updateRegistration(record: ClientRecord, currentTokenHash: string): Promise<boolean> {
+  updateRegistration(record: ClientRecord, currentTokenHash: string, forgetConsents = false): Promise<boolean> {
     const client = copyClient(record)
     return this.database.run((writer) => {
       const stored = this.database.clients.get(client.clientId)
       if (stored?.registrationTokenHash === undefined || stored.registrationTokenHash !== currentTokenHash) return false
       writer.set(this.database.clients, client.clientId, copyClient({ ...client, createdAt: stored.createdAt, lastUsedAt: stored.lastUsedAt }))
+      if (forgetConsents) for (const [key, consent] of this.database.consents) if (consent.clientId === client.clientId) writer.delete(this.database.consents, key)
       return true
     })
   }

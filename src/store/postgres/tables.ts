@@ -119,7 +119,7 @@ export class PostgresClientTable implements ClientTable {
   async deleteUnusedRegistrations(registeredBefore: number): Promise<number> {
     const { clients, tokens, codes } = this.tables
     const result = await this.db.query(
-      `DELETE FROM ${clients} c WHERE c.registration IS NOT NULL AND c.created_at < $1
+      `DELETE FROM ${clients} c WHERE c.registration IS NOT NULL AND c.last_used_at IS NULL AND c.created_at < $1
          AND NOT EXISTS (SELECT 1 FROM ${tokens} t WHERE t.client_id = c.client_id)
          AND NOT EXISTS (SELECT 1 FROM ${codes} k WHERE k.client_id = c.client_id)`,
       [registeredBefore],
@@ -136,16 +136,22 @@ export class PostgresClientTable implements ClientTable {
     await this.db.query(`UPDATE ${this.tables.clients} SET last_used_at = $2 WHERE client_id = $1 AND registration IS NOT NULL`, [clientId, now])
   }
 
-  async updateRegistration(record: ClientRecord, currentTokenHash: string): Promise<boolean> {
-    // Compare-and-set on the token's digest: of concurrent updates with one token, the row lock lets one match.
-    return affected(
-      await this.db.query(
-        `UPDATE ${this.tables.clients} SET name = $2, secret_hash = $3, redirect_uris = $4, grant_types = $5, response_types = $6, scopes = $7,
+  async updateRegistration(record: ClientRecord, currentTokenHash: string, forgetConsents = false): Promise<boolean> {
+    // Compare-and-set on the token's digest: of concurrent updates with one token, the row lock lets one match. The
+    // consents go in the same statement (a data-modifying CTE), and only when the update matched.
+    const { rows } = await this.db.query<{ updated: string }>(
+      `WITH updated AS (
+         UPDATE ${this.tables.clients} SET name = $2, secret_hash = $3, redirect_uris = $4, grant_types = $5, response_types = $6, scopes = $7,
            resources = $8, token_endpoint_auth_method = $9, protected_resources = $10, registration = $11, registration_token_hash = $12
-         WHERE client_id = $1 AND registration_token_hash = $13`,
-        [record.clientId, ...clientValues(record), currentTokenHash],
-      ),
+         WHERE client_id = $1 AND registration_token_hash = $13
+         RETURNING client_id
+       ), forgotten AS (
+         DELETE FROM ${this.tables.consents} WHERE $14::boolean AND client_id IN (SELECT client_id FROM updated)
+       )
+       SELECT count(*)::text AS updated FROM updated`,
+      [record.clientId, ...clientValues(record), currentTokenHash, forgetConsents],
     )
+    return rows[0]?.updated === '1'
   }
 
   async updateSecretHash(clientId: string, secretHash: string): Promise<boolean> {

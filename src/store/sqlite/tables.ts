@@ -64,7 +64,7 @@ export class SqliteClientTable implements ClientTable {
     return this.access.write(
       (sql) =>
         sql(
-          `DELETE FROM clients WHERE registration IS NOT NULL AND created_at < ?
+          `DELETE FROM clients WHERE registration IS NOT NULL AND last_used_at IS NULL AND created_at < ?
              AND NOT EXISTS (SELECT 1 FROM tokens WHERE tokens.client_id = clients.client_id)
              AND NOT EXISTS (SELECT 1 FROM codes WHERE codes.client_id = clients.client_id)`,
         ).run(registeredBefore).changes,
@@ -81,17 +81,20 @@ export class SqliteClientTable implements ClientTable {
     await this.access.write((sql) => sql('UPDATE clients SET last_used_at = ? WHERE client_id = ? AND registration IS NOT NULL').run(now, clientId))
   }
 
-  async updateRegistration(record: ClientRecord, currentTokenHash: string): Promise<boolean> {
-    // Compare-and-set on the token's digest: of concurrent updates with one token, one matches.
-    return this.access.write(
-      (sql) =>
+  async updateRegistration(record: ClientRecord, currentTokenHash: string, forgetConsents = false): Promise<boolean> {
+    // Compare-and-set on the token's digest: of concurrent updates with one token, one matches. Both statements run in
+    // one synchronous step, so nothing comes between them.
+    return this.access.write((sql) => {
+      const updated =
         sql(
           `UPDATE clients SET name = @name, secret_hash = @secret_hash, redirect_uris = @redirect_uris, grant_types = @grant_types,
              response_types = @response_types, scopes = @scopes, resources = @resources, protected_resources = @protected_resources,
              token_endpoint_auth_method = @token_endpoint_auth_method, registration = @registration, registration_token_hash = @registration_token_hash
            WHERE client_id = @client_id AND registration_token_hash = @current`,
-        ).run({ ...clientRow(record), current: currentTokenHash }).changes === 1,
-    )
+        ).run({ ...clientRow(record), current: currentTokenHash }).changes === 1
+      if (updated && forgetConsents) sql('DELETE FROM consents WHERE client_id = ?').run(record.clientId)
+      return updated
+    })
   }
 
   async updateSecretHash(clientId: string, secretHash: string): Promise<boolean> {
