@@ -119,6 +119,10 @@ export class StoreRegistrations {
     }
     const scopes = allowedScopesOf(this.policy?.scopes ?? [], metadata)
     const isPublic = metadata.token_endpoint_auth_method === 'none'
+    // Its refresh tokens would then work without the secret, for whoever holds one and the registration access token.
+    if (isPublic && client.secretHash !== undefined) {
+      throw new InvalidClientMetadataError('A confidential client cannot become public (token_endpoint_auth_method none): register a new client')
+    }
     const newSecret = !isPublic && client.secretHash === undefined ? randomToken() : undefined
     const registrationAccessToken = randomToken()
     const record: ClientRecord = {

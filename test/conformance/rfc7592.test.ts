@@ -245,7 +245,7 @@ describe.each(CONFORMANCE_STORES)('RFC 7592 over StoreValidator on $name', (back
       expectError(await manage(uri, 'PUT', body.registration_access_token as string, { ...WEB_CLIENT, client_id: registered.client_id, scope: 'admin' }), 400, 'invalid_client_metadata', /scope/)
     })
 
-    it('§2.2 a public client that becomes confidential is issued a secret, shown once, which works; one that becomes public loses it', async () => {
+    it('§2.2 a public client that becomes confidential is issued a secret, shown once, which works; a confidential one cannot become public', async () => {
       const { register, manage, tokenRequest, store } = await setup()
       const registered = await register({ redirect_uris: ['http://127.0.0.1/cb'], token_endpoint_auth_method: 'none' })
       expect(registered).not.toHaveProperty('client_secret')
@@ -255,11 +255,11 @@ describe.each(CONFORMANCE_STORES)('RFC 7592 over StoreValidator on $name', (back
       const body = JSON.parse(res.body) as Body
       expect(body).toMatchObject({ client_secret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), client_secret_expires_at: 0, token_endpoint_auth_method: 'client_secret_basic' })
       expect((await tokenRequest(registered.client_id as string, body.client_secret as string)).status).toBe(200)
-      // Back to public: the secret is dropped.
+      // Back to public is refused: its refresh tokens would then work without the secret.
       const back = await manage(uri, 'PUT', body.registration_access_token as string, { redirect_uris: ['http://127.0.0.1/cb'], token_endpoint_auth_method: 'none', client_id: registered.client_id })
-      expect(back.status, back.body).toBe(200)
-      expect((await store.clientTable.get(registered.client_id as string))?.secretHash).toBeUndefined()
-      expect((await tokenRequest(registered.client_id as string, body.client_secret as string)).status).toBe(401)
+      expectError(back, 400, 'invalid_client_metadata', /cannot become public/)
+      expect((await store.clientTable.get(registered.client_id as string))?.secretHash).toBeDefined()
+      expect((await tokenRequest(registered.client_id as string, body.client_secret as string)).status).toBe(200)
     })
 
     it('§2.2 members the client may not set (registration_access_token, registration_client_uri, client_id_issued_at, client_secret_expires_at) are ignored', async () => {
