@@ -32,14 +32,22 @@ Run 'oauthkit <command> --help' for its options.`,
   --config FILE          JSON file with any of: port, host, issuer, db, tokenFormat, trustProxy, enablePasswordGrant, idleTimeout,
                          maxConnections, loginLimit, tokenClientLimit, tokenAddressLimit, registrationLimit, rateLimit (false),
                          registration, registrationScope, registrationUnusedTtl, registrationInactiveTtl, resources,
-                         refreshRetryWindow, shutdownGrace, clientMetadataDocuments (true), clientMetadataDocumentsScope,
-                         clientMetadataDocumentsAllowLoopback (true) (env OAUTHKIT_CONFIG)
+                         refreshRetryWindow, shutdownGrace, seed, dbPoolSize, dbStatementTimeout, dbConnectTimeout,
+                         clientMetadataDocuments (true), clientMetadataDocumentsScope, clientMetadataDocumentsAllowLoopback
+                         (true) (env OAUTHKIT_CONFIG)
   --token-format F       opaque (default) or jwt (env OAUTHKIT_TOKEN_FORMAT)
   --trust-proxy          behind one TLS-terminating proxy: read X-Forwarded-Proto/Host, and the last X-Forwarded-For
                          address (the one the proxy appended) for the per-address rate limits (env OAUTHKIT_TRUST_PROXY=1)
   --idle-timeout S       close a connection that sends nothing for S seconds (default 30, env OAUTHKIT_IDLE_TIMEOUT)
   --max-connections N    connections open at once; past it new ones are refused, with a log line (default 10000,
                          env OAUTHKIT_MAX_CONNECTIONS)
+  --db-pool-size N       PostgreSQL connections of this instance (default 10, env OAUTHKIT_DB_POOL_SIZE)
+  --db-statement-timeout MS
+                         a PostgreSQL statement unanswered for MS milliseconds fails the request with 503 (default 5000,
+                         env OAUTHKIT_DB_STATEMENT_TIMEOUT)
+  --db-connect-timeout MS
+                         milliseconds to get a PostgreSQL connection, a new one or a free one of a full pool, before the
+                         request fails with 503 (default 3000, env OAUTHKIT_DB_CONNECT_TIMEOUT)
   --seed FILE            with --db memory: JSON {"users": [{username, password}], "clients": [{name, scopes, grantTypes,
                          redirectUris, public, clientId, clientSecret}]} made at start, for a demo (env OAUTHKIT_SEED)
   --shutdown-grace S     after SIGTERM or SIGINT, requests in flight get S seconds to finish, then their connections are

@@ -229,17 +229,47 @@ export function help(command: string, missing = false): number {
 }
 
 /** Opens the store a `--db` value names: `sqlite:PATH` (or a bare path), `postgres://…`, or `memory`. */
-export async function openStore(db: string): Promise<Store> {
+export async function openStore(db: string, pool: DatabasePool = {}): Promise<Store> {
   try {
     if (db === 'memory') return await (await import('./store/memory/index.js')).MemoryStore.open()
-    // The command line fails fast on a database that does not answer.
-    if (/^postgres(ql)?:\/\//.test(db)) return await (await import('./store/postgres/index.js')).PostgresStore.open({ connectionString: db, connectionTimeoutMillis: 3000 })
+    if (/^postgres(ql)?:\/\//.test(db)) {
+      // The command line fails fast on a database that does not answer.
+      const config = { connectionString: db, connectionTimeoutMillis: pool.connectTimeoutMs ?? 3000, max: pool.size, query_timeout: pool.statementTimeoutMs }
+      return await (await import('./store/postgres/index.js')).PostgresStore.open(Object.fromEntries(Object.entries(config).filter(([, value]) => value !== undefined)))
+    }
     const path = db.startsWith('sqlite:') ? db.slice('sqlite:'.length) : db
     if (path === '') throw new UsageError('--db sqlite: needs a path')
     return await (await import('./store/sqlite/index.js')).SqliteStore.open(path)
   } catch (error) {
     if (error instanceof UsageError) throw error
     throw new Error(`cannot open the database ${describeDb(db)}: ${oneLine(error)}`)
+  }
+}
+
+/** The PostgreSQL pool of `serve`: `--db-pool-size`, `--db-statement-timeout`, `--db-connect-timeout`. */
+export interface DatabasePool {
+  /** Connections per instance (pg's `max`); default 10. */
+  readonly size?: number | undefined
+  /** Milliseconds a statement may go unanswered before the request gets `temporarily_unavailable`; default 5000. */
+  readonly statementTimeoutMs?: number | undefined
+  /** Milliseconds to get a connection (a new one, or a free one of a full pool); default 3000. */
+  readonly connectTimeoutMs?: number | undefined
+}
+
+/** The pool options of `serve`, from its flags, else the environment, else the `--config` file. */
+export function serveDatabasePool(
+  flags: Readonly<Record<string, string | boolean | readonly string[] | undefined>>,
+  env: Readonly<Record<string, string | undefined>>,
+  file: Readonly<Record<string, unknown>>,
+): DatabasePool {
+  const read = (flag: string, variable: string, key: string) => {
+    const given = str(flags[flag]) ?? env[variable] ?? file[key]
+    return given === undefined ? undefined : positiveWhole(flag, given, 0)
+  }
+  return {
+    size: read('db-pool-size', 'OAUTHKIT_DB_POOL_SIZE', 'dbPoolSize'),
+    statementTimeoutMs: read('db-statement-timeout', 'OAUTHKIT_DB_STATEMENT_TIMEOUT', 'dbStatementTimeout'),
+    connectTimeoutMs: read('db-connect-timeout', 'OAUTHKIT_DB_CONNECT_TIMEOUT', 'dbConnectTimeout'),
   }
 }
 

@@ -18,6 +18,7 @@ import {
   parse,
   positiveWhole,
   serveClientMetadataDocuments,
+  serveDatabasePool,
   serveRateLimit,
   serveRegistration,
   serveResources,
@@ -53,6 +54,9 @@ export async function serve(argv: readonly string[]): Promise<number> {
     'registration-limit': { type: 'string' },
     'shutdown-grace': { type: 'string' },
     seed: { type: 'string' },
+    'db-pool-size': { type: 'string' },
+    'db-statement-timeout': { type: 'string' },
+    'db-connect-timeout': { type: 'string' },
     'client-metadata-documents': { type: 'boolean' },
     'client-metadata-documents-scope': { type: 'string' },
     'client-metadata-documents-allow-loopback': { type: 'boolean' },
@@ -85,6 +89,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
   const maxConnections = positiveWhole('max-connections', str(values['max-connections']) ?? env.OAUTHKIT_MAX_CONNECTIONS ?? file.maxConnections, DEFAULT_MAX_CONNECTIONS)
   const graceSeconds = positiveWhole('shutdown-grace', str(values['shutdown-grace']) ?? env.OAUTHKIT_SHUTDOWN_GRACE ?? file.shutdownGrace, SHUTDOWN_GRACE_SECONDS)
 
+  const pool = serveDatabasePool(values, env, file)
   const seedPath = str(values.seed) ?? env.OAUTHKIT_SEED ?? str(file.seed)
   if (seedPath !== undefined && db !== 'memory') {
     throw new UsageError('--seed is for --db memory, which keeps nothing between starts; add users and clients to a database with `oauthkit users add` and `oauthkit clients add`')
@@ -94,7 +99,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
   // Loud, and before anything else is printed: a development option must not go unnoticed on a real server.
   if (clientMetadataDocuments?.allowLoopback === true) console.error(ALLOW_LOOPBACK_WARNING)
 
-  const store = await openStore(db)
+  const store = await openStore(db, pool)
   let seeded: string[] = []
   try {
     if (seed !== undefined) seeded = await applySeed(store, seed, seedPath as string)
