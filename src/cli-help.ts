@@ -32,9 +32,9 @@ Run 'oauthkit <command> --help' for its options.`,
   --config FILE          JSON file with any of: port, host, issuer, db, tokenFormat, trustProxy, enablePasswordGrant, idleTimeout,
                          maxConnections, loginLimit, tokenClientLimit, tokenAddressLimit, registrationLimit, rateLimit (false),
                          registration, registrationScope, registrationUnusedTtl, registrationInactiveTtl, resources,
-                         refreshRetryWindow, shutdownGrace, seed, dbPoolSize, dbStatementTimeout, dbConnectTimeout,
-                         clientMetadataDocuments (true), clientMetadataDocumentsScope, clientMetadataDocumentsAllowLoopback
-                         (true) (env OAUTHKIT_CONFIG)
+                         refreshRetryWindow, shutdownGrace, purgeInterval, seed, dbPoolSize, dbStatementTimeout,
+                         dbConnectTimeout, clientMetadataDocuments (true), clientMetadataDocumentsScope,
+                         clientMetadataDocumentsAllowLoopback (true) (env OAUTHKIT_CONFIG)
   --token-format F       opaque (default) or jwt (env OAUTHKIT_TOKEN_FORMAT)
   --trust-proxy          behind one TLS-terminating proxy: read X-Forwarded-Proto/Host, and the last X-Forwarded-For
                          address (the one the proxy appended) for the per-address rate limits (env OAUTHKIT_TRUST_PROXY=1)
@@ -48,6 +48,8 @@ Run 'oauthkit <command> --help' for its options.`,
   --db-connect-timeout MS
                          milliseconds to get a PostgreSQL connection, a new one or a free one of a full pool, before the
                          request fails with 503 (default 3000, env OAUTHKIT_DB_CONNECT_TIMEOUT)
+  --purge-interval S     seconds between purges of expired codes, tokens, sessions and rate-limit windows, the first 30 s
+                         after start; one instance at a time on PostgreSQL (default 600, env OAUTHKIT_PURGE_INTERVAL)
   --seed FILE            with --db memory: JSON {"users": [{username, password}], "clients": [{name, scopes, grantTypes,
                          redirectUris, public, clientId, clientSecret}]} made at start, for a demo (env OAUTHKIT_SEED)
   --shutdown-grace S     after SIGTERM or SIGINT, requests in flight get S seconds to finish, then their connections are

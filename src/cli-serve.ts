@@ -54,6 +54,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
     'registration-limit': { type: 'string' },
     'shutdown-grace': { type: 'string' },
     seed: { type: 'string' },
+    'purge-interval': { type: 'string' },
     'db-pool-size': { type: 'string' },
     'db-statement-timeout': { type: 'string' },
     'db-connect-timeout': { type: 'string' },
@@ -90,6 +91,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
   const graceSeconds = positiveWhole('shutdown-grace', str(values['shutdown-grace']) ?? env.OAUTHKIT_SHUTDOWN_GRACE ?? file.shutdownGrace, SHUTDOWN_GRACE_SECONDS)
 
   const pool = serveDatabasePool(values, env, file)
+  const purgeInterval = positiveWhole('purge-interval', str(values['purge-interval']) ?? env.OAUTHKIT_PURGE_INTERVAL ?? file.purgeInterval, 600)
   const seedPath = str(values.seed) ?? env.OAUTHKIT_SEED ?? str(file.seed)
   if (seedPath !== undefined && db !== 'memory') {
     throw new UsageError('--seed is for --db memory, which keeps nothing between starts; add users and clients to a database with `oauthkit users add` and `oauthkit clients add`')
@@ -154,7 +156,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
     const address = server.address()
     const actualPort = typeof address === 'object' && address !== null ? address.port : port
     issuer = givenIssuer ?? `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`
-    app = await createApp({ store, issuer, tokenFormat, sessionSecret, rateLimit, enablePasswordGrant, registration, resources, refreshTokenRetryWindow, clientMetadataDocuments })
+    app = await createApp({ store, issuer, tokenFormat, sessionSecret, rateLimit, enablePasswordGrant, registration, resources, refreshTokenRetryWindow, clientMetadataDocuments, purgeInterval })
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
     console.log(`oauthkit: listening on http://${host.includes(':') ? `[${host}]` : host}:${actualPort}, issuer ${issuer}`)

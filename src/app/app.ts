@@ -93,6 +93,11 @@ export interface AppOptions {
    */
   readonly refreshTokenRetryWindow?: number | undefined
   /**
+   * Seconds between purges of expired codes, tokens, sessions and rate-limit windows, the first 30 s after start (or
+   * sooner with a shorter interval); default 600 (`serve --purge-interval`).
+   */
+  readonly purgeInterval?: number | undefined
+  /**
    * Receives one structured entry per request (never a query string, which may hold a code) and every server error.
    * Default: one JSON line each on stdout, written in batches once per turn of the event loop.
    */
@@ -188,7 +193,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   // The CSRF key, like the rate-limit keys' HMAC key, is the installation's, from the store: every instance over one
   // database has it without configuration.
   const sessions = new Sessions({ table: options.store.sessions, secret: options.sessionSecret ?? (await options.store.installationSecret('csrf')), secure })
-  const stopPurging = validator.startPurging(600, (error) => log({ level: 'error', message: 'purge failed', error: describe(error) }))
+  const stopPurging = validator.startPurging(options.purgeInterval ?? 600, (error) => log({ level: 'error', message: 'purge failed', error: describe(error) }))
   const people = new LoginAndConsent(server, validator, options.store, sessions, limiter, issuer)
 
   const reportFailure = (error: unknown) => log({ level: 'error', message: 'request failed', error: describe(error) })

@@ -12,6 +12,7 @@ import { type RegisteredClient } from '../endpoints/registration.js'
 import { RequestValidator } from '../validator.js'
 import { type ClientIdMetadataDocuments } from './client-id-metadata-documents.js'
 import { DocumentClients, trustedClient } from './document-clients.js'
+import { schedulePurges } from './purge-schedule.js'
 import { isRetry, supersede } from './refresh-retry.js'
 import { StoreRegistrations } from './registration.js'
 import { tokenHash } from './secrets.js'
@@ -411,20 +412,18 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
   }
 
   /**
-   * Purges expired codes and tokens every `everySeconds` (default 10 minutes), in the background: the timer does not
-   * keep the process alive, and a failure is passed to `onError` instead of stopping the purge.
+   * Purges expired codes and tokens, and unused or inactive registrations, `firstAfterSeconds` after the call (default
+   * 30, or `everySeconds` if shorter) and then every `everySeconds` (default 10 minutes), in the background: the timers
+   * do not keep the process alive, a run still going makes the next one skip, and a failure is passed to `onError`
+   * instead of stopping the purge.
    *
    * @returns a function that stops purging
    */
-  startPurging(everySeconds = 600, onError: (error: unknown) => void = (error) => console.error('oauthkit: purge failed', error)): () => void {
-    const timer = setInterval(() => {
-      this.store.purgeExpired(now()).catch(onError)
-      // Registrations unused or inactive, and rows of metadata documents whose codes and tokens are gone: open
-      // registration and metadata documents must not let the client table grow without bound.
-      this.registrations.purge(now(), this.documentClients !== undefined).catch(onError)
-    }, everySeconds * 1000)
-    timer.unref()
-    return () => clearInterval(timer)
+  startPurging(everySeconds = 600, onError: (error: unknown) => void = (error) => console.error('oauthkit: purge failed', error), firstAfterSeconds = Math.min(everySeconds, 30)): () => void {
+    // Registrations unused or inactive, and rows of metadata documents whose codes and tokens are gone: open
+    // registration and metadata documents must not let the client table grow without bound.
+    const purge = () => Promise.all([this.store.purgeExpired(now()).catch(onError), this.registrations.purge(now(), this.documentClients !== undefined).catch(onError)])
+    return schedulePurges(purge, everySeconds, firstAfterSeconds)
   }
 
   /**

@@ -619,6 +619,15 @@ export function describeStoreContract(name: string, open: () => Promise<{ store:
         // The family holds only what is left: three live tokens not yet revoked.
         expect(await store.tokens.revokeFamily('grant-1', NOW)).toBe(3)
       })
+
+      it('deletes a refresh token without expiry once it has been revoked for the grace period, in every backend alike', async () => {
+        const revokedLongAgo = tokenRecord('revoked long ago', { type: 'refresh_token', expiresAt: undefined, revokedAt: NOW - 30 * DAY })
+        const revokedJustNow = tokenRecord('revoked just now', { type: 'refresh_token', expiresAt: undefined, revokedAt: NOW - 10 })
+        await store.tokens.insert([revokedLongAgo, revokedJustNow])
+        expect(await store.purgeExpired(NOW)).toBe(1)
+        expect(await store.tokens.get(revokedLongAgo.tokenHash)).toBeUndefined()
+        expect(await store.tokens.get(revokedJustNow.tokenHash)).toEqual(revokedJustNow)
+      })
     })
 
     describe('records', () => {

@@ -10,6 +10,7 @@ import pg from 'pg'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { tokenHash } from '../../src/store/secrets.js'
 import { PostgresStore } from '../../src/store/postgres/index.js'
+import { PURGE_LOCK_KEY } from '../../src/store/postgres/store.js'
 import { type CodeRecord, type TokenRecord } from '../../src/store/store.js'
 import { registerClient } from '../../src/store/registration.js'
 import { describeStoreContract, SELF_REGISTERED } from './contract.js'
@@ -416,6 +417,37 @@ describe('PostgresStore.purgeExpired', () => {
       expect(rows.map((row) => row.token_hash).sort()).toEqual(['recent', 'live', 'refresh-live', 'refresh-revoked-lately'].map(tokenHash).sort())
       expect(await store.purgeExpired(NOW)).toBe(0)
     } finally {
+      await close()
+    }
+  })
+})
+
+describe('PostgresStore.purgeExpired across instances', () => {
+  it('runs on one instance at a time: while another holds the purge lock of the schema, it deletes nothing', async () => {
+    const { store, schema, close } = await openStore()
+    const other = await PostgresStore.open({ connectionString: DATABASE_URL }, { schema })
+    const holder = await admin.connect()
+    try {
+      await seed(store, { expiresAt: NOW - 2 * 3600 })
+      const lock = [PURGE_LOCK_KEY, `${pg.escapeIdentifier(schema)}.codes`]
+      await holder.query('SELECT pg_advisory_lock($1, hashtext($2))', lock)
+      expect(await store.purgeExpired(NOW)).toBe(0)
+      expect(await other.purgeExpired(NOW)).toBe(0)
+      expect(await count(schema, 'codes')).toBe(1)
+      // Another schema's purge is not held up by this one's.
+      const elsewhere = await openStore()
+      try {
+        await seed(elsewhere.store, { expiresAt: NOW - 2 * 3600 })
+        expect(await elsewhere.store.purgeExpired(NOW)).toBe(1)
+      } finally {
+        await elsewhere.close()
+      }
+      await holder.query('SELECT pg_advisory_unlock($1, hashtext($2))', lock)
+      expect(await other.purgeExpired(NOW)).toBe(1)
+      expect(await count(schema, 'codes')).toBe(0)
+    } finally {
+      holder.release()
+      await other.close()
       await close()
     }
   })

@@ -32,6 +32,32 @@ describe('StoreValidator.startPurging', () => {
   })
 })
 
+describe('StoreValidator.startPurging: when it runs', () => {
+  it('runs first 30 s after start (not an interval later), then on its interval, and never twice at once', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval'] })
+    const store = await MemoryStore.open()
+    let release!: () => void
+    const purge = vi.spyOn(store, 'purgeExpired').mockImplementation(() => new Promise((resolve) => (release = () => resolve(0))))
+    const stop = new StoreValidator(store).startPurging(600)
+    try {
+      await vi.advanceTimersByTimeAsync(29_000)
+      expect(purge).toHaveBeenCalledTimes(0)
+      await vi.advanceTimersByTimeAsync(1_000)
+      expect(purge).toHaveBeenCalledTimes(1)
+      // Still running at the next two intervals: they skip.
+      await vi.advanceTimersByTimeAsync(1_200_000)
+      expect(purge).toHaveBeenCalledTimes(1)
+      release()
+      await vi.advanceTimersByTimeAsync(600_000)
+      expect(purge).toHaveBeenCalledTimes(2)
+    } finally {
+      stop()
+      vi.useRealTimers()
+      await store.close()
+    }
+  })
+})
+
 describe('StoreValidator.startPurging with open registration', () => {
   it('removes a self-registered client that obtained nothing within unusedTtl, and keeps the operator’s', async () => {
     const store = await MemoryStore.open()

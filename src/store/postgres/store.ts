@@ -51,6 +51,13 @@ const MAX_BATCH = 100
 
 /** Rows deleted per statement by {@link PostgresStore.purgeExpired}: short statements, short row locks. */
 const PURGE_BATCH = 500
+/**
+ * First key of the advisory lock {@link PostgresStore.purgeExpired} holds ("purg"); the second is a hash of the codes
+ * table's qualified name, so that each schema purges on its own.
+ *
+ * @internal
+ */
+export const PURGE_LOCK_KEY = 0x70757267
 /** A transaction in progress (or a savepoint inside one), bound to the async context of its `work`. */
 interface TransactionContext {
   readonly client: pg.PoolClient
@@ -245,7 +252,8 @@ export class PostgresStore extends Store {
    * 500 rows per statement and skips rows locked by requests in flight, so requests are never held up. Also deletes
    * the signing keys whose `expires_at` is before `now` (no grace: no token they signed is valid any more), and the
    * rate-limit windows, sessions and initial access tokens that ended at or before `now`. Run it from a timer on any
-   * instance.
+   * instance: it holds an advisory lock while it runs, and a purge that finds it held by another instance (of the same
+   * schema) deletes nothing and returns 0.
    *
    * @returns how many rows were deleted
    */
@@ -261,23 +269,37 @@ export class PostgresStore extends Store {
       [this.tables.rateLimits, 'reset_at <= $1', now],
       [this.tables.sessions, 'expires_at <= $1', now],
     ]
-    let total = 0
-    for (const [table, condition, before] of expired) {
-      for (;;) {
-        const result = await this.connection().query(
-          `DELETE FROM ${table} WHERE ctid IN (SELECT ctid FROM ${table} WHERE ${condition} LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)`,
-          [before],
-        )
-        const deleted = result.rowCount ?? 0
-        total += deleted
-        if (deleted < PURGE_BATCH) break
+    if (this.ended !== undefined) throw closedError()
+    // One instance at a time: the others skip this round rather than compete for the same rows.
+    const client = await this.pool.connect()
+    try {
+      const lock = [PURGE_LOCK_KEY, this.tables.codes]
+      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked', lock)
+      if (rows[0]?.locked !== true) return 0
+      try {
+        let total = 0
+        for (const [table, condition, before] of expired) {
+          for (;;) {
+            const result = await client.query(
+              `DELETE FROM ${table} WHERE ctid IN (SELECT ctid FROM ${table} WHERE ${condition} LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)`,
+              [before],
+            )
+            const deleted = result.rowCount ?? 0
+            total += deleted
+            if (deleted < PURGE_BATCH) break
+          }
+        }
+        // Keys are few: one statement, against `now` itself.
+        const keys = await client.query(`DELETE FROM ${this.tables.signingKeys} WHERE expires_at < $1`, [now])
+        // Initial access tokens are few too; one that expired can never be used again.
+        const initialAccessTokens = await client.query(`DELETE FROM ${this.tables.initialAccessTokens} WHERE expires_at <= $1`, [now])
+        return total + (keys.rowCount ?? 0) + (initialAccessTokens.rowCount ?? 0)
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', lock)
       }
+    } finally {
+      client.release()
     }
-    // Keys are few: one statement, against `now` itself.
-    const keys = await this.connection().query(`DELETE FROM ${this.tables.signingKeys} WHERE expires_at < $1`, [now])
-    // Initial access tokens are few too; one that expired can never be used again.
-    const initialAccessTokens = await this.connection().query(`DELETE FROM ${this.tables.initialAccessTokens} WHERE expires_at <= $1`, [now])
-    return total + (keys.rowCount ?? 0) + (initialAccessTokens.rowCount ?? 0)
   }
 
   /**

@@ -207,7 +207,8 @@ export class SqliteStore extends Store {
   /**
    * Deletes, in batches of 500 rows, the codes and tokens that expired more than an hour before `now`. The hour keeps
    * a replayed code or a reused refresh token recognisable a while after it expired, so it can still revoke its
-   * family. Tokens without expiry are kept. Between batches the write lock is released and the event loop gets a
+   * family. Refresh tokens without expiry go once they have been revoked for that hour, as in the other stores.
+   * Between batches the write lock is released and the event loop gets a
    * turn, so requests are not held up by a large purge. Signing keys whose `expires_at` is before `now` are deleted
    * too, in one statement (they are few), with no grace: no token they signed is valid any more, and so are initial
    * access tokens that expired at or before `now`. Rate-limit windows and sessions that ended at or before `now` go
@@ -217,11 +218,21 @@ export class SqliteStore extends Store {
    */
   async purgeExpired(now: number): Promise<number> {
     const cutoff = now - PURGE_GRACE_SECONDS
+    // Each table and condition, deleted in batches of short write transactions, other work let in between.
+    const expired: readonly (readonly [string, string, string, number])[] = [
+      ['codes', 'rowid', 'expires_at < ?', cutoff],
+      ['tokens', 'rowid', 'expires_at < ?', cutoff],
+      // A refresh token without expiry is kept for reuse detection until it has been revoked for the grace period.
+      ['tokens', 'rowid', 'expires_at IS NULL AND revoked_at < ?', cutoff],
+      // Rate-limit windows and sessions that ended are worth nothing: no grace.
+      ['rate_limits', 'rate_key', 'reset_at <= ?', now],
+      ['sessions', 'session_hash', 'expires_at <= ?', now],
+    ]
     let deleted = 0
-    for (const table of ['codes', 'tokens'] as const) {
+    for (const [table, key, condition, before] of expired) {
       for (;;) {
         const batch = await this.access.write(
-          (sql) => sql(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE expires_at < ? LIMIT ${PURGE_BATCH_SIZE})`).run(cutoff).changes,
+          (sql) => sql(`DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE ${condition} LIMIT ${PURGE_BATCH_SIZE})`).run(before).changes,
         )
         deleted += batch
         if (batch < PURGE_BATCH_SIZE) break
@@ -232,27 +243,6 @@ export class SqliteStore extends Store {
     deleted += await this.access.write((sql) => sql('DELETE FROM signing_keys WHERE expires_at < ?').run(now).changes)
     // Initial access tokens are few too; one that expired can never be used again.
     deleted += await this.access.write((sql) => sql('DELETE FROM initial_access_tokens WHERE expires_at <= ?').run(now).changes)
-    // Rate-limit windows that ended are worth nothing: no grace.
-    for (;;) {
-      const batch = await this.access.write(
-        (sql) =>
-          sql(`DELETE FROM rate_limits WHERE rate_key IN (SELECT rate_key FROM rate_limits WHERE reset_at <= ? LIMIT ${PURGE_BATCH_SIZE})`).run(now).changes,
-      )
-      deleted += batch
-      if (batch < PURGE_BATCH_SIZE) break
-      await new Promise(setImmediate)
-    }
-    // Sessions that ended are worth nothing either.
-    for (;;) {
-      const batch = await this.access.write(
-        (sql) =>
-          sql(`DELETE FROM sessions WHERE session_hash IN (SELECT session_hash FROM sessions WHERE expires_at <= ? LIMIT ${PURGE_BATCH_SIZE})`).run(now)
-            .changes,
-      )
-      deleted += batch
-      if (batch < PURGE_BATCH_SIZE) break
-      await new Promise(setImmediate)
-    }
     return deleted
   }
 
