@@ -18,6 +18,20 @@ import { protectedResourceMetadataUrl, ResourceEndpoint } from 'oauthkit'
 import { protectedResourceMetadata } from 'oauthkit/fetch'
 
 /**
+ * CORS of the MCP endpoint, for MCP clients running in a web page of another origin: any origin may call it, never
+ * with credentials (no `Access-Control-Allow-Credentials`: the caller is who its Bearer token says, not its cookies).
+ * The page may read the 401's challenge (where the RFC 9728 document is) and the session ID of a stateful server.
+ */
+const MCP_CORS = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': 'WWW-Authenticate, Mcp-Session-Id' }
+/** The answer to a preflight: the methods of the Streamable HTTP transport and the headers an MCP client sends. */
+const MCP_PREFLIGHT = {
+  ...MCP_CORS,
+  'Access-Control-Allow-Methods': 'GET, POST, DELETE',
+  'Access-Control-Allow-Headers': 'Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, Last-Event-ID',
+  'Access-Control-Max-Age': '7200',
+}
+
+/**
  * Starts the MCP server at `http://HOST:PORT/mcp`.
  *
  * @param {{ issuer: string, port?: number, host?: string, scope?: string }} options - the authorization server's issuer, and the
@@ -51,6 +65,9 @@ export async function startMcpServer({ issuer, port = 3001, host = '127.0.0.1', 
       return
     }
     if (url.pathname !== '/mcp') return void res.writeHead(404).end()
+    // Every answer of the endpoint, the 401 included, is readable by a page of another origin; a preflight is answered here.
+    for (const [name, value] of Object.entries(MCP_CORS)) res.setHeader(name, value)
+    if (req.method === 'OPTIONS') return void res.writeHead(204, MCP_PREFLIGHT).end()
     const checked = await bearer.validateProtectedResourceRequest(url, req.method ?? 'GET', undefined, /** @type {Record<string, string>} */ (req.headers), [scope])
     if (!checked.valid) return void res.writeHead(checked.response.status, checked.response.headers).end(checked.response.body)
     // What the tools see of the caller (the SDK passes it on as `extra.authInfo`).
