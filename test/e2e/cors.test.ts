@@ -73,15 +73,17 @@ describe('CORS of oauthkit serve, from a page of another origin in Chromium', ()
         { issuer, clientId: client.client_id, clientSecret: client.client_secret as string },
       )
       expect(result).toEqual({ tokenEndpoint: `${issuer}/token`, status: 200, tokenType: 'Bearer', hasToken: true, introspection: 'TypeError' })
-      // The browser asked first each time (a custom header, then Authorization twice), as the server's log shows.
-      const preflights = (server as RunningServer)
-        .output()
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as { method?: string; path?: string; status?: number })
-        .filter((entry) => entry.method === 'OPTIONS')
-        .map((entry) => `${entry.path} ${entry.status}`)
-      expect(preflights).toEqual(expect.arrayContaining(['/.well-known/oauth-authorization-server 204', '/token 204', '/introspect 405']))
+      // The browser asked first each time (a custom header, then Authorization twice), as the server's log shows. The
+      // log is written a turn after each answer, and reaches this process through a pipe: it is waited for.
+      const preflights = () =>
+        (server as RunningServer)
+          .output()
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .map((line) => JSON.parse(line) as { method?: string; path?: string; status?: number })
+          .filter((entry) => entry.method === 'OPTIONS')
+          .map((entry) => `${entry.path} ${entry.status}`)
+      await expect.poll(preflights).toEqual(expect.arrayContaining(['/.well-known/oauth-authorization-server 204', '/token 204', '/introspect 405']))
     },
     TIMEOUT,
   )
