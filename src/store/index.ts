@@ -31,6 +31,7 @@ export {
 } from './store.js'
 export { CLIENT_GRANT_TYPES, Clients, type CreatedClient, type NewClient } from './clients.js'
 export { normalizeUsername, Users, type NewUser } from './users.js'
+export { checkUserClaims, parseClaimArgument } from './user-claims.js'
 export { hashPassword, SCRYPT_PARAMETERS, tokenHash, verifySecret } from './secrets.js'
 export { MemoryStore } from './memory/index.js'
 export { StoreValidator, type StoreRegistrationPolicy, type StoreUser, type StoreValidatorOptions } from './validator.js'

@@ -143,6 +143,18 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE {schema}.clients ADD COLUMN IF NOT EXISTS registration jsonb CHECK (registration IS NULL OR jsonb_typeof(registration) = 'object');
   `,
+  // 9 and 10: taken by the work on RFC 7592 client management and on client ID metadata documents, merged beside
+  // this one; empty here so that OpenID Connect's is 11 on every branch.
+  `SELECT 1`,
+  `SELECT 1`,
+  // 11: OpenID Connect (issue 18). A user's standard claims (Core §5.1); the nonce of a code; how and when the user
+  // signed in (auth_time, acr, amr: Core §2), kept with a code and the refresh tokens of its grant.
+  `
+  ALTER TABLE {schema}.users ADD COLUMN IF NOT EXISTS claims jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(claims) = 'object');
+  ALTER TABLE {schema}.codes ADD COLUMN IF NOT EXISTS nonce text;
+  ALTER TABLE {schema}.codes ADD COLUMN IF NOT EXISTS authentication jsonb CHECK (authentication IS NULL OR jsonb_typeof(authentication) = 'object');
+  ALTER TABLE {schema}.tokens ADD COLUMN IF NOT EXISTS authentication jsonb CHECK (authentication IS NULL OR jsonb_typeof(authentication) = 'object');
+  `,
 ]
 
 /** A statement with its own `query_timeout`, which `pg` reads but its types do not declare. */

@@ -156,6 +156,18 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE clients ADD COLUMN registration TEXT CHECK (registration IS NULL OR json_type(registration) = 'object');
   `,
+  // 9 and 10: taken by the work on RFC 7592 client management and on client ID metadata documents, merged beside
+  // this one; empty here so that OpenID Connect's is 11 on every branch.
+  `SELECT 1`,
+  `SELECT 1`,
+  // 11: OpenID Connect (issue 18). A user's standard claims (Core §5.1), a JSON object; the nonce of a code; how and
+  // when the user signed in (auth_time, acr, amr: Core §2), kept with a code and the refresh tokens of its grant.
+  `
+  ALTER TABLE users ADD COLUMN claims TEXT NOT NULL DEFAULT '{}' CHECK (json_type(claims) = 'object');
+  ALTER TABLE codes ADD COLUMN nonce TEXT;
+  ALTER TABLE codes ADD COLUMN authentication TEXT CHECK (authentication IS NULL OR json_type(authentication) = 'object');
+  ALTER TABLE tokens ADD COLUMN authentication TEXT CHECK (authentication IS NULL OR json_type(authentication) = 'object');
+  `,
 ]
 
 /** The schema version this oauthkit writes and understands: the number of migrations. */
