@@ -16,6 +16,8 @@ import { type Store } from '../store/store.js'
 import { StoreValidator } from '../store/validator.js'
 import { type TokenGenerator } from '../tokens/generator.js'
 import { randomTokenGenerator } from '../tokens/random-token.js'
+import { DEFAULT_ID_TOKEN_EXPIRES_IN, type IdTokenKey, type IdTokenSigner } from '../tokens/id-token.js'
+import { compactSigner } from '../tokens/jws.js'
 import { signedTokenGenerator } from '../tokens/signed-token.js'
 import { SigningKeys } from './keys.js'
 import { stdoutLines } from './log.js'
@@ -153,7 +155,15 @@ export async function createApp(options: AppOptions): Promise<App> {
     tokenGenerator: options.tokenFormat === 'jwt' ? jwtGenerator(keys, issuer) : randomTokenGenerator,
     // Behind a TLS-terminating proxy the request URL is rebuilt as https (trustProxy); plain http is loopback only.
     allowInsecureTransport: !secure,
-    metadata: { jwks_uri: `${issuer}/jwks.json`, ...(registration === undefined ? {} : { registration_endpoint: `${issuer}/register` }) },
+    metadata: {
+      jwks_uri: `${issuer}/jwks.json`,
+      scopes_supported: OPENID_SCOPES,
+      ...(registration === undefined ? {} : { registration_endpoint: `${issuer}/register` }),
+    },
+    // OpenID Connect: ID tokens signed with the keys of the JWKS, UserInfo and discovery. They live no longer than access
+    // tokens, which is how long a retired key stays published.
+    idTokenSigner: idTokenSignerOf(keys, issuer),
+    idTokenExpiresIn: Math.min(DEFAULT_ID_TOKEN_EXPIRES_IN, tokenExpiresIn),
     onError: reportServerError,
     tokenRequestHooks: limiter?.tokenRequestHooks(),
     enablePasswordGrant: options.enablePasswordGrant === true,
@@ -212,6 +222,30 @@ export async function createApp(options: AppOptions): Promise<App> {
       stopPurging()
       keys.stop()
       stdout?.close()
+    },
+  }
+}
+
+/** The scopes of OpenID Connect (Core §3.1.2.1, §5.4), advertised as `scopes_supported`; clients have their own. */
+const OPENID_SCOPES = ['openid', 'profile', 'email', 'address', 'phone']
+
+/**
+ * An ID token signer over the store's keys: it signs with the current key, so a rotation takes effect at once, each
+ * key's signer made once.
+ */
+function idTokenSignerOf(keys: SigningKeys, issuer: string): IdTokenSigner {
+  const signers = new Map<string, IdTokenKey>()
+  return {
+    issuer,
+    algorithms: [keys.current().alg],
+    current() {
+      const { kid, alg, privateKey } = keys.current()
+      let key = signers.get(kid)
+      if (key === undefined) {
+        key = { alg, sign: compactSigner(nodeSigner(privateKey, alg), alg, { alg, typ: 'JWT', kid }) }
+        signers.set(kid, key)
+      }
+      return key
     },
   }
 }
