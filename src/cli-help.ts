@@ -16,7 +16,7 @@ export const HELP: Record<string, string> = {
 Commands:
   serve                 run the authorization server
   clients add|list|show|remove|rotate-secret
-  users add|list|remove|passwd|signout
+  users add|list|update|remove|passwd|signout
   keys rotate           start signing with a new key (the old one keeps verifying until its tokens expire)
 
 Every command takes --db sqlite:PATH | postgres://… | memory (default ${DEFAULT_DB}, env OAUTHKIT_DB).
@@ -75,10 +75,16 @@ base64url, 32+ bytes, overrides the CSRF one).`,
   remove CLIENT_ID
   rotate-secret CLIENT_ID [--json]
 All take --db (default ${DEFAULT_DB}).`,
-  users: `Usage: oauthkit users <add|list|remove|passwd|signout> [options]
+  users: `Usage: oauthkit users <add|list|update|remove|passwd|signout> [options]
 
-  add --username U [--password P]      without --password, the password is read from stdin
-  list [--json]
+  add --username U [--password P] [--claim NAME=VALUE]...
+                                       without --password, the password is read from stdin
+  list [--json]                        with --json, the claims of users who have some
+  update USERNAME --claim NAME=VALUE...
+                                       sets claims of the profile; NAME= (empty) removes one
+      claims: the OpenID Connect standard claims (name, given_name, family_name, nickname, email,
+      email_verified=true|false, phone_number, locale, zoneinfo, updated_at=SECONDS, address='{"country":"GB"}'
+      or address=TEXT, …), answered at /userinfo by scope (profile, email, address, phone)
   remove USERNAME                      also ends their sessions and deletes their tokens
   passwd USERNAME [--password P]       without --password, read from stdin; also ends every session of the
                                        user and revokes every token issued to them

@@ -6,6 +6,7 @@
  */
 import { checkIssuer } from './app/app.js'
 import { type RateLimit, type RateLimitOptions } from './app/rate-limit.js'
+import { parseClaimArgument } from './store/user-claims.js'
 
 /** A usage mistake: exit code 2 with the command's help hint. */
 export class UsageError extends Error {}
@@ -130,4 +131,25 @@ export function checkServeIssuer(issuer: string): void {
 export function oneLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error)
   return message.split('\n')[0] ?? message
+}
+
+/**
+ * The claims of `--claim name=value` options (repeatable) applied to `base`: a value sets the claim, an empty one
+ * (`name=`) removes it. See `parseClaimArgument` for the types.
+ *
+ * @throws UsageError when an option is not `name=value` or its value does not fit the standard claim
+ */
+export function claimOptions(options: readonly string[] | undefined, base: Readonly<Record<string, unknown>> = {}): Record<string, unknown> {
+  const claims: Record<string, unknown> = { ...base }
+  for (const option of options ?? []) {
+    try {
+      const [name, value] = parseClaimArgument(option)
+      if (value === undefined) delete claims[name]
+      else claims[name] = value
+    } catch (error) {
+      if (error instanceof TypeError) throw new UsageError(`--claim ${error.message}`)
+      throw error
+    }
+  }
+  return claims
 }

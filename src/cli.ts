@@ -12,7 +12,18 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { createApp, DEFAULT_TOKEN_EXPIRES_IN, type App } from './app/app.js'
 import { SigningKeys } from './app/keys.js'
 import { DEFAULT_DB, HELP } from './cli-help.js'
-import { checkServeIssuer, checkServeTransport, oneLine, positiveWhole, serveRateLimit, serveRegistration, serveResources, str, UsageError } from './cli-options.js'
+import {
+  checkServeIssuer,
+  checkServeTransport,
+  claimOptions,
+  oneLine,
+  positiveWhole,
+  serveRateLimit,
+  serveRegistration,
+  serveResources,
+  str,
+  UsageError,
+} from './cli-options.js'
 import { CLOSE_STORE_MS, createServeServer, DEFAULT_MAX_CONNECTIONS, listen, RELAYED_SIGNAL_MS, SERVE_TIMEOUTS, SHUTDOWN_GRACE_SECONDS } from './serve-server.js'
 import { CLIENT_GRANT_TYPES, type Store } from './store/index.js'
 
@@ -269,29 +280,33 @@ async function users(argv: readonly string[]): Promise<number> {
     json: { type: 'boolean' },
     username: { type: 'string' },
     password: { type: 'string' },
+    claim: { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true || action === undefined || action === '--help') return help('users', action === undefined)
-  if (!['add', 'list', 'remove', 'passwd', 'signout'].includes(action)) throw new UsageError(`unknown users action '${action}'`)
+  if (!['add', 'list', 'update', 'remove', 'passwd', 'signout'].includes(action)) throw new UsageError(`unknown users action '${action}'`)
   return withStore(values.db, async (store) => {
     const json = values.json === true
     switch (action) {
       case 'add': {
         const username = str(values.username)
         if (username === undefined) throw new UsageError('users add needs --username')
+        // Checked before the password is read: a typo in a claim should not cost typing the password.
+        const claims = claimOptions(values.claim)
         const password = str(values.password) ?? (await readStdin())
         if (password === '') throw new UsageError('users add needs a password (--password, or on stdin)')
         if ((await store.users.getByUsername(username)) !== undefined) throw new Error(`user ${username} exists already`)
-        const user = await store.users.create({ username, password })
+        const user = await store.users.create({ username, password, claims })
         console.log(json ? JSON.stringify({ user_id: user.userId, username }) : `added user ${username} (${user.userId})`)
         return 0
       }
       case 'list': {
-        const list = (await store.users.list()).map((user) => ({ user_id: user.userId, username: user.username }))
+        const list = (await store.users.list()).map((user) => ({ user_id: user.userId, username: user.username, ...(user.claims === undefined ? {} : { claims: user.claims }) }))
         if (json) console.log(JSON.stringify(list))
         else for (const user of list) console.log(`${user.username}\t${user.user_id}`)
         return 0
       }
+      case 'update':
       case 'remove':
       case 'signout':
       case 'passwd': {
@@ -299,6 +314,13 @@ async function users(argv: readonly string[]): Promise<number> {
         if (username === undefined) throw new UsageError(`users ${action} needs a USERNAME`)
         const user = await store.users.getByUsername(username)
         if (user === undefined) throw new Error(`no user ${username}`)
+        if (action === 'update') {
+          if (values.claim === undefined) throw new UsageError('users update needs at least one --claim name=value')
+          const claims = claimOptions(values.claim, user.claims)
+          await store.users.setClaims(user.userId, claims)
+          console.log(json ? JSON.stringify({ username, claims }) : `updated the profile of ${username}`)
+          return 0
+        }
         if (action === 'remove') {
           await store.users.remove(user.userId)
           console.log(json ? JSON.stringify({ removed: username }) : `removed user ${username}`)

@@ -116,7 +116,7 @@ describe('oauthkit --help', () => {
     [['clients', '--help'], ['add', 'list', 'show', 'remove', 'rotate-secret', '--name', '--redirect-uri', '--grant-type', '--scope', '--public', '--json', '--db']],
     [['clients', 'add', '--help'], ['--name', '--redirect-uri', '--grant-type', '--scope', '--public', '--json']],
     [['clients', 'rotate-secret', '-h'], ['rotate-secret']],
-    [['users', '--help'], ['add', 'list', 'remove', 'passwd', 'signout', '--username', '--password', 'stdin', '--db']],
+    [['users', '--help'], ['add', 'list', 'update', 'remove', 'passwd', 'signout', '--username', '--password', '--claim', 'stdin', '--db']],
     [['users', 'passwd', '--help'], ['passwd', '--password']],
     [['keys', '--help'], ['rotate', '--db', '--json']],
     [['keys', 'rotate', '--help'], ['rotate', '--db']],
@@ -321,6 +321,54 @@ describe('oauthkit users', () => {
     expect(await json('users', 'list', '--db', db)).toEqual([bob])
     expectFailure(await run('users', 'remove', 'alice', '--db', db), 1, /no user alice/)
     expectFailure(await run('users', 'remove', '--db', db), 2, /needs a USERNAME/)
+  })
+})
+
+describe('oauthkit users: profile claims (OpenID Connect, issue 18)', () => {
+  it('add --claim (repeatable) stores standard claims of their types, which list --json shows', async () => {
+    const { db } = sqlite()
+    const added = await json(
+      'users', 'add', '--username', 'alice', '--password', 'pw',
+      '--claim', 'name=Alice Liddell', '--claim', 'email=alice@example.com', '--claim', 'email_verified=true',
+      '--claim', 'updated_at=1700000000', '--claim', 'address={"country":"GB","locality":"Oxford"}', '--db', db,
+    )
+    const claims = { name: 'Alice Liddell', email: 'alice@example.com', email_verified: true, updated_at: 1_700_000_000, address: { country: 'GB', locality: 'Oxford' } }
+    expect((await (await open(db)).users.get(added.user_id as string))?.claims).toEqual(claims)
+    expect(await json('users', 'list', '--db', db)).toEqual([{ user_id: added.user_id, username: 'alice', claims }])
+  })
+
+  it('update USERNAME --claim sets and, with an empty value, removes claims, keeping the others', async () => {
+    const { db } = sqlite()
+    const added = await json('users', 'add', '--username', 'alice', '--password', 'pw', '--claim', 'name=Alice', '--claim', 'locale=en-GB', '--db', db)
+    const updated = await run('users', 'update', 'alice', '--claim', 'given_name=Alice', '--claim', 'locale=', '--claim', 'address=1 Rabbit Hole', '--db', db)
+    expect(updated.code, updated.err).toBe(0)
+    expect(updated.out).toMatch(/updated the profile of alice/)
+    expect((await (await open(db)).users.get(added.user_id as string))?.claims).toEqual({ name: 'Alice', given_name: 'Alice', address: { formatted: '1 Rabbit Hole' } })
+  })
+
+  it.each([
+    [['--claim', 'nickname'], /name=value/],
+    [['--claim', 'shoe_size=42'], /shoe_size is not a standard claim/],
+    [['--claim', 'sub=someone'], /sub is the user id/],
+    [['--claim', 'email_verified=yes'], /email_verified must be true or false/],
+    [['--claim', 'updated_at=yesterday'], /updated_at must be a whole number/],
+    [['--claim', 'name=a\u0007b'], /name must be a non-empty printable string/],
+    [['--claim', 'address={"planet":"Mars"}'], /address has no member planet/],
+  ])('refuses a malformed claim %j with exit 2, before asking for a password, and changes nothing', async (claim, message) => {
+    const { db } = sqlite()
+
+    expectFailure(await run('users', 'add', '--username', 'bob', ...claim, '--db', db), 2, message)
+    expect(await (await open(db)).users.list()).toEqual([])
+    await json('users', 'add', '--username', 'alice', '--password', 'pw', '--claim', 'name=Alice', '--db', db)
+    expectFailure(await run('users', 'update', 'alice', ...claim, '--db', db), 2, message)
+    expect((await (await open(db)).users.getByUsername('alice'))?.claims).toEqual({ name: 'Alice' })
+  })
+
+  it('update needs a --claim and an existing user', async () => {
+    const { db } = sqlite()
+    await json('users', 'add', '--username', 'alice', '--password', 'pw', '--db', db)
+    expectFailure(await run('users', 'update', 'alice', '--db', db), 2, /needs at least one --claim/)
+    expectFailure(await run('users', 'update', 'carol', '--claim', 'name=C', '--db', db), 1, /no user carol/)
   })
 })
 
