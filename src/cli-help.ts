@@ -68,6 +68,7 @@ base64url, 32+ bytes, overrides the CSRF one).`,
 
   add --name N [--redirect-uri U]... [--grant-type G]... --scope "a b" [--resource URI]... [--public] [--json]
       --protects URI (repeatable): a resource server, which may introspect access tokens meant for URI
+      --auth-method M: how it authenticates at /token, client_secret_basic (default) or client_secret_post
       grant types: ${CLIENT_GRANT_TYPES.join(', ')} (default authorization_code and refresh_token)
       prints the client_secret once: it is stored only as a hash
   list [--json]

@@ -205,6 +205,7 @@ async function clients(argv: readonly string[]): Promise<number> {
     resource: { type: 'string', multiple: true },
     protects: { type: 'string', multiple: true },
     public: { type: 'boolean' },
+    'auth-method': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true || action === undefined || action === '--help') return help('clients', action === undefined)
@@ -216,6 +217,11 @@ async function clients(argv: readonly string[]): Promise<number> {
         const name = str(values.name)
         if (name === undefined) throw new UsageError('clients add needs --name')
         const grantTypes = values['grant-type'] as (typeof CLIENT_GRANT_TYPES)[number][] | undefined
+        const authMethod = str(values['auth-method'])
+        if (authMethod !== undefined && authMethod !== 'client_secret_basic' && authMethod !== 'client_secret_post') {
+          throw new UsageError(`--auth-method must be client_secret_basic or client_secret_post, got ${authMethod}`)
+        }
+        if (authMethod !== undefined && values.public === true) throw new UsageError('--auth-method is for confidential clients: a --public client has none')
         let created
         try {
           created = await store.clients.create({
@@ -226,6 +232,7 @@ async function clients(argv: readonly string[]): Promise<number> {
             resources: values.resource ?? [],
             protectedResources: values.protects ?? [],
             public: values.public === true,
+            tokenEndpointAuthMethod: authMethod,
           })
         } catch (error) {
           if (error instanceof TypeError) throw new UsageError(error.message)

@@ -179,6 +179,15 @@ describe('oauthkit clients', () => {
     expect(await store.clients.authenticate(client.client_id as string, 'wrong')).toBeUndefined()
   })
 
+  it('add --auth-method client_secret_post registers a client that authenticates in the form body (RFC 7591 §2)', async () => {
+    const { db } = sqlite()
+    const client = await json('clients', 'add', '--name', 'rp', '--redirect-uri', 'https://rp.example/cb', '--scope', 'openid', '--auth-method', 'client_secret_post', '--db', db)
+    expect(client.token_endpoint_auth_method).toBe('client_secret_post')
+    expect((await (await open(db)).clients.get(client.client_id as string))?.tokenEndpointAuthMethod).toBe('client_secret_post')
+    expectFailure(await run('clients', 'add', '--name', 'x', '--scope', 'a', '--auth-method', 'private_key_jwt', '--db', db), 2, /--auth-method must be/)
+    expectFailure(await run('clients', 'add', '--name', 'x', '--scope', 'a', '--public', '--auth-method', 'client_secret_post', '--db', db), 2, /confidential/)
+  })
+
   it('add without --json prints the client_secret once, with a warning to keep it', async () => {
     const result = await run('clients', 'add', '--name', 'backend', '--grant-type', 'client_credentials', '--scope', 'read', '--db', 'memory')
     expect(result.code).toBe(0)
