@@ -117,7 +117,7 @@ export class Users {
    * @returns whether the user exists
    * @throws TypeError when a claim is not a standard claim of its type (see {@link checkUserClaims})
    */
-  setClaims(userId: string, claims: Readonly<Record<string, unknown>>): Promise<boolean> {
+  async setClaims(userId: string, claims: Readonly<Record<string, unknown>>): Promise<boolean> {
     return this.table.updateClaims(userId, checkUserClaims(claims))
   }
 
