@@ -365,6 +365,8 @@ describe('oauthkit users: profile claims (OpenID Connect, issue 18)', () => {
     [['--claim', 'address={"planet":"Mars"}'], /address has no member planet/],
   ])('refuses a malformed claim %j with exit 2, before asking for a password, and changes nothing', async (claim, message) => {
     const { db } = sqlite()
+    // An empty stdin: were the password asked for first, the answer would be "needs a password", not the claim's error.
+    vi.spyOn(process, 'stdin', 'get').mockReturnValue(Readable.from([]) as unknown as typeof process.stdin)
 
     expectFailure(await run('users', 'add', '--username', 'bob', ...claim, '--db', db), 2, message)
     expect(await (await open(db)).users.list()).toEqual([])
