@@ -486,7 +486,7 @@ function headerBytes(headers: FuzzRequest['headers']): number {
 function readsBody(request: FuzzRequest): boolean {
   const pathname = pathnameOf(request.target)
   if (pathname === undefined || request.method === 'GET' || request.method === 'HEAD') return false
-  if ([...OAUTH_PATHS, '/.well-known/oauth-authorization-server', '/authorize'].includes(pathname)) return true
+  if ([...OAUTH_PATHS, '/.well-known/oauth-authorization-server', '/.well-known/openid-configuration', '/userinfo', '/authorize'].includes(pathname)) return true
   // A CORS preflight reads its (normally empty) body too, on every route open to browsers.
   if (request.method === 'OPTIONS' && pathname === '/jwks.json') return true
   const form = (headerOf(request, 'content-type') ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')
@@ -624,6 +624,8 @@ function arbitraries() {
         '/introspect',
         '/revoke',
         '/.well-known/oauth-authorization-server',
+        '/.well-known/openid-configuration',
+        '/userinfo',
         '/jwks.json',
         '/login',
         '/consent',
@@ -633,7 +635,7 @@ function arbitraries() {
       ),
       weight: 6,
     },
-    { arbitrary: fc.constantFrom('/jwks', '/userinfo', '/nope', '/token/', '/TOKEN', '//token', '/a/../token', '/%74oken'), weight: 1 },
+    { arbitrary: fc.constantFrom('/jwks', '/userinfo/', '/nope', '/token/', '/TOKEN', '//token', '/a/../token', '/%74oken'), weight: 1 },
   )
   const query = fc.oneof(
     { arbitrary: fc.constant(''), weight: 4 },
