@@ -174,7 +174,7 @@ async function serve(argv: readonly string[]): Promise<number> {
     throw error
   }
   console.log(`oauthkit: data in ${describeDb(db)}`)
-  console.log(`oauthkit: metadata at ${issuer}/.well-known/oauth-authorization-server`)
+  console.log(`oauthkit: metadata at ${issuer}/.well-known/oauth-authorization-server (OpenID Connect: ${issuer}/.well-known/openid-configuration)`)
   console.log(
     `oauthkit: next, add a user and a client:\n` +
       `  npx oauthkit users add --username alice --db ${db}\n` +
