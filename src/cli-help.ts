@@ -29,8 +29,10 @@ Run 'oauthkit <command> --help' for its options.`,
   --db DB                sqlite:PATH | postgres://… | memory (default ${DEFAULT_DB}, env OAUTHKIT_DB)
   --config FILE          JSON file with any of: port, host, issuer, db, tokenFormat, trustProxy, enablePasswordGrant, idleTimeout,
                          maxConnections, loginLimit, tokenClientLimit, tokenAddressLimit, registrationLimit, rateLimit (false),
-                         registration, registrationScope, resources, refreshRetryWindow, shutdownGrace (env OAUTHKIT_CONFIG)
+                         registration, registrationScope, resources, refreshRetryWindow, shutdownGrace, signingAlg (env OAUTHKIT_CONFIG)
   --token-format F       opaque (default) or jwt (env OAUTHKIT_TOKEN_FORMAT)
+  --signing-alg A        algorithm of new signing keys (ID tokens, JWT access tokens): ES256 (default), RS256 or
+                         EdDSA (env OAUTHKIT_SIGNING_ALG); a stored key keeps its own until \`keys rotate\`
   --trust-proxy          behind one TLS-terminating proxy: read X-Forwarded-Proto/Host, and the last X-Forwarded-For
                          address (the one the proxy appended) for the per-address rate limits (env OAUTHKIT_TRUST_PROXY=1)
   --idle-timeout S       close a connection that sends nothing for S seconds (default 30, env OAUTHKIT_IDLE_TIMEOUT)

@@ -7,6 +7,7 @@
 import { checkIssuer } from './app/app.js'
 import { type RateLimit, type RateLimitOptions } from './app/rate-limit.js'
 import { parseClaimArgument } from './store/user-claims.js'
+import { type SigningAlgorithm } from './tokens/signed-token.js'
 
 /** A usage mistake: exit code 2 with the command's help hint. */
 export class UsageError extends Error {}
@@ -152,4 +153,16 @@ export function claimOptions(options: readonly string[] | undefined, base: Reado
     }
   }
   return claims
+}
+
+/**
+ * `--signing-alg` (env `OAUTHKIT_SIGNING_ALG`, config `signingAlg`): the algorithm of new signing keys.
+ *
+ * @throws UsageError when it is not ES256, RS256 or EdDSA
+ */
+export function serveSigningAlg(flag: string | undefined, env: string | undefined, file: unknown): SigningAlgorithm | undefined {
+  const alg = flag ?? env ?? (typeof file === 'string' ? file : undefined)
+  if (alg === undefined) return undefined
+  if (alg !== 'ES256' && alg !== 'RS256' && alg !== 'EdDSA') throw new UsageError(`--signing-alg must be ES256, RS256 or EdDSA, got ${alg}`)
+  return alg
 }

@@ -474,6 +474,7 @@ describe('oauthkit serve: refused before it listens', () => {
     ['a plain http issuer beyond loopback', ['--issuer', 'http://example.com'], /plain http is accepted only for a loopback issuer/],
     ['an issuer that is not a URL', ['--issuer', 'example.com'], /--issuer must be a URL/],
     ['an unknown token format', ['--token-format', 'xml'], /--token-format must be opaque or jwt, got xml/],
+    ['a signing algorithm oauthkit does not sign with', ['--signing-alg', 'HS256'], /--signing-alg must be ES256, RS256 or EdDSA, got HS256/],
     ['a port that is not a number', ['--port', 'http'], /--port must be a port number/],
     ['a port out of range', ['--port', '70000'], /--port must be a port number/],
     ['a rate limit without its window', ['--login-limit', '5'], /--login-limit must be N\/SECONDS .* or off, got 5 /],

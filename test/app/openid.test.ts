@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createApp, type App } from '../../src/app/app.js'
+import { createApp, type App, type AppOptions } from '../../src/app/app.js'
 import { MemoryStore } from '../../src/store/memory/index.js'
 import { type Store } from '../../src/store/store.js'
 import { basic } from '../support/memory-validator.js'
@@ -23,9 +23,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
-async function setUp(): Promise<{ app: App; store: Store; clientId: string; clientSecret: string; userId: string }> {
-  const store = await MemoryStore.open()
-  const app = await createApp({ store, issuer: ISSUER, log: () => {} })
+async function setUp(options: Partial<AppOptions> = {}, given?: Store): Promise<{ app: App; store: Store; clientId: string; clientSecret: string; userId: string }> {
+  const store = given ?? (await MemoryStore.open())
+  const app = await createApp({ store, issuer: ISSUER, log: () => {}, ...options })
   cleanups.push(async () => {
     await app.close()
     await store.close()
@@ -139,5 +139,25 @@ describe('the ready server as an OpenID Provider', () => {
       id_token_signing_alg_values_supported: ['ES256'],
       response_types_supported: ['code'],
     })
+  })
+
+  it('signs with RS256 keys when told (signingAlg), and says so in discovery', async () => {
+    const { app, clientId, clientSecret } = await setUp({ signingAlg: 'RS256' })
+    const body = await redeem(app, clientId, clientSecret, (await authorize(app, clientId, 'openid')).code)
+    const { protectedHeader } = await jwtVerify(body.id_token as string, await jwks(app), { issuer: ISSUER, audience: clientId })
+    expect(protectedHeader.alg).toBe('RS256')
+    const document = (await (await app.fetch(new Request(`${ISSUER}/.well-known/openid-configuration`))).json()) as Record<string, unknown>
+    expect(document.id_token_signing_alg_values_supported).toEqual(['RS256'])
+  })
+
+  it('over a store whose key is ES256, signingAlg RS256 advertises both until the rotation brings the RS256 key in', async () => {
+    const store = await MemoryStore.open()
+    const first = await createApp({ store, issuer: ISSUER, log: () => {} })
+    await first.close()
+    const { app } = await setUp({ signingAlg: 'RS256' }, store)
+    expect(app.keys.current().alg).toBe('ES256')
+    expect(app.server.openIdConfigurationEndpoint?.claims.id_token_signing_alg_values_supported).toEqual(['ES256', 'RS256'])
+    await app.keys.rotate()
+    expect(app.keys.current().alg).toBe('RS256')
   })
 })

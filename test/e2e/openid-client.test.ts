@@ -3,7 +3,8 @@
  * not write, openid-client 6, with its default discovery (`/.well-known/openid-configuration`) and its default client
  * authentication (client_secret_post). A user signs in through the pages in headless Chromium; openid-client checks
  * the ID token (signature from the JWKS, iss, aud, nonce, auth_time against max_age), calls UserInfo expecting the ID
- * token's sub, and refreshes for a new ID token. Once with opaque access tokens, once with JWT ones.
+ * token's sub, and refreshes for a new ID token. Once with opaque access tokens and ES256 keys (the defaults), once
+ * with JWT access tokens and RS256 keys (`--signing-alg RS256`).
  */
 import { join } from 'node:path'
 import * as client from 'openid-client'
@@ -27,7 +28,10 @@ import {
 const TIMEOUT = 60_000
 const MAX_AGE = 300
 
-describe.each(['opaque', 'jwt'] as const)('oauthkit serve --token-format %s as an OpenID Provider, for openid-client 6 and Chromium', (tokenFormat) => {
+describe.each([
+  { tokenFormat: 'opaque', alg: 'ES256' },
+  { tokenFormat: 'jwt', alg: 'RS256' },
+] as const)('oauthkit serve --token-format $tokenFormat --signing-alg $alg as an OpenID Provider, for openid-client 6 and Chromium', ({ tokenFormat, alg }) => {
   let dir: Awaited<ReturnType<typeof tempDir>> | undefined
   let server: RunningServer
   let callback: CallbackServer | undefined
@@ -41,7 +45,7 @@ describe.each(['opaque', 'jwt'] as const)('oauthkit serve --token-format %s as a
     dir = await tempDir(`openid-${tokenFormat}`)
     const db = `sqlite:${join(dir.path, 'oauthkit.db')}`
     callback = await startCallbackServer()
-    server = await startServer(db, ['--token-format', tokenFormat])
+    server = await startServer(db, ['--token-format', tokenFormat, '--signing-alg', alg])
     user = await addUser(db, 'alice', 'correct horse battery staple')
     await cliJson(db, ['users', 'update', 'alice', '--claim', 'name=Alice Liddell', '--claim', 'given_name=Alice', '--claim', 'family_name=Liddell', '--claim', 'email=alice@example.com', '--claim', 'email_verified=true', '--claim', 'locale=en-GB', '--claim', 'phone_number=+44 1865 000000'])
     // openid-client authenticates with client_secret_post unless told otherwise: the client is registered so.
@@ -68,7 +72,7 @@ describe.each(['opaque', 'jwt'] as const)('oauthkit serve --token-format %s as a
       userinfo_endpoint: `${server.issuer}/userinfo`,
       jwks_uri: `${server.issuer}/jwks.json`,
       subject_types_supported: ['public'],
-      id_token_signing_alg_values_supported: ['ES256'],
+      id_token_signing_alg_values_supported: [alg],
     })
     expect(config.serverMetadata().scopes_supported).toContain('openid')
   }, TIMEOUT)
@@ -107,6 +111,7 @@ describe.each(['opaque', 'jwt'] as const)('oauthkit serve --token-format %s as a
       const claims = tokens.claims()
       expect(claims).toMatchObject({ iss: server.issuer, aud: registered.client_id, sub: user.user_id, nonce, amr: ['pwd'] })
       expect(claims?.auth_time).toBeGreaterThan(Math.floor(Date.now() / 1000) - MAX_AGE)
+      expect(JSON.parse(Buffer.from((tokens.id_token as string).split('.')[0] as string, 'base64url').toString())).toMatchObject({ alg, typ: 'JWT' })
       expect(tokens.refresh_token).toEqual(expect.any(String))
     } finally {
       await context.close()
