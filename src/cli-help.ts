@@ -16,7 +16,7 @@ export const HELP: Record<string, string> = {
 Commands:
   serve                 run the authorization server
   clients add|list|show|remove|rotate-secret
-  users add|list|remove|passwd|signout
+  users add|list|update|remove|passwd|signout
   keys rotate           start signing with a new key (the old one keeps verifying until its tokens expire)
   registration-tokens add|list|remove
                         initial access tokens for serve --registration token
@@ -33,9 +33,11 @@ Run 'oauthkit <command> --help' for its options.`,
                          maxConnections, loginLimit, tokenClientLimit, tokenAddressLimit, registrationLimit, rateLimit (false),
                          registration, registrationScope, registrationUnusedTtl, registrationInactiveTtl, resources,
                          refreshRetryWindow, shutdownGrace, purgeInterval, seed, dbPoolSize, dbStatementTimeout,
-                         dbConnectTimeout, clientMetadataDocuments (true), clientMetadataDocumentsScope,
+                         dbConnectTimeout, signingAlg, clientMetadataDocuments (true), clientMetadataDocumentsScope,
                          clientMetadataDocumentsAllowLoopback (true) (env OAUTHKIT_CONFIG)
   --token-format F       opaque (default) or jwt (env OAUTHKIT_TOKEN_FORMAT)
+  --signing-alg A        algorithm of new signing keys (ID tokens, JWT access tokens): ES256 (default), RS256 or
+                         EdDSA (env OAUTHKIT_SIGNING_ALG); a stored key keeps its own until \`keys rotate\`
   --trust-proxy          behind one TLS-terminating proxy: read X-Forwarded-Proto/Host, and the last X-Forwarded-For
                          address (the one the proxy appended) for the per-address rate limits (env OAUTHKIT_TRUST_PROXY=1)
   --idle-timeout S       close a connection that sends nothing for S seconds (default 30, env OAUTHKIT_IDLE_TIMEOUT)
@@ -101,6 +103,7 @@ base64url, 32+ bytes, overrides the CSRF one).`,
 
   add --name N [--redirect-uri U]... [--grant-type G]... --scope "a b" [--resource URI]... [--public] [--json]
       --protects URI (repeatable): a resource server, which may introspect access tokens meant for URI
+      --auth-method M: how it authenticates at /token, client_secret_basic (default) or client_secret_post
       grant types: ${CLIENT_GRANT_TYPES.join(', ')} (default authorization_code and refresh_token)
       prints the client_secret once: it is stored only as a hash
   list [--json]
@@ -108,10 +111,16 @@ base64url, 32+ bytes, overrides the CSRF one).`,
   remove CLIENT_ID
   rotate-secret CLIENT_ID [--json]
 All take --db (default ${DEFAULT_DB}).`,
-  users: `Usage: oauthkit users <add|list|remove|passwd|signout> [options]
+  users: `Usage: oauthkit users <add|list|update|remove|passwd|signout> [options]
 
-  add --username U [--password P]      without --password, the password is read from stdin
-  list [--json]
+  add --username U [--password P] [--claim NAME=VALUE]...
+                                       without --password, the password is read from stdin
+  list [--json]                        with --json, the claims of users who have some
+  update USERNAME --claim NAME=VALUE...
+                                       sets claims of the profile; NAME= (empty) removes one
+      claims: the OpenID Connect standard claims (name, given_name, family_name, nickname, email,
+      email_verified=true|false, phone_number, locale, zoneinfo, updated_at=SECONDS, address='{"country":"GB"}'
+      or address=TEXT, …), answered at /userinfo by scope (profile, email, address, phone)
   remove USERNAME                      also ends their sessions and deletes their tokens
   passwd USERNAME [--password P]       without --password, read from stdin; also ends every session of the
                                        user and revokes every token issued to them

@@ -9,6 +9,8 @@ import { checkIssuer } from './app/app.js'
 import { type RateLimit, type RateLimitOptions } from './app/rate-limit.js'
 import { HELP } from './cli-help.js'
 import { type Store } from './store/index.js'
+import { parseClaimArgument } from './store/user-claims.js'
+import { type SigningAlgorithm } from './tokens/signed-token.js'
 
 /** A usage mistake: exit code 2 with the command's help hint. */
 export class UsageError extends Error {}
@@ -278,4 +280,37 @@ export function describeDb(db: string): string {
   if (db === 'memory') return 'memory (lost when the server stops)'
   if (/^postgres(ql)?:\/\//.test(db)) return `PostgreSQL ${db.replace(/\/\/[^@/]*@/, '//***@')}`
   return `SQLite ${db.startsWith('sqlite:') ? db.slice('sqlite:'.length) : db}`
+}
+
+/**
+ * The claims of `--claim name=value` options (repeatable) applied to `base`: a value sets the claim, an empty one
+ * (`name=`) removes it. See `parseClaimArgument` for the types.
+ *
+ * @throws UsageError when an option is not `name=value` or its value does not fit the standard claim
+ */
+export function claimOptions(options: readonly string[] | undefined, base: Readonly<Record<string, unknown>> = {}): Record<string, unknown> {
+  const claims: Record<string, unknown> = { ...base }
+  for (const option of options ?? []) {
+    try {
+      const [name, value] = parseClaimArgument(option)
+      if (value === undefined) delete claims[name]
+      else claims[name] = value
+    } catch (error) {
+      if (error instanceof TypeError) throw new UsageError(`--claim ${error.message}`)
+      throw error
+    }
+  }
+  return claims
+}
+
+/**
+ * `--signing-alg` (env `OAUTHKIT_SIGNING_ALG`, config `signingAlg`): the algorithm of new signing keys.
+ *
+ * @throws UsageError when it is not ES256, RS256 or EdDSA
+ */
+export function serveSigningAlg(flag: string | undefined, env: string | undefined, file: unknown): SigningAlgorithm | undefined {
+  const alg = flag ?? env ?? (typeof file === 'string' ? file : undefined)
+  if (alg === undefined) return undefined
+  if (alg !== 'ES256' && alg !== 'RS256' && alg !== 'EdDSA') throw new UsageError(`--signing-alg must be ES256, RS256 or EdDSA, got ${alg}`)
+  return alg
 }

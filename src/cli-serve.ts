@@ -22,6 +22,7 @@ import {
   serveRateLimit,
   serveRegistration,
   serveResources,
+  serveSigningAlg,
   str,
   UsageError,
 } from './cli-options.js'
@@ -37,6 +38,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
     db: { type: 'string' },
     config: { type: 'string' },
     'token-format': { type: 'string' },
+    'signing-alg': { type: 'string' },
     'trust-proxy': { type: 'boolean' },
     'enable-password-grant': { type: 'boolean' },
     'idle-timeout': { type: 'string' },
@@ -73,6 +75,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, got ${String(values.port ?? env.OAUTHKIT_PORT ?? file.port)}`)
   const tokenFormat = str(values['token-format']) ?? env.OAUTHKIT_TOKEN_FORMAT ?? str(file.tokenFormat) ?? 'opaque'
   if (tokenFormat !== 'opaque' && tokenFormat !== 'jwt') throw new UsageError(`--token-format must be opaque or jwt, got ${tokenFormat}`)
+  const signingAlg = serveSigningAlg(str(values['signing-alg']), env.OAUTHKIT_SIGNING_ALG, file.signingAlg)
   const trustProxy = values['trust-proxy'] === true || env.OAUTHKIT_TRUST_PROXY === '1' || file.trustProxy === true
   const enablePasswordGrant = values['enable-password-grant'] === true || env.OAUTHKIT_ENABLE_PASSWORD_GRANT === '1' || file.enablePasswordGrant === true
   const givenIssuer = str(values.issuer) ?? env.OAUTHKIT_ISSUER ?? str(file.issuer)
@@ -156,7 +159,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
     const address = server.address()
     const actualPort = typeof address === 'object' && address !== null ? address.port : port
     issuer = givenIssuer ?? `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`
-    app = await createApp({ store, issuer, tokenFormat, sessionSecret, rateLimit, enablePasswordGrant, registration, resources, refreshTokenRetryWindow, clientMetadataDocuments, purgeInterval })
+    app = await createApp({ store, issuer, tokenFormat, signingAlg, sessionSecret, rateLimit, enablePasswordGrant, registration, resources, refreshTokenRetryWindow, clientMetadataDocuments, purgeInterval })
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
     console.log(`oauthkit: listening on http://${host.includes(':') ? `[${host}]` : host}:${actualPort}, issuer ${issuer}`)
@@ -166,7 +169,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
     throw error
   }
   console.log(`oauthkit: data in ${describeDb(db)}`)
-  console.log(`oauthkit: metadata at ${issuer}/.well-known/oauth-authorization-server`)
+  console.log(`oauthkit: metadata at ${issuer}/.well-known/oauth-authorization-server (OpenID Connect: ${issuer}/.well-known/openid-configuration)`)
   if (db === 'memory') {
     // `users add --db memory` would write into its own process: here only --seed can add anything.
     for (const line of seeded) console.log(`oauthkit: seeded ${line}`)

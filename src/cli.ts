@@ -10,7 +10,7 @@
 import { DEFAULT_TOKEN_EXPIRES_IN } from './app/app.js'
 import { SigningKeys } from './app/keys.js'
 import { DEFAULT_DB, HELP } from './cli-help.js'
-import { duration, help, oneLine, openStore, parse, positiveWhole, str, UsageError } from './cli-options.js'
+import { claimOptions, duration, help, oneLine, openStore, parse, positiveWhole, str, UsageError } from './cli-options.js'
 import { serve } from './cli-serve.js'
 import { CLIENT_GRANT_TYPES, type InitialAccessTokenRecord, type Store } from './store/index.js'
 
@@ -66,6 +66,7 @@ async function clients(argv: readonly string[]): Promise<number> {
     resource: { type: 'string', multiple: true },
     protects: { type: 'string', multiple: true },
     public: { type: 'boolean' },
+    'auth-method': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true || action === undefined || action === '--help') return help('clients', action === undefined)
@@ -77,6 +78,11 @@ async function clients(argv: readonly string[]): Promise<number> {
         const name = str(values.name)
         if (name === undefined) throw new UsageError('clients add needs --name')
         const grantTypes = values['grant-type'] as (typeof CLIENT_GRANT_TYPES)[number][] | undefined
+        const authMethod = str(values['auth-method'])
+        if (authMethod !== undefined && authMethod !== 'client_secret_basic' && authMethod !== 'client_secret_post') {
+          throw new UsageError(`--auth-method must be client_secret_basic or client_secret_post, got ${authMethod}`)
+        }
+        if (authMethod !== undefined && values.public === true) throw new UsageError('--auth-method is for confidential clients: a --public client has none')
         let created
         try {
           created = await store.clients.create({
@@ -87,6 +93,7 @@ async function clients(argv: readonly string[]): Promise<number> {
             resources: values.resource ?? [],
             protectedResources: values.protects ?? [],
             public: values.public === true,
+            tokenEndpointAuthMethod: authMethod,
           })
         } catch (error) {
           if (error instanceof TypeError) throw new UsageError(error.message)
@@ -141,29 +148,33 @@ async function users(argv: readonly string[]): Promise<number> {
     json: { type: 'boolean' },
     username: { type: 'string' },
     password: { type: 'string' },
+    claim: { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true || action === undefined || action === '--help') return help('users', action === undefined)
-  if (!['add', 'list', 'remove', 'passwd', 'signout'].includes(action)) throw new UsageError(`unknown users action '${action}'`)
+  if (!['add', 'list', 'update', 'remove', 'passwd', 'signout'].includes(action)) throw new UsageError(`unknown users action '${action}'`)
   return withStore(values.db, async (store) => {
     const json = values.json === true
     switch (action) {
       case 'add': {
         const username = str(values.username)
         if (username === undefined) throw new UsageError('users add needs --username')
+        // Checked before the password is read: a typo in a claim should not cost typing the password.
+        const claims = claimOptions(values.claim)
         const password = str(values.password) ?? (await readStdin())
         if (password === '') throw new UsageError('users add needs a password (--password, or on stdin)')
         if ((await store.users.getByUsername(username)) !== undefined) throw new Error(`user ${username} exists already`)
-        const user = await store.users.create({ username, password })
+        const user = await store.users.create({ username, password, claims })
         console.log(json ? JSON.stringify({ user_id: user.userId, username }) : `added user ${username} (${user.userId})`)
         return 0
       }
       case 'list': {
-        const list = (await store.users.list()).map((user) => ({ user_id: user.userId, username: user.username }))
+        const list = (await store.users.list()).map((user) => ({ user_id: user.userId, username: user.username, ...(user.claims === undefined ? {} : { claims: user.claims }) }))
         if (json) console.log(JSON.stringify(list))
         else for (const user of list) console.log(`${user.username}\t${user.user_id}`)
         return 0
       }
+      case 'update':
       case 'remove':
       case 'signout':
       case 'passwd': {
@@ -171,6 +182,13 @@ async function users(argv: readonly string[]): Promise<number> {
         if (username === undefined) throw new UsageError(`users ${action} needs a USERNAME`)
         const user = await store.users.getByUsername(username)
         if (user === undefined) throw new Error(`no user ${username}`)
+        if (action === 'update') {
+          if (values.claim === undefined) throw new UsageError('users update needs at least one --claim name=value')
+          const claims = claimOptions(values.claim, user.claims)
+          await store.users.setClaims(user.userId, claims)
+          console.log(json ? JSON.stringify({ username, claims }) : `updated the profile of ${username}`)
+          return 0
+        }
         if (action === 'remove') {
           await store.users.remove(user.userId)
           console.log(json ? JSON.stringify({ removed: username }) : `removed user ${username}`)

@@ -34,8 +34,9 @@ export { parseScope, scopeToString } from './core/scope.js'
 export { parseResources } from './core/resource-indicator.js'
 export { timingSafeEqual } from './core/constant-time.js'
 export { isWellFormedVerifier, verifyCodeChallenge, type CodeChallengeMethod } from './core/pkce.js'
-export { RequestValidator } from './validator.js'
+export { RequestValidator, type UserClaims } from './validator.js'
 export {
+  type Authentication,
   type AuthorizationCode,
   type BearerTokenResponse,
   type IssuedAuthorizationCode,
@@ -51,8 +52,26 @@ export { type TokenGenerationContext, type TokenGenerator } from './tokens/gener
 export { generateToken, randomTokenGenerator } from './tokens/random-token.js'
 export { generateTimeOrderedToken } from './tokens/time-ordered.js'
 export { signedTokenGenerator, type JwsSigner, type SignedTokenOptions, type SigningAlgorithm } from './tokens/signed-token.js'
+export {
+  accessTokenHash,
+  DEFAULT_ID_TOKEN_EXPIRES_IN,
+  IdTokenIssuer,
+  idTokenSigner,
+  type IdTokenIssuerOptions,
+  type IdTokenKey,
+  type IdTokenSigner,
+  type IdTokenSignerOptions,
+} from './tokens/id-token.js'
+export { claimsForScopes, OPENID_SCOPE, SCOPE_CLAIMS, STANDARD_CLAIMS } from './core/claims.js'
+export { UserInfoEndpoint, type UserInfoEndpointOptions } from './endpoints/userinfo.js'
+export {
+  OPENID_CONFIGURATION_PATH,
+  OpenIDConfigurationEndpoint,
+  openIdProviderMetadata,
+  type OpenIDProviderOptions,
+} from './endpoints/openid-configuration.js'
 export { GrantTypeBase, type TokenGrantType, type ValidatedTokenRequest } from './grants/base.js'
-export { AuthorizationCodeGrant, type AuthorizationCodeGrantOptions } from './grants/authorization-code.js'
+export { AuthorizationCodeGrant, MAX_NONCE_LENGTH, type AuthorizationCodeGrantOptions } from './grants/authorization-code.js'
 export { ClientCredentialsGrant, type ClientCredentialsGrantOptions } from './grants/client-credentials.js'
 export { PasswordGrant, type PasswordGrantOptions } from './grants/password.js'
 export { RefreshTokenGrant } from './grants/refresh-token.js'

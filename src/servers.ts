@@ -24,6 +24,9 @@ import { type OAuth2Response } from './core/response.js'
 import { BearerToken } from './tokens/bearer-token.js'
 import { type ExpiresIn } from './tokens/expiry.js'
 import { type TokenGenerator } from './tokens/generator.js'
+import { IdTokenIssuer, type IdTokenSigner } from './tokens/id-token.js'
+import { OpenIDConfigurationEndpoint, openIdProviderMetadata } from './endpoints/openid-configuration.js'
+import { UserInfoEndpoint } from './endpoints/userinfo.js'
 import { type RequestValidator } from './validator.js'
 
 /** Options of every pre-configured server (oauthlib's `token_expires_in`, `token_generator`, …). */
@@ -63,6 +66,16 @@ export interface AuthorizationServerOptions extends ServerOptions {
   readonly codeExpiresIn?: number | undefined
   /** Accept the `plain` PKCE method; default `false` (RFC 9700 §2.1.1). */
   readonly allowPlainCodeChallenge?: boolean | undefined
+  /**
+   * Makes the server an OpenID Provider (OpenID Connect Core 1.0), for the servers with the code flow
+   * (`WebApplicationServer`, `Server`): a code granted with the `openid` scope gets an ID token signed with it at its
+   * exchange (§3.1.3.3) and at every refresh (§12.2), the UserInfo endpoint is served (§5.3), and the metadata gains
+   * the OpenID Provider claims, also served at `/.well-known/openid-configuration` (Discovery §3, §4). Needs `issuer`
+   * (the signer's) and `metadata.jwks_uri` (where relying parties find its public key). See {@link idTokenSigner}.
+   */
+  readonly idTokenSigner?: IdTokenSigner | undefined
+  /** Lifetime of ID tokens in seconds; default 600. */
+  readonly idTokenExpiresIn?: number | undefined
 }
 
 /** Options of {@link Server}. */
@@ -221,11 +234,16 @@ abstract class AuthorizationServer extends BaseServer {
   }
 }
 
-/** A server with an authorization endpoint and a token endpoint. */
+/** A server with an authorization endpoint and a token endpoint, and OpenID Connect when given an ID token signer. */
 abstract class AuthorizationAndTokenServer extends AuthorizationServer {
   /** The token endpoint, for use on its own. */
   readonly tokenEndpoint: TokenEndpoint
+  /** The UserInfo endpoint (OpenID Connect Core §5.3); `undefined` without `idTokenSigner`. */
+  readonly userInfoEndpoint: UserInfoEndpoint | undefined
+  /** The OpenID Provider configuration (Discovery §4); `undefined` without `idTokenSigner`. */
+  readonly openIdConfigurationEndpoint: OpenIDConfigurationEndpoint | undefined
 
+  /** @throws TypeError when `idTokenSigner` is given without `issuer` or `metadata.jwks_uri`, or with another issuer */
   protected constructor(
     requestValidator: RequestValidator,
     options: AuthorizationServerOptions,
@@ -234,13 +252,36 @@ abstract class AuthorizationAndTokenServer extends AuthorizationServer {
     bearerToken: BearerToken,
   ) {
     const tokenEndpoint = tokenEndpointOf(options, grantTypes, bearerToken)
-    super(requestValidator, options, responseTypes, bearerToken, tokenEndpoint)
+    super(requestValidator, withOpenIdMetadata(options), responseTypes, bearerToken, tokenEndpoint)
     this.tokenEndpoint = tokenEndpoint
+    const openid = options.idTokenSigner !== undefined && this.metadataEndpoint !== undefined
+    this.userInfoEndpoint = openid ? new UserInfoEndpoint({ requestValidator, onError: options.onError, realm: options.resource?.realm }) : undefined
+    this.openIdConfigurationEndpoint = openid ? new OpenIDConfigurationEndpoint(this.metadataEndpoint as MetadataEndpoint) : undefined
   }
 
   /** See {@link TokenEndpoint.createTokenResponse}. Never rejects. */
   createTokenResponse(...args: Parameters<TokenEndpoint['createTokenResponse']>): Promise<OAuth2Response> {
     return this.tokenEndpoint.createTokenResponse(...args)
+  }
+
+  /**
+   * See {@link UserInfoEndpoint.createUserInfoResponse}. Never rejects.
+   *
+   * @throws TypeError when the server was built without `idTokenSigner`
+   */
+  createUserInfoResponse(...args: Parameters<UserInfoEndpoint['createUserInfoResponse']>): Promise<OAuth2Response> {
+    if (this.userInfoEndpoint === undefined) throw new TypeError('This server has no UserInfo endpoint: give it an idTokenSigner option')
+    return this.userInfoEndpoint.createUserInfoResponse(...args)
+  }
+
+  /**
+   * See {@link OpenIDConfigurationEndpoint.createOpenIDConfigurationResponse}. Never rejects.
+   *
+   * @throws TypeError when the server was built without `idTokenSigner`
+   */
+  createOpenIDConfigurationResponse(...args: Parameters<OpenIDConfigurationEndpoint['createOpenIDConfigurationResponse']>): Promise<OAuth2Response> {
+    if (this.openIdConfigurationEndpoint === undefined) throw new TypeError('This server is no OpenID Provider: give it an idTokenSigner option')
+    return this.openIdConfigurationEndpoint.createOpenIDConfigurationResponse(...args)
   }
 }
 
@@ -259,8 +300,9 @@ abstract class AuthorizationAndTokenServer extends AuthorizationServer {
 export class WebApplicationServer extends AuthorizationAndTokenServer {
   constructor(requestValidator: RequestValidator, options: AuthorizationServerOptions = {}) {
     const bearerToken = bearerTokenOf(requestValidator, options)
-    const code = authorizationCodeGrantOf(requestValidator, options)
-    super(requestValidator, options, [code], [code, new RefreshTokenGrant(requestValidator)], bearerToken)
+    const idTokens = idTokenIssuerOf(requestValidator, options)
+    const code = authorizationCodeGrantOf(requestValidator, options, idTokens)
+    super(requestValidator, options, [code], [code, new RefreshTokenGrant(requestValidator, { idTokens })], bearerToken)
   }
 }
 
@@ -281,7 +323,8 @@ export class MobileApplicationServer extends AuthorizationServer {
 export class Server extends AuthorizationAndTokenServer {
   constructor(requestValidator: RequestValidator, options: FullServerOptions = {}) {
     const bearerToken = bearerTokenOf(requestValidator, options)
-    const code = authorizationCodeGrantOf(requestValidator, options)
+    const idTokens = idTokenIssuerOf(requestValidator, options)
+    const code = authorizationCodeGrantOf(requestValidator, options, idTokens)
     super(
       requestValidator,
       options,
@@ -290,7 +333,7 @@ export class Server extends AuthorizationAndTokenServer {
         code,
         ...(options.enablePasswordGrant === false ? [] : [new PasswordGrant(requestValidator)]),
         new ClientCredentialsGrant(requestValidator, { refreshToken: options.refreshTokenForClientCredentials ?? false }),
-        new RefreshTokenGrant(requestValidator),
+        new RefreshTokenGrant(requestValidator, { idTokens }),
       ],
       bearerToken,
     )
@@ -311,9 +354,23 @@ function tokenEndpointOf(options: ServerOptions, grantTypes: readonly TokenGrant
   })
 }
 
-function authorizationCodeGrantOf(requestValidator: RequestValidator, options: AuthorizationServerOptions): AuthorizationCodeGrant {
+function authorizationCodeGrantOf(requestValidator: RequestValidator, options: AuthorizationServerOptions, idTokens: IdTokenIssuer | undefined): AuthorizationCodeGrant {
   return new AuthorizationCodeGrant(requestValidator, {
+    idTokens,
     ...(options.codeExpiresIn === undefined ? {} : { codeExpiresIn: options.codeExpiresIn }),
     ...(options.allowPlainCodeChallenge === undefined ? {} : { allowPlainCodeChallenge: options.allowPlainCodeChallenge }),
   })
+}
+
+/** The ID token issuer of an OpenID Provider, `undefined` for a plain OAuth server. */
+function idTokenIssuerOf(requestValidator: RequestValidator, options: AuthorizationServerOptions): IdTokenIssuer | undefined {
+  if (options.idTokenSigner === undefined) return undefined
+  if (options.issuer === undefined) throw new TypeError('idTokenSigner needs the issuer option: ID tokens and metadata name the same issuer')
+  return new IdTokenIssuer(requestValidator, options.idTokenSigner, { expiresIn: options.idTokenExpiresIn })
+}
+
+/** The options with the OpenID Provider metadata merged in (Discovery §3), when the server is one. */
+function withOpenIdMetadata<O extends AuthorizationServerOptions>(options: O): O {
+  if (options.idTokenSigner === undefined || options.issuer === undefined) return options
+  return { ...options, metadata: openIdProviderMetadata(options.issuer, options.metadata ?? {}, { idTokenSigner: options.idTokenSigner }) }
 }

@@ -18,6 +18,20 @@ export interface User {
 }
 
 /**
+ * How and when the user authenticated for an authorization (OpenID Connect Core §2): written into ID tokens as
+ * `auth_time`, `acr` and `amr`, and kept with the code and the refresh tokens of the grant, so that an ID token issued
+ * at a refresh names the original sign-in (§12.2).
+ */
+export interface Authentication {
+  /** When the user signed in, in seconds since the epoch (`auth_time`), not when the code was issued. */
+  readonly authTime: number
+  /** The Authentication Context Class Reference satisfied (`acr`), when the application knows one. */
+  readonly acr?: string | undefined
+  /** The methods used (`amr`, e.g. `["pwd"]`, RFC 8176), when known. */
+  readonly amr?: readonly string[] | undefined
+}
+
+/**
  * An authorization code as the application stored it when it was issued.
  *
  * @typeParam U - the application's user type
@@ -42,6 +56,10 @@ export interface AuthorizationCode<U extends User = User> {
   readonly expiresAt?: number | undefined
   /** The resources (RFC 8707) of the authorization request; a token request may only narrow them. */
   readonly resources?: readonly string[] | undefined
+  /** The `nonce` of an OpenID Connect authorization request, echoed in the ID token (OpenID Connect Core §3.1.2.1). */
+  readonly nonce?: string | undefined
+  /** How and when the user authenticated, when the application said (OpenID Connect Core §2). */
+  readonly authentication?: Authentication | undefined
 }
 
 /** A refresh token as the application stored it when it was issued. */
@@ -56,6 +74,8 @@ export interface RefreshTokenRecord<U extends User = User> {
   readonly expiresAt?: number | undefined
   /** The resources (RFC 8707) the refresh token was granted for; a refresh may only narrow them. */
   readonly resources?: readonly string[] | undefined
+  /** The sign-in of the grant, kept from its code, for the ID token of a refresh (OpenID Connect Core §12.2). */
+  readonly authentication?: Authentication | undefined
 }
 
 /** An authorization code being issued, as passed to `RequestValidator.saveAuthorizationCode`. */
@@ -112,6 +132,13 @@ export interface TokenContext<C extends Client = Client, U extends User = User> 
   readonly resources?: readonly string[] | undefined
   /** The resources of a refresh token issued with it; they equal `resources` except when a refresh narrowed them. */
   readonly refreshTokenResources?: readonly string[] | undefined
+  /**
+   * The sign-in of the grant (OpenID Connect Core §2), from its code or refresh token; keep it with a refresh token
+   * issued now, so that a later refresh's ID token names it.
+   */
+  readonly authentication?: Authentication | undefined
+  /** The `nonce` of the authorization request; only at the code exchange, for its ID token (§3.1.3.6). */
+  readonly nonce?: string | undefined
 }
 
 /**

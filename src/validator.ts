@@ -18,6 +18,12 @@ import {
   type User,
 } from './types.js'
 
+/**
+ * Claims about the user (OpenID Connect Core §5.1) as an application answers them: names to JSON values (`name`,
+ * `email`, `email_verified`, `address`, …).
+ */
+export type UserClaims = Readonly<Record<string, unknown>>
+
 /** Whether a stored expiry (seconds since the epoch) has passed; no expiry means none was set. */
 export function isExpired(expiresAt: number | undefined, now = Date.now() / 1000): boolean {
   return expiresAt !== undefined && now >= expiresAt
@@ -452,5 +458,39 @@ export class RequestValidator<C extends Client = Client, U extends User = User> 
   async deleteRegistration(clientId: string, request: OAuth2Request): Promise<boolean> {
     void [clientId, request]
     throw new ValidatorNotImplementedError('deleteRegistration')
+  }
+
+  /**
+   * The subject identifier of `user` for the client `clientId`: the `sub` of its ID tokens and UserInfo answers
+   * (OpenID Connect Core §2, §8). It must be unique and never reassigned within the issuer, at most 255 ASCII
+   * characters; oauthkit refuses to sign anything else (`server_error`). Return the same value at every call for a user
+   * and client: a client recognises the user by `sub` (with `iss`).
+   *
+   * Default: `user.userId`, the same for every client (the `public` subject type, §8). Override it for pairwise
+   * identifiers (§8.1).
+   *
+   * Used by: ID tokens (authorization code, refresh token), UserInfo endpoint.
+   * @see {@link https://openid.net/specs/openid-connect-core-1_0.html#SubjectIDTypes | OpenID Connect Core §8}
+   */
+  async getSubject(user: U, clientId: string, request: OAuth2Request): Promise<string> {
+    void [clientId, request]
+    return user.userId
+  }
+
+  /**
+   * The claims the application holds about `user`, for an access token granted `scopes` (OpenID Connect Core §5.1,
+   * §5.4). Return what you know (or only what the scopes ask for); oauthkit passes on a standard claim only when its
+   * scope was granted (`profile`, `email`, `address`, `phone`), so a claim returned for no granted scope does not
+   * leak, and it sets `sub` itself from {@link RequestValidator.getSubject}, ignoring any `sub` here. Claims that
+   * belong to no standard scope are passed on as they are: return them only for the scopes that allow them.
+   *
+   * Not implemented by default: the UserInfo endpoint answers `server_error` until the application says what it knows.
+   *
+   * Used by: UserInfo endpoint.
+   * @see {@link https://openid.net/specs/openid-connect-core-1_0.html#ScopeClaims | OpenID Connect Core §5.4}
+   */
+  async getUserInfoClaims(user: U, scopes: readonly string[], clientId: string, request: OAuth2Request): Promise<UserClaims> {
+    void [user, scopes, clientId, request]
+    throw new ValidatorNotImplementedError('getUserInfoClaims')
   }
 }

@@ -120,7 +120,7 @@ describe('oauthkit --help', () => {
     [['clients', '--help'], ['add', 'list', 'show', 'remove', 'rotate-secret', '--name', '--redirect-uri', '--grant-type', '--scope', '--public', '--json', '--db']],
     [['clients', 'add', '--help'], ['--name', '--redirect-uri', '--grant-type', '--scope', '--public', '--json']],
     [['clients', 'rotate-secret', '-h'], ['rotate-secret']],
-    [['users', '--help'], ['add', 'list', 'remove', 'passwd', 'signout', '--username', '--password', 'stdin', '--db']],
+    [['users', '--help'], ['add', 'list', 'update', 'remove', 'passwd', 'signout', '--username', '--password', '--claim', 'stdin', '--db']],
     [['users', 'passwd', '--help'], ['passwd', '--password']],
     [['keys', '--help'], ['rotate', '--db', '--json']],
     [['keys', 'rotate', '--help'], ['rotate', '--db']],
@@ -181,6 +181,15 @@ describe('oauthkit clients', () => {
     const store = await open(db)
     expect(await store.clients.authenticate(client.client_id as string, client.client_secret as string)).toMatchObject({ clientId: client.client_id })
     expect(await store.clients.authenticate(client.client_id as string, 'wrong')).toBeUndefined()
+  })
+
+  it('add --auth-method client_secret_post registers a client that authenticates in the form body (RFC 7591 §2)', async () => {
+    const { db } = sqlite()
+    const client = await json('clients', 'add', '--name', 'rp', '--redirect-uri', 'https://rp.example/cb', '--scope', 'openid', '--auth-method', 'client_secret_post', '--db', db)
+    expect(client.token_endpoint_auth_method).toBe('client_secret_post')
+    expect((await (await open(db)).clients.get(client.client_id as string))?.tokenEndpointAuthMethod).toBe('client_secret_post')
+    expectFailure(await run('clients', 'add', '--name', 'x', '--scope', 'a', '--auth-method', 'private_key_jwt', '--db', db), 2, /--auth-method must be/)
+    expectFailure(await run('clients', 'add', '--name', 'x', '--scope', 'a', '--public', '--auth-method', 'client_secret_post', '--db', db), 2, /confidential/)
   })
 
   it('add without --json prints the client_secret once, with a warning to keep it', async () => {
@@ -328,6 +337,56 @@ describe('oauthkit users', () => {
   })
 })
 
+describe('oauthkit users: profile claims (OpenID Connect, issue 18)', () => {
+  it('add --claim (repeatable) stores standard claims of their types, which list --json shows', async () => {
+    const { db } = sqlite()
+    const added = await json(
+      'users', 'add', '--username', 'alice', '--password', 'pw',
+      '--claim', 'name=Alice Liddell', '--claim', 'email=alice@example.com', '--claim', 'email_verified=true',
+      '--claim', 'updated_at=1700000000', '--claim', 'address={"country":"GB","locality":"Oxford"}', '--db', db,
+    )
+    const claims = { name: 'Alice Liddell', email: 'alice@example.com', email_verified: true, updated_at: 1_700_000_000, address: { country: 'GB', locality: 'Oxford' } }
+    expect((await (await open(db)).users.get(added.user_id as string))?.claims).toEqual(claims)
+    expect(await json('users', 'list', '--db', db)).toEqual([{ user_id: added.user_id, username: 'alice', claims }])
+  })
+
+  it('update USERNAME --claim sets and, with an empty value, removes claims, keeping the others', async () => {
+    const { db } = sqlite()
+    const added = await json('users', 'add', '--username', 'alice', '--password', 'pw', '--claim', 'name=Alice', '--claim', 'locale=en-GB', '--db', db)
+    const updated = await run('users', 'update', 'alice', '--claim', 'given_name=Alice', '--claim', 'locale=', '--claim', 'address=1 Rabbit Hole', '--db', db)
+    expect(updated.code, updated.err).toBe(0)
+    expect(updated.out).toMatch(/updated the profile of alice/)
+    expect((await (await open(db)).users.get(added.user_id as string))?.claims).toEqual({ name: 'Alice', given_name: 'Alice', address: { formatted: '1 Rabbit Hole' } })
+  })
+
+  it.each([
+    [['--claim', 'nickname'], /name=value/],
+    [['--claim', 'shoe_size=42'], /shoe_size is not a standard claim/],
+    [['--claim', 'sub=someone'], /sub is the user id/],
+    [['--claim', 'email_verified=yes'], /email_verified must be true or false/],
+    [['--claim', 'updated_at=yesterday'], /updated_at must be a whole number/],
+    [['--claim', 'name=a\u0007b'], /name must be a non-empty printable string/],
+    [['--claim', 'address={"planet":"Mars"}'], /address has no member planet/],
+  ])('refuses a malformed claim %j with exit 2, before asking for a password, and changes nothing', async (claim, message) => {
+    const { db } = sqlite()
+    // An empty stdin: were the password asked for first, the answer would be "needs a password", not the claim's error.
+    vi.spyOn(process, 'stdin', 'get').mockReturnValue(Readable.from([]) as unknown as typeof process.stdin)
+
+    expectFailure(await run('users', 'add', '--username', 'bob', ...claim, '--db', db), 2, message)
+    expect(await (await open(db)).users.list()).toEqual([])
+    await json('users', 'add', '--username', 'alice', '--password', 'pw', '--claim', 'name=Alice', '--db', db)
+    expectFailure(await run('users', 'update', 'alice', ...claim, '--db', db), 2, message)
+    expect((await (await open(db)).users.getByUsername('alice'))?.claims).toEqual({ name: 'Alice' })
+  })
+
+  it('update needs a --claim and an existing user', async () => {
+    const { db } = sqlite()
+    await json('users', 'add', '--username', 'alice', '--password', 'pw', '--db', db)
+    expectFailure(await run('users', 'update', 'alice', '--db', db), 2, /needs at least one --claim/)
+    expectFailure(await run('users', 'update', 'carol', '--claim', 'name=C', '--db', db), 1, /no user carol/)
+  })
+})
+
 describe('oauthkit keys rotate', () => {
   it('starts signing with a new key and keeps the old one published', async () => {
     const { db } = sqlite()
@@ -456,6 +515,7 @@ describe('oauthkit serve: refused before it listens', () => {
     ['a plain http issuer beyond loopback', ['--issuer', 'http://example.com'], /plain http is accepted only for a loopback issuer/],
     ['an issuer that is not a URL', ['--issuer', 'example.com'], /--issuer must be a URL/],
     ['an unknown token format', ['--token-format', 'xml'], /--token-format must be opaque or jwt, got xml/],
+    ['a signing algorithm oauthkit does not sign with', ['--signing-alg', 'HS256'], /--signing-alg must be ES256, RS256 or EdDSA, got HS256/],
     ['a port that is not a number', ['--port', 'http'], /--port must be a port number/],
     ['a port out of range', ['--port', '70000'], /--port must be a port number/],
     ['a rate limit without its window', ['--login-limit', '5'], /--login-limit must be N\/SECONDS .* or off, got 5 /],

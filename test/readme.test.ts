@@ -59,7 +59,7 @@ describe('README usage example', () => {
     expect(token.access_token).toEqual(expect.any(String))
   }, 30_000)
 
-  it.each(['Usage', 'Stores'])("the %s example type-checks against the package's published declarations", async (title) => {
+  it.each(['Usage', 'Stores', 'OpenID Connect'])("the %s example type-checks against the package's published declarations", async (title) => {
     expect(existsSync(join(root, 'dist', 'index.d.ts')), 'dist/ is missing: run `npm run build` (npm test does)').toBe(true)
     const file = join(dir, `example-${title}.ts`)
     await writeFile(file, example(await readFile(join(root, 'README.md'), 'utf8'), title))
@@ -81,5 +81,16 @@ describe('README usage example', () => {
     expect(status, body).toBe(200)
     expect(JSON.parse(body)).toMatchObject({ token_type: 'Bearer', scope: 'read' })
     expect(existsSync(join(dir, 'oauthkit.db'))).toBe(true)
+  }, 30_000)
+
+  it('the OpenID Connect example issues an ID token for its nonce and sign-in, and UserInfo answers the claims of email', async () => {
+    expect(existsSync(join(root, 'dist', 'store', 'index.js')), 'dist/ is missing: run `npm run build` (npm test does)').toBe(true)
+    const openid = `${example(await readFile(join(root, 'README.md'), 'utf8'), 'OpenID Connect')}\nconsole.log(JSON.stringify({ id_token, clientId, userinfo }))\n`
+    const { id_token, clientId, userinfo } = (await run(openid, dir, root)) as { id_token: string; clientId: string; userinfo: { status: number; headers: Record<string, string>; body: string } }
+    const claims = JSON.parse(Buffer.from(id_token.split('.')[1] as string, 'base64url').toString()) as Record<string, unknown>
+    expect(claims).toMatchObject({ iss: 'https://as.example.com', sub: 'alice', aud: clientId, nonce: 'n-0S6_WzA2Mj', amr: ['pwd'], auth_time: expect.any(Number) })
+    expect(userinfo.status).toBe(200)
+    expect(userinfo.headers['Cache-Control']).toBe('no-store')
+    expect(JSON.parse(userinfo.body)).toEqual({ sub: 'alice', email: 'alice@example.com', email_verified: true })
   }, 30_000)
 })

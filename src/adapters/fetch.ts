@@ -195,10 +195,18 @@ export interface FetchHandlerServer {
   readonly createMetadataResponse: CreateResponse
   /** Present when the server was given an `issuer`. */
   readonly metadataEndpoint: { readonly wellKnownUri: string } | undefined
+  /** The UserInfo endpoint (OpenID Connect Core §5.3); served only when `userInfoEndpoint` is set. */
+  readonly createUserInfoResponse?: CreateResponse
+  /** Present when the server is an OpenID Provider (it was given an `idTokenSigner`). */
+  readonly userInfoEndpoint?: object | undefined
+  /** The OpenID Provider configuration (Discovery §4); served only when `openIdConfigurationEndpoint` is set. */
+  readonly createOpenIDConfigurationResponse?: CreateResponse
+  /** Present when the server is an OpenID Provider. */
+  readonly openIdConfigurationEndpoint?: { readonly wellKnownUri: string } | undefined
 }
 
 /** The endpoints {@link createFetchHandler} serves. */
-export type EndpointName = 'token' | 'revocation' | 'introspection' | 'metadata'
+export type EndpointName = 'token' | 'revocation' | 'introspection' | 'metadata' | 'userinfo' | 'openid-configuration'
 
 /** The default paths of {@link createFetchHandler}, matching the metadata document's default endpoint URLs. */
 export const DEFAULT_PATHS: Readonly<Record<EndpointName, string>> = Object.freeze({
@@ -206,6 +214,8 @@ export const DEFAULT_PATHS: Readonly<Record<EndpointName, string>> = Object.free
   revocation: '/revoke',
   introspection: '/introspect',
   metadata: '/.well-known/oauth-authorization-server',
+  userinfo: '/userinfo',
+  'openid-configuration': '/.well-known/openid-configuration',
 })
 
 /** Options of {@link createFetchHandler}. */
@@ -277,13 +287,23 @@ export function protocolRoutes(
       return await bound(request.url, request.method, await request.body(), request.headers, credentials)
     }
     const browsers = options.cors === true && name !== 'introspection'
-    routes.push([path, browsers ? withCors(route, name === 'metadata' ? ['GET', 'HEAD'] : ['POST']) : route])
+    routes.push([path, browsers ? withCors(route, CORS_METHODS[name] ?? ['POST']) : route])
   }
   add('token', DEFAULT_PATHS.token, server.createTokenResponse)
   add('revocation', DEFAULT_PATHS.revocation, server.createRevocationResponse)
   add('introspection', DEFAULT_PATHS.introspection, server.createIntrospectResponse)
   if (metadataPath !== undefined) add('metadata', metadataPath, server.createMetadataResponse)
+  if (server.userInfoEndpoint !== undefined) add('userinfo', DEFAULT_PATHS.userinfo, server.createUserInfoResponse)
+  const discovery = server.openIdConfigurationEndpoint
+  if (discovery !== undefined) add('openid-configuration', new URL(discovery.wellKnownUri).pathname, server.createOpenIDConfigurationResponse)
   return routes
+}
+
+/** The methods a browser may use at each endpoint open to CORS; `POST` for the others. */
+const CORS_METHODS: Partial<Record<EndpointName, readonly string[]>> = {
+  metadata: ['GET', 'HEAD'],
+  'openid-configuration': ['GET', 'HEAD'],
+  userinfo: ['GET', 'POST'],
 }
 
 /**

@@ -15,7 +15,9 @@ import { type Store } from '../store/store.js'
 import { StoreValidator, type StoreClientMetadataDocumentsPolicy } from '../store/validator.js'
 import { type TokenGenerator } from '../tokens/generator.js'
 import { randomTokenGenerator } from '../tokens/random-token.js'
-import { signedTokenGenerator } from '../tokens/signed-token.js'
+import { DEFAULT_ID_TOKEN_EXPIRES_IN, type IdTokenKey, type IdTokenSigner } from '../tokens/id-token.js'
+import { compactSigner } from '../tokens/jws.js'
+import { signedTokenGenerator, type SigningAlgorithm } from '../tokens/signed-token.js'
 import { SigningKeys } from './keys.js'
 import { stdoutLines } from './log.js'
 import { LoginAndConsent, page } from './login-and-consent.js'
@@ -35,6 +37,13 @@ export interface AppOptions {
   readonly issuer: string
   /** `opaque` (default): random tokens checked through the store; `jwt`: RFC 9068 tokens signed with the store's keys. */
   readonly tokenFormat?: 'opaque' | 'jwt' | undefined
+  /**
+   * The algorithm of the signing keys this instance generates, for ID tokens and JWT access tokens: `ES256` (the
+   * default on first start), `RS256` (which OpenID Connect Discovery §3 expects every provider to offer) or `EdDSA`. A
+   * key already in the store keeps its algorithm: a change applies from the next rotation (`app.keys.rotate()`,
+   * `oauthkit keys rotate`), and both are advertised meanwhile.
+   */
+  readonly signingAlg?: SigningAlgorithm | undefined
   /**
    * Serve the password grant (RFC 6749 §4.3) at `/token`, and list it in the metadata. Default `false`: RFC 9700 §2.4
    * says it MUST NOT be used; turn it on only for a legacy client that cannot be moved to the code flow. Its guesses
@@ -154,7 +163,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const stdout = options.log === undefined ? stdoutLines() : undefined
   const log = options.log ?? ((entry) => stdout?.write(JSON.stringify(entry)))
   const tokenExpiresIn = options.tokenExpiresIn ?? DEFAULT_TOKEN_EXPIRES_IN
-  const keys = await SigningKeys.load(options.store, { maxTokenLifetime: tokenExpiresIn })
+  const keys = await SigningKeys.load(options.store, { maxTokenLifetime: tokenExpiresIn, alg: options.signingAlg })
   const registration = options.registration
   const documents = options.clientMetadataDocuments
   if (documents?.allowLoopback === true && !isLoopbackOrigin(issuer)) {
@@ -183,9 +192,14 @@ export async function createApp(options: AppOptions): Promise<App> {
     allowInsecureTransport: !secure,
     metadata: {
       jwks_uri: `${issuer}/jwks.json`,
+      scopes_supported: OPENID_SCOPES,
       ...(registration === undefined ? {} : { registration_endpoint: `${issuer}/register` }),
       ...(documents === undefined ? {} : { client_id_metadata_document_supported: true }),
     },
+    // OpenID Connect: ID tokens signed with the keys of the JWKS, UserInfo and discovery. They live no longer than access
+    // tokens, which is how long a retired key stays published.
+    idTokenSigner: idTokenSignerOf(keys, issuer, options.signingAlg),
+    idTokenExpiresIn: Math.min(DEFAULT_ID_TOKEN_EXPIRES_IN, tokenExpiresIn),
     onError: reportServerError,
     tokenRequestHooks: limiter?.tokenRequestHooks(),
     enablePasswordGrant: options.enablePasswordGrant === true,
@@ -242,6 +256,31 @@ export async function createApp(options: AppOptions): Promise<App> {
       stopPurging()
       keys.stop()
       stdout?.close()
+    },
+  }
+}
+
+/** The scopes of OpenID Connect (Core §3.1.2.1, §5.4), advertised as `scopes_supported`; clients have their own. */
+const OPENID_SCOPES = ['openid', 'profile', 'email', 'address', 'phone']
+
+/**
+ * An ID token signer over the store's keys: it signs with the current key, so a rotation takes effect at once, each
+ * key's signer made once.
+ */
+function idTokenSignerOf(keys: SigningKeys, issuer: string, configured: SigningAlgorithm | undefined): IdTokenSigner {
+  const signers = new Map<string, IdTokenKey>()
+  return {
+    issuer,
+    // The key that signs now, and the algorithm the next rotation brings in (the metadata is made once, at start).
+    algorithms: [...new Set([keys.current().alg, configured ?? keys.current().alg])],
+    current() {
+      const { kid, alg, privateKey } = keys.current()
+      let key = signers.get(kid)
+      if (key === undefined) {
+        key = { alg, sign: compactSigner(nodeSigner(privateKey, alg), alg, { alg, typ: 'JWT', kid }) }
+        signers.set(kid, key)
+      }
+      return key
     },
   }
 }

@@ -20,8 +20,10 @@ import { type SigningAlgorithm } from '../tokens/signed-token.js'
 /** Options of {@link SigningKeys.load}. */
 export interface SigningKeysOptions {
   /**
-   * The algorithm of the keys this instance generates (on first start and on rotation); default `ES256`. A key
-   * already in the store keeps its own algorithm, so a change takes effect at the next rotation.
+   * The algorithm of the keys this instance generates (on first start and on rotation). Default: `ES256` on first
+   * start, and at a rotation the algorithm of the key that signs until then, so that a rotation never changes what
+   * relying parties were told (OpenID Connect Discovery's `id_token_signing_alg_values_supported`). A key already in the
+   * store keeps its own algorithm, so a change takes effect at the next rotation.
    */
   readonly alg?: SigningAlgorithm | undefined
   /**
@@ -111,7 +113,7 @@ export class SigningKeys {
 
   private constructor(
     private readonly store: StoreBackend,
-    private readonly alg: SigningAlgorithm,
+    private readonly alg: SigningAlgorithm | undefined,
     private readonly maxTokenLifetime: number,
     private readonly reloadInterval: number,
     private readonly now: () => number,
@@ -125,8 +127,8 @@ export class SigningKeys {
    * @throws the store's errors, or jose's when a stored key cannot be imported
    */
   static async load(store: StoreBackend, options: SigningKeysOptions): Promise<SigningKeys> {
-    const alg = options.alg ?? 'ES256'
-    if (!ALGORITHMS.has(alg)) throw new TypeError(`SigningKeys does not support alg ${String(alg)}: use ES256, RS256 or EdDSA`)
+    const alg = options.alg
+    if (alg !== undefined && !ALGORITHMS.has(alg)) throw new TypeError(`SigningKeys does not support alg ${String(alg)}: use ES256, RS256 or EdDSA`)
     if (!Number.isSafeInteger(options.maxTokenLifetime) || options.maxTokenLifetime <= 0) {
       throw new TypeError('SigningKeys needs maxTokenLifetime, a positive whole number of seconds')
     }
@@ -187,7 +189,7 @@ export class SigningKeys {
    */
   rotate(): Promise<{ kid: string }> {
     return this.serialized(async () => {
-      const record = await generate(this.alg, this.now())
+      const record = await generate(this.alg ?? this.current().alg, this.now())
       const expiresAt = record.createdAt + this.maxTokenLifetime + this.reloadInterval
       await this.store.transaction(async () => {
         await this.store.keys.insert(record)
@@ -227,7 +229,7 @@ export class SigningKeys {
     let records = await this.store.keys.list()
     if (!records.some((key) => key.retiredAt === undefined)) {
       // Generated outside the transaction: an RSA key takes a while, and the transaction may hold the write lock.
-      const record = await generate(this.alg, this.now())
+      const record = await generate(this.alg ?? 'ES256', this.now())
       records = await this.store.transaction(async () => {
         const again = await this.store.keys.list()
         // Another process may have stored one meanwhile; then ours is not needed.

@@ -15,6 +15,7 @@ import {
 import { type OAuth2Request } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
 import { type Server } from '../servers.js'
+import { type Authentication } from '../types.js'
 import { type ClientRecord, type Store } from '../store/store.js'
 import { type StoreValidator } from '../store/validator.js'
 import { type HttpResponse, type RouteRequest } from '../adapters/router.js'
@@ -88,7 +89,7 @@ export class LoginAndConsent {
       return redirect(`/login?return_to=${encodeURIComponent(`/authorize?${query.toString()}`)}`)
     }
     if (!remembered) return redirect(`/consent?return_to=${encodeURIComponent(returnTo)}`)
-    return this.server.createAuthorizationResponse(uri, method, body, headers, validated.scopes, { userId: session.userId })
+    return this.server.createAuthorizationResponse(uri, method, body, headers, validated.scopes, { userId: session.userId }, signInOf(session))
   }
 
   /** `/login`: the form, and signing in under the rate limits per username and per address. */
@@ -191,7 +192,7 @@ export class LoginAndConsent {
     }
     // A public client's consent is asked for every time (see authorize), so there is nothing to remember of it.
     if (!(await this.isPublic(client.clientId))) await this.validator.saveConsent(client.clientId, session.userId, validated.scopes)
-    return this.server.createAuthorizationResponse(authorizeUri, 'GET', undefined, {}, validated.scopes, { userId: session.userId })
+    return this.server.createAuthorizationResponse(authorizeUri, 'GET', undefined, {}, validated.scopes, { userId: session.userId }, signInOf(session))
   }
 
   /** `/`: where a sign-in without an authorization request lands. */
@@ -229,6 +230,14 @@ export class LoginAndConsent {
     const user = await this.store.users.get(session.userId)
     return user === undefined ? undefined : { userId: user.userId, username: user.username, authTime: session.authTime }
   }
+}
+
+/**
+ * The session's sign-in as the ID tokens name it (OpenID Connect Core §2): its time, and the password it was made with
+ * (`amr` `pwd`, RFC 8176 §2), the only way this server signs people in.
+ */
+function signInOf(session: { readonly authTime: number }): Authentication {
+  return { authTime: session.authTime, amr: ['pwd'] }
 }
 
 /** What an authorization request asks of the interaction with the user (OpenID Connect Core §3.1.2.1). */

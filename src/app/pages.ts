@@ -58,6 +58,18 @@ export function loginPage(options: { csrf: string; returnTo: string; error?: str
 }
 
 /**
+ * What the OpenID Connect scopes let the application learn (OpenID Connect Core §5.4), in plain words for the consent
+ * page; any other scope is shown by its name.
+ */
+const SCOPE_WORDS: Readonly<Record<string, string>> = {
+  openid: 'Know who you are when you sign in (your account identifier on this server)',
+  profile: 'Your profile: your name, nickname, picture, website, gender, birthdate, time zone and language',
+  email: 'Your email address, and whether it was verified',
+  address: 'Your postal address',
+  phone: 'Your phone number, and whether it was verified',
+}
+
+/**
  * The consent page: which client asks for which scopes, with Allow and Deny. A client that registered itself
  * (`selfRegistered`) is marked as such, with the host it sends the user back to: its name is only what it claims. A
  * client known by its client ID metadata document (`documentHost`) is marked with the host that publishes the document
@@ -71,7 +83,12 @@ export function consentPage(options: {
   username: string
   selfRegistered?: { readonly redirectHost: string; readonly documentHost?: string | undefined } | undefined
 }): string {
-  const scopes = options.scopes.map((scope) => `<li>${escapeHtml(scope)}</li>`).join('')
+  const scopes = options.scopes
+    .map((scope) => {
+      const words = SCOPE_WORDS[scope]
+      return words === undefined ? `<li>${escapeHtml(scope)}</li>` : `<li>${words} <span class="muted">(${scope})</span></li>`
+    })
+    .join('')
   const self = options.selfRegistered
   const unverified =
     self === undefined

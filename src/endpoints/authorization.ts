@@ -22,7 +22,7 @@ import { parseScope } from '../core/scope.js'
 import { type AuthorizationResponseType, type ValidatedAuthorizationRequest } from '../grants/response-type.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
 import { type RequestValidator } from '../validator.js'
-import { type Client, type User } from '../types.js'
+import { type Authentication, type Client, type User } from '../types.js'
 import { reportError, respondWithErrors, type EndpointOptions } from './base.js'
 
 export { type AuthorizationRequestCredentials, type AuthorizationResponseType, type ValidatedAuthorizationRequest } from '../grants/response-type.js'
@@ -112,6 +112,8 @@ export class AuthorizationEndpoint {
    *
    * @param scopes - the scopes the user granted; default the requested ones
    * @param user - the user who allowed the request
+   * @param authentication - when and how the user signed in (OpenID Connect Core §2): `auth_time`, `acr`, `amr` of
+   *   the ID tokens of the grant; required for an OpenID Connect request with `max_age`, and then within it
    * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2 | RFC 6749 §4.1.2}
    * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-4.2.2 | RFC 6749 §4.2.2}
    */
@@ -122,6 +124,7 @@ export class AuthorizationEndpoint {
     headers: RequestHeaders | undefined,
     scopes: readonly string[] | undefined,
     user: User,
+    authentication?: Authentication,
   ): Promise<OAuth2Response> {
     return this.respond(uri, httpMethod, body, headers, async (request, verified) => {
       if (typeof user?.userId !== 'string') throw new TypeError('createAuthorizationResponse needs the user who allowed the request')
@@ -131,7 +134,10 @@ export class AuthorizationEndpoint {
         throw new TypeError('createAuthorizationResponse was given scopes the client may not have')
       }
       const handler = this.responseTypes.get(credentials.responseType) as AuthorizationResponseType
-      const params = await handler.createAuthorizationResponseParameters(credentials, granted, user, this.options.bearerToken)
+      if (authentication !== undefined && !Number.isSafeInteger(authentication.authTime)) {
+        throw new TypeError('createAuthorizationResponse needs authentication.authTime in whole seconds since the epoch')
+      }
+      const params = await handler.createAuthorizationResponseParameters(credentials, granted, user, this.options.bearerToken, authentication)
       return deliverToRedirectUri(credentials.redirectUri, credentials.responseMode, this.withStateAndIssuer(params, credentials.state, request))
     })
   }

@@ -11,8 +11,10 @@ import { type ResponseMode } from '../core/response-mode.js'
 import { type AuthorizationRequestCredentials, type AuthorizationResponseType } from './response-type.js'
 import { generateTimeOrderedToken } from '../tokens/time-ordered.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
+import { type IdTokenIssuer } from '../tokens/id-token.js'
+import { OPENID_SCOPE } from '../core/claims.js'
 import { isExpired, type RequestValidator } from '../validator.js'
-import { type AuthorizationCode, type Client, type User } from '../types.js'
+import { type Authentication, type AuthorizationCode, type Client, type User } from '../types.js'
 import { GrantTypeBase, type ValidatedTokenRequest } from './base.js'
 
 /** Options of {@link AuthorizationCodeGrant}. */
@@ -26,7 +28,15 @@ export interface AuthorizationCodeGrantOptions {
    * leaked with the authorization request is the verifier itself.
    */
   readonly allowPlainCodeChallenge?: boolean
+  /**
+   * Issues an ID token at the exchange of a code granted with the `openid` scope (OpenID Connect Core §3.1.3.3).
+   * Without it, such a code gets OAuth tokens only.
+   */
+  readonly idTokens?: IdTokenIssuer | undefined
 }
+
+/** The longest `nonce` accepted: a nonce is a random value, and it is stored with the code and signed back. */
+export const MAX_NONCE_LENGTH = 512
 
 /** RFC 6749 §4.1.2: a maximum authorization code lifetime of 10 minutes is recommended. */
 const MAX_CODE_EXPIRES_IN = 600
@@ -49,7 +59,7 @@ export class AuthorizationCodeGrant extends GrantTypeBase implements Authorizati
   readonly responseType = 'code'
   readonly defaultResponseMode = 'query'
   readonly responseModes: readonly ResponseMode[] = ['query', 'fragment', 'form_post']
-  readonly authorizationParameters = ['code_challenge', 'code_challenge_method'] as const
+  readonly authorizationParameters = ['code_challenge', 'code_challenge_method', 'nonce', 'max_age'] as const
   protected readonly parameters = ['code', 'redirect_uri', 'code_verifier'] as const
   private readonly refreshToken: boolean
   private readonly codeExpiresIn: number
@@ -65,6 +75,12 @@ export class AuthorizationCodeGrant extends GrantTypeBase implements Authorizati
       throw new TypeError('codeExpiresIn must be a whole number of seconds from 1 to 600 (RFC 6749 section 4.1.2)')
     }
     this.codeChallengeMethods = options.allowPlainCodeChallenge === true ? ['S256', 'plain'] : ['S256']
+    this.idTokens = options.idTokens
+  }
+
+  /** Whether this grant issues ID tokens (it was given an `idTokens` issuer). */
+  get issuesIdTokens(): boolean {
+    return this.idTokens !== undefined
   }
 
   /**
@@ -75,6 +91,11 @@ export class AuthorizationCodeGrant extends GrantTypeBase implements Authorizati
    * @throws {@link InvalidRequestError} for a missing, malformed or unsupported challenge
    */
   async validateAuthorizationRequest(request: OAuth2Request, client: Client): Promise<void> {
+    const nonce = request.params.get('nonce')
+    // OpenID Connect Core §3.1.2.1: the nonce is echoed in the ID token; a bounded one keeps codes and tokens small.
+    if (nonce !== undefined && nonce.length > MAX_NONCE_LENGTH) throw new InvalidRequestError(`nonce must be at most ${MAX_NONCE_LENGTH} characters`)
+    const maxAge = request.params.get('max_age')
+    if (maxAge !== undefined && !/^\d{1,10}$/.test(maxAge)) throw new InvalidRequestError('max_age must be a whole number of seconds')
     const challenge = request.params.get('code_challenge')
     const method = request.params.get('code_challenge_method')
     if (challenge === undefined) {
@@ -96,16 +117,27 @@ export class AuthorizationCodeGrant extends GrantTypeBase implements Authorizati
 
   /**
    * Issues an authorization code: 256 random bits, saved through `saveAuthorizationCode` with the client, user,
-   * scopes, redirect URI and PKCE challenge it is bound to.
+   * scopes, redirect URI and PKCE challenge it is bound to, and, for an OpenID Connect request (scope `openid`), its
+   * `nonce` and the user's `authentication`.
    *
    * @see {@link https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2 | RFC 6749 §4.1.2}
+   * @see {@link https://openid.net/specs/openid-connect-core-1_0.html#AuthRequest | OpenID Connect Core §3.1.2.1}
+   * @throws TypeError when the request has `max_age` but `authentication` is missing or older than it: the caller
+   *   must have the user sign in again (§3.1.2.1), and `auth_time` is then required in the ID token (§2)
    */
   async createAuthorizationResponseParameters(
     credentials: AuthorizationRequestCredentials,
     scopes: readonly string[],
     user: User,
+    _bearerToken?: BearerToken,
+    authentication?: Authentication,
   ): Promise<Record<string, string>> {
     const { request } = credentials
+    const openid = scopes.includes(OPENID_SCOPE)
+    const maxAge = request.params.get('max_age')
+    if (openid && maxAge !== undefined && (authentication === undefined || Math.floor(Date.now() / 1000) - authentication.authTime > Number(maxAge))) {
+      throw new TypeError('createAuthorizationResponse needs the authentication of a sign-in within max_age (OpenID Connect Core section 3.1.2.1)')
+    }
     const code = generateTimeOrderedToken()
     const challenge = request.params.get('code_challenge')
     await this.requestValidator.saveAuthorizationCode(
@@ -119,6 +151,8 @@ export class AuthorizationCodeGrant extends GrantTypeBase implements Authorizati
         codeChallengeMethod: challenge === undefined ? undefined : ((request.params.get('code_challenge_method') ?? 'plain') as CodeChallengeMethod),
         resources: credentials.resources,
         expiresAt: Math.floor(Date.now() / 1000) + this.codeExpiresIn,
+        nonce: openid ? request.params.get('nonce') : undefined,
+        authentication,
       },
       request,
     )
@@ -159,6 +193,8 @@ export class AuthorizationCodeGrant extends GrantTypeBase implements Authorizati
       grantType: this.grantType,
       // The token request has no scope parameter, so the granted scope is always returned (RFC 6749 §5.1).
       requestedScopes: undefined,
+      authentication: stored.authentication,
+      nonce: stored.nonce,
       code,
     }
   }

@@ -9,8 +9,10 @@ import { rejectRepeated, type OAuth2Request } from '../core/request.js'
 import { noStoreJsonResponse, type OAuth2Response } from '../core/response.js'
 import { parseResources } from '../core/resource-indicator.js'
 import { isSubsetOf, parseScope, sameScopes } from '../core/scope.js'
+import { OPENID_SCOPE } from '../core/claims.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
 import { copyTokenContext } from '../tokens/generator.js'
+import { type IdTokenIssuer } from '../tokens/id-token.js'
 import { type RequestValidator } from '../validator.js'
 import { type Client, type TokenContext } from '../types.js'
 import { authenticateClient } from './client-authentication.js'
@@ -53,6 +55,11 @@ export abstract class GrantTypeBase implements TokenGrantType {
   abstract readonly allowsPublicClients: boolean
   /** The RFC parameters this grant reads, besides `grant_type` and client authentication. */
   protected abstract readonly parameters: readonly string[]
+  /**
+   * Issues an ID token with the tokens of a grant that has the `openid` scope (OpenID Connect Core §3.1.3.3, §12.2);
+   * set by the grants that may (authorization code, refresh token) when configured with one.
+   */
+  protected idTokens: IdTokenIssuer | undefined
 
   constructor(protected readonly requestValidator: RequestValidator) {}
 
@@ -150,6 +157,12 @@ export abstract class GrantTypeBase implements TokenGrantType {
       includeScope: requestedScopes === undefined || !sameScopes(requestedScopes, context.scopes),
       saveToken: false,
     })
+    // OpenID Connect Core §3.1.3.3 (and §12.2 for a refresh): a grant with openid gets an ID token beside its tokens,
+    // signed before anything is consumed, as the access token is. It is not saved: nothing ever looks it up.
+    const response =
+      this.idTokens !== undefined && context.refreshTokenScopes.includes(OPENID_SCOPE)
+        ? { ...token, id_token: await this.idTokens.createIdToken(context, token.access_token, request) }
+        : token
     if (redeem === undefined) {
       // Nothing to consume: one write, with no transaction around it (a store makes each write whole on its own).
       await this.requestValidator.saveBearerToken(token, context, request)
@@ -159,6 +172,6 @@ export abstract class GrantTypeBase implements TokenGrantType {
         await this.requestValidator.saveBearerToken(token, context, request)
       })
     }
-    return noStoreJsonResponse(200, token)
+    return noStoreJsonResponse(200, response)
   }
 }

@@ -8,7 +8,8 @@ import { type OAuth2Request } from '../core/request.js'
 import { type OAuth2Response } from '../core/response.js'
 import { isSubsetOf, parseScope } from '../core/scope.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
-import { isExpired } from '../validator.js'
+import { type IdTokenIssuer } from '../tokens/id-token.js'
+import { isExpired, type RequestValidator } from '../validator.js'
 import { GrantTypeBase, type ValidatedTokenRequest } from './base.js'
 
 /** A validated refresh: the tokens' context plus the refresh token presented. */
@@ -29,6 +30,15 @@ export class RefreshTokenGrant extends GrantTypeBase {
   /** Public clients may use this grant, identified by client_id (RFC 6749 §3.2.1). */
   readonly allowsPublicClients = true
   protected readonly parameters = ['refresh_token', 'scope'] as const
+
+  /**
+   * @param options - `idTokens`: issues a new ID token at the refresh of a grant that has the `openid` scope, with the
+   *   same `sub` and `auth_time` and no `nonce` (OpenID Connect Core §12.2)
+   */
+  constructor(requestValidator: RequestValidator, options: { readonly idTokens?: IdTokenIssuer | undefined } = {}) {
+    super(requestValidator)
+    this.idTokens = options.idTokens
+  }
 
   /**
    * @throws {@link InvalidRequestError} when `refresh_token` is missing
@@ -61,6 +71,7 @@ export class RefreshTokenGrant extends GrantTypeBase {
       refreshTokenResources: stored.resources ?? [],
       grantType: this.grantType,
       requestedScopes,
+      authentication: stored.authentication,
       refreshToken,
     }
   }

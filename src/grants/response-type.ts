@@ -8,7 +8,7 @@ import { type CodeChallengeMethod } from '../core/pkce.js'
 import { type OAuth2Request } from '../core/request.js'
 import { type ResponseMode } from '../core/response-mode.js'
 import { type BearerToken } from '../tokens/bearer-token.js'
-import { type Client, type User } from '../types.js'
+import { type Authentication, type Client, type User } from '../types.js'
 
 /** A verified authorization request: what a consent page shows and what the response is built from. */
 export interface AuthorizationRequestCredentials {
@@ -61,12 +61,13 @@ export interface AuthorizationResponseType {
   validateAuthorizationRequest(request: OAuth2Request, client: Client): Promise<void>
   /**
    * Issues the code or token and returns the parameters to deliver (without `state` and `iss`, which the endpoint
-   * adds).
+   * adds). `authentication` is how and when the user signed in, when the application said (OpenID Connect Core §2).
    */
   createAuthorizationResponseParameters(
     credentials: AuthorizationRequestCredentials,
     scopes: readonly string[],
     user: User,
     bearerToken: BearerToken,
+    authentication?: Authentication,
   ): Promise<Record<string, string>>
 }

@@ -34,6 +34,7 @@ export {
 export { CLIENT_GRANT_TYPES, Clients, type CreatedClient, type NewClient } from './clients.js'
 export { InitialAccessTokens, type CreatedInitialAccessToken, type NewInitialAccessToken } from './initial-access-tokens.js'
 export { normalizeUsername, Users, type NewUser } from './users.js'
+export { checkUserClaims, parseClaimArgument } from './user-claims.js'
 export { hashPassword, SCRYPT_PARAMETERS, tokenHash, verifySecret } from './secrets.js'
 export { DEFAULT_MAX_TOKENS, MemoryStore, MemoryStoreFullError, type MemoryStoreOptions } from './memory/index.js'
 export {

@@ -14,6 +14,7 @@
  * @module
  */
 import { type SigningAlgorithm } from '../tokens/signed-token.js'
+import { type Authentication } from '../types.js'
 
 /** How a client authenticates at the token endpoint (RFC 7591 §2). */
 export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none'
@@ -96,6 +97,12 @@ export interface UserRecord {
   /** The password's scrypt hash (`scrypt:…`). */
   readonly passwordHash: string
   readonly createdAt: number
+  /**
+   * What the user's profile says of them, as OpenID Connect standard claims (Core §5.1: `name`, `email`,
+   * `email_verified`, `locale`, …), released at the UserInfo endpoint by scope (§5.4). Absent or empty when none
+   * were set.
+   */
+  readonly claims?: Readonly<Record<string, unknown>> | undefined
 }
 
 /** An authorization code, as stored: its digest and what it was issued for. */
@@ -115,6 +122,10 @@ export interface CodeRecord {
   readonly grantId: string
   /** When the code was redeemed; set once, atomically, by {@link CodeTable.consume}. */
   readonly consumedAt?: number | undefined
+  /** The `nonce` of an OpenID Connect authorization request, for the ID token of the exchange. */
+  readonly nonce?: string | undefined
+  /** How and when the user signed in (OpenID Connect Core §2), for the ID tokens of the grant. */
+  readonly authentication?: Authentication | undefined
 }
 
 /** An access or refresh token, as stored. */
@@ -136,6 +147,8 @@ export interface TokenRecord {
   readonly revokedAt?: number | undefined
   /** Set on a refresh token when it was exchanged for a new one (rotation). Presenting it again is reuse. */
   readonly rotatedAt?: number | undefined
+  /** Of a refresh token: the sign-in of its grant, for the ID token of a refresh (OpenID Connect Core §12.2). */
+  readonly authentication?: Authentication | undefined
 }
 
 /** The consent a user gave a client: the scopes already granted. */
@@ -319,6 +332,8 @@ export interface UserTable {
   delete(userId: string): Promise<boolean>
   /** @returns whether the user exists */
   updatePasswordHash(userId: string, passwordHash: string): Promise<boolean>
+  /** Replaces the user's claims ({@link UserRecord.claims}). @returns whether the user exists */
+  updateClaims(userId: string, claims: Readonly<Record<string, unknown>>): Promise<boolean>
 }
 
 /** Authorization codes. */

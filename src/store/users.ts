@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { hashPassword, isWeakerThanCurrent, unknownUserHash, verifySecret } from './secrets.js'
 import { type SessionTable, type TokenTable, type UserRecord, type UserTable } from './tables.js'
+import { checkUserClaims } from './user-claims.js'
 
 /** What {@link Users.create} takes. */
 export interface NewUser {
@@ -13,6 +14,8 @@ export interface NewUser {
   readonly password: string
   /** Choose the identifier (the `sub` of tokens) instead of a generated one. */
   readonly userId?: string | undefined
+  /** Standard claims of the profile (OpenID Connect Core §5.1): `name`, `email`, `email_verified`, `locale`, … */
+  readonly claims?: Readonly<Record<string, unknown>> | undefined
 }
 
 /**
@@ -44,13 +47,15 @@ export class Users {
   /**
    * Creates a user; the password is stored as an scrypt hash only.
    *
-   * @throws TypeError when the username is empty or has control characters, or the password is empty
+   * @throws TypeError when the username is empty or has control characters, the password is empty, or a claim is not
+   *   a standard claim of its type (see {@link checkUserClaims})
    */
   async create(input: NewUser): Promise<UserRecord> {
     if (typeof input.username !== 'string' || input.username === '' || /[\x00-\x1F\x7F]/.test(input.username)) {
       throw new TypeError('A username must be printable and not empty')
     }
     if (typeof input.password !== 'string' || input.password === '') throw new TypeError('A password must not be empty')
+    const claims = checkUserClaims(input.claims ?? {})
     const username = normalizeUsername(input.username)
     // A name that stands for an existing account once normalized is that account, even one stored before
     // usernames were normalized.
@@ -60,6 +65,7 @@ export class Users {
       username,
       passwordHash: await hashPassword(input.password),
       createdAt: Math.floor(Date.now() / 1000),
+      ...(Object.keys(claims).length === 0 ? {} : { claims }),
     }
     await this.table.insert(user)
     return user
@@ -102,6 +108,17 @@ export class Users {
     await this.signOutEverywhere(userId)
     await this.tokens.revokeForUser(userId, Math.floor(Date.now() / 1000))
     return true
+  }
+
+  /**
+   * Replaces the claims of the user's profile (OpenID Connect Core §5.1), which the UserInfo endpoint answers by
+   * scope; `{}` removes them all.
+   *
+   * @returns whether the user exists
+   * @throws TypeError when a claim is not a standard claim of its type (see {@link checkUserClaims})
+   */
+  async setClaims(userId: string, claims: Readonly<Record<string, unknown>>): Promise<boolean> {
+    return this.table.updateClaims(userId, checkUserClaims(claims))
   }
 
   /** Ends every browser session of the user, on every instance. @returns how many there were */

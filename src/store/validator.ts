@@ -17,7 +17,7 @@ import { isRetry, supersede } from './refresh-retry.js'
 import { StoreRegistrations } from './registration.js'
 import { tokenHash } from './secrets.js'
 import { type ClientRecord, type Store, type TokenRecord } from './store.js'
-import { newGrantId, storedToken, storeUser } from './validator-records.js'
+import { authorizationCode, codeRecord, newGrantId, refreshTokenRecord, storedToken, storeUser } from './validator-records.js'
 
 import { type StoreUser, type StoreValidatorOptions } from './validator-options.js'
 
@@ -199,26 +199,18 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
     return user === undefined ? undefined : storeUser(user)
   }
 
+  /** The user's stored claims (`oauthkit users add --claim`); the core releases them by scope (OpenID Connect Core §5.4). */
+  override async getUserInfoClaims(user: StoreUser): Promise<Readonly<Record<string, unknown>>> {
+    return (await this.run(() => this.store.userTable.get(user.userId)))?.claims ?? {}
+  }
+
   // ---------------------------------------------------------------------------------------------------------------
   // Authorization codes
 
   override async saveAuthorizationCode(code: string, issued: IssuedAuthorizationCode<StoreUser>): Promise<void> {
     // The code (and the tokens from it) must belong to a client row: a metadata document's client gets one now.
     await this.documentClients?.storeRow(issued.clientId)
-    await this.run(() =>
-      this.store.codes.insert({
-        codeHash: tokenHash(code),
-        clientId: issued.clientId,
-        userId: issued.user.userId,
-        scopes: [...issued.scopes],
-        redirectUri: issued.redirectUri,
-        codeChallenge: issued.codeChallenge,
-        codeChallengeMethod: issued.codeChallengeMethod,
-        resources: [...(issued.resources ?? [])],
-        expiresAt: issued.expiresAt,
-        grantId: newGrantId(),
-      }),
-    )
+    await this.run(() => this.store.codes.insert(codeRecord(code, issued)))
   }
 
   override async validateCode(_clientId: string, code: string, client: ClientRecord, request: OAuth2Request): Promise<AuthorizationCode<StoreUser> | undefined> {
@@ -235,16 +227,7 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
       const user = await this.store.userTable.get(stored.userId)
       if (user === undefined) return undefined
       this.families.set(request, stored.grantId)
-      return {
-        clientId: stored.clientId,
-        user: storeUser(user),
-        scopes: stored.scopes,
-        redirectUri: stored.redirectUri,
-        codeChallenge: stored.codeChallenge,
-        codeChallengeMethod: stored.codeChallengeMethod,
-        expiresAt: stored.expiresAt,
-        resources: stored.resources,
-      }
+      return authorizationCode(stored, user)
     })
   }
 
@@ -291,13 +274,7 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
       const user = stored.userId === undefined ? undefined : await this.store.userTable.get(stored.userId)
       if (stored.userId !== undefined && user === undefined) return undefined
       this.families.set(request, stored.grantId)
-      return {
-        clientId: stored.clientId,
-        user: user === undefined ? undefined : storeUser(user),
-        scopes: stored.scopes,
-        expiresAt: stored.expiresAt,
-        resources: stored.resources,
-      }
+      return refreshTokenRecord(stored, user)
     })
   }
 
@@ -367,6 +344,8 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
         scopes: context.refreshTokenScopes,
         resources: context.refreshTokenResources ?? context.resources ?? [],
         expiresAt: issuedAt + this.refreshTokenExpiresIn,
+        // OpenID Connect Core §12.2: the ID token of a later refresh names the grant's sign-in.
+        authentication: context.authentication,
       })
     }
     await this.run(() => this.store.tokens.insert(records))

@@ -38,6 +38,8 @@ export function copyTokenContext<C extends TokenContext, E extends object>(conte
     grantType: context.grantType,
     resources: context.resources,
     refreshTokenResources: context.refreshTokenResources,
+    authentication: context.authentication,
+    nonce: context.nonce,
   }
   for (const key of Object.keys(context)) {
     if (key !== omit && !(key in copy)) copy[key] = (context as unknown as Record<string, unknown>)[key]

@@ -1,19 +1,17 @@
 /**
  * Signed JWT access tokens (RFC 9068). The token is the JWS Compact Serialization (RFC 7515 §7.1) of a fixed header
- * and the claims, assembled here so that any {@link JwsSigner} can sign it: a signer of the application's (a key in an
- * HSM or a KMS, `nodeSigner` of `oauthkit/node`), or Web Crypto for a `CryptoKey`, a private JWK or a PKCS#8 PEM
- * (imported once with `jose`), each checked once to be a private signing key of `alg`. Any other key input `jose`
- * accepts (a Node `KeyObject`) is signed through `jose`'s `SignJWT`.
+ * and the claims, signed by `jws.ts` with any key input: a {@link JwsSigner} of the application's, a `CryptoKey`, a
+ * private JWK, a PKCS#8 PEM or a Node `KeyObject`.
  *
  * @module
  */
-import { base64url, importJWK, importPKCS8, SignJWT, type JWK, type KeyInput } from 'jose'
+import { type KeyInput } from 'jose'
 import { scopeToString } from '../core/scope.js'
 import { generateTimeOrderedToken } from './time-ordered.js'
 import { type TokenGenerationContext, type TokenGenerator } from './generator.js'
+import { compactSigner, SIGNING_ALGORITHMS, type JwsSigner, type SigningAlgorithm } from './jws.js'
 
-/** The signature algorithms a signed access token may use. */
-export type SigningAlgorithm = 'RS256' | 'ES256' | 'EdDSA'
+export { type JwsSigner, type SigningAlgorithm } from './jws.js'
 
 /** Options of {@link signedTokenGenerator}. */
 export interface SignedTokenOptions {
@@ -31,15 +29,8 @@ export interface SignedTokenOptions {
   readonly kid?: string
 }
 
-/**
- * Signs a JWS Signing Input (RFC 7515 §5.1: `BASE64URL(header) '.' BASE64URL(payload)` as ASCII bytes) and returns
- * the JWS Signature bytes of the algorithm: for ES256 the 64-byte `R || S` of RFC 7518 §3.4, not DER.
- */
-export type JwsSigner = (signingInput: Uint8Array) => Uint8Array | Promise<Uint8Array>
-
 // Claims the generator sets itself; a validator's request.claims cannot replace them.
 const REGISTERED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope'])
-const encoder = new TextEncoder()
 
 /**
  * A generator of JWT access tokens (RFC 9068): header `typ: at+jwt`, claims `iss`, `sub` (the user, or the client
@@ -61,7 +52,7 @@ export function signedTokenGenerator(privateKey: KeyInput | string | JwsSigner, 
   if (typeof options.issuer !== 'string' || options.issuer === '') {
     throw new TypeError('signedTokenGenerator needs an issuer')
   }
-  if (!['RS256', 'ES256', 'EdDSA'].includes(options.alg)) {
+  if (!SIGNING_ALGORITHMS.includes(options.alg)) {
     throw new TypeError(`signedTokenGenerator does not support alg ${String(options.alg)}: use RS256, ES256 or EdDSA`)
   }
   const { audience } = options
@@ -86,56 +77,8 @@ export function signedTokenGenerator(privateKey: KeyInput | string | JwsSigner, 
     })
   }
 
-  let signer: JwsSigner | Promise<JwsSigner> | undefined
-  if (typeof privateKey === 'function') signer = privateKey
-  else if (isCryptoKey(privateKey)) signer = webCryptoSigner(privateKey, options.alg)
-  else if (typeof privateKey === 'string' || isJwk(privateKey)) {
-    const imported = (typeof privateKey === 'string' ? importPKCS8(privateKey, options.alg) : importJWK(privateKey, options.alg)).then((key) => {
-      if (!isCryptoKey(key)) throw new TypeError('The imported key is not a CryptoKey')
-      return webCryptoSigner(key, options.alg)
-    })
-    imported.catch(() => {}) // reported when the first token is signed, not as an unhandled rejection
-    signer = imported
-  }
-  if (signer === undefined) {
-    // A Node KeyObject or another input jose knows: signed through SignJWT.
-    const key = privateKey as KeyInput
-    return async (context) => new SignJWT(claimsOf(context)).setProtectedHeader(header).sign(key)
-  }
-
-  const encodedHeader = base64url.encode(JSON.stringify(header))
-  const sign = signer
-  return async (context) => {
-    // RFC 7515 §7.1: BASE64URL(UTF8(header)) '.' BASE64URL(payload) '.' BASE64URL(signature).
-    const signingInput = `${encodedHeader}.${base64url.encode(JSON.stringify(claimsOf(context)))}`
-    const signature = await (await sign)(encoder.encode(signingInput))
-    return `${signingInput}.${base64url.encode(signature)}`
-  }
-}
-
-/** The Web Crypto algorithm of each JWS `alg`, and the key algorithm it needs (RFC 7518 §3.3, §3.4; RFC 8037 §3.1). */
-const WEB_CRYPTO: Readonly<Record<SigningAlgorithm, { sign: AlgorithmIdentifier | EcdsaParams; key: (key: KeyAlgorithm) => boolean }>> = {
-  RS256: { sign: { name: 'RSASSA-PKCS1-v1_5' }, key: (key) => key.name === 'RSASSA-PKCS1-v1_5' && (key as RsaHashedKeyAlgorithm).hash.name === 'SHA-256' },
-  ES256: { sign: { name: 'ECDSA', hash: 'SHA-256' }, key: (key) => key.name === 'ECDSA' && (key as EcKeyAlgorithm).namedCurve === 'P-256' },
-  EdDSA: { sign: { name: 'Ed25519' }, key: (key) => key.name === 'Ed25519' },
-}
-
-/** Signs with a private `CryptoKey` through `crypto.subtle.sign` (ECDSA answers in the raw `R || S` form JWS uses). */
-function webCryptoSigner(key: CryptoKey, alg: SigningAlgorithm): JwsSigner {
-  const algorithm = WEB_CRYPTO[alg]
-  if (key.type !== 'private' || !key.usages.includes('sign') || !algorithm.key(key.algorithm)) {
-    throw new TypeError(`The key is not a private signing key for ${alg}`)
-  }
-  // The input is always this module's own TextEncoder output, backed by a plain ArrayBuffer.
-  return async (signingInput) => new Uint8Array(await crypto.subtle.sign(algorithm.sign, key, signingInput as Uint8Array<ArrayBuffer>))
-}
-
-function isCryptoKey(key: unknown): key is CryptoKey {
-  return typeof CryptoKey !== 'undefined' && key instanceof CryptoKey
-}
-
-function isJwk(key: unknown): key is JWK {
-  return typeof key === 'object' && key !== null && !isCryptoKey(key) && typeof (key as { kty?: unknown }).kty === 'string' && !(key instanceof Uint8Array)
+  const sign = compactSigner(privateKey, options.alg, header)
+  return (context) => sign(claimsOf(context))
 }
 
 function resolveAudience(options: SignedTokenOptions, context: TokenGenerationContext): string | readonly string[] {

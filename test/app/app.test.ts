@@ -144,11 +144,27 @@ describe('routes', () => {
       consent: (await fetch('/consent')).status,
       logout: (await fetch('/logout')).status,
       healthz: (await fetch('/healthz')).status,
+      // OpenID Connect (issue 18).
+      userinfo: (await fetch('/userinfo')).status,
+      openidConfiguration: (await fetch('/.well-known/openid-configuration')).status,
     }
-    expect(statuses).toEqual({ authorize: 400, token: 400, revoke: 401, introspect: 401, jwks: 200, metadata: 200, login: 200, consent: 303, logout: 200, healthz: 200 })
+    expect(statuses).toEqual({
+      authorize: 400,
+      token: 400,
+      revoke: 401,
+      introspect: 401,
+      jwks: 200,
+      metadata: 200,
+      login: 200,
+      consent: 303,
+      logout: 200,
+      healthz: 200,
+      userinfo: 401,
+      openidConfiguration: 200,
+    })
     // '/' is the home page a sign-in without an authorization request lands on.
     expect((await fetch('/')).status).toBe(200)
-    for (const path of ['/nope', '/authorize/', '/login/x', '/.well-known/openid-configuration']) {
+    for (const path of ['/nope', '/authorize/', '/login/x', '/.well-known/openid-configuration/x', '/userinfo/']) {
       expect((await fetch(path)).status, path).toBe(404)
     }
   })

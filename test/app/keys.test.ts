@@ -315,4 +315,15 @@ describe('SigningKeys.load options', () => {
     expect(keys.current().alg).toBe('EdDSA')
     expect(keys.jwks().keys.map((key) => key.alg)).toEqual(['EdDSA', 'ES256'])
   })
+
+  it('without alg, generates ES256 on first start, and at a rotation keeps the algorithm of the key that signed', async () => {
+    const store = await MemoryStore.open()
+    expect((await load(store, {})).current().alg).toBe('ES256')
+    const other = await MemoryStore.open()
+    await load(other, { alg: 'RS256' })
+    // As `oauthkit keys rotate` loads the keys: no alg. An RS256 installation stays RS256.
+    const keys = await load(other, {})
+    await keys.rotate()
+    expect(keys.current().alg).toBe('RS256')
+  })
 })

@@ -498,7 +498,7 @@ function headerBytes(headers: FuzzRequest['headers']): number {
 function readsBody(request: FuzzRequest): boolean {
   const pathname = pathnameOf(request.target)
   if (pathname === undefined || request.method === 'GET' || request.method === 'HEAD') return false
-  if (isOAuthPath(pathname) || ['/.well-known/oauth-authorization-server', '/authorize'].includes(pathname)) return true
+  if (isOAuthPath(pathname) || ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration', '/userinfo', '/authorize'].includes(pathname)) return true
   // A CORS preflight reads its (normally empty) body too, on every route open to browsers.
   if (request.method === 'OPTIONS' && pathname === '/jwks.json') return true
   const form = (headerOf(request, 'content-type') ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')
@@ -636,6 +636,8 @@ function arbitraries() {
         '/introspect',
         '/revoke',
         '/.well-known/oauth-authorization-server',
+        '/.well-known/openid-configuration',
+        '/userinfo',
         '/jwks.json',
         '/login',
         '/consent',
@@ -647,7 +649,7 @@ function arbitraries() {
       ),
       weight: 6,
     },
-    { arbitrary: fc.constantFrom('/jwks', '/userinfo', '/nope', '/token/', '/TOKEN', '//token', '/a/../token', '/%74oken'), weight: 1 },
+    { arbitrary: fc.constantFrom('/jwks', '/userinfo/', '/nope', '/token/', '/TOKEN', '//token', '/a/../token', '/%74oken'), weight: 1 },
   )
   const query = fc.oneof(
     { arbitrary: fc.constant(''), weight: 4 },

@@ -332,6 +332,37 @@ export function describeStoreContract(name: string, open: () => Promise<{ store:
       })
     })
 
+    describe('OpenID Connect (issue 18): claims, nonces and sign-ins', () => {
+      beforeEach(seed)
+
+      it("keeps a user's claims as JSON, replaces them with updateClaims, and answers no field for a user without any", async () => {
+        const claims = { name: 'Zoë', email_verified: true, updated_at: 1_700_000_000, address: { formatted: 'Line 1\nLine 2', country: 'GB' } }
+        await store.userTable.insert({ ...userRecord('carol'), claims })
+        expect(await store.userTable.get('carol')).toEqual({ ...userRecord('carol'), claims })
+        expect(await store.userTable.updateClaims('carol', { locale: 'fr-FR' })).toBe(true)
+        expect((await store.userTable.get('carol'))?.claims).toEqual({ locale: 'fr-FR' })
+        expect(await store.userTable.updateClaims('carol', {})).toBe(true)
+        expect(await store.userTable.get('carol')).toEqual(userRecord('carol'))
+        expect(await store.userTable.get('carol')).not.toHaveProperty('claims')
+        expect(await store.userTable.updateClaims('nobody', { name: 'x' })).toBe(false)
+        expect(await store.users.setClaims('alice', { email: 'alice@example.com' })).toBe(true)
+        expect((await store.users.getByUsername('alice'))?.claims).toEqual({ email: 'alice@example.com' })
+        await expect(store.users.setClaims('alice', { shoe_size: 42 })).rejects.toThrow(TypeError)
+      })
+
+      it('keeps the nonce and the sign-in of a code, and the sign-in of a token', async () => {
+        const authentication = { authTime: NOW - 30, acr: 'urn:example:loa:2', amr: ['pwd', 'otp'] }
+        const code = codeRecord('code-oidc', { nonce: 'n-0S6_WzA2Mj', authentication })
+        await store.codes.insert(code)
+        expect(await store.codes.get(code.codeHash)).toEqual(code)
+        const refresh = tokenRecord('refresh-oidc', { type: 'refresh_token', authentication: { authTime: NOW } })
+        await store.tokens.insert([tokenRecord('access-oidc'), refresh])
+        expect(await store.tokens.get(refresh.tokenHash)).toEqual(refresh)
+        expect((await store.tokens.get(tokenHash('access-oidc')))?.authentication).toBeUndefined()
+        expect((await store.tokens.family(refresh.grantId)).find((token) => token.tokenHash === refresh.tokenHash)?.authentication).toEqual({ authTime: NOW })
+      })
+    })
+
     describe('tokens', () => {
       beforeEach(seed)
 

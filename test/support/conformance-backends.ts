@@ -25,8 +25,10 @@ import {
   type IssuedAuthorizationCode,
   type OAuth2Request,
   type RequestValidator,
+  type Authentication,
   type TokenContext,
   type User,
+  type UserClaims,
 } from '../../src/index.js'
 import { hashGeneratedSecret } from '../../src/store/secrets.js'
 import { MemoryStore, tokenHash, StoreValidator, type ClientRecord, type Store, type StoreUser } from '../../src/store/index.js'
@@ -64,6 +66,10 @@ export interface ConformanceCode {
   readonly expiresAt: number | undefined
   /** Whether the code was redeemed (consumed). */
   readonly used: boolean
+  /** The `nonce` of an OpenID Connect request (Core §3.1.2.1). */
+  readonly nonce: string | undefined
+  /** The sign-in the code was issued after (Core §2). */
+  readonly authentication: Authentication | undefined
 }
 
 /** A token as the validator keeps it, read from its storage (not through an endpoint). */
@@ -119,6 +125,8 @@ export interface ConformanceHarness {
   token(token: string): Promise<ConformanceToken | undefined>
   /** Whether the token's record says it was revoked (read from the store, not through an endpoint). */
   isRevoked(token: string): Promise<boolean>
+  /** Sets what the user's profile holds (OpenID Connect Core §5.1), as the validator's `getUserInfoClaims` reads it. */
+  setClaims(userId: string, claims: UserClaims): Promise<void>
 }
 
 export interface ConformanceBackend {
@@ -228,6 +236,8 @@ function storeHarness(store: Store): ConformanceHarness {
         resources: stored.resources,
         expiresAt: stored.expiresAt,
         used: stored.consumedAt !== undefined,
+        nonce: stored.nonce,
+        authentication: stored.authentication,
       }
     },
     async token(token) {
@@ -246,6 +256,9 @@ function storeHarness(store: Store): ConformanceHarness {
     },
     async isRevoked(token) {
       return (await store.tokens.get(tokenHash(token)))?.revokedAt !== undefined
+    },
+    async setClaims(userId, claims) {
+      await store.userTable.updateClaims(userId, claims)
     },
   }
 
@@ -319,6 +332,8 @@ export function doubleHarness(validator: MemoryValidator): ConformanceHarness {
         resources: stored.resources ?? [],
         expiresAt: stored.expiresAt,
         used: stored.used,
+        nonce: stored.nonce,
+        authentication: stored.authentication,
       }
     },
     async token(token) {
@@ -339,6 +354,9 @@ export function doubleHarness(validator: MemoryValidator): ConformanceHarness {
     },
     async isRevoked(token) {
       return validator.tokens.get(token)?.revoked === true
+    },
+    async setClaims(userId, claims) {
+      validator.claims.set(userId, claims)
     },
   }
 }

@@ -14,6 +14,7 @@ import {
   type RefreshTokenRecord,
   type TokenContext,
   type User,
+  type UserClaims,
 } from '../../src/index.js'
 
 export interface TestClient extends Client {
@@ -69,6 +70,8 @@ export class MemoryValidator extends RequestValidator<TestClient, TestUser> {
   /** Every access and refresh token saved, by value. */
   readonly tokens = new Map<string, StoredTokenEntry>()
   readonly saved: SavedToken[] = []
+  /** The claims of each user (OpenID Connect Core §5.1), by userId, for `getUserInfoClaims`. */
+  readonly claims = new Map<string, UserClaims>()
   /** Undo steps of the transaction in progress; transactions run one at a time. */
   private journal: Array<() => void> | undefined
   private queue: Promise<unknown> = Promise.resolve()
@@ -207,9 +210,14 @@ export class MemoryValidator extends RequestValidator<TestClient, TestUser> {
         user: context.user,
         scopes: context.refreshTokenScopes,
         resources: context.refreshTokenResources,
+        authentication: context.authentication,
       })
       this.tokens.set(token.refresh_token, { ...owner, tokenType: 'refresh_token', scopes: context.refreshTokenScopes, issuedAt: now, revoked: false })
     }
+  }
+
+  override async getUserInfoClaims(user: TestUser): Promise<UserClaims> {
+    return this.claims.get(user.userId) ?? {}
   }
 
   override async validateClientId(clientId: string): Promise<TestClient | undefined> {

@@ -6,6 +6,7 @@
  * @internal
  */
 import { type ClientRecord, type ClientRegistration, type CodeRecord, type ConsentRecord, type InitialAccessTokenRecord, type SigningKeyRecord, type TokenRecord, type UserRecord } from '../tables.js'
+import { type Authentication } from '../../types.js'
 
 /** The key of a consent in its Map: client and user, unambiguously joined. */
 export function consentKey(clientId: string, userId: string): string {
@@ -77,7 +78,28 @@ export function copyClient(record: ClientRecord): ClientRecord {
 
 /** A frozen copy of a user record. */
 export function copyUser(record: UserRecord): UserRecord {
-  return Object.freeze({ userId: record.userId, username: record.username, passwordHash: record.passwordHash, createdAt: record.createdAt })
+  const copy = { userId: record.userId, username: record.username, passwordHash: record.passwordHash, createdAt: record.createdAt }
+  // As the other stores answer: the field only when the user has claims.
+  if (record.claims !== undefined && Object.keys(record.claims).length > 0) Object.assign(copy, { claims: jsonCopy(record.claims) })
+  return Object.freeze(copy)
+}
+
+/** A deep, frozen copy of JSON data (claims), as a database would keep it: no shared object, no function, no cycle. */
+export function jsonCopy<T>(value: T): T {
+  return deepFreeze(JSON.parse(JSON.stringify(value)) as T)
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const member of Object.values(value)) deepFreeze(member)
+    Object.freeze(value)
+  }
+  return value
+}
+
+/** A frozen copy of an authentication (OpenID Connect), or `undefined`. */
+function copyAuthentication(authentication: Authentication | undefined): Authentication | undefined {
+  return authentication === undefined ? undefined : jsonCopy(authentication)
 }
 
 /** A frozen copy of a code record. */
@@ -94,6 +116,8 @@ export function copyCode(record: CodeRecord): CodeRecord {
     expiresAt: record.expiresAt,
     grantId: record.grantId,
     consumedAt: record.consumedAt,
+    nonce: record.nonce,
+    authentication: copyAuthentication(record.authentication),
   })
 }
 
@@ -111,6 +135,7 @@ export function copyToken(record: TokenRecord): TokenRecord {
     grantId: record.grantId,
     revokedAt: record.revokedAt,
     rotatedAt: record.rotatedAt,
+    authentication: copyAuthentication(record.authentication),
   })
 }
 

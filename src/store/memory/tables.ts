@@ -9,7 +9,7 @@ import type { ClientRecord, ClientTable, CodeRecord, CodeTable, ConsentRecord, C
 import type { RateLimitWindow, SigningKeyRecord, TokenRecord, TokenTable, UserRecord, UserTable } from '../tables.js'
 import type { InitialAccessTokenRecord, InitialAccessTokenTable, InstallationSecretTable, SessionRecord, SessionTable } from '../tables.js'
 import { type MemoryDatabase } from './database.js'
-import { changed, consentKey, copyClient, copyCode, copyConsent, copyInitialAccessToken, copyKey, copyOut, copyToken, copyUser } from './records.js'
+import { changed, consentKey, copyClient, copyCode, copyConsent, copyInitialAccessToken, copyKey, copyOut, copyToken, copyUser, jsonCopy } from './records.js'
 
 /**
  * The most rate-limit windows kept at once. Each window takes a failed attempt to create and is purged once it ended;
@@ -145,6 +145,16 @@ export class MemoryUserTable implements UserTable {
       const user = this.database.users.get(userId)
       if (user === undefined) return false
       writer.set(this.database.users, userId, changed(user, { passwordHash }))
+      return true
+    })
+  }
+
+  updateClaims(userId: string, claims: Readonly<Record<string, unknown>>): Promise<boolean> {
+    const copy = jsonCopy(claims)
+    return this.database.run((writer) => {
+      const user = this.database.users.get(userId)
+      if (user === undefined) return false
+      writer.set(this.database.users, userId, copyUser({ ...user, claims: copy }))
       return true
     })
   }

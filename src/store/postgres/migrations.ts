@@ -159,6 +159,14 @@ const MIGRATIONS: readonly string[] = [
     uses_left integer CHECK (uses_left IS NULL OR uses_left >= 0)
   );
   `,
+  // 10: OpenID Connect (issue 18). A user's standard claims (Core §5.1); the nonce of a code; how and when the user
+  // signed in (auth_time, acr, amr: Core §2), kept with a code and the refresh tokens of its grant.
+  `
+  ALTER TABLE {schema}.users ADD COLUMN IF NOT EXISTS claims jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(claims) = 'object');
+  ALTER TABLE {schema}.codes ADD COLUMN IF NOT EXISTS nonce text;
+  ALTER TABLE {schema}.codes ADD COLUMN IF NOT EXISTS authentication jsonb CHECK (authentication IS NULL OR jsonb_typeof(authentication) = 'object');
+  ALTER TABLE {schema}.tokens ADD COLUMN IF NOT EXISTS authentication jsonb CHECK (authentication IS NULL OR jsonb_typeof(authentication) = 'object');
+  `,
 ]
 
 /** A statement with its own `query_timeout`, which `pg` reads but its types do not declare. */

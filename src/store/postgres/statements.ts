@@ -14,11 +14,11 @@ import { type TurnBatch } from '../batch.js'
 /** The columns of `clients`. */
 export const CLIENT_COLUMNS = 'client_id, name, secret_hash, redirect_uris, grant_types, response_types, scopes, resources, protected_resources, token_endpoint_auth_method, created_at, registration, registration_token_hash, last_used_at'
 /** The columns of `users`. */
-export const USER_COLUMNS = 'user_id, username, password_hash, created_at'
+export const USER_COLUMNS = 'user_id, username, password_hash, created_at, claims'
 /** The columns of `codes`. */
-export const CODE_COLUMNS = 'code_hash, client_id, user_id, scopes, redirect_uri, code_challenge, code_challenge_method, resources, expires_at, grant_id, consumed_at'
+export const CODE_COLUMNS = 'code_hash, client_id, user_id, scopes, redirect_uri, code_challenge, code_challenge_method, resources, expires_at, grant_id, consumed_at, nonce, authentication'
 /** The columns of `tokens`. */
-export const TOKEN_COLUMNS = 'token_hash, type, client_id, user_id, scopes, resources, issued_at, expires_at, grant_id, revoked_at, rotated_at'
+export const TOKEN_COLUMNS = 'token_hash, type, client_id, user_id, scopes, resources, issued_at, expires_at, grant_id, revoked_at, rotated_at, authentication'
 /** The columns of `consents`. */
 export const CONSENT_COLUMNS = 'client_id, user_id, scopes, granted_at'
 

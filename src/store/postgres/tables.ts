@@ -9,6 +9,7 @@ import { type TurnBatch } from '../batch.js'
 import type { ClientRecord, ClientTable, CodeRecord, CodeTable, ConsentRecord, ConsentTable, KeyTable, RateLimitTable } from '../tables.js'
 import type { ClientRegistration, RateLimitWindow, SigningKeyRecord, TokenEndpointAuthMethod, UserRecord, UserTable } from '../tables.js'
 import type { InstallationSecretTable, SessionRecord, SessionTable } from '../tables.js'
+import { type Authentication } from '../../types.js'
 import {
   affected,
   CLIENT_COLUMNS,
@@ -164,10 +165,13 @@ interface UserRow {
   username: string
   password_hash: string
   created_at: Int8
+  claims: Record<string, unknown>
 }
 
 function toUser(row: UserRow): UserRecord {
-  return { userId: row.user_id, username: row.username, passwordHash: row.password_hash, createdAt: seconds(row.created_at) }
+  const record = { userId: row.user_id, username: row.username, passwordHash: row.password_hash, createdAt: seconds(row.created_at) }
+  // The field only when the user has claims, as the other stores answer.
+  return Object.keys(row.claims).length === 0 ? record : { ...record, claims: row.claims }
 }
 
 /** Users in table `users`. */
@@ -178,11 +182,12 @@ export class PostgresUserTable implements UserTable {
   ) {}
 
   async insert(record: UserRecord): Promise<void> {
-    await this.db.query(`INSERT INTO ${this.tables.users} (user_id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)`, [
+    await this.db.query(`INSERT INTO ${this.tables.users} (user_id, username, password_hash, created_at, claims) VALUES ($1, $2, $3, $4, $5)`, [
       record.userId,
       record.username,
       record.passwordHash,
       record.createdAt,
+      JSON.stringify(record.claims ?? {}),
     ])
   }
 
@@ -208,6 +213,10 @@ export class PostgresUserTable implements UserTable {
   async updatePasswordHash(userId: string, passwordHash: string): Promise<boolean> {
     return affected(await this.db.query(`UPDATE ${this.tables.users} SET password_hash = $2 WHERE user_id = $1`, [userId, passwordHash]))
   }
+
+  async updateClaims(userId: string, claims: Readonly<Record<string, unknown>>): Promise<boolean> {
+    return affected(await this.db.query(`UPDATE ${this.tables.users} SET claims = $2 WHERE user_id = $1`, [userId, JSON.stringify(claims)]))
+  }
 }
 
 interface CodeRow {
@@ -222,6 +231,8 @@ interface CodeRow {
   expires_at: Int8
   grant_id: string
   consumed_at: Int8 | null
+  nonce: string | null
+  authentication: Authentication | null
 }
 
 function toCode(row: CodeRow): CodeRecord {
@@ -237,6 +248,8 @@ function toCode(row: CodeRow): CodeRecord {
     expiresAt: seconds(row.expires_at),
     grantId: row.grant_id,
     consumedAt: optionalSeconds(row.consumed_at),
+    nonce: row.nonce ?? undefined,
+    authentication: row.authentication ?? undefined,
   }
 }
 
@@ -249,8 +262,8 @@ export class PostgresCodeTable implements CodeTable {
 
   async insert(record: CodeRecord): Promise<void> {
     await this.db.query(
-      `INSERT INTO ${this.tables.codes} (code_hash, client_id, user_id, scopes, redirect_uri, code_challenge, code_challenge_method, resources, expires_at, grant_id, consumed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      `INSERT INTO ${this.tables.codes} (${CODE_COLUMNS})
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
       [
         record.codeHash,
         record.clientId,
@@ -263,6 +276,8 @@ export class PostgresCodeTable implements CodeTable {
         record.expiresAt,
         record.grantId,
         record.consumedAt ?? null,
+        record.nonce ?? null,
+        record.authentication === undefined ? null : JSON.stringify(record.authentication),
       ],
     )
   }

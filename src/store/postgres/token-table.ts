@@ -7,6 +7,7 @@
  */
 import { type TurnBatch } from '../batch.js'
 import { type TokenRecord, type TokenTable } from '../tables.js'
+import { type Authentication } from '../../types.js'
 import { affected, list, optionalSeconds, readByKeys, seconds, TOKEN_COLUMNS, type Coalescing, type Int8, type Queryable, type TableNames } from './statements.js'
 
 interface TokenRow {
@@ -21,6 +22,7 @@ interface TokenRow {
   grant_id: string
   revoked_at: Int8 | null
   rotated_at: Int8 | null
+  authentication: Authentication | null
 }
 
 function toToken(row: TokenRow): TokenRecord {
@@ -36,10 +38,11 @@ function toToken(row: TokenRow): TokenRecord {
     grantId: row.grant_id,
     revokedAt: optionalSeconds(row.revoked_at),
     rotatedAt: optionalSeconds(row.rotated_at),
+    authentication: row.authentication ?? undefined,
   }
 }
 
-const TOKEN_COLUMN_COUNT = 11
+const TOKEN_COLUMN_COUNT = 12
 
 /** One multi-row `INSERT` of `records` on `db`: they are inserted together or not at all. */
 async function insertTokens(db: Queryable, tables: TableNames, records: readonly TokenRecord[]): Promise<void> {
@@ -55,6 +58,7 @@ async function insertTokens(db: Queryable, tables: TableNames, records: readonly
     record.grantId,
     record.revokedAt ?? null,
     record.rotatedAt ?? null,
+    record.authentication === undefined ? null : JSON.stringify(record.authentication),
   ])
   await db.query(insertTokensText(tables.tokens, records.length), values)
 }

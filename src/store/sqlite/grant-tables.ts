@@ -6,6 +6,7 @@
  * @internal
  */
 import { type CodeRecord, type CodeTable, type TokenRecord, type TokenTable } from '../tables.js'
+import { type Authentication } from '../../types.js'
 import { list, type Mutable } from './tables.js'
 import { type Access } from './transactions.js'
 
@@ -21,6 +22,8 @@ interface CodeRow {
   expires_at: number
   grant_id: string
   consumed_at: number | null
+  nonce: string | null
+  authentication: string | null
 }
 
 /** Authorization codes in table `codes`, by digest. */
@@ -30,8 +33,8 @@ export class SqliteCodeTable implements CodeTable {
   async insert(record: CodeRecord): Promise<void> {
     await this.access.write((sql) =>
       sql(
-        `INSERT INTO codes (code_hash, client_id, user_id, scopes, redirect_uri, code_challenge, code_challenge_method, resources, expires_at, grant_id, consumed_at)
-         VALUES (@code_hash, @client_id, @user_id, @scopes, @redirect_uri, @code_challenge, @code_challenge_method, @resources, @expires_at, @grant_id, @consumed_at)`,
+        `INSERT INTO codes (code_hash, client_id, user_id, scopes, redirect_uri, code_challenge, code_challenge_method, resources, expires_at, grant_id, consumed_at, nonce, authentication)
+         VALUES (@code_hash, @client_id, @user_id, @scopes, @redirect_uri, @code_challenge, @code_challenge_method, @resources, @expires_at, @grant_id, @consumed_at, @nonce, @authentication)`,
       ).run({
         code_hash: record.codeHash,
         client_id: record.clientId,
@@ -44,6 +47,8 @@ export class SqliteCodeTable implements CodeTable {
         expires_at: record.expiresAt,
         grant_id: record.grantId,
         consumed_at: record.consumedAt ?? null,
+        nonce: record.nonce ?? null,
+        authentication: authenticationText(record.authentication),
       } satisfies CodeRow),
     )
   }
@@ -64,6 +69,8 @@ export class SqliteCodeTable implements CodeTable {
     if (row.code_challenge !== null) record.codeChallenge = row.code_challenge
     if (row.code_challenge_method !== null) record.codeChallengeMethod = row.code_challenge_method
     if (row.consumed_at !== null) record.consumedAt = row.consumed_at
+    if (row.nonce !== null) record.nonce = row.nonce
+    if (row.authentication !== null) record.authentication = JSON.parse(row.authentication) as Authentication
     return record
   }
 
@@ -87,6 +94,7 @@ interface TokenRow {
   grant_id: string
   revoked_at: number | null
   rotated_at: number | null
+  authentication: string | null
 }
 
 /** Access and refresh tokens in table `tokens`, by digest; inserts outside transactions are committed in groups. */
@@ -97,8 +105,8 @@ export class SqliteTokenTable implements TokenTable {
     if (records.length === 0) return
     await this.access.writeGrouped((sql, db) => {
       const insert = sql(
-        `INSERT INTO tokens (token_hash, type, client_id, user_id, scopes, resources, issued_at, expires_at, grant_id, revoked_at, rotated_at)
-         VALUES (@token_hash, @type, @client_id, @user_id, @scopes, @resources, @issued_at, @expires_at, @grant_id, @revoked_at, @rotated_at)`,
+        `INSERT INTO tokens (token_hash, type, client_id, user_id, scopes, resources, issued_at, expires_at, grant_id, revoked_at, rotated_at, authentication)
+         VALUES (@token_hash, @type, @client_id, @user_id, @scopes, @resources, @issued_at, @expires_at, @grant_id, @revoked_at, @rotated_at, @authentication)`,
       )
       const insertRecord = (record: TokenRecord) =>
         insert.run({
@@ -113,6 +121,7 @@ export class SqliteTokenTable implements TokenTable {
           grant_id: record.grantId,
           revoked_at: record.revokedAt ?? null,
           rotated_at: record.rotatedAt ?? null,
+          authentication: authenticationText(record.authentication),
         } satisfies TokenRow)
       // One statement is whole on its own; a response's two tokens are saved together or not at all (a savepoint when
       // inside a transaction).
@@ -176,5 +185,11 @@ function tokenRecord(row: TokenRow): TokenRecord {
   if (row.expires_at !== null) record.expiresAt = row.expires_at
   if (row.revoked_at !== null) record.revokedAt = row.revoked_at
   if (row.rotated_at !== null) record.rotatedAt = row.rotated_at
+  if (row.authentication !== null) record.authentication = JSON.parse(row.authentication) as Authentication
   return record
+}
+
+/** An authentication (OpenID Connect) as its JSON column, NULL when there is none. */
+function authenticationText(authentication: Authentication | undefined): string | null {
+  return authentication === undefined ? null : JSON.stringify(authentication)
 }

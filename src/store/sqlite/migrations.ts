@@ -172,6 +172,14 @@ export const MIGRATIONS: readonly string[] = [
     uses_left INTEGER CHECK (uses_left IS NULL OR uses_left >= 0)
   ) STRICT;
   `,
+  // 10: OpenID Connect (issue 18). A user's standard claims (Core §5.1), a JSON object; the nonce of a code; how and
+  // when the user signed in (auth_time, acr, amr: Core §2), kept with a code and the refresh tokens of its grant.
+  `
+  ALTER TABLE users ADD COLUMN claims TEXT NOT NULL DEFAULT '{}' CHECK (json_type(claims) = 'object');
+  ALTER TABLE codes ADD COLUMN nonce TEXT;
+  ALTER TABLE codes ADD COLUMN authentication TEXT CHECK (authentication IS NULL OR json_type(authentication) = 'object');
+  ALTER TABLE tokens ADD COLUMN authentication TEXT CHECK (authentication IS NULL OR json_type(authentication) = 'object');
+  `,
 ]
 
 /** The schema version this oauthkit writes and understands: the number of migrations. */

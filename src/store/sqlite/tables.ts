@@ -148,6 +148,7 @@ interface UserRow {
   username: string
   password_hash: string
   created_at: number
+  claims: string
 }
 
 /** Users in table `users`. */
@@ -156,11 +157,12 @@ export class SqliteUserTable implements UserTable {
 
   async insert(record: UserRecord): Promise<void> {
     await this.access.write((sql) =>
-      sql('INSERT INTO users (user_id, username, password_hash, created_at) VALUES (@user_id, @username, @password_hash, @created_at)').run({
+      sql('INSERT INTO users (user_id, username, password_hash, created_at, claims) VALUES (@user_id, @username, @password_hash, @created_at, @claims)').run({
         user_id: record.userId,
         username: record.username,
         password_hash: record.passwordHash,
         created_at: record.createdAt,
+        claims: JSON.stringify(record.claims ?? {}),
       } satisfies UserRow),
     )
   }
@@ -188,10 +190,18 @@ export class SqliteUserTable implements UserTable {
   async updatePasswordHash(userId: string, passwordHash: string): Promise<boolean> {
     return this.access.write((sql) => sql('UPDATE users SET password_hash = ? WHERE user_id = ?').run(passwordHash, userId).changes === 1)
   }
+
+  async updateClaims(userId: string, claims: Readonly<Record<string, unknown>>): Promise<boolean> {
+    const text = JSON.stringify(claims)
+    return this.access.write((sql) => sql('UPDATE users SET claims = ? WHERE user_id = ?').run(text, userId).changes === 1)
+  }
 }
 
 function userRecord(row: UserRow): UserRecord {
-  return { userId: row.user_id, username: row.username, passwordHash: row.password_hash, createdAt: row.created_at }
+  const record: Mutable<UserRecord> = { userId: row.user_id, username: row.username, passwordHash: row.password_hash, createdAt: row.created_at }
+  // The field only when the user has claims, as the other stores answer.
+  if (row.claims !== '{}') record.claims = JSON.parse(row.claims) as Record<string, unknown>
+  return record
 }
 
 interface ConsentRow {
