@@ -10,7 +10,7 @@ import { noStoreJsonResponse, type OAuth2Response } from '../core/response.js'
 import { type RequestValidator } from '../validator.js'
 import { respondWithErrors, type EndpointOptions } from './base.js'
 import { parseClientMetadata, type ClientMetadata } from './client-metadata.js'
-import { bearerToken, clientInformation, DEFAULT_REGISTRATION_GRANT_TYPES, jsonBody, type RegisteredClient } from './registration.js'
+import { bearerToken, clientInformation, ClientMetadataEndpoint, jsonBody, type RegisteredClient } from './registration.js'
 
 /** Options of {@link ClientConfigurationEndpoint}. */
 export interface ClientConfigurationEndpointOptions extends EndpointOptions {
@@ -42,17 +42,9 @@ const METHODS = 'GET, PUT, DELETE'
  *
  * @see {@link https://www.rfc-editor.org/rfc/rfc7592#section-2 | RFC 7592 §2}
  */
-export class ClientConfigurationEndpoint {
-  private readonly requestValidator: RequestValidator
-  private readonly grantTypes: readonly string[]
-  private readonly allowInsecureTransport: boolean
-  private readonly options: EndpointOptions
-
+export class ClientConfigurationEndpoint extends ClientMetadataEndpoint {
   constructor(options: ClientConfigurationEndpointOptions) {
-    this.requestValidator = options.requestValidator
-    this.grantTypes = options.grantTypes ?? DEFAULT_REGISTRATION_GRANT_TYPES
-    this.allowInsecureTransport = options.allowInsecureTransport ?? false
-    this.options = options
+    super(options)
   }
 
   /**

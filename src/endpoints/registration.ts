@@ -53,6 +53,26 @@ export interface RegistrationEndpointOptions extends EndpointOptions {
 const CITATION = 'RFC 7591 section 3.1'
 
 /**
+ * What the registration endpoint (RFC 7591) and the client configuration endpoint (RFC 7592) share: the validator,
+ * the grant types a client may ask for, and whether plain http is accepted.
+ *
+ * @internal
+ */
+export abstract class ClientMetadataEndpoint {
+  protected readonly requestValidator: RequestValidator
+  protected readonly grantTypes: readonly string[]
+  protected readonly allowInsecureTransport: boolean
+  protected readonly options: EndpointOptions
+
+  protected constructor(options: RegistrationEndpointOptions) {
+    this.requestValidator = options.requestValidator
+    this.grantTypes = options.grantTypes ?? DEFAULT_REGISTRATION_GRANT_TYPES
+    this.allowInsecureTransport = options.allowInsecureTransport ?? false
+    this.options = options
+  }
+}
+
+/**
  * The client registration endpoint: `POST` a JSON object of client metadata (RFC 7591 §2), get back `201` with the
  * client's `client_id`, its secret when it is confidential, and the metadata as registered (§3.2.1).
  *
@@ -61,17 +81,9 @@ const CITATION = 'RFC 7591 section 3.1'
  *
  * @see {@link https://www.rfc-editor.org/rfc/rfc7591#section-3 | RFC 7591 §3}
  */
-export class RegistrationEndpoint {
-  private readonly requestValidator: RequestValidator
-  private readonly grantTypes: readonly string[]
-  private readonly allowInsecureTransport: boolean
-  private readonly options: EndpointOptions
-
+export class RegistrationEndpoint extends ClientMetadataEndpoint {
   constructor(options: RegistrationEndpointOptions) {
-    this.requestValidator = options.requestValidator
-    this.grantTypes = options.grantTypes ?? DEFAULT_REGISTRATION_GRANT_TYPES
-    this.allowInsecureTransport = options.allowInsecureTransport ?? false
-    this.options = options
+    super(options)
   }
 
   /**

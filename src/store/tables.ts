@@ -304,6 +304,11 @@ export interface InitialAccessTokenRecord {
   readonly usesLeft?: number | undefined
 }
 
+/** An initial access token's column values in the SQL stores, in the order of their `INSERT`. @internal */
+export function initialAccessTokenValues(record: InitialAccessTokenRecord): [string, string, number, number | null, number | null] {
+  return [record.id, record.tokenHash, record.createdAt, record.expiresAt ?? null, record.usesLeft ?? null]
+}
+
 /** Initial access tokens (RFC 7591 §3) by id, looked up by digest. */
 export interface InitialAccessTokenTable {
   /** @throws Error when the id or the digest exists already */

@@ -4,7 +4,7 @@
  * @module
  * @internal
  */
-import { type InitialAccessTokenRecord, type InitialAccessTokenTable } from '../tables.js'
+import { initialAccessTokenValues, type InitialAccessTokenRecord, type InitialAccessTokenTable } from '../tables.js'
 import { affected, optionalSeconds, seconds, type Int8, type Queryable, type TableNames } from './statements.js'
 
 const COLUMNS = 'id, token_hash, created_at, expires_at, uses_left'
@@ -36,13 +36,7 @@ export class PostgresInitialAccessTokenTable implements InitialAccessTokenTable 
   ) {}
 
   async insert(record: InitialAccessTokenRecord): Promise<void> {
-    await this.db.query(`INSERT INTO ${this.tables.initialAccessTokens} (${COLUMNS}) VALUES ($1, $2, $3, $4, $5)`, [
-      record.id,
-      record.tokenHash,
-      record.createdAt,
-      record.expiresAt ?? null,
-      record.usesLeft ?? null,
-    ])
+    await this.db.query(`INSERT INTO ${this.tables.initialAccessTokens} (${COLUMNS}) VALUES ($1, $2, $3, $4, $5)`, initialAccessTokenValues(record))
   }
 
   async list(): Promise<readonly InitialAccessTokenRecord[]> {

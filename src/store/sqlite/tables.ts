@@ -8,6 +8,7 @@
 import type { ClientRecord, ClientTable, ConsentRecord, ConsentTable, KeyTable, RateLimitTable, RateLimitWindow } from '../tables.js'
 import type { ClientRegistration, SigningKeyRecord, TokenEndpointAuthMethod, UserRecord, UserTable } from '../tables.js'
 import type { InitialAccessTokenRecord, InitialAccessTokenTable, InstallationSecretTable, SessionRecord, SessionTable } from '../tables.js'
+import { initialAccessTokenValues } from '../tables.js'
 import { type Access } from './transactions.js'
 
 interface ClientRow {
@@ -417,13 +418,7 @@ export class SqliteInitialAccessTokenTable implements InitialAccessTokenTable {
 
   async insert(record: InitialAccessTokenRecord): Promise<void> {
     await this.access.write((sql) =>
-      sql('INSERT INTO initial_access_tokens (id, token_hash, created_at, expires_at, uses_left) VALUES (?, ?, ?, ?, ?)').run(
-        record.id,
-        record.tokenHash,
-        record.createdAt,
-        record.expiresAt ?? null,
-        record.usesLeft ?? null,
-      ),
+      sql('INSERT INTO initial_access_tokens (id, token_hash, created_at, expires_at, uses_left) VALUES (?, ?, ?, ?, ?)').run(...initialAccessTokenValues(record)),
     )
   }
 
