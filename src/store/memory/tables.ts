@@ -234,8 +234,10 @@ export class MemoryTokenTable implements TokenTable {
     return this.database.run((writer) => {
       const token = this.database.tokens.get(tokenHash)
       if (token === undefined) return false
-      if (token.revokedAt === undefined) writer.set(this.database.tokens, tokenHash, changed(token, { revokedAt: now }))
-      this.database.revoked()
+      if (token.revokedAt === undefined) {
+        writer.set(this.database.tokens, tokenHash, changed(token, { revokedAt: now }))
+        this.database.revoked(tokenHash)
+      }
       return true
     })
   }
@@ -257,7 +259,7 @@ export class MemoryTokenTable implements TokenTable {
         const token = this.database.tokens.get(tokenHash)
         if (token === undefined || token.revokedAt !== undefined) continue
         writer.set(this.database.tokens, tokenHash, changed(token, { revokedAt: now }))
-        this.database.revoked()
+        this.database.revoked(tokenHash)
         revoked++
       }
       return revoked
@@ -270,7 +272,7 @@ export class MemoryTokenTable implements TokenTable {
       for (const token of this.database.tokens.values()) {
         if (token.userId !== userId || token.revokedAt !== undefined) continue
         writer.set(this.database.tokens, token.tokenHash, changed(token, { revokedAt: now }))
-        this.database.revoked()
+        this.database.revoked(token.tokenHash)
         revoked++
       }
       return revoked
