@@ -16,7 +16,15 @@ export function schedulePurges(purge: () => Promise<unknown>, everySeconds: numb
   const run = () => {
     if (running) return
     running = true
-    void purge().finally(() => (running = false))
+    let pending: Promise<unknown>
+    try {
+      pending = purge()
+    } catch (error) {
+      pending = Promise.reject(error)
+    }
+    // `purge` reports its own errors; one that still escapes (a reporter that threw) has nowhere to go, and must not
+    // end the process as an unhandled rejection, nor leave `running` set so that no purge ever runs again.
+    pending.catch(() => undefined).finally(() => (running = false))
   }
   const first = setTimeout(run, firstAfterSeconds * 1000)
   const timer = setInterval(run, everySeconds * 1000)

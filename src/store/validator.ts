@@ -401,7 +401,12 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
   startPurging(everySeconds = 600, onError: (error: unknown) => void = (error) => console.error('oauthkit: purge failed', error), firstAfterSeconds = Math.min(everySeconds, 30)): () => void {
     // Registrations unused or inactive, and rows of metadata documents whose codes and tokens are gone: open
     // registration and metadata documents must not let the client table grow without bound.
-    const purge = () => Promise.all([this.store.purgeExpired(now()).catch(onError), this.registrations.purge(now(), this.documentClients !== undefined).catch(onError)])
+    // Each started from a promise, so that one throwing at once is reported like one that rejects.
+    const purge = () =>
+      Promise.all([
+        Promise.resolve().then(() => this.store.purgeExpired(now())).catch(onError),
+        Promise.resolve().then(() => this.registrations.purge(now(), this.documentClients !== undefined)).catch(onError),
+      ])
     return schedulePurges(purge, everySeconds, firstAfterSeconds)
   }
 
