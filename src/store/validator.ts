@@ -394,9 +394,10 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
    * Purges expired codes and tokens, and unused or inactive registrations, `firstAfterSeconds` after the call (default
    * 30, or `everySeconds` if shorter) and then every `everySeconds` (default 10 minutes), in the background: the timers
    * do not keep the process alive, a run still going makes the next one skip, and a failure is passed to `onError`
-   * instead of stopping the purge.
+   * instead of stopping the purge. An interval beyond what a Node timer holds (about 24.8 days) is shortened to it.
    *
    * @returns a function that stops purging
+   * @throws TypeError when `everySeconds` is not a positive number, or `firstAfterSeconds` not a number from 0
    */
   startPurging(everySeconds = 600, onError: (error: unknown) => void = (error) => console.error('oauthkit: purge failed', error), firstAfterSeconds = Math.min(everySeconds, 30)): () => void {
     // Registrations unused or inactive, and rows of metadata documents whose codes and tokens are gone: open

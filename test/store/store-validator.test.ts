@@ -86,6 +86,29 @@ describe('StoreValidator.startPurging: a purge that fails', () => {
   })
 })
 
+describe('StoreValidator.startPurging: intervals beyond what a timer holds', () => {
+  it('an interval longer than 24.8 days (serve --purge-interval 3000000) does not purge every millisecond', async () => {
+    // setInterval takes at most 2^31 - 1 ms; beyond, Node fires after 1 ms, again and again.
+    const store = await MemoryStore.open()
+    const purge = vi.spyOn(store, 'purgeExpired').mockResolvedValue(0)
+    const stop = new StoreValidator(store).startPurging(3_000_000, () => undefined, 3_000_000)
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      expect(purge).toHaveBeenCalledTimes(0)
+    } finally {
+      stop()
+      purge.mockRestore()
+      await store.close()
+    }
+  })
+
+  it('refuses an interval that is not a positive number of seconds', async () => {
+    const store = await MemoryStore.open()
+    for (const every of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => new StoreValidator(store).startPurging(every), String(every)).toThrow(TypeError)
+    await store.close()
+  })
+})
+
 describe('StoreValidator.startPurging with open registration', () => {
   it('removes a self-registered client that obtained nothing within unusedTtl, and keeps the operator’s', async () => {
     const store = await MemoryStore.open()
