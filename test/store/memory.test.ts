@@ -301,6 +301,21 @@ describe('MemoryStore maxTokens', () => {
     for (let index = 1; index < maxTokens; index++) expect(await store.tokens.get(tokenHash(`live-${index}`))).toBeDefined()
   })
 
+  it('keeps at most maxTokens authorization codes too: expired ones go first, then a new code is refused', async () => {
+    // A signed-in user with a remembered consent mints a code per /authorize; kept an hour for replay detection, they
+    // would grow the heap without bound.
+    const store = await seeded({ maxTokens: 3 })
+    await store.codes.insert(code('old', { expiresAt: now() - 1 }))
+    await store.codes.insert(code('a', { expiresAt: now() + 600 }))
+    await store.codes.insert(code('b', { expiresAt: now() + 600 }))
+    await store.codes.insert(code('c', { expiresAt: now() + 600 }))
+    expect(await store.codes.get(tokenHash('old'))).toBeUndefined()
+    const refused = store.codes.insert(code('d', { expiresAt: now() + 600 }))
+    await expect(refused).rejects.toBeInstanceOf(MemoryStoreFullError)
+    expect(store.isUnavailableError(await refused.catch((error: unknown) => error))).toBe(true)
+    for (const kept of ['a', 'b', 'c']) expect(await store.codes.get(tokenHash(kept)), kept).toBeDefined()
+  })
+
   it('answers temporarily_unavailable at the token endpoint when full', async () => {
     const store = await MemoryStore.open({ maxTokens: 2 })
     const { clientId, clientSecret } = await store.clients.create({ name: 'machine', grantTypes: ['client_credentials'], scopes: ['read'] })

@@ -169,6 +169,7 @@ export class MemoryCodeTable implements CodeTable {
     return this.database.run((writer) => {
       if (this.database.codes.has(code.codeHash)) throw new Error('A code with this digest exists already')
       this.database.assertReferences(code)
+      this.database.makeRoomForCode(writer)
       writer.set(this.database.codes, code.codeHash, code)
     })
   }
