@@ -255,7 +255,7 @@ abstract class AuthorizationAndTokenServer extends AuthorizationServer {
     super(requestValidator, withOpenIdMetadata(options), responseTypes, bearerToken, tokenEndpoint)
     this.tokenEndpoint = tokenEndpoint
     const openid = options.idTokenSigner !== undefined && this.metadataEndpoint !== undefined
-    this.userInfoEndpoint = openid ? new UserInfoEndpoint({ requestValidator, onError: options.onError, realm: options.resource?.realm }) : undefined
+    this.userInfoEndpoint = openid ? new UserInfoEndpoint({ requestValidator, onError: options.onError, realm: options.resource?.realm, issuer: options.issuer }) : undefined
     this.openIdConfigurationEndpoint = openid ? new OpenIDConfigurationEndpoint(this.metadataEndpoint as MetadataEndpoint) : undefined
   }
 

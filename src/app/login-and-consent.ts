@@ -192,6 +192,10 @@ export class LoginAndConsent {
     }
     // A public client's consent is asked for every time (see authorize), so there is nothing to remember of it.
     if (!(await this.isPublic(client.clientId))) await this.validator.saveConsent(client.clientId, session.userId, validated.scopes)
+    // OpenID Connect Core §3.1.2.1: the sign-in may have grown older than max_age while the page was open (or the page
+    // was reached without /authorize): back to the authorization request, which asks the user to sign in again.
+    const maxAge = validated.credentials.request.params.get('max_age')
+    if (maxAge !== undefined && (!/^\d{1,10}$/.test(maxAge) || Math.floor(Date.now() / 1000) - session.authTime > Number(maxAge))) return redirect(returnTo)
     return this.server.createAuthorizationResponse(authorizeUri, 'GET', undefined, {}, validated.scopes, { userId: session.userId }, signInOf(session))
   }
 

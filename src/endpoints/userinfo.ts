@@ -18,6 +18,11 @@ export interface UserInfoEndpointOptions extends EndpointOptions {
   readonly requestValidator: RequestValidator
   /** The `realm` of the `WWW-Authenticate` challenge; left out when absent. */
   readonly realm?: string | undefined
+  /**
+   * The issuer identifier: a token whose audience (RFC 8707) names resource servers is answered only when it names
+   * this one too. Absent, only tokens without an audience are answered.
+   */
+  readonly issuer?: string | undefined
 }
 
 /**
@@ -27,6 +32,7 @@ export interface UserInfoEndpointOptions extends EndpointOptions {
  *
  * - no token: 401 with a `Bearer` challenge (RFC 6750 §3.1);
  * - an unknown, expired or revoked token, or one issued without a user (client credentials): 401 `invalid_token`;
+ * - a token whose audience (RFC 8707 `resource`) does not name this server's `issuer`: 401 `invalid_token`;
  * - a token without `openid`: 403 `insufficient_scope`.
  *
  * @see {@link https://openid.net/specs/openid-connect-core-1_0.html#UserInfo | OpenID Connect Core §5.3}
@@ -45,6 +51,12 @@ export class UserInfoEndpoint {
       const stored = checkStoredToken(await validator.validateBearerToken(token, scopes, request), scopes)
       // §5.3: claims about the End-User; a token issued to a client for itself has none to answer.
       if (stored.user === undefined) throw new InvalidTokenError('The access token was not issued for a user')
+      // RFC 8707 §2, RFC 9700 §4.10.1: a token meant for other resource servers (which receive it, and could replay it
+      // here for the user's claims) is not one for this server's UserInfo.
+      const audience = stored.audience ?? []
+      if (audience.length > 0 && (options.issuer === undefined || !audience.includes(options.issuer))) {
+        throw new InvalidTokenError('The access token is meant for another resource server')
+      }
       return stored
     }
   }

@@ -394,14 +394,20 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
    * Purges expired codes and tokens, and unused or inactive registrations, `firstAfterSeconds` after the call (default
    * 30, or `everySeconds` if shorter) and then every `everySeconds` (default 10 minutes), in the background: the timers
    * do not keep the process alive, a run still going makes the next one skip, and a failure is passed to `onError`
-   * instead of stopping the purge.
+   * instead of stopping the purge. An interval beyond what a Node timer holds (about 24.8 days) is shortened to it.
    *
    * @returns a function that stops purging
+   * @throws TypeError when `everySeconds` is not a positive number, or `firstAfterSeconds` not a number from 0
    */
   startPurging(everySeconds = 600, onError: (error: unknown) => void = (error) => console.error('oauthkit: purge failed', error), firstAfterSeconds = Math.min(everySeconds, 30)): () => void {
     // Registrations unused or inactive, and rows of metadata documents whose codes and tokens are gone: open
     // registration and metadata documents must not let the client table grow without bound.
-    const purge = () => Promise.all([this.store.purgeExpired(now()).catch(onError), this.registrations.purge(now(), this.documentClients !== undefined).catch(onError)])
+    // Each started from a promise, so that one throwing at once is reported like one that rejects.
+    const purge = () =>
+      Promise.all([
+        Promise.resolve().then(() => this.store.purgeExpired(now())).catch(onError),
+        Promise.resolve().then(() => this.registrations.purge(now(), this.documentClients !== undefined)).catch(onError),
+      ])
     return schedulePurges(purge, everySeconds, firstAfterSeconds)
   }
 

@@ -4,7 +4,7 @@
  * in again, `prompt=consent` asks again. A client can neither skip a step nor loop the user through one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { authorize, authorizePath, decide, locationOf, pkce, REDIRECT_URI, signIn, startServer, type AttackServer, type Browser, type TestClient } from './support.js'
+import { authorize, authorizePath, decide, hiddenField, locationOf, pkce, REDIRECT_URI, signIn, startServer, type AttackServer, type Browser, type TestClient } from './support.js'
 
 let server: AttackServer
 let client: TestClient
@@ -91,6 +91,30 @@ describe('OpenID Connect Core §3.1.2.1: prompt=login, max_age and prompt=consen
     const generous = await browser.get(authorizePath(client.clientId, challenge, { max_age: '3600' }))
     expect(generous.status).toBe(302)
     expect(locationOf(generous)?.searchParams.get('code')).toEqual(expect.any(String))
+  })
+
+  it('§3.1.2.1: a sign-in that grows older than max_age while the consent page is open is sent to sign in again, not a server error', async () => {
+    const openid = await server.addClient({ scopes: ['openid', 'read'] })
+    const username = `interaction-${++users}`
+    await server.addUser(username)
+    const browser = server.browser()
+    expect((await signIn(browser, '/', username)).status).toBe(303)
+    const path = authorizePath(openid.clientId, challenge, { scope: 'openid read', max_age: '1' })
+    const consent = await browser.get(path)
+    expect(locationOf(consent)?.pathname).toBe('/consent')
+    const page = await browser.get(`${locationOf(consent)?.pathname}${locationOf(consent)?.search}`)
+    expect(page.status).toBe(200)
+    const html = await page.text()
+    // The user reads the page for longer than max_age: the sign-in no longer meets it when they allow.
+    await new Promise((resolve) => setTimeout(resolve, 2100))
+    const allowed = await browser.post('/consent', { csrf_token: hiddenField(html, 'csrf_token'), return_to: path, decision: 'allow' })
+    expect(allowed.status).toBe(303)
+    expect(locationOf(allowed)?.origin).toBe(server.origin)
+    expect(locationOf(allowed)?.searchParams.get('code')).toBeNull()
+    // Back to the authorization request, which asks for a fresh sign-in.
+    const again = await browser.get(`${locationOf(allowed)?.pathname}${locationOf(allowed)?.search}`)
+    expect(locationOf(again)?.pathname).toBe('/login')
+    expect(server.logs.filter((entry) => entry.level === 'error')).toEqual([])
   })
 
   it('§3.1.2.1: prompt=consent shows the consent page although the consent is remembered', async () => {

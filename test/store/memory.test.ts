@@ -271,6 +271,51 @@ describe('MemoryStore maxTokens', () => {
     expect(await store.tokens.get(tokenHash('e'))).toBeDefined()
   })
 
+  it('at capacity, a revocation followed by a token request evicts the revoked token without looking at every other token', async () => {
+    // An attacker who alternates revoking its own token and asking for a new one must not make each request of a
+    // full store an O(maxTokens) scan.
+    const maxTokens = 2000
+    const store = await seeded({ maxTokens })
+    await store.tokens.insert(Array.from({ length: maxTokens }, (_, index) => live(`live-${index}`)))
+    await expect(store.tokens.insert([live('refused')])).rejects.toBeInstanceOf(MemoryStoreFullError)
+    // The store's token map, reached past `private` to count the tokens each eviction looks at.
+    const tokens = (store as unknown as { database: { tokens: Map<string, TokenRecord> } }).database.tokens
+    const values = tokens.values.bind(tokens)
+    let visited = 0
+    tokens.values = function* () {
+      for (const value of values()) {
+        visited++
+        yield value
+      }
+      return undefined
+    } as typeof tokens.values
+    let previous = 'live-0'
+    for (let round = 0; round < 50; round++) {
+      await store.tokens.revoke(tokenHash(previous), now())
+      previous = `attacker-${round}`
+      await store.tokens.insert([live(previous)])
+      expect(await store.tokens.get(tokenHash(previous))).toBeDefined()
+    }
+    expect(visited).toBeLessThan(maxTokens)
+    // Live tokens are never evicted.
+    for (let index = 1; index < maxTokens; index++) expect(await store.tokens.get(tokenHash(`live-${index}`))).toBeDefined()
+  })
+
+  it('keeps at most maxTokens authorization codes too: expired ones go first, then a new code is refused', async () => {
+    // A signed-in user with a remembered consent mints a code per /authorize; kept an hour for replay detection, they
+    // would grow the heap without bound.
+    const store = await seeded({ maxTokens: 3 })
+    await store.codes.insert(code('old', { expiresAt: now() - 1 }))
+    await store.codes.insert(code('a', { expiresAt: now() + 600 }))
+    await store.codes.insert(code('b', { expiresAt: now() + 600 }))
+    await store.codes.insert(code('c', { expiresAt: now() + 600 }))
+    expect(await store.codes.get(tokenHash('old'))).toBeUndefined()
+    const refused = store.codes.insert(code('d', { expiresAt: now() + 600 }))
+    await expect(refused).rejects.toBeInstanceOf(MemoryStoreFullError)
+    expect(store.isUnavailableError(await refused.catch((error: unknown) => error))).toBe(true)
+    for (const kept of ['a', 'b', 'c']) expect(await store.codes.get(tokenHash(kept)), kept).toBeDefined()
+  })
+
   it('answers temporarily_unavailable at the token endpoint when full', async () => {
     const store = await MemoryStore.open({ maxTokens: 2 })
     const { clientId, clientSecret } = await store.clients.create({ name: 'machine', grantTypes: ['client_credentials'], scopes: ['read'] })

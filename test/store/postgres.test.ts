@@ -453,6 +453,37 @@ describe('PostgresStore.purgeExpired across instances', () => {
   })
 })
 
+describe('PostgresStore.purgeExpired when a statement times out', () => {
+  it('leaves no purge lock behind on a pooled connection: another instance purges once the database answers again', async () => {
+    // One connection, answers awaited 300 ms: a purge held up by a table lock times out, its unlock too (queued behind
+    // the DELETE still running on the server). The connection must not go back to the pool still holding the lock.
+    const { store, schema, close } = await openStore({ max: 1, query_timeout: 300, idleTimeoutMillis: 60_000 })
+    const other = await PostgresStore.open({ connectionString: DATABASE_URL }, { schema })
+    const blocker = await admin.connect()
+    try {
+      await seed(store, { expiresAt: NOW - 2 * 3600 })
+      await blocker.query('BEGIN')
+      await blocker.query(`LOCK TABLE ${pg.escapeIdentifier(schema)}.codes IN ACCESS EXCLUSIVE MODE`)
+      await expect(store.purgeExpired(NOW)).rejects.toThrow()
+      await new Promise((resolve) => setTimeout(resolve, 400))
+      await blocker.query('COMMIT')
+      // The store's connection stays in its pool, idle; the other instance's purge must not find the lock taken.
+      await seed(store, { expiresAt: NOW - 2 * 3600 })
+      let purged = 0
+      for (let attempt = 0; attempt < 20 && purged === 0; attempt++) {
+        purged = await other.purgeExpired(NOW)
+        if (purged === 0) await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      expect(purged).toBeGreaterThan(0)
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => undefined)
+      blocker.release()
+      await other.close()
+      await close()
+    }
+  })
+})
+
 describe('PostgresStore.isUnavailableError', () => {
   it('recognises a refused connection: opening a store on a closed port', async () => {
     const { store, close } = await openStore()

@@ -58,6 +58,57 @@ describe('StoreValidator.startPurging: when it runs', () => {
   })
 })
 
+describe('StoreValidator.startPurging: a purge that fails', () => {
+  it('reports a purge that throws at once to onError, survives an onError that throws, and runs again on its interval', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval'] })
+    const store = await MemoryStore.open()
+    const purge = vi.spyOn(store, 'purgeExpired').mockImplementation(() => {
+      throw new Error('store gone')
+    })
+    const reported: unknown[] = []
+    const stop = new StoreValidator(store).startPurging(600, (error) => {
+      reported.push(error)
+      // A logger that fails must not take the process down with an unhandled rejection.
+      throw new Error('log stream closed')
+    })
+    try {
+      await vi.advanceTimersByTimeAsync(30_000)
+      expect(purge).toHaveBeenCalledTimes(1)
+      expect(reported).toEqual([new Error('store gone')])
+      await vi.advanceTimersByTimeAsync(600_000)
+      expect(purge).toHaveBeenCalledTimes(2)
+    } finally {
+      stop()
+      vi.useRealTimers()
+      purge.mockRestore()
+      await store.close()
+    }
+  })
+})
+
+describe('StoreValidator.startPurging: intervals beyond what a timer holds', () => {
+  it('an interval longer than 24.8 days (serve --purge-interval 3000000) does not purge every millisecond', async () => {
+    // setInterval takes at most 2^31 - 1 ms; beyond, Node fires after 1 ms, again and again.
+    const store = await MemoryStore.open()
+    const purge = vi.spyOn(store, 'purgeExpired').mockResolvedValue(0)
+    const stop = new StoreValidator(store).startPurging(3_000_000, () => undefined, 3_000_000)
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      expect(purge).toHaveBeenCalledTimes(0)
+    } finally {
+      stop()
+      purge.mockRestore()
+      await store.close()
+    }
+  })
+
+  it('refuses an interval that is not a positive number of seconds', async () => {
+    const store = await MemoryStore.open()
+    for (const every of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => new StoreValidator(store).startPurging(every), String(every)).toThrow(TypeError)
+    await store.close()
+  })
+})
+
 describe('StoreValidator.startPurging with open registration', () => {
   it('removes a self-registered client that obtained nothing within unusedTtl, and keeps the operator’s', async () => {
     const store = await MemoryStore.open()

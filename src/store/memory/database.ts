@@ -23,7 +23,7 @@ export class MemoryStoreFullError extends Error {
   readonly code = 'ERR_MEMORY_STORE_FULL'
 
   constructor(readonly maxTokens: number) {
-    super(`The memory store holds its maximum of ${maxTokens} live tokens`)
+    super(`The memory store holds its maximum of ${maxTokens} live tokens (or authorization codes)`)
     this.name = 'MemoryStoreFullError'
   }
 }
@@ -101,6 +101,14 @@ export class MemoryDatabase {
   maxTokens = DEFAULT_MAX_TOKENS
   /** No stored token expires before this time (seconds): a full store need not look for one to evict until then. */
   private nothingExpiresBefore = 0
+  /** No stored code expires before this time (seconds): {@link MemoryDatabase.makeRoomForCode}'s scan waits till then. */
+  private noCodeExpiresBefore = 0
+  /**
+   * The digests of tokens revoked since they were stored, evicted first from a full store without a scan: otherwise a
+   * client alternating a revocation and a token request would make every request of a full store look at every token.
+   * A hint, not journaled: an entry whose token is gone or no longer revoked (a rolled-back revocation) is skipped.
+   */
+  private readonly revokedTokens = new Set<string>()
 
   private readonly lock = new Lock()
   private readonly context = new TransactionStorage<Transaction>()
@@ -174,6 +182,7 @@ export class MemoryDatabase {
       ]) {
         map.clear()
       }
+      this.revokedTokens.clear()
     })
   }
 
@@ -185,6 +194,12 @@ export class MemoryDatabase {
    */
   makeRoom(writer: Writer, count: number): void {
     if (this.tokens.size + count <= this.maxTokens) return
+    for (const tokenHash of this.revokedTokens) {
+      this.revokedTokens.delete(tokenHash)
+      const token = this.tokens.get(tokenHash)
+      if (token?.revokedAt !== undefined) this.deleteToken(writer, token)
+      if (this.tokens.size + count <= this.maxTokens) return
+    }
     const now = Math.floor(Date.now() / 1000)
     if (now >= this.nothingExpiresBefore) {
       const wanted = Math.max(count, Math.ceil(this.maxTokens / 100))
@@ -204,9 +219,28 @@ export class MemoryDatabase {
     if (this.tokens.size + count > this.maxTokens) throw new MemoryStoreFullError(this.maxTokens)
   }
 
+  /**
+   * Makes room for one more authorization code, as {@link MemoryDatabase.makeRoom} does for tokens: at most
+   * `maxTokens` codes, those expired evicted first (at most one scan per earliest expiry), else
+   * {@link MemoryStoreFullError}. Without it, a signed-in user could mint codes without bound.
+   */
+  makeRoomForCode(writer: Writer): void {
+    if (this.codes.size < this.maxTokens) return
+    const now = Math.floor(Date.now() / 1000)
+    if (now >= this.noCodeExpiresBefore) {
+      let earliest = Number.POSITIVE_INFINITY
+      for (const [codeHash, code] of this.codes) {
+        if (code.expiresAt <= now) writer.delete(this.codes, codeHash)
+        else if (code.expiresAt < earliest) earliest = code.expiresAt
+      }
+      this.noCodeExpiresBefore = earliest
+    }
+    if (this.codes.size >= this.maxTokens) throw new MemoryStoreFullError(this.maxTokens)
+  }
+
   /** A token was revoked: it may be evicted from a full store at once. */
-  revoked(): void {
-    this.nothingExpiresBefore = 0
+  revoked(tokenHash: string): void {
+    this.revokedTokens.add(tokenHash)
   }
 
   insertToken(writer: Writer, record: TokenRecord): void {
@@ -217,6 +251,7 @@ export class MemoryDatabase {
 
   deleteToken(writer: Writer, record: TokenRecord): void {
     writer.delete(this.tokens, record.tokenHash)
+    this.revokedTokens.delete(record.tokenHash)
     const family = this.familyOf(record.grantId).filter((tokenHash) => tokenHash !== record.tokenHash)
     if (family.length === 0) writer.delete(this.families, record.grantId)
     else writer.set(this.families, record.grantId, family.length === 1 ? (family[0] as string) : family)

@@ -24,7 +24,8 @@ export interface MemoryStoreOptions {
   /**
    * The most access and refresh tokens kept at once; default 1,000,000 (about 300 MB of heap). When full, tokens that
    * expired or were revoked are evicted; when none can go, a new token is refused with {@link MemoryStoreFullError}
-   * (which `StoreValidator` answers with `temporarily_unavailable`).
+   * (which `StoreValidator` answers with `temporarily_unavailable`). The same bound holds for authorization codes, the
+   * expired ones evicted first.
    */
   readonly maxTokens?: number | undefined
 }

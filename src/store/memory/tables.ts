@@ -169,6 +169,7 @@ export class MemoryCodeTable implements CodeTable {
     return this.database.run((writer) => {
       if (this.database.codes.has(code.codeHash)) throw new Error('A code with this digest exists already')
       this.database.assertReferences(code)
+      this.database.makeRoomForCode(writer)
       writer.set(this.database.codes, code.codeHash, code)
     })
   }
@@ -234,8 +235,10 @@ export class MemoryTokenTable implements TokenTable {
     return this.database.run((writer) => {
       const token = this.database.tokens.get(tokenHash)
       if (token === undefined) return false
-      if (token.revokedAt === undefined) writer.set(this.database.tokens, tokenHash, changed(token, { revokedAt: now }))
-      this.database.revoked()
+      if (token.revokedAt === undefined) {
+        writer.set(this.database.tokens, tokenHash, changed(token, { revokedAt: now }))
+        this.database.revoked(tokenHash)
+      }
       return true
     })
   }
@@ -257,7 +260,7 @@ export class MemoryTokenTable implements TokenTable {
         const token = this.database.tokens.get(tokenHash)
         if (token === undefined || token.revokedAt !== undefined) continue
         writer.set(this.database.tokens, tokenHash, changed(token, { revokedAt: now }))
-        this.database.revoked()
+        this.database.revoked(tokenHash)
         revoked++
       }
       return revoked
@@ -270,7 +273,7 @@ export class MemoryTokenTable implements TokenTable {
       for (const token of this.database.tokens.values()) {
         if (token.userId !== userId || token.revokedAt !== undefined) continue
         writer.set(this.database.tokens, token.tokenHash, changed(token, { revokedAt: now }))
-        this.database.revoked()
+        this.database.revoked(token.tokenHash)
         revoked++
       }
       return revoked

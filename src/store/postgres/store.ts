@@ -272,6 +272,9 @@ export class PostgresStore extends Store {
     if (this.ended !== undefined) throw closedError()
     // One instance at a time: the others skip this round rather than compete for the same rows.
     const client = await this.pool.connect()
+    // A connection on which a statement failed may still hold the lock (a timed-out unlock is never sent): it is
+    // closed rather than pooled, which ends its session and so releases the lock.
+    let failure: Error | undefined
     try {
       const lock = [PURGE_LOCK_KEY, this.tables.codes]
       const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked', lock)
@@ -297,8 +300,11 @@ export class PostgresStore extends Store {
       } finally {
         await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', lock)
       }
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error(String(error))
+      throw error
     } finally {
-      client.release()
+      client.release(failure)
     }
   }
 
