@@ -57,9 +57,12 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
   /** The registration hooks (RFC 7591, RFC 7592) under `options.registration`. */
   private readonly registrations: StoreRegistrations
 
-  /** The client ID metadata documents this validator fetches; `undefined` unless `clientMetadataDocuments` is set. */
-  readonly clientIdMetadataDocuments: ClientIdMetadataDocuments | undefined
   private readonly documentClients: DocumentClients | undefined
+
+  /** The client ID metadata documents this validator fetches; `undefined` unless `clientMetadataDocuments` is set. */
+  get clientIdMetadataDocuments(): ClientIdMetadataDocuments | undefined {
+    return this.documentClients?.documents
+  }
 
   /** @throws TypeError when `refreshTokenExpiresIn` or `retryAfter` is not a positive whole number */
   constructor(
@@ -69,7 +72,6 @@ export class StoreValidator extends RequestValidator<ClientRecord, StoreUser> {
     super()
     const documents = options.clientMetadataDocuments
     this.documentClients = documents === undefined ? undefined : new DocumentClients(store, documents, (call) => this.run(call))
-    this.clientIdMetadataDocuments = this.documentClients?.documents
     this.refreshTokenExpiresIn = options.refreshTokenExpiresIn ?? DEFAULT_REFRESH_TOKEN_EXPIRES_IN
     this.defaultAudience = Object.freeze(options.issuer === undefined ? [] : [options.issuer])
     this.registrations = new StoreRegistrations(store, options.registration)
